@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from lrsched_jax.combinators import PerEpoch, Product, Scale, Sequence, Warmup
+from lrsched_jax.combinators import PerEpoch, Product, Scale, Sequence, Shift, Warmup
 from lrsched_jax.families import (
     ArticleOneCycle,
     ArticleWarmupCosine,
@@ -61,6 +61,7 @@ product = Product
 warmup = Warmup
 scale = Scale
 per_epoch = PerEpoch
+shift = Shift
 
 # name -> module for what needs JAX at import time; loaded on first attribute access.
 _LAZY = {
@@ -108,6 +109,7 @@ __all__ = [
     "warmup",
     "scale",
     "per_epoch",
+    "shift",
     "Constant",
     "StepDecay",
     "MultiStep",
@@ -131,5 +133,6 @@ __all__ = [
     "Warmup",
     "Scale",
     "PerEpoch",
+    "Shift",
     *_LAZY,
 ]

@@ -30,6 +30,8 @@ import numpy as np
 
 __all__ = ["Ctx", "prepare", "finish"]
 
+_INT32_MAX = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class Ctx:
@@ -37,6 +39,15 @@ class Ctx:
 
     xp: Any
     dtype: Any
+    #: The largest value of a narrow (< 64-bit) integer step dtype, else ``None``.
+    imax: int | None = None
+
+    def c(self, v: float) -> float:
+        """A constant to combine with the step: as a float if it may not fit the step's
+        integer dtype (JAX parses Python ints as int32 without x64), so nothing overflows."""
+        if isinstance(v, int) and abs(v) > (self.imax if self.imax is not None else _INT32_MAX):
+            return float(v)
+        return v
 
     def f(self, x: Any) -> Any:
         """``x`` as an array of the evaluation's float dtype."""
@@ -81,7 +92,10 @@ def prepare(step: Any) -> tuple[Ctx, Any, bool]:
         fdtype = default_float
         step = xp.astype(step, fdtype)
     t = xp.maximum(step, 0)
-    return Ctx(xp, fdtype), t, scalar
+    imax = None
+    if xp.isdtype(dtype, "integral") and np.dtype(str(dtype)).itemsize < 8:
+        imax = int(np.iinfo(np.dtype(str(dtype))).max)
+    return Ctx(xp, fdtype, imax), t, scalar
 
 
 def finish(ctx: Ctx, out: Any, scalar: bool) -> Any:
@@ -111,13 +125,14 @@ def floor_divmod(ctx: Ctx, t: Any, period: float) -> tuple[Any, Any]:
     xp = ctx.xp
     if ctx.is_int(t) and float(period).is_integer():
         p = int(period)
-        if p > _int_max(t):
+        if p > int_max(t):
             # The step's integer dtype cannot reach one period.
             return xp.zeros_like(t), ctx.f(t)
         q = xp.floor_divide(t, p)
         r = t - q * p
         return q, ctx.f(r)
     tf = ctx.f(t)
+    period = float(period)
     q = xp.floor(tf / period)
     r = tf - q * period
     # One correction each way covers the rounding of tf / period.
@@ -132,7 +147,7 @@ def floor_divmod(ctx: Ctx, t: Any, period: float) -> tuple[Any, Any]:
     return q, r
 
 
-def _int_max(t: Any) -> int:
+def int_max(t: Any) -> int:
     return int(np.iinfo(np.dtype(str(t.dtype))).max)
 
 
@@ -142,6 +157,7 @@ def lerp(ctx: Ctx, a: float, b: float, num: Any, den: float) -> Any:
     Both weights are computed directly, so for ``a, b >= 0`` there is no cancellation.
     """
     num = ctx.f(num)
+    den = _fl(den)
     return a * ((den - num) / den) + b * (num / den)
 
 
@@ -159,6 +175,7 @@ def cos_mix(ctx: Ctx, a: Any, b: Any, num: Any, den: Any, per_unit: Any = None) 
     """
     xp = ctx.xp
     num = ctx.f(num)
+    den = _fl(den)
     rest = den - num
     first = num <= rest
     x = xp.where(first, num, rest)
@@ -173,6 +190,11 @@ def cos_mix(ctx: Ctx, a: Any, b: Any, num: Any, den: Any, per_unit: Any = None) 
     large = 1.0 - small
     cc = xp.where(first, large, small)
     return a * cc + b * xp.where(first, small, large)
+
+
+def _fl(v: Any) -> Any:
+    """Python numbers as floats (an int past 2**31 would overflow JAX's int32 parsing)."""
+    return float(v) if isinstance(v, (int, float)) else v
 
 
 def _split12(c: float) -> tuple[float, float]:
@@ -247,7 +269,7 @@ def step_lookup(ctx: Ctx, t: Any, boundaries: tuple[float, ...], values: tuple[f
     """
     xp = ctx.xp
     if ctx.is_int(t):
-        top = _int_max(t)
+        top = int_max(t)
         ints = [math.ceil(b) for b in boundaries]
         kept = [b for b in ints if b <= top]
         b_arr = xp.asarray(kept, dtype=t.dtype) if kept else None

@@ -11,7 +11,7 @@ from lrsched_jax import _validate as V
 from lrsched_jax._math import Ctx
 from lrsched_jax.schedule import Schedule, register
 
-__all__ = ["Sequence", "Product", "Warmup", "Scale", "PerEpoch"]
+__all__ = ["Sequence", "Product", "Warmup", "Scale", "PerEpoch", "Shift"]
 
 
 def _schedules(where: str, name: str, value: Any, minimum: int = 1) -> tuple[Schedule, ...]:
@@ -64,6 +64,7 @@ class Sequence(Schedule):
         xp = ctx.xp
         out = self.schedules[0]._eval(ctx, t)
         for b, s in zip(self.boundaries, self.schedules[1:]):
+            b = ctx.c(b)
             local = xp.maximum(t - b, 0) if self.restart else t
             out = xp.where(t < b, out, s._eval(ctx, local))
         return out
@@ -145,10 +146,10 @@ class Warmup(Schedule):
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
         W = self.warmup_steps
-        tc = xp.minimum(t, W)
+        tc = xp.minimum(t, ctx.c(W))
         ramp_fn = m.lerp if self.shape == "linear" else m.cos_mix
         ramp = ramp_fn(ctx, self.init_lr, self._target, tc, W)
-        return xp.where(t < W, ramp, self.schedule._eval(ctx, xp.maximum(t - W, 0)))
+        return xp.where(t < ctx.c(W), ramp, self.schedule._eval(ctx, xp.maximum(t - ctx.c(W), 0)))
 
     def _points(self, until: float) -> list[float]:
         W = self.warmup_steps
@@ -211,3 +212,39 @@ class PerEpoch(Schedule):
     def _points(self, until: float) -> list[float]:
         spe = self.steps_per_epoch
         return [math.ceil(p) * spe for p in self.schedule.change_points(until / spe)]
+
+
+@register("shift")
+class Shift(Schedule):
+    r"""``lr(t) = schedule(t + steps)``: the schedule as seen from step ``steps`` on.
+
+    Continues a schedule mid-run with a fresh step count (e.g. a torch scheduler converted
+    after ``steps`` updates, resumed in Optax with a new optimizer whose count starts at 0).
+
+    >>> import lrsched_jax as lrs
+    >>> s = lrs.shift(lrs.linear(0.0, 1.0, 4), steps=2)
+    >>> [float(s(t)) for t in range(4)]
+    [0.5, 0.75, 1.0, 1.0]
+    """
+
+    schedule: Schedule
+    steps: float
+
+    def __post_init__(self) -> None:
+        w = self._where
+        steps = V.real(w, "steps", self.steps, lo=0.0)
+        self._set(
+            schedule=_schedule(w, "schedule", self.schedule),
+            steps=int(steps) if steps.is_integer() else steps,
+        )
+
+    def _eval(self, ctx: Ctx, t: Any) -> Any:
+        steps = ctx.c(self.steps)
+        shifted = t + steps
+        if ctx.is_int(t) and isinstance(steps, int):
+            # Saturate instead of wrapping when the integer step dtype overflows.
+            shifted = ctx.xp.where(shifted < t, m.int_max(t), shifted)
+        return self.schedule._eval(ctx, shifted)
+
+    def _points(self, until: float) -> list[float]:
+        return [p - self.steps for p in self.schedule.change_points(until + self.steps)]

@@ -41,7 +41,7 @@ __all__ = [
 
 def _ramp(ctx: Ctx, t: Any, init: float, peak: float, steps: float) -> Any:
     """Linear warm-up value ``init -> peak`` over ``steps`` (valid for ``t <= steps``)."""
-    return m.lerp(ctx, init, peak, ctx.xp.minimum(t, steps), steps)
+    return m.lerp(ctx, init, peak, ctx.xp.minimum(t, ctx.c(steps)), steps)
 
 
 @register("constant")
@@ -246,7 +246,8 @@ class Polynomial(Schedule):
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
         T = self.total_steps
-        tc = ctx.f(xp.minimum(t, T))
+        tc = ctx.f(xp.minimum(t, ctx.c(T)))
+        T = float(T)
         u = tc / T  # fraction done
         frac = (T - tc) / T  # fraction left, exact numerator
         w = frac**self.power
@@ -265,7 +266,7 @@ class Polynomial(Schedule):
 def _cos_window(ctx: Ctx, t: Any, a: float, b: float, start: float, length: float) -> Any:
     """Cosine from ``a`` at ``start`` to ``b`` at ``start + length``, held at ``b`` after."""
     xp = ctx.xp
-    u = xp.minimum(xp.maximum(t - start, 0), length) if start else xp.minimum(t, length)
+    u = xp.minimum(xp.maximum(t - ctx.c(start), 0), ctx.c(length)) if start else xp.minimum(t, ctx.c(length))
     return m.cos_mix(ctx, a, b, u, length)
 
 
@@ -309,7 +310,7 @@ class Cosine(Schedule):
         if not self.periodic:
             return _cos_window(ctx, t, self.init_lr, self.min_lr, 0, T)
         _, r = m.floor_divmod(ctx, t, 2 * T)
-        u = ctx.xp.where(r <= T, r, 2 * T - r)
+        u = ctx.xp.where(r <= float(T), r, float(2 * T) - r)
         return m.cos_mix(ctx, self.init_lr, self.min_lr, u, T)
 
     def _points(self, until: float) -> list[float]:
@@ -445,7 +446,7 @@ class WarmupCosine(Schedule):
         decay = _cos_window(ctx, t, self.peak_lr, self.min_lr, W, T - W)
         if W == 0:
             return decay
-        return ctx.xp.where(t < W, _ramp(ctx, t, self.init_lr, self.peak_lr, W), decay)
+        return ctx.xp.where(t < ctx.c(W), _ramp(ctx, t, self.init_lr, self.peak_lr, W), decay)
 
     def _points(self, until: float) -> tuple[int, ...]:
         return (self.warmup_steps, self.total_steps)
@@ -517,7 +518,7 @@ class OneCycle(Schedule):
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
-        tc = xp.minimum(t, self.total_steps)
+        tc = xp.minimum(t, ctx.c(self.total_steps))
         phases = self._phases()
         anneal = m.cos_mix if self.anneal == "cos" else m.lerp
         start = 0.0
@@ -580,8 +581,8 @@ class Cyclic(Schedule):
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
-        up, down = self.step_size_up, self.step_size_down
-        assert down is not None
+        assert self.step_size_down is not None
+        up, down = float(self.step_size_up), float(self.step_size_down)
         cycle, x = m.floor_divmod(ctx, t, up + down)
         scale = xp.where(x <= up, x / up, (up + down - x) / down)
         if self.mode == "triangular2":
@@ -635,13 +636,13 @@ class InverseSqrt(Schedule):
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
-        W, ts = self.warmup_steps, self.timescale
-        assert ts is not None
-        shifted = ctx.f(xp.maximum(t - W, 0))
+        assert self.timescale is not None
+        W, ts = self.warmup_steps, float(self.timescale)
+        shifted = ctx.f(xp.maximum(t - ctx.c(W), 0))
         decay = self.peak_lr * xp.sqrt(ts / (shifted + ts))
         if W == 0:
             return decay
-        return xp.where(t < W, _ramp(ctx, t, self.init_lr, self.peak_lr, W), decay)
+        return xp.where(t < ctx.c(W), _ramp(ctx, t, self.init_lr, self.peak_lr, W), decay)
 
     def _points(self, until: float) -> tuple[int, ...]:
         return (self.warmup_steps,)
@@ -694,19 +695,20 @@ class WarmupStableDecay(Schedule):
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
         W, D, T = self.warmup_steps, self.decay_steps, self.total_steps
-        u = ctx.f(xp.minimum(xp.maximum(t - (T - D), 0), D))
+        u = ctx.f(xp.minimum(xp.maximum(t - ctx.c(T - D), 0), ctx.c(D)))
+        Df = float(D)
         if self.decay == "linear":
             tail = m.lerp(ctx, self.peak_lr, self.min_lr, u, D)
         elif self.decay == "cosine":
             tail = m.cos_mix(ctx, self.peak_lr, self.min_lr, u, D)
         else:
-            root = xp.sqrt(u / D)
-            keep = ((D - u) / D) / (1 + root)  # 1 - sqrt(u/D), without cancellation
+            root = xp.sqrt(u / Df)
+            keep = ((Df - u) / Df) / (1 + root)  # 1 - sqrt(u/D), without cancellation
             tail = self.peak_lr * keep + self.min_lr * root
-        out = xp.where(t < T - D, ctx.full(t, self.peak_lr), tail)
+        out = xp.where(t < ctx.c(T - D), ctx.full(t, self.peak_lr), tail)
         if W == 0:
             return out
-        return xp.where(t < W, _ramp(ctx, t, self.init_lr, self.peak_lr, W), out)
+        return xp.where(t < ctx.c(W), _ramp(ctx, t, self.init_lr, self.peak_lr, W), out)
 
     def _points(self, until: float) -> tuple[int, ...]:
         T, D = self.total_steps, self.decay_steps
@@ -774,14 +776,19 @@ class PiecewiseLinear(Schedule):
         xp = ctx.xp
         if len(self.knots) == 1:
             return ctx.full(t, self.values[0])
-        integral = ctx.is_int(t) and all(float(k).is_integer() for k in self.knots)
+        integral = (
+            ctx.is_int(t)
+            and all(float(k).is_integer() for k in self.knots)
+            and isinstance(ctx.c(max(self.knots)), int)
+        )
         kdt = t.dtype if integral else ctx.dtype
         knots = xp.asarray(self.knots, dtype=kdt)
         vals = xp.asarray(self.values, dtype=ctx.dtype)
         i = xp.clip(xp.searchsorted(knots, t, side="right") - 1, 0, len(self.knots) - 2)
         t0, t1 = xp.take(knots, i), xp.take(knots, i + 1)
         v0, v1 = xp.take(vals, i), xp.take(vals, i + 1)
-        num = ctx.f(xp.clip(t - t0, 0, t1 - t0) if integral else xp.minimum(xp.maximum(t - t0, 0), t1 - t0))
+        tt = t if integral else ctx.f(t)
+        num = ctx.f(xp.minimum(xp.maximum(tt - t0, 0), t1 - t0))
         den = ctx.f(t1 - t0)
         return v0 * ((den - num) / den) + v1 * (num / den)
 
@@ -823,7 +830,7 @@ class LrRange(Schedule):
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         last = self.num_steps - 1
-        tc = ctx.xp.minimum(t, last)
+        tc = ctx.xp.minimum(t, ctx.c(last))
         if self.mode == "linear":
             return m.lerp(ctx, self.start_lr, self.end_lr, tc, last)
         return self.start_lr * m.exp_times(ctx, tc, math.log(self.end_lr / self.start_lr) / last)
@@ -870,8 +877,8 @@ class ArticleWarmupCosine(Schedule):
         decay = _cos_window(ctx, t, self.base_lr, self.min_lr, W, T - W)
         if W == 0:
             return decay
-        ramp = self.base_lr * (ctx.f(ctx.xp.minimum(t, W) + 1) / W)
-        return ctx.xp.where(t < W, ramp, decay)
+        ramp = self.base_lr * (ctx.f(ctx.xp.minimum(t, ctx.c(W)) + 1) / float(W))
+        return ctx.xp.where(t < ctx.c(W), ramp, decay)
 
     def _points(self, until: float) -> tuple[int, ...]:
         return (self.warmup_epochs, self.total_epochs)
@@ -921,7 +928,7 @@ class ArticleOneCycle(Schedule):
         decay = _cos_window(ctx, t, self.max_lr, final, w, T - w)
         if w == 0:
             return decay
-        return ctx.xp.where(t < w, _ramp(ctx, t, start, self.max_lr, w), decay)
+        return ctx.xp.where(t < ctx.c(w), _ramp(ctx, t, start, self.max_lr, w), decay)
 
     def _points(self, until: float) -> tuple[int, ...]:
         return (self.warmup_steps, self.total_steps)
