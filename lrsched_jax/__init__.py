@@ -33,6 +33,7 @@ from lrsched_jax.families import (
     WarmupStableDecay,
     article_decay,
 )
+from lrsched_jax.plateau import PlateauState, ReduceOnPlateau, reduce_on_plateau
 from lrsched_jax.schedule import Schedule, from_config, registered_names
 
 __version__ = "0.1.0"
@@ -66,10 +67,18 @@ shift = Shift
 # name -> module for what needs JAX at import time; loaded on first attribute access.
 _LAZY = {
     "applied_lr": "lrsched_jax.optax_glue",
+    "scale_by_plateau": "lrsched_jax.plateau_optax",
+    "report_plateau": "lrsched_jax.plateau_optax",
+    "plateau_lr": "lrsched_jax.plateau_optax",
+    "plateau_state": "lrsched_jax.plateau_optax",
 }
 
 if TYPE_CHECKING:
     from lrsched_jax.optax_glue import applied_lr as applied_lr
+    from lrsched_jax.plateau_optax import plateau_lr as plateau_lr
+    from lrsched_jax.plateau_optax import plateau_state as plateau_state
+    from lrsched_jax.plateau_optax import report_plateau as report_plateau
+    from lrsched_jax.plateau_optax import scale_by_plateau as scale_by_plateau
 
 
 def __getattr__(name: str) -> Any:
@@ -134,5 +143,8 @@ __all__ = [
     "Scale",
     "PerEpoch",
     "Shift",
+    "reduce_on_plateau",
+    "ReduceOnPlateau",
+    "PlateauState",
     *_LAZY,
 ]

@@ -151,17 +151,35 @@ def int_max(t: Any) -> int:
     return int(np.iinfo(np.dtype(str(t.dtype))).max)
 
 
-def lerp(ctx: Ctx, a: float, b: float, num: Any, den: float) -> Any:
+def sub(ctx: Ctx, x: Any, c: float) -> Any:
+    """``x - c`` for a step ``x`` and a constant ``c`` that float32 may not hold exactly (a
+    fractional phase end such as ``pct_start*T - 1``).
+
+    For integer steps: ``(x - floor(c))`` in integer arithmetic (exact), then the fraction
+    is subtracted in float, so the difference of nearby values keeps its relative precision.
+    (Splitting ``c`` into two float constants would not survive XLA, which folds
+    ``(x - c1) - c2`` into ``x - (c1 + c2)``.) Float steps: ``x - c``.
+    """
+    c = float(c)
+    if not ctx.is_int(x):
+        return x - c
+    whole = math.floor(c)
+    return ctx.f(x - ctx.c(whole)) - (c - whole)
+
+
+def lerp(ctx: Ctx, a: Any, b: Any, num: Any, den: Any, rest: Any = None) -> Any:
     """``a`` at ``num = 0`` to ``b`` at ``num = den``, linearly: ``a*(den-num)/den + b*num/den``.
 
     Both weights are computed directly, so for ``a, b >= 0`` there is no cancellation.
+    ``rest`` (``den - num``, computed accurately by the caller) may be given.
     """
     num = ctx.f(num)
     den = _fl(den)
-    return a * ((den - num) / den) + b * (num / den)
+    rest = den - num if rest is None else rest
+    return _mix(ctx, a, rest / den, b, num / den)
 
 
-def cos_mix(ctx: Ctx, a: Any, b: Any, num: Any, den: Any, per_unit: Any = None) -> Any:
+def cos_mix(ctx: Ctx, a: Any, b: Any, num: Any, den: Any, per_unit: Any = None, rest: Any = None) -> Any:
     """Cosine anneal from ``a`` (``num = 0``) to ``b`` (``num = den``).
 
     Equals ``b + (a - b) * (1 + cos(pi*num/den)) / 2`` (also for ``num`` slightly outside
@@ -171,25 +189,38 @@ def cos_mix(ctx: Ctx, a: Any, b: Any, num: Any, den: Any, per_unit: Any = None) 
     no cancellation anywhere. In float32 the angle is carried as an unevaluated sum
     ``hi + lo`` (:func:`_times`), so the only roundings left are those of ``sin`` and of
     the final products. ``den`` may be an array when ``per_unit`` gives the matching
-    ``π/(2*den)`` split as ``(k1, k2)`` arrays.
+    ``π/(2*den)`` split as ``(k1, k2)`` arrays. ``rest`` (``den - num``, computed accurately
+    by the caller) may be given.
     """
     xp = ctx.xp
     num = ctx.f(num)
     den = _fl(den)
-    rest = den - num
+    rest = den - num if rest is None else rest
     first = num <= rest
     x = xp.where(first, num, rest)
     if ctx.dtype == xp.float64:
         s = xp.sin(x * (math.pi / 2 / den))
+        small = s * s
     else:
         k1, k2 = _split12(math.pi / 2 / den) if per_unit is None else per_unit
         hi, lo = _times(ctx, x, k1, k2)
-        # sin(hi + lo) = sin(hi) + cos(hi)*lo; |lo| <= ulp(hi) makes 1 - hi²/2 ample for cos.
-        s = xp.sin(hi) + (1.0 - 0.5 * (hi * hi)) * lo
-    small = s * s
+        # sin(hi + lo) = sin(hi) + cos(hi)*lo, |lo| <= ulp(hi) (so 1 - hi²/2 is ample for
+        # cos); squared with the correction kept separate, which saves a rounding.
+        sh = xp.sin(hi)
+        small = sh * sh + (2.0 * sh) * ((1.0 - 0.5 * (hi * hi)) * lo)
     large = 1.0 - small
-    cc = xp.where(first, large, small)
-    return a * cc + b * xp.where(first, small, large)
+    wa = xp.where(first, large, small)
+    wb = xp.where(first, small, large)
+    return _mix(ctx, a, wa, b, wb)
+
+
+def _mix(ctx: Ctx, a: Any, wa: Any, b: Any, wb: Any) -> Any:
+    """``a*wa + b*wb``; in float32 a Python-float ``a``/``b`` is split into its float32 value
+    and the remainder, so the rounding of the constants themselves does not count."""
+    if ctx.dtype == ctx.xp.float64 or not (isinstance(a, float) and isinstance(b, float)):
+        return a * wa + b * wb
+    a_hi, b_hi = float(np.float32(a)), float(np.float32(b))
+    return a_hi * wa + b_hi * wb + ((a - a_hi) * wa + (b - b_hi) * wb)
 
 
 def _fl(v: Any) -> Any:
@@ -252,6 +283,30 @@ def exp_times(ctx: Ctx, k: Any, c: float) -> Any:
     k1, k2 = _split12(c)
     hi, lo = _times(ctx, ctx.f(k), k1, k2)
     return xp.exp(hi) * (1.0 + lo)
+
+
+def powr(ctx: Ctx, x: Any, p: float) -> Any:
+    """``x**p`` for ``x >= 0``, accurate to a few ulps in float32 for any real ``p``.
+
+    XLA's float32 ``pow`` is ``exp(p*log(x))``, whose error grows like ``p*|log x|`` ulps
+    (20+ ulps for ``x ~ 1e-6``). Here ``x = m * 2**e`` with ``m`` in ``[√½, √2)``; with
+    ``p = p1 + p2`` (``p1`` 12 bits) ``p1*e`` is exact and splits into an integer ``n``
+    and a fraction ``f``, so ``x**p = 2**n * exp(f*ln2 + p2*e*ln2 + p*log(m))`` with a
+    small exponent. float64 and the exact cases ``p`` in {0.5, 1, 2} use ``x**p``.
+    """
+    xp = ctx.xp
+    if ctx.dtype == xp.float64 or p in (0.5, 1.0, 2.0):
+        return x**p
+    mant, e = xp.frexp(x)
+    low = mant < math.sqrt(0.5)
+    mant = xp.where(low, mant * 2.0, mant)
+    ef = ctx.f(xp.where(low, e - 1, e))
+    p1, p2 = _split12(p)
+    a = p1 * ef
+    n = xp.floor(a)
+    with quiet(xp):
+        h = (a - n) * math.log(2.0) + ((p2 * math.log(2.0)) * ef + p * xp.log(mant))
+    return xp.ldexp(xp.exp(h), xp.astype(n, xp.int32))
 
 
 def pow_int(ctx: Ctx, base: float, k: Any) -> Any:

@@ -141,6 +141,9 @@ class Exponential(Schedule):
     transition_steps=every, decay_rate=gamma, staircase=staircase, end_value=min_lr)``.
     ``gamma**k`` is computed as ``exp(k*log(gamma))`` split so that float32 stays within a
     few ulps at any step (Optax raises a float32 ``gamma`` to the power, which drifts).
+    The staircase exponent is an exact floor (Optax computes ``floor(count *
+    (1/transition_steps))`` after XLA's rewrite of the division, and for about one in eight
+    values of ``transition_steps`` decays one step late at exact multiples).
     No horizon: it decays for ever, floored at ``min_lr``.
 
     >>> import lrsched_jax as lrs
@@ -221,7 +224,10 @@ class Polynomial(Schedule):
     torch: ``PolynomialLR(total_iters, power)`` is ``end_lr=0``. Optax:
     ``polynomial_schedule(init_lr, end_lr, power, total_steps)``. Held at ``end_lr``
     after ``T``. Computed as ``init_lr*w + end_lr*(1-w)`` with ``w`` and ``1-w`` each
-    evaluated without cancellation.
+    evaluated without cancellation, and ``w`` by an accurate float32 power (XLA's is
+    ``exp(p*log(x))``, 20+ ulps off near the end). Optax's jitted ``polynomial_schedule``
+    returns NaN at and after its end for most ``T`` when ``power`` is fractional
+    (``1 - T*(1/T)`` comes out slightly negative); this one holds ``end_lr``.
 
     >>> import lrsched_jax as lrs
     >>> s = lrs.polynomial(init_lr=1.0, total_steps=4, power=2.0)
@@ -250,7 +256,7 @@ class Polynomial(Schedule):
         T = float(T)
         u = tc / T  # fraction done
         frac = (T - tc) / T  # fraction left, exact numerator
-        w = frac**self.power
+        w = m.powr(ctx, frac, self.power)
         if self.end_lr == 0.0:
             return self.init_lr * w
         # 1 - w without cancellation: log1p(-u) near the start, log(frac) near the end.
@@ -395,7 +401,10 @@ class WarmRestarts(Schedule):
                 per_unit = (take(k1), take(k2))
         peak: Any = self.base_lr
         if self.peak_decay != 1.0:
-            peak = self.min_lr + (self.base_lr - self.min_lr) * m.pow_int(ctx, self.peak_decay, n)
+            # base*d + min*(1-d) with 1-d from expm1: no cancellation, even for min > base.
+            c = math.log(self.peak_decay)
+            kept = m.exp_times(ctx, n, c)
+            peak = self.base_lr * kept + self.min_lr * -ctx.xp.expm1(n * c)
         return m.cos_mix(ctx, peak, self.min_lr, cur, length, per_unit)
 
     def _points(self, until: float) -> list[float]:
@@ -524,12 +533,17 @@ class OneCycle(Schedule):
         start = 0.0
         pieces = []
         for end, a, b in phases:
-            pieces.append((end, anneal(ctx, a, b, ctx.f(tc) - start, end - start)))
+            # Phase ends such as pct_start*T - 1 are fractional: measure from both ends with
+            # the constant split, so near a phase end the remaining part stays precise.
+            num, rest = m.sub(ctx, tc, start), -m.sub(ctx, tc, end)
+            pieces.append((end, anneal(ctx, a, b, num, end - start, rest=rest)))
             start = end
         # The last phase takes every step past the earlier ends, as in torch.
         out = pieces[-1][1]
         for end, val in reversed(pieces[:-1]):
-            out = xp.where(tc <= end, val, out)
+            # For integer steps, t <= end is t <= floor(end): exact in any dtype.
+            limit = ctx.c(math.floor(end)) if ctx.is_int(tc) else end
+            out = xp.where(tc <= limit, val, out)
         return out
 
     def _points(self, until: float) -> list[float]:

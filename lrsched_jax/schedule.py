@@ -62,8 +62,9 @@ class Schedule(abc.ABC):
             raise TypeError(f"until must be a number of steps, got {until!r}")
         if not math.isfinite(float(until)) or until < 0:
             raise ValueError(f"until must be a finite number of steps >= 0, got {until!r}")
-        pts = {_tidy(p) for p in self._points(float(until)) if 0 < p <= until}
-        return tuple(sorted(pts))
+        pts = np.unique(np.asarray(list(self._points(float(until))), dtype=np.float64))
+        pts = pts[(pts > 0) & (pts <= until)]
+        return tuple(int(p) if p.is_integer() else p for p in pts.tolist())
 
     def curve(self, num_steps: int, start: int = 0) -> np.ndarray:
         """The float64 values at steps ``start, ..., start + num_steps - 1`` (NumPy, host)."""
@@ -116,11 +117,6 @@ def schedule_class(name: str) -> type[Schedule]:
 
 def field_names(cls: type[Schedule]) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-
-
-def _tidy(p: float) -> int | float:
-    p = float(p)
-    return int(p) if p.is_integer() else p
 
 
 def _jsonable(v: Any) -> Any:
@@ -183,4 +179,4 @@ def multiples(period: float, until: float, offset: float = 0.0) -> list[float]:
         raise ValueError(
             f"more than {MAX_CHANGE_POINTS} change points up to step {until:g}; ask for a smaller until"
         )
-    return [offset + k * period for k in range(n)]
+    return (offset + period * np.arange(n, dtype=np.float64)).tolist()
