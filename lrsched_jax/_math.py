@@ -294,19 +294,34 @@ def powr(ctx: Ctx, x: Any, p: float) -> Any:
     and a fraction ``f``, so ``x**p = 2**n * exp(f*ln2 + p2*e*ln2 + p*log(m))`` with a
     small exponent. float64 and the exact cases ``p`` in {0.5, 1, 2} use ``x**p``.
     """
+    return powr_ratio(ctx, x, 1.0, p)
+
+
+def powr_ratio(ctx: Ctx, y: Any, d: float, p: float) -> Any:
+    """``(y / d)**p`` for ``y >= 0`` and a constant ``d > 0``, without rounding ``y / d``.
+
+    In float32 the quotient is never formed: ``d**-p`` enters as ``2**N * exp(F)`` computed
+    in float64 on the host, so an exact ``y`` (``T - t``) keeps its precision however large
+    ``p`` is (rounding ``y/d`` first would multiply its half-ulp error by ``p``).
+    """
     xp = ctx.xp
-    if ctx.dtype == xp.float64 or p in (0.5, 1.0, 2.0):
-        return x**p
-    mant, e = xp.frexp(x)
+    if ctx.dtype == xp.float64 or (d == 1.0 and p in (0.5, 1.0, 2.0)):
+        return (y / d) ** p if d != 1.0 else y**p
+    mant, e = xp.frexp(y)
     low = mant < math.sqrt(0.5)
     mant = xp.where(low, mant * 2.0, mant)
     ef = ctx.f(xp.where(low, e - 1, e))
     p1, p2 = _split12(p)
     a = p1 * ef
     n = xp.floor(a)
+    # d**-p = 2**(-p*log2(d)) = 2**big * 2**frac, split on the host in float64
+    scale = -p * math.log2(d)
+    big = math.floor(scale)
     with quiet(xp):
-        h = (a - n) * math.log(2.0) + ((p2 * math.log(2.0)) * ef + p * xp.log(mant))
-    return xp.ldexp(xp.exp(h), xp.astype(n, xp.int32))
+        h = (a - n) * math.log(2.0) + (
+            (p2 * math.log(2.0)) * ef + p * xp.log(mant) + (scale - big) * math.log(2.0)
+        )
+    return xp.ldexp(xp.exp(h), xp.astype(n, xp.int32) + big)
 
 
 def pow_int(ctx: Ctx, base: float, k: Any) -> Any:

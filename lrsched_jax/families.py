@@ -255,8 +255,9 @@ class Polynomial(Schedule):
         tc = ctx.f(xp.minimum(t, ctx.c(T)))
         T = float(T)
         u = tc / T  # fraction done
-        frac = (T - tc) / T  # fraction left, exact numerator
-        w = m.powr(ctx, frac, self.power)
+        left = T - tc  # exact
+        frac = left / T
+        w = m.powr_ratio(ctx, left, T, self.power)
         if self.end_lr == 0.0:
             return self.init_lr * w
         # 1 - w without cancellation: log1p(-u) near the start, log(frac) near the end.
@@ -514,6 +515,17 @@ class OneCycle(Schedule):
                     "Use pct_start*total_steps > 1 (and < (total_steps+1)/2 for three_phase)."
                 )
 
+    @functools.cached_property
+    def _value_at_end(self) -> float:
+        """torch's value at step ``total_steps``: the last anneal at ``pct > 1``, in float64."""
+        phases = self._phases()
+        start = phases[-2][0] if len(phases) > 1 else 0.0
+        end, a, b = phases[-1]
+        pct = (self.total_steps - start) / (end - start)
+        if self.anneal == "linear":
+            return (b - a) * pct + a
+        return b + (a - b) / 2.0 * (math.cos(math.pi * pct) + 1)
+
     def _phases(self) -> list[tuple[float, float, float]]:
         """``(end_step, start_lr, end_lr)`` per phase, with torch's float arithmetic."""
         T = self.total_steps
@@ -538,8 +550,10 @@ class OneCycle(Schedule):
             num, rest = m.sub(ctx, tc, start), -m.sub(ctx, tc, end)
             pieces.append((end, anneal(ctx, a, b, num, end - start, rest=rest)))
             start = end
-        # The last phase takes every step past the earlier ends, as in torch.
-        out = pieces[-1][1]
+        # The last phase takes every step past the earlier ends, as in torch. Step T (held
+        # after) extrapolates the anneal past its end, where float32 would cancel: use the
+        # float64 value computed on the host.
+        out = xp.where(tc >= ctx.c(self.total_steps), self._value_at_end, pieces[-1][1])
         for end, val in reversed(pieces[:-1]):
             # For integer steps, t <= end is t <= floor(end): exact in any dtype.
             limit = ctx.c(math.floor(end)) if ctx.is_int(tc) else end
@@ -560,8 +574,9 @@ class Cyclic(Schedule):
     ``1/2**(cycle-1)`` (``triangular2``, ``cycle`` counted from 1) or ``gamma**t``
     (``exp_range``). torch: ``CyclicLR(base_lr, max_lr, step_size_up, step_size_down,
     mode, gamma)`` — its lr exactly; its momentum cycling is not part of a learning-rate
-    schedule (keep momentum fixed, or cycle it yourself from the same phase).
-    Optax: none. No horizon.
+    schedule (keep momentum fixed, or cycle it yourself from the same phase). As in torch,
+    ``max_lr < base_lr`` gives an inverted cycle and ``step_size_down=0`` a sawtooth (the
+    lr drops back at once). Optax: none. No horizon.
 
     >>> import lrsched_jax as lrs
     >>> s = lrs.cyclic(base_lr=0.0, max_lr=1.0, step_size_up=2, mode="triangular2")
@@ -579,14 +594,14 @@ class Cyclic(Schedule):
     def __post_init__(self) -> None:
         w = self._where
         up = V.duration(w, "step_size_up", self.step_size_up)
-        down = up if self.step_size_down is None else V.duration(w, "step_size_down", self.step_size_down)
-        base = V.lr(w, "base_lr", self.base_lr)
-        top = V.lr(w, "max_lr", self.max_lr)
-        if top < base:
-            raise ValueError(f"{w}: max_lr must be >= base_lr ({base!r}), got {self.max_lr!r}")
+        if self.step_size_down is None:
+            down: int | float = up
+        else:
+            d = V.real(w, "step_size_down", self.step_size_down, lo=0.0)
+            down = int(d) if d.is_integer() else d
         self._set(
-            base_lr=base,
-            max_lr=top,
+            base_lr=V.lr(w, "base_lr", self.base_lr),
+            max_lr=V.lr(w, "max_lr", self.max_lr),
             step_size_up=up,
             step_size_down=down,
             mode=V.choice(w, "mode", self.mode, ("triangular", "triangular2", "exp_range")),
@@ -598,7 +613,8 @@ class Cyclic(Schedule):
         assert self.step_size_down is not None
         up, down = float(self.step_size_up), float(self.step_size_down)
         cycle, x = m.floor_divmod(ctx, t, up + down)
-        scale = xp.where(x <= up, x / up, (up + down - x) / down)
+        with m.quiet(xp):  # step_size_down=0: the falling branch is never selected
+            scale = xp.where(x <= up, x / up, (up + down - x) / (down or 1.0))
         if self.mode == "triangular2":
             scale = scale * m.pow_int(ctx, 0.5, cycle)
         elif self.mode == "exp_range":

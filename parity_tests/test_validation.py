@@ -159,7 +159,7 @@ RULES = [
         "div_factor must be finite and > 0",
     ),
     (lrs.one_cycle, {"max_lr": 1.0, "total_steps": 0}, ValueError, "total_steps must be a whole number"),
-    (lrs.cyclic, {"base_lr": 1.0, "max_lr": 0.5}, ValueError, r"max_lr must be >= base_lr"),
+    (lrs.cyclic, {"base_lr": 1.0, "max_lr": -0.5}, ValueError, r"max_lr must be a finite learning rate"),
     (
         lrs.cyclic,
         {"base_lr": 0.1, "max_lr": 1.0, "mode": "tri"},
@@ -176,7 +176,7 @@ RULES = [
         lrs.cyclic,
         {"base_lr": 0.1, "max_lr": 1.0, "step_size_down": -3},
         ValueError,
-        "step_size_down must be finite",
+        r"step_size_down must be in \[0, inf\]",
     ),
     (lrs.cyclic, {"base_lr": 0.1, "max_lr": 1.0, "gamma": 1.5}, ValueError, r"gamma must be in \(0, 1\]"),
     (lrs.inverse_sqrt, {"peak_lr": 1.0, "warmup_steps": 0}, ValueError, "timescale must be given"),

@@ -1,0 +1,566 @@
+"""``from_torch``: a torch scheduler's learning-rate curve as an ``lrsched_jax`` schedule.
+
+The porting path: a torch recipe's scheduler becomes the Optax schedule in one call. The
+conversion composes existing ``lrsched_jax`` schedules (families, ``piecewise_constant``,
+``sequence``, ``product``, ``scale``, ``shift``); it adds no schedule math of its own.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import torch
+from torch.optim import lr_scheduler as tl
+
+import lrsched_jax as lrs
+from lrsched_jax import Schedule
+from lrsched_torch._common import as_float
+from lrsched_torch.schedule_lr import ScheduleLR
+
+__all__ = ["from_torch"]
+
+# Chainable schedulers that multiply the group's current lr by f(k)/f(k-1) at each step.
+_MULTIPLICATIVE: tuple[type, ...] = (
+    tl.StepLR,
+    tl.MultiStepLR,
+    tl.ConstantLR,
+    tl.LinearLR,
+    tl.ExponentialLR,
+    tl.PolynomialLR,
+)
+# Schedulers that overwrite the lr with a value computed from their own state.
+_ABSOLUTE: tuple[type, ...] = (tl.CosineAnnealingWarmRestarts, tl.CyclicLR, tl.OneCycleLR, tl.LambdaLR)
+
+_SUPPORTED = (
+    "StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR, CosineAnnealingLR, "
+    "CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, SequentialLR, ChainedScheduler, "
+    "lrsched_torch.ScheduleLR (and a LambdaLR whose lr_lambdas are lrsched schedules)"
+)
+
+
+class _UnsupportedError(TypeError):
+    pass
+
+
+def _name(s: Any) -> str:
+    return type(s).__name__
+
+
+def _num(where: str, name: str, value: Any) -> float:
+    if isinstance(value, torch.Tensor):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{where}: {name} must be finite, got {value!r}")
+    return v
+
+
+def _whole(where: str, name: str, value: Any, minimum: int) -> int:
+    v = _num(where, name, value)
+    if not v.is_integer() or v < minimum:
+        raise ValueError(f"{where}: {name} must be a whole number >= {minimum}, got {value!r}")
+    return int(v)
+
+
+def _positive(where: str, name: str, value: Any) -> float:
+    v = _num(where, name, value)
+    if v <= 0:
+        raise ValueError(f"{where}: {name} must be > 0, got {value!r}")
+    return v
+
+
+def _kind(s: Any) -> str:
+    """``multiplicative``, ``cosine``, ``absolute``, ``sequential`` or ``chained``."""
+    t = type(s)
+    if isinstance(s, ScheduleLR):
+        return "absolute"
+    if t is tl.ReduceLROnPlateau or isinstance(s, tl.ReduceLROnPlateau):
+        raise TypeError(
+            "from_torch: ReduceLROnPlateau's lr depends on the metric values passed to step(), not on "
+            "the step alone, so it has no step -> lr curve; use lrsched_jax.reduce_on_plateau (torch's "
+            "exact decision rules as a jit-able state machine and an Optax transformation) instead"
+        )
+    if t is tl.MultiplicativeLR:
+        raise TypeError(
+            "from_torch: MultiplicativeLR multiplies the lr by an arbitrary Python function each step, "
+            "which from_torch cannot read; write the resulting curve as an lrsched schedule (e.g. "
+            "lrsched_jax.exponential for a constant factor, or piecewise_constant/sequence/product) and "
+            "drive torch with lrsched_torch.ScheduleLR(optimizer, schedule)"
+        )
+    if t is tl.LambdaLR:
+        if all(isinstance(f, Schedule) for f in s.lr_lambdas):
+            return "absolute"
+        raise TypeError(
+            "from_torch: LambdaLR with a Python function: from_torch cannot read a curve out of arbitrary "
+            "code; write the function as an lrsched schedule (e.g. lrsched_jax.warmup_cosine, "
+            "piecewise_linear, sequence, product) and use lrsched_torch.ScheduleLR(optimizer, schedule, "
+            "mode='multiplier') — the same curve in torch, and from_torch converts it"
+        )
+    if t in _MULTIPLICATIVE:
+        return "multiplicative"
+    if t is tl.CosineAnnealingLR:
+        return "cosine"
+    if t in _ABSOLUTE:
+        return "absolute"
+    if t is tl.SequentialLR:
+        return "sequential"
+    if t is tl.ChainedScheduler:
+        return "chained"
+    raise TypeError(
+        f"from_torch: {t.__module__}.{t.__qualname__} is not supported (subclasses of torch schedulers "
+        f"may change the curve, so only the classes themselves are); supported: {_SUPPORTED}"
+    )
+
+
+# --- the chainable (recursive, multiplicative) schedulers -------------------------------------
+
+
+def _multiplicative(s: Any, base: float, restart: bool) -> Schedule:
+    """The curve of a multiplicative chainable scheduler started at lr ``base``.
+
+    ``restart=False``: started by its constructor's initial step (``lr(0)`` from the group's
+    current lr, then the recursive ``get_lr``). ``restart=True``: started by
+    ``SequentialLR`` at a milestone, whose ``_update_lr(0)`` sets ``lr(0)`` from the
+    scheduler's closed form at 0 (the two differ only in edge cases, handled below).
+    """
+    where = f"from_torch({_name(s)})"
+    t = type(s)
+    if t is tl.StepLR:
+        step = _whole(where, "step_size", s.step_size, 1)
+        gamma = _positive(where, "gamma", s.gamma)
+        return lrs.step_decay(base, step, gamma)
+    if t is tl.MultiStepLR:
+        gamma = _positive(where, "gamma", s.gamma)
+        ms = [_num(where, "milestones", m) for m in s.milestones.elements()]
+        # The recursion only fires at whole steps >= 1 (0 at the initial step); the closed form
+        # a restart uses at step 0 counts every milestone <= 0.
+        at0 = sum(1 for m in ms if (m <= 0 if restart else m == 0))
+        later = sorted(int(m) for m in ms if m >= 1 and m.is_integer())
+        if at0 + len(later) == 0:
+            return lrs.constant(base)
+        return lrs.multistep(base, [0] * at0 + later, gamma)
+    if t is tl.ConstantLR:
+        factor = _num(where, "factor", s.factor)
+        if not 0 <= factor <= 1:
+            raise ValueError(f"{where}: factor must be in [0, 1], got {s.factor!r}")
+        total = _whole(where, "total_iters", s.total_iters, -(2**62))
+        if total <= 0:
+            # Never undone by the recursion; the closed form at 0 already counts it as done.
+            return lrs.constant(base * (factor + (1 - factor)) if restart else base * factor)
+        # torch divides by factor at total_iters (ZeroDivisionError when factor == 0, so the
+        # value after it is then the closed form's, base).
+        after = base * factor * (1.0 / factor) if factor > 0 else base
+        return lrs.piecewise_constant([total], [base * factor, after])
+    if t is tl.LinearLR:
+        sf = _num(where, "start_factor", s.start_factor)
+        ef = _num(where, "end_factor", s.end_factor)
+        total = _whole(where, "total_iters", s.total_iters, 0)
+        if total == 0:
+            if restart:
+                raise ValueError(f"{where}: total_iters=0 makes torch divide by zero when restarted")
+            return lrs.constant(base * sf)
+        return lrs.linear(base * sf, base * ef, total)
+    if t is tl.ExponentialLR:
+        return lrs.exponential(base, _positive(where, "gamma", s.gamma))
+    if t is tl.PolynomialLR:
+        total = _whole(where, "total_iters", s.total_iters, 0)
+        power = _num(where, "power", s.power)
+        if power < 0:
+            raise ValueError(f"{where}: power must be >= 0 (torch divides by zero), got {power!r}")
+        if total == 0 and restart:
+            raise ValueError(f"{where}: total_iters=0 makes torch divide by zero when restarted")
+        if total == 0 or power == 0:
+            return lrs.constant(base)
+        return lrs.polynomial(base, total, 0.0, power)
+    raise AssertionError(t)
+
+
+def _cosine(s: Any, base: float) -> Schedule:
+    where = f"from_torch({_name(s)})"
+    T = _positive(where, "T_max", s.T_max)
+    eta = _num(where, "eta_min", s.eta_min)
+    if eta < 0:
+        raise ValueError(f"{where}: eta_min must be >= 0, got {s.eta_min!r}")
+    return lrs.cosine(base, int(T) if T.is_integer() else T, eta, periodic=True)
+
+
+def _one_from(s: Any) -> float | None:
+    """The step from which a multiplicative scheduler stops changing the lr with its settled
+    factor equal to 1 (0 if it never changes it), or ``None``."""
+    t = type(s)
+    if t in (tl.StepLR, tl.ExponentialLR):
+        return 0 if s.gamma == 1 else None
+    if t is tl.MultiStepLR:
+        return 0 if s.gamma == 1 or not s.milestones else None
+    if t is tl.ConstantLR:
+        if s.factor == 1:
+            return 0
+        return s.total_iters if s.total_iters >= 1 and s.factor > 0 else None
+    if t is tl.LinearLR:
+        if s.start_factor == 1 and (s.end_factor == 1 or s.total_iters == 0):
+            return 0
+        return s.total_iters if s.end_factor == 1 else None
+    if t is tl.PolynomialLR:
+        return 0 if s.power == 0 or s.total_iters == 0 else None
+    return None
+
+
+# --- the absolute schedulers (they overwrite the lr from their own state) ---------------------
+
+
+def _absolute(s: Any, g: int, constructed: bool = True) -> Schedule:
+    """``constructed``: step 0's lr is the one the scheduler's own constructor set (not one set
+    by SequentialLR, which re-runs the initial step or restarts it after construction)."""
+    where = f"from_torch({_name(s)})"
+    if isinstance(s, ScheduleLR):
+        sched = s.schedules[g]
+        if s.mode == "absolute":
+            return sched
+        base = as_float(where, f"base_lrs[{g}]", s.base_lrs[g])
+        return sched if base == 1.0 else lrs.scale(sched, base)
+    t = type(s)
+    if t is tl.LambdaLR:
+        base = as_float(where, f"base_lrs[{g}]", s.base_lrs[g])
+        fn = s.lr_lambdas[g]
+        return fn if base == 1.0 else lrs.scale(fn, base)
+    if t is tl.CosineAnnealingWarmRestarts:
+        return lrs.warm_restarts(
+            as_float(where, f"base_lrs[{g}]", s.base_lrs[g]),
+            _whole(where, "T_0", s.T_0, 1),
+            _whole(where, "T_mult", s.T_mult, 1),
+            _num(where, "eta_min", s.eta_min),
+        )
+    if t is tl.CyclicLR:
+        if s._scale_fn_custom is not None:
+            raise TypeError(
+                f"{where}: a custom scale_fn is arbitrary Python code, which from_torch cannot read; use "
+                "mode='triangular', 'triangular2' or 'exp_range', or write the curve as an lrsched schedule"
+            )
+        base = as_float(where, f"base_lrs[{g}]", s.base_lrs[g])
+        top = as_float(where, f"max_lrs[{g}]", s.max_lrs[g])
+        total = _positive(where, "total_size", s.total_size)
+        up = total * float(s.step_ratio)
+        # torch keeps total_size and step_ratio = up/total; recover the sizes it was given.
+        if abs(up - round(up)) <= 1e-9 * total:
+            up = float(round(up))
+        down = total - up
+        if abs(down - round(down)) <= 1e-9 * total:
+            down = float(round(down))
+        if up <= 0:
+            # torch divides 0 by 0 at the start of every cycle there
+            raise TypeError(
+                f"{where}: step_size_up={up!r}: torch's CyclicLR divides by zero with an empty rise"
+            )
+        cyc = lrs.cyclic(
+            base,
+            top,
+            int(up) if up.is_integer() else up,
+            int(down) if down.is_integer() else down,
+            mode=s.mode,
+            gamma=_num(where, "gamma", s.gamma),
+        )
+        # CyclicLR's constructor takes its initial step before it sets its own base_lrs, so
+        # step 0 gets the group's initial_lr when one was already there (an earlier scheduler).
+        first = as_float(where, "initial_lr", s.optimizer.param_groups[g].get("initial_lr", base))
+        if constructed and first != base:
+            return lrs.sequence([lrs.constant(first), cyc], [1], restart=False)
+        return cyc
+    if t is tl.OneCycleLR:
+        group = s.optimizer.param_groups[g]
+        # torch reads these group entries at every step (it does not keep div factors).
+        initial = as_float(where, "initial_lr", group["initial_lr"])
+        peak = as_float(where, "max_lr", group["max_lr"])
+        final = as_float(where, "min_lr", group["min_lr"])
+        total = _whole(where, "total_steps", s.total_steps, 1)
+        phases = s._schedule_phases
+        anneal = getattr(s, "_anneal_func_type", None)
+        if anneal not in ("cos", "linear"):
+            raise TypeError(f"{where}: unknown anneal strategy {anneal!r} (expected 'cos' or 'linear')")
+        if peak == 0.0 and initial == 0.0 and final == 0.0:
+            return lrs.constant(0.0)
+        if not (initial > 0 and final > 0):
+            raise ValueError(
+                f"{where}: initial_lr={initial!r}, min_lr={final!r}: the div factors must be finite and > 0"
+            )
+        pct = (float(phases[0]["end_step"]) + 1) / total
+        return lrs.one_cycle(
+            peak,
+            total,
+            pct_start=pct,
+            anneal=anneal,
+            div_factor=peak / initial,
+            final_div_factor=initial / final,
+            three_phase=len(phases) == 3,
+        )
+    raise AssertionError(t)
+
+
+# --- the combining schedulers ------------------------------------------------------------------
+
+
+def _flatten(s: Any) -> list[Any]:
+    if type(s) is tl.ChainedScheduler:
+        return [c for child in s._schedulers for c in _flatten(child)]
+    return [s]
+
+
+def _chained(s: Any, g: int) -> Schedule:
+    """``ChainedScheduler``: each step calls every child's ``step()`` in order on the same lr.
+
+    Multiplicative children multiply (a product of their factors, from the lr before the
+    first child was built); an absolute child (CyclicLR, OneCycleLR, SGDR, ScheduleLR)
+    overwrites the lr, so the last one wins — exact only when no chainable child follows it
+    (those would apply per-step ratios) and, for step 0, when the children were built in
+    list order. CosineAnnealingLR's recursion is affine, not multiplicative: it chains
+    exactly with ``eta_min == 0`` when the other children stop changing the lr by ``T_max``
+    (torch re-adds the cosine's base lr after each zero, dropping the other factors), or with
+    ``eta_min > 0`` when they never change it.
+    """
+    where = "from_torch(ChainedScheduler)"
+    children = _flatten(s)
+    kinds = []
+    for c in children:
+        k = _kind(c)
+        if k == "sequential":
+            raise _UnsupportedError(
+                f"{where}: a SequentialLR inside a ChainedScheduler resets the lr at its milestones "
+                "(overwriting the other children's factors) — not expressible exactly"
+            )
+        kinds.append(k)
+    if len(children) == 1:
+        return _convert(children[0], g)
+    absolute = [i for i, k in enumerate(kinds) if k == "absolute"]
+    if absolute:
+        last = absolute[-1]
+        if last != len(children) - 1:
+            after = ", ".join(_name(c) for c in children[last + 1 :])
+            raise _UnsupportedError(
+                f"{where}: {after} after the non-chainable {_name(children[last])} would multiply its "
+                "freshly overwritten lr by per-step ratios, which no lrsched schedule expresses; put the "
+                "non-chainable scheduler last (it then defines the lr alone) or use SequentialLR"
+            )
+        return _absolute(children[last], g)
+    base = as_float(where, f"base_lrs[{g}]", children[0].base_lrs[g])
+    cosines = [c for c in children if type(c) is tl.CosineAnnealingLR]
+    others = [c for c in children if type(c) is not tl.CosineAnnealingLR]
+    if len(cosines) > 1:
+        raise _UnsupportedError(f"{where}: two CosineAnnealingLR in one chain are not expressible exactly")
+    factors: list[Schedule] = []
+    # The chain's base lr goes into the first factor; the others are pure multipliers.
+    if cosines:
+        c = cosines[0]
+        cbase = as_float(where, f"base_lrs[{g}]", c.base_lrs[g])
+        if cbase != base:
+            raise _UnsupportedError(
+                f"{where}: the CosineAnnealingLR's base lr ({cbase!r}) differs from the chain's ({base!r})"
+            )
+        T = float(c.T_max)
+        settle = [_one_from(o) for o in others]
+        if c.eta_min != 0:
+            if any(x != 0 for x in settle):
+                raise _UnsupportedError(
+                    f"{where}: CosineAnnealingLR with eta_min > 0 steps lr -> eta_min + (lr - eta_min) * r, "
+                    "which does not multiply with the other children's factors; chain it only with "
+                    "schedulers that leave the lr unchanged, or use eta_min=0"
+                )
+            return _cosine(c, base)
+        if T.is_integer() and any(x is None or x > T for x in settle):
+            raise _UnsupportedError(
+                f"{where}: after each zero of the CosineAnnealingLR (step T_max, 3*T_max, ...) torch re-adds "
+                "its base lr, dropping the other children's factors; that equals the product only when every "
+                "other child has stopped changing the lr (with a final factor of 1) by step T_max"
+            )
+        factors.append(_cosine(c, base))
+    for o in others:
+        factors.append(_multiplicative(o, 1.0 if factors else base, restart=False))
+    return factors[0] if len(factors) == 1 else lrs.product(factors)
+
+
+def _sequential(s: Any, g: int) -> Schedule:
+    """``SequentialLR``: scheduler ``i`` runs from milestone ``i-1`` in its own local time.
+
+    The one active at step 0 starts (at construction) from the group's ``initial_lr``,
+    which SequentialLR restores; each later one is restarted at its milestone through
+    ``_update_lr(0)`` — its closed form at 0 from its own ``base_lrs`` — and then steps
+    normally. Schedulers whose range is empty (repeated milestones) never run.
+    """
+    where = "from_torch(SequentialLR)"
+    children = list(s._schedulers)
+    ms = [_num(where, "milestones", m) for m in s._milestones]
+    for m in ms:
+        if not m.is_integer():
+            raise ValueError(f"{where}: milestones must be whole steps (torch compares with ==), got {m!r}")
+    if ms != sorted(ms):
+        raise ValueError(f"{where}: milestones must be sorted (torch bisects them), got {s._milestones!r}")
+    group = s.optimizer.param_groups[g]
+    init = as_float(where, "initial_lr", group["initial_lr"])
+    bounds = [-math.inf, *ms, math.inf]
+    parts: list[Schedule] = []
+    starts: list[int] = []
+    for i, child in enumerate(children):
+        lo, hi = bounds[i], bounds[i + 1]
+        if hi <= max(lo, 0.0):
+            continue
+        kind = _kind(child)
+        if kind in ("sequential", "chained"):
+            raise _UnsupportedError(
+                f"{where}: a {_name(child)} inside a SequentialLR is re-stepped at construction and "
+                "cannot be restarted at a milestone by torch (no closed form) — not expressible exactly; "
+                "flatten the schedulers into one SequentialLR"
+            )
+        restart = lo > 0
+        if kind == "absolute":
+            part = _absolute(child, g, constructed=False)
+        else:
+            cbase = as_float(where, f"base_lrs[{g}]", child.base_lrs[g])
+            if restart:
+                base = cbase
+            else:
+                base = init
+                if kind == "cosine" and cbase != init:
+                    raise _UnsupportedError(
+                        f"{where}: the CosineAnnealingLR's base lr ({cbase!r}) differs from the group's "
+                        f"initial_lr ({init!r}) that SequentialLR starts it from"
+                    )
+            part = _cosine(child, base) if kind == "cosine" else _multiplicative(child, base, restart)
+        parts.append(part)
+        starts.append(int(lo) if restart else 0)
+    return parts[0] if len(parts) == 1 else lrs.sequence(parts, starts[1:])
+
+
+def _convert(s: Any, g: int) -> Schedule:
+    kind = _kind(s)
+    if kind == "sequential":
+        return _sequential(s, g)
+    if kind == "chained":
+        return _chained(s, g)
+    if kind == "absolute":
+        return _absolute(s, g)
+    base = as_float(f"from_torch({_name(s)})", f"base_lrs[{g}]", s.base_lrs[g])
+    if kind == "cosine":
+        return _cosine(s, base)
+    return _multiplicative(s, base, restart=False)
+
+
+def _position(s: Any) -> float:
+    """The step the scheduler is at: the ``k`` whose lr the optimizer holds now."""
+    if type(s) is tl.ChainedScheduler:
+        pos = {_position(c) for c in _flatten(s)}
+        if len(pos) != 1:
+            raise ValueError(
+                f"from_torch: the ChainedScheduler's children are at different steps {sorted(pos)}; "
+                "cannot tell where it is"
+            )
+        return pos.pop()
+    k = s.last_epoch
+    if type(s) is tl.CosineAnnealingWarmRestarts:
+        # step(epoch) with a fractional epoch keeps floor(epoch) in last_epoch; cycle starts are
+        # whole steps, so the fraction is T_cur's.
+        frac = float(s.T_cur) - math.floor(float(s.T_cur))
+        return k + frac if frac else k
+    return k
+
+
+def _owner(s: Any) -> torch.optim.Optimizer:
+    opt = getattr(s, "optimizer", None)
+    if opt is None and type(s) is tl.ChainedScheduler:
+        opt = s._schedulers[0].optimizer
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise TypeError(f"from_torch: {_name(s)} has no torch optimizer")
+    return opt
+
+
+def from_torch(
+    scheduler: Any,
+    *,
+    group: int | None = None,
+    from_current_step: bool = False,
+) -> Schedule | tuple[Schedule, ...]:
+    r"""The lrsched schedule with a torch scheduler's exact learning-rate curve.
+
+    ``s = from_torch(scheduler)`` satisfies ``s(k) ==`` the lr torch's scheduler gives its
+    param group when its ``last_epoch == k`` (to ``1e-12 * base_lr`` in float64, and within
+    the float32 contract when traced in JAX), for every ``k >= 0``; so
+    ``optax.sgd(learning_rate=s)`` applies at update ``k`` the lr the torch recipe applies
+    at update ``k``. Hyperparameters and base lrs are read from the scheduler (and, for
+    OneCycleLR, from the param groups where torch keeps them). The conversion models what
+    torch computes when stepped with ``step()`` (its recursive "chainable" formulas) and
+    treats the scheduler as the only one driving the optimizer.
+
+    Supported: ``StepLR``, ``MultiStepLR``, ``ConstantLR``, ``LinearLR``, ``ExponentialLR``,
+    ``PolynomialLR``, ``CosineAnnealingLR`` (→ ``cosine(..., periodic=True)``, torch's
+    continuation past ``T_max``; torch's recursion drifts from this closed form by ~1e-11
+    relative), ``CosineAnnealingWarmRestarts``, ``CyclicLR`` (all three modes; its momentum
+    cycling is out of scope — only the lr is converted; a custom ``scale_fn`` raises
+    ``TypeError``), ``OneCycleLR`` (cos/linear, two/three phase, including the value at
+    step ``total_steps``; after it the value is held where torch raises), ``SequentialLR``
+    (→ ``sequence``: each scheduler in its own local time, as torch restarts it at its
+    milestone), ``ChainedScheduler`` (→ ``product`` of the multiplicative children; a
+    non-chainable child overwrites the lr, so it must come last — see below),
+    :class:`~lrsched_torch.ScheduleLR` (its schedule; in multiplier mode ``scale``\ d by
+    the group's base lr) and a ``LambdaLR`` whose ``lr_lambdas`` are lrsched schedules.
+    Combinations torch computes in ways no lrsched schedule expresses raise ``TypeError``
+    saying why: a chainable scheduler after a non-chainable one in a ``ChainedScheduler``;
+    ``CosineAnnealingLR`` chained with schedulers still changing the lr after ``T_max``
+    (``eta_min == 0``) or at all (``eta_min > 0``); a ``ChainedScheduler`` or
+    ``SequentialLR`` nested in a ``SequentialLR``. ``LambdaLR``/``MultiplicativeLR`` with a
+    Python function and ``ReduceLROnPlateau`` raise ``TypeError`` naming what to use
+    instead. Hyperparameters without an exact equivalent (e.g. a fractional ``step_size``,
+    ``gamma <= 0``) raise ``ValueError``.
+
+    Args:
+        scheduler: the torch scheduler.
+        group: return only this param group's schedule.
+        from_current_step: return ``shift(s, k)`` with ``k`` the scheduler's current step
+            (``last_epoch``; SGDR's fractional epoch included), so that a fresh Optax count
+            continues where torch is: Optax's update 0 uses the lr torch's optimizer holds now.
+
+    Returns:
+        one schedule when the optimizer has one param group or ``group`` is given, else a
+        tuple with one schedule per group.
+
+    >>> import torch, lrsched_jax as lrs
+    >>> from lrsched_torch import from_torch
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    >>> torch_sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10)
+    >>> s = from_torch(torch_sched)
+    >>> s == lrs.one_cycle(max_lr=1.0, total_steps=10)
+    True
+    >>> torch_lrs = []
+    >>> for _ in range(10):
+    ...     torch_lrs.append(opt.param_groups[0]["lr"])
+    ...     opt.step(); torch_sched.step()
+    >>> bool(max(abs(a - b) for a, b in zip(torch_lrs, s.curve(10))) < 1e-15)
+    True
+    """
+    opt = _owner(scheduler)
+    _kind(scheduler)
+    n = len(opt.param_groups)
+    if group is not None:
+        if isinstance(group, bool) or not isinstance(group, int):
+            raise TypeError(f"from_torch: group must be an int param-group index, got {group!r}")
+        if not 0 <= group < n:
+            raise ValueError(f"from_torch: group must be in [0, {n}) for this optimizer, got {group}")
+    if not isinstance(from_current_step, bool):
+        raise TypeError(f"from_torch: from_current_step must be True or False, got {from_current_step!r}")
+    indices = range(n) if group is None else (group,)
+    try:
+        out = [_convert(scheduler, g) for g in indices]
+    except _UnsupportedError as e:
+        raise TypeError(str(e)) from None
+    except ValueError as e:
+        msg = str(e)
+        if not msg.startswith("from_torch"):
+            msg = f"from_torch({_name(scheduler)}): no exact lrsched equivalent: {msg}"
+        raise ValueError(msg) from e
+    if from_current_step:
+        pos = _position(scheduler)
+        if pos < 0:
+            raise ValueError(f"from_torch: the scheduler has not started (last_epoch={pos})")
+        if pos:
+            out = [lrs.shift(s, pos) for s in out]
+    return out[0] if len(out) == 1 else tuple(out)

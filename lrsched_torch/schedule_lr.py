@@ -1,0 +1,242 @@
+"""``ScheduleLR``: an lrsched schedule driving a torch optimizer, as a real ``LambdaLR``."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+from lrsched_jax import Schedule
+from lrsched_torch._common import (
+    Curve,
+    as_float,
+    check_mode,
+    check_optimizer,
+    from_json,
+    group_schedules,
+    to_json,
+)
+
+__all__ = ["ScheduleLR"]
+
+#: The key under which :meth:`ScheduleLR.state_dict` keeps what identifies the curve.
+STATE_KEY = "lrsched"
+_FORMAT = 1
+# Attributes of ours that are rebuilt from the constructor, never saved.
+_PRIVATE = ("optimizer", "lr_lambdas", "_schedules", "_mode", "_curve", "_fast")
+
+
+class ScheduleLR(LambdaLR):
+    r"""Drive a torch optimizer's learning rate with an lrsched schedule.
+
+    A subclass of :class:`torch.optim.lr_scheduler.LambdaLR`, so Lightning, Hugging Face
+    ``Trainer``, accelerate and plain loops accept it unchanged. Step semantics are
+    torch's: the lr of step 0 is set at construction, and after the ``k``-th
+    :meth:`step` every param group's lr is the value of step ``k`` — so update ``k``
+    (0-based, ``optimizer.step()`` then ``scheduler.step()``) uses ``lr(k)``, exactly as
+    Optax applies the same schedule at its count ``k``. :meth:`get_last_lr`, torch's
+    call-order warnings and ``step(epoch)`` (fractional epochs allowed) behave as in any
+    torch scheduler.
+
+    Args:
+        optimizer: the torch optimizer.
+        schedule: an ``lrsched_jax`` schedule for every param group, or a list/tuple with
+            one schedule per param group.
+        mode: ``"absolute"`` (default): the group's lr *is* ``schedule(k)``.
+            ``"multiplier"``: the group's lr is ``initial_lr * schedule(k)`` — ``LambdaLR``'s
+            convention, ``initial_lr`` being the group's lr when the scheduler was built
+            (kept in ``base_lrs``).
+        last_epoch: as in torch: ``-1`` starts at step 0; a value ``>= 0`` resumes (the
+            optimizer's groups must then hold ``initial_lr``, as torch requires).
+
+    The values are the schedule's float64 values exactly (evaluated with NumPy, never
+    through JAX), served from chunks of 4096 steps evaluated ahead in one vectorised call,
+    so :meth:`step` costs no more than a native torch scheduler's. ``lr_lambdas[i]`` is
+    the group's schedule (in absolute mode it returns the lr itself, not a factor).
+
+    :meth:`state_dict` holds only plain types (it survives ``torch.save`` /
+    ``torch.load(weights_only=True)``), including each group's schedule config; a run
+    resumed with :meth:`load_state_dict` at any step continues the identical curve, and a
+    state saved for another schedule, mode or number of param groups raises ``ValueError``.
+
+    Absolute mode — the schedule gives the lr:
+
+    >>> import torch, lrsched_jax as lrs
+    >>> from lrsched_torch import ScheduleLR
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=123.0)
+    >>> sched = ScheduleLR(opt, lrs.linear(init_lr=0.0, end_lr=1.0, total_steps=4))
+    >>> lrs_seen = [opt.param_groups[0]["lr"]]
+    >>> for _ in range(5):
+    ...     opt.step()  # update k uses lr(k)
+    ...     sched.step()
+    ...     lrs_seen.append(opt.param_groups[0]["lr"])
+    >>> lrs_seen
+    [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+
+    Multiplier mode — ``LambdaLR``'s convention, one schedule per param group here:
+
+    >>> opt = torch.optim.SGD(
+    ...     [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1},
+    ...      {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.01}], lr=0.1)
+    >>> sched = ScheduleLR(opt, [lrs.step_decay(1.0, step_size=2, gamma=0.5), lrs.constant(1.0)],
+    ...                    mode="multiplier")
+    >>> for _ in range(2):
+    ...     opt.step()
+    ...     sched.step()
+    >>> sched.get_last_lr()
+    [0.05, 0.01]
+    """
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        schedule: Schedule | Sequence[Schedule],
+        mode: str = "absolute",
+        last_epoch: int = -1,
+    ) -> None:
+        where = "ScheduleLR"
+        check_optimizer(where, optimizer)
+        schedules = group_schedules(where, schedule, len(optimizer.param_groups))
+        self._mode = check_mode(where, mode)
+        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int):
+            raise TypeError(f"{where}: last_epoch must be an int, got {last_epoch!r}")
+        if last_epoch < -1:
+            raise ValueError(f"{where}: last_epoch must be -1 (start) or a step >= 0, got {last_epoch}")
+        self._schedules = schedules
+        # A subclass overriding get_lr gets torch's own _update_lr, which calls it.
+        self._fast = type(self).get_lr is ScheduleLR.get_lr
+        # Built before LambdaLR's constructor, which sets lr(0) through get_lr().
+        self._curve = Curve(schedules) if self._mode == "absolute" else None
+        super().__init__(optimizer, lr_lambda=list(schedules), last_epoch=last_epoch)
+
+    @property
+    def schedules(self) -> tuple[Schedule, ...]:
+        """The schedule of each param group."""
+        return self._schedules
+
+    @property
+    def mode(self) -> str:
+        """``"absolute"`` or ``"multiplier"``."""
+        return self._mode
+
+    def _rebuild_curve(self) -> Curve:
+        scales = None
+        if self._mode == "multiplier":
+            scales = [as_float("ScheduleLR", f"base_lrs[{i}]", b) for i, b in enumerate(self.base_lrs)]
+        self._curve = Curve(self._schedules, scales)
+        return self._curve
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        """The lr of every param group at step ``last_epoch`` (absolute mode: ``schedule(k)``;
+        multiplier mode: ``initial_lr * schedule(k)``).
+
+        Warns, like every torch scheduler, when called outside :meth:`step`; to read the
+        current lr use :meth:`get_last_lr`.
+        """
+        if not self._get_lr_called_within_step:
+            warnings.warn(
+                "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+                UserWarning,
+                stacklevel=2,
+            )
+        curve = self._curve
+        if curve is None:
+            curve = self._rebuild_curve()
+        return curve.row(self.last_epoch)
+
+    def _update_lr(self, epoch: Any = None) -> None:
+        # torch's LRScheduler._update_lr without its per-step overhead (a context manager,
+        # helper calls, the get_lr warning check). step() itself — with torch's call-order and
+        # epoch-deprecation warnings — is torch's own. A subclass overriding get_lr, and an
+        # optimizer whose param groups changed, take torch's path.
+        groups = self.optimizer.param_groups
+        curve = self._curve
+        if not self._fast or curve is None or len(groups) != len(curve.schedules):
+            super()._update_lr(epoch)
+            return
+        k = self.last_epoch + 1 if epoch is None else epoch
+        self.last_epoch = k
+        j = k - curve.start if type(k) is int else -1
+        if 0 <= j < curve.size:
+            row = [c[j] for c in curve.cols]
+        else:
+            row = curve.row(k)
+        tensors = False
+        for group, lr in zip(groups, row):
+            old = group["lr"]
+            # type() first: isinstance(x, torch.Tensor) goes through torch's metaclass (slow).
+            if type(old) is not float and isinstance(old, torch.Tensor):
+                old.fill_(lr)
+                tensors = True
+            else:
+                group["lr"] = lr
+        if tensors:
+            self._last_lr = [
+                g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in groups
+            ]
+        else:
+            self._last_lr = row
+
+    def state_dict(self) -> dict[str, Any]:
+        """The scheduler's state, plain types only (``torch.load(weights_only=True)`` reads it).
+
+        torch's own entries (``last_epoch``, ``base_lrs``, ``_last_lr``, ``_step_count``, ...)
+        plus ``"lrsched"``: ``{"format": 1, "mode": ..., "schedules": [<JSON config per
+        group>]}``, which :meth:`load_state_dict` checks against this scheduler.
+        """
+        state = {k: v for k, v in self.__dict__.items() if k not in _PRIVATE}
+        state[STATE_KEY] = {
+            "format": _FORMAT,
+            "mode": self._mode,
+            "schedules": [to_json(s) for s in self._schedules],
+        }
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume from :meth:`state_dict` output: the curve continues exactly where it was saved.
+
+        Raises ``ValueError`` when the state was saved for a different schedule, mode or
+        number of param groups (instead of silently following another curve), or is not a
+        ``ScheduleLR`` state at all (e.g. a plain ``LambdaLR``'s). The dict is not modified.
+        """
+        where = "ScheduleLR.load_state_dict"
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{where}: state_dict must be a dict, got {type(state_dict).__name__}")
+        meta = state_dict.get(STATE_KEY)
+        if not isinstance(meta, dict) or "schedules" not in meta or "mode" not in meta:
+            raise ValueError(
+                f"{where}: not a ScheduleLR state (no '{STATE_KEY}' entry); it was saved by another "
+                "scheduler class"
+            )
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"{where}: unsupported state format {meta.get('format')!r} (expected {_FORMAT})")
+        if meta["mode"] != self._mode:
+            raise ValueError(
+                f"{where}: the state was saved in mode {meta['mode']!r}, this scheduler uses "
+                f"mode {self._mode!r}"
+            )
+        saved = meta["schedules"]
+        if not isinstance(saved, list) or len(saved) != len(self._schedules):
+            n = len(saved) if isinstance(saved, list) else "?"
+            raise ValueError(
+                f"{where}: the state was saved for {n} param group(s), this scheduler has "
+                f"{len(self._schedules)}"
+            )
+        for i, (text, mine) in enumerate(zip(saved, self._schedules)):
+            try:
+                theirs = from_json(text) if isinstance(text, str) else None
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"{where}: param group {i}: unreadable schedule config: {e}") from e
+            if theirs != mine:
+                raise ValueError(
+                    f"{where}: param group {i}: the state was saved for a different schedule.\n"
+                    f"  saved: {theirs!r}\n  this scheduler: {mine!r}\n"
+                    "Build the ScheduleLR with the saved schedule to resume that run."
+                )
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != STATE_KEY and k not in _PRIVATE})
+        # base_lrs may have changed (multiplier mode), and the step certainly has.
+        if self._mode == "multiplier":
+            self._curve = None

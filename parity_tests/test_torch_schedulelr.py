@@ -1,0 +1,355 @@
+"""``lrsched_torch.ScheduleLR``: a real ``LambdaLR`` with lrsched's curves and checkpoint-safe state."""
+
+from __future__ import annotations
+
+import doctest
+import io
+import json
+import subprocess
+import sys
+import textwrap
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch.optim import lr_scheduler as tl
+
+import lrsched_jax as lrs
+from lrsched_torch import ScheduleLR, from_torch
+
+
+def make_opt(bases: list[float], lr_tensor: bool = False) -> torch.optim.SGD:
+    groups = [
+        {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": torch.tensor(b) if lr_tensor else b}
+        for b in bases
+    ]
+    return torch.optim.SGD(groups, lr=0.1)
+
+
+def lrs_of(opt: torch.optim.Optimizer) -> list[float]:
+    return [float(g["lr"]) for g in opt.param_groups]
+
+
+def run(opt: torch.optim.Optimizer, sched: Any, n: int) -> np.ndarray:
+    """Group lrs after each of n (optimizer.step(), scheduler.step()) pairs."""
+    out = []
+    for _ in range(n):
+        opt.step()
+        sched.step()
+        out.append(lrs_of(opt))
+    return np.asarray(out)
+
+
+SCHEDULES = [
+    lrs.warmup_cosine(1e-3, 100, 3000, min_lr=1e-6),
+    lrs.one_cycle(0.1, 2000, three_phase=True),
+    lrs.warm_restarts(0.05, 7, 2, min_lr=1e-4),
+    lrs.sequence([lrs.linear(0.0, 0.1, 50), lrs.exponential(0.1, 0.999)], [50]),
+    lrs.per_epoch(lrs.step_decay(0.1, 3, 0.5), 37),
+    lrs.cyclic(0.001, 0.01, 150, mode="exp_range", gamma=0.999),
+]
+
+
+# --- semantics -----------------------------------------------------------------------------------
+
+
+def test_is_a_lambdalr_with_torch_step_semantics() -> None:
+    s = lrs.warmup_cosine(1.0, 3, 10)
+    opt = make_opt([0.5])
+    sched = ScheduleLR(opt, s)
+    assert isinstance(sched, tl.LambdaLR) and isinstance(sched, tl.LRScheduler)
+    assert lrs_of(opt) == [float(s(0))]  # lr(0) at construction
+    assert sched.get_last_lr() == [float(s(0))]
+    seen = run(opt, sched, 12)[:, 0]
+    np.testing.assert_array_equal(seen, s.curve(12, start=1))  # lr(k) after the k-th step()
+    assert sched.get_last_lr() == [float(s(12))]
+    assert sched.last_epoch == 12
+
+
+def test_multiplier_mode_and_per_group_schedules() -> None:
+    a, b = lrs.exponential(1.0, 0.9), lrs.piecewise_constant([3], [1.0, 0.1])
+    opt = make_opt([0.2, 0.03])
+    sched = ScheduleLR(opt, (a, b), mode="multiplier")
+    assert sched.base_lrs == [0.2, 0.03] and sched.mode == "multiplier" and sched.schedules == (a, b)
+    seen = run(opt, sched, 6)
+    np.testing.assert_array_equal(seen[:, 0], 0.2 * a.curve(6, 1))
+    np.testing.assert_array_equal(seen[:, 1], 0.03 * b.curve(6, 1))
+
+
+def test_values_are_the_float64_schedule_exactly_across_chunks() -> None:
+    """No divide/multiply round trip, also across the 4096-step chunk boundaries."""
+    s = lrs.cosine(0.3, 5000, 1e-4, periodic=True)
+    opt = make_opt([0.3, 0.1])
+    sched = ScheduleLR(opt, s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # stepping without optimizer.step()
+        seen = [lrs_of(opt)]
+        for _ in range(9000):
+            sched.step()
+            seen.append(lrs_of(opt))
+    np.testing.assert_array_equal(np.asarray(seen), np.stack([s.curve(9001)] * 2, axis=1))
+
+
+def test_torch_call_order_warnings_are_untouched() -> None:
+    opt = make_opt([0.1])
+    sched = ScheduleLR(opt, lrs.constant(0.1))
+    with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
+        sched.step()
+    with pytest.warns(UserWarning, match="get_last_lr"):
+        sched.get_lr()
+    opt = make_opt([0.1])
+    sched = ScheduleLR(opt, lrs.constant(0.1))
+    opt.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched.step()
+
+
+def test_fractional_epoch_through_torch_step_epoch() -> None:
+    s = lrs.warm_restarts(1.0, 4, 2)
+    opt = make_opt([1.0])
+    sched = ScheduleLR(opt, s)
+    opt.step()
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        sched.step(2.5)
+    assert lrs_of(opt) == [float(s(2.5))]
+    sched.step()  # torch: last_epoch + 1
+    assert sched.last_epoch == 3.5 and lrs_of(opt) == [float(s(3.5))]
+
+
+def test_a_step_that_is_not_a_number_is_refused() -> None:
+    opt = make_opt([0.1])
+    sched = ScheduleLR(opt, lrs.constant(0.1))
+    opt.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with pytest.raises(TypeError, match=r"the step \(last_epoch\) must be a number"):
+            sched.step("3")  # type: ignore[arg-type]
+
+
+def test_tensor_lrs_are_filled_in_place() -> None:
+    s = lrs.linear(0.1, 0.0, 10)
+    opt = make_opt([0.1, 0.2], lr_tensor=True)
+    tensors = [g["lr"] for g in opt.param_groups]
+    sched = ScheduleLR(opt, s)
+    run(opt, sched, 3)
+    assert all(g["lr"] is t for g, t in zip(opt.param_groups, tensors))
+    last = sched.get_last_lr()
+    assert all(isinstance(v, torch.Tensor) and v is not t for v, t in zip(last, tensors))
+    assert [float(v) for v in last] == pytest.approx([float(s(3))] * 2, rel=1e-7)
+
+
+def test_huge_steps_do_not_overflow() -> None:
+    s = lrs.cosine(1.0, 2**33, periodic=True)
+    opt = make_opt([1.0])
+    sched = ScheduleLR(opt, s)
+    opt.step()
+    state = sched.state_dict()
+    state["last_epoch"] = 2**40
+    sched.load_state_dict(state)
+    sched.step()
+    assert lrs_of(opt) == [float(s(2**40 + 1))]
+
+
+def test_inside_sequential_lr_and_converted_back() -> None:
+    """SequentialLR restarts a child through _update_lr(0); ScheduleLR must follow its local time."""
+    warm = lrs.linear(0.0, 0.1, 5)
+    opt = make_opt([0.1])
+    seq = tl.SequentialLR(opt, [ScheduleLR(opt, warm), ScheduleLR(opt, lrs.exponential(0.1, 0.5))], [5])
+    seen = [lrs_of(opt)[0], *run(opt, seq, 9)[:, 0]]
+    expected = [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.05, 0.025, 0.0125, 0.00625]
+    np.testing.assert_allclose(seen, expected, rtol=1e-15)
+    np.testing.assert_allclose(from_torch(seq).curve(10), expected, rtol=1e-15)
+
+
+def test_subclass_overriding_get_lr_is_respected() -> None:
+    class Doubled(ScheduleLR):
+        def get_lr(self) -> list[float]:
+            return [2 * v for v in super().get_lr()]
+
+    opt = make_opt([0.1])
+    sched = Doubled(opt, lrs.constant(0.1))
+    run(opt, sched, 2)
+    assert lrs_of(opt) == [0.2]
+
+
+# --- state_dict / resume --------------------------------------------------------------------------
+
+
+def _roundtrip(state: dict[str, Any], via_file: bool) -> dict[str, Any]:
+    if not via_file:
+        return state
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
+@given(
+    schedule=st.sampled_from(SCHEDULES),
+    mode=st.sampled_from(["absolute", "multiplier"]),
+    bases=st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3),
+    stop=st.integers(0, 5000),
+    via_file=st.booleans(),
+)
+def test_resume_at_any_step_continues_the_identical_curve(
+    schedule: lrs.Schedule, mode: str, bases: list[float], stop: int, via_file: bool
+) -> None:
+    n_after = 300
+    opt = make_opt(bases)
+    sched = ScheduleLR(opt, schedule, mode=mode)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # skipping optimizer.step() to get far fast
+        for _ in range(stop):
+            sched.step()
+    opt_state = _roundtrip(opt.state_dict(), via_file)
+    sched_state = _roundtrip(sched.state_dict(), via_file)
+    reference = run(opt, sched, n_after)
+
+    # A fresh process: new optimizer with other lrs, scheduler built first, then both loaded.
+    opt2 = make_opt([b * 7 for b in bases])
+    sched2 = ScheduleLR(opt2, schedule, mode=mode)
+    opt2.load_state_dict(opt_state)
+    sched2.load_state_dict(sched_state)
+    assert sched2.last_epoch == stop and sched2.get_last_lr() == lrs_of(opt2)
+    resumed = run(opt2, sched2, n_after)
+    np.testing.assert_array_equal(resumed, reference)
+
+
+def test_state_dict_holds_plain_types_only() -> None:
+    opt = make_opt([0.1, 0.2])
+    sched = ScheduleLR(opt, [SCHEDULES[0], SCHEDULES[3]], mode="multiplier")
+    run(opt, sched, 3)
+    state = sched.state_dict()
+    json.dumps(state)  # plain JSON-able types: no schedule objects, no functions
+    meta = state["lrsched"]
+    assert meta["mode"] == "multiplier" and meta["format"] == 1
+    assert [lrs.from_config(json.loads(t)) for t in meta["schedules"]] == [SCHEDULES[0], SCHEDULES[3]]
+    assert "lr_lambdas" not in state and state["last_epoch"] == 3
+
+
+def test_load_state_dict_does_not_modify_its_argument() -> None:
+    opt = make_opt([0.1])
+    sched = ScheduleLR(opt, SCHEDULES[0])
+    state = sched.state_dict()
+    before = json.dumps(state, sort_keys=True)
+    ScheduleLR(make_opt([0.1]), SCHEDULES[0]).load_state_dict(state)
+    assert json.dumps(state, sort_keys=True) == before
+
+
+@pytest.mark.parametrize(
+    ("saved", "loading", "match"),
+    [
+        (dict(schedule=SCHEDULES[0]), dict(schedule=SCHEDULES[1]), "different schedule"),
+        (dict(schedule=SCHEDULES[0]), dict(schedule=SCHEDULES[0], mode="multiplier"), "mode"),
+        (dict(schedule=lrs.cosine(0.1, 100)), dict(schedule=lrs.cosine(0.1, 101)), "different schedule"),
+    ],
+)
+def test_loading_a_state_for_another_curve_raises(saved: dict, loading: dict, match: str) -> None:
+    state = ScheduleLR(make_opt([0.1]), **saved).state_dict()
+    state = _roundtrip(state, via_file=True)
+    target = ScheduleLR(make_opt([0.1]), **loading)
+    with pytest.raises(ValueError, match=match):
+        target.load_state_dict(state)
+    assert target.last_epoch == 0  # nothing was loaded
+
+
+def test_loading_a_state_for_another_group_count_or_class_raises() -> None:
+    state = ScheduleLR(make_opt([0.1, 0.2]), SCHEDULES[0]).state_dict()
+    with pytest.raises(ValueError, match="saved for 2 param group"):
+        ScheduleLR(make_opt([0.1]), SCHEDULES[0]).load_state_dict(state)
+    opt = make_opt([0.1])
+    lambda_state = tl.LambdaLR(opt, lambda k: 1.0).state_dict()
+    with pytest.raises(ValueError, match="not a ScheduleLR state"):
+        ScheduleLR(make_opt([0.1]), SCHEDULES[0]).load_state_dict(lambda_state)
+    bad = ScheduleLR(make_opt([0.1]), SCHEDULES[0]).state_dict()
+    bad["lrsched"] = {**bad["lrsched"], "format": 99}
+    with pytest.raises(ValueError, match="unsupported state format"):
+        ScheduleLR(make_opt([0.1]), SCHEDULES[0]).load_state_dict(bad)
+    bad["lrsched"] = {**bad["lrsched"], "format": 1, "schedules": ['{"name": "nope"}']}
+    with pytest.raises(ValueError, match="unreadable schedule config"):
+        ScheduleLR(make_opt([0.1]), SCHEDULES[0]).load_state_dict(bad)
+    with pytest.raises(TypeError, match="state_dict must be a dict"):
+        ScheduleLR(make_opt([0.1]), SCHEDULES[0]).load_state_dict([])  # type: ignore[arg-type]
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+
+def test_bad_arguments_name_the_argument() -> None:
+    s = lrs.constant(0.1)
+    with pytest.raises(TypeError, match=r"optimizer must be a torch\.optim\.Optimizer"):
+        ScheduleLR(object(), s)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"schedule must be an lrsched_jax schedule.*lrsched schedule"):
+        ScheduleLR(make_opt([0.1]), lambda k: 0.1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="schedule must be an lrsched_jax schedule"):
+        ScheduleLR(make_opt([0.1]), 0.1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"schedule\[1\] must be an lrsched_jax schedule"):
+        ScheduleLR(make_opt([0.1, 0.2]), [s, 0.1])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="schedule has 3 entries but the optimizer has 2"):
+        ScheduleLR(make_opt([0.1, 0.2]), [s, s, s])
+    with pytest.raises(ValueError, match="mode must be 'absolute' or 'multiplier'"):
+        ScheduleLR(make_opt([0.1]), s, mode="relative")
+    with pytest.raises(TypeError, match="last_epoch must be an int"):
+        ScheduleLR(make_opt([0.1]), s, last_epoch=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="last_epoch must be -1"):
+        ScheduleLR(make_opt([0.1]), s, last_epoch=-2)
+    empty = make_opt([0.1])
+    empty.param_groups.clear()
+    with pytest.raises(ValueError, match="optimizer has no param groups"):
+        ScheduleLR(empty, s)
+
+
+def test_resume_with_last_epoch_follows_torch_rules() -> None:
+    s = lrs.exponential(1.0, 0.5)
+    with pytest.raises(KeyError, match="initial_lr"):
+        ScheduleLR(make_opt([0.1]), s, mode="multiplier", last_epoch=3)  # torch's own check
+    opt = make_opt([0.1])
+    opt.param_groups[0]["initial_lr"] = 0.1
+    sched = ScheduleLR(opt, s, last_epoch=3)
+    assert sched.last_epoch == 4 and lrs_of(opt) == [float(s(4))]
+
+
+# --- packaging ------------------------------------------------------------------------------------
+
+
+def test_docstring_examples() -> None:
+    for mod in ("schedule_lr", "count_bound", "convert"):
+        module = sys.modules[f"lrsched_torch.{mod}"]
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and result.attempted > 0, mod
+
+
+def test_torch_side_never_imports_jax() -> None:
+    """A torch user's process must not start a JAX backend (subprocess: a fresh interpreter)."""
+    code = textwrap.dedent(
+        """
+        import sys, warnings
+        import torch
+        import lrsched_jax as lrs
+        from lrsched_torch import ScheduleLR, attach, from_torch
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        s = lrs.warmup_cosine(0.1, 10, 100)
+        sched = ScheduleLR(opt, s)
+        for _ in range(20):
+            opt.step(); sched.step()
+        sched.load_state_dict(sched.state_dict())
+        assert from_torch(sched) == s
+        t = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=50)
+        from_torch(t, from_current_step=True).curve(10)
+        t.step()
+        h = attach(opt, s)
+        opt.step()
+        h.detach()
+        bad = [m for m in sys.modules if m == "jax" or m.startswith(("jax.", "jaxlib", "optax", "flax"))]
+        assert not bad, bad
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
