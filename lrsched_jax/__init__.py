@@ -71,6 +71,9 @@ _LAZY = {
     "report_plateau": "lrsched_jax.plateau_optax",
     "plateau_lr": "lrsched_jax.plateau_optax",
     "plateau_state": "lrsched_jax.plateau_optax",
+    "find_lr": "lrsched_jax.finder.jax_driver",
+    "find_lr_pure": "lrsched_jax.finder.jax_driver",
+    "FinderResult": "lrsched_jax.finder",
 }
 
 if TYPE_CHECKING:

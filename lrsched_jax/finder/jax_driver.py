@@ -1,0 +1,616 @@
+r"""The JAX driver of the LR finder: Flax NNX models (or params pytrees) and Optax optimizers.
+
+With in-memory arrays the whole sweep — optimizer init, batching, shuffling, every
+training step, the smoothing and the stop rule — is **one jitted program** (a
+``lax.while_loop`` that exits at the stop step): one compilation, no host round-trip per
+step. An iterable of batches runs the same step function, jitted, from a host loop that
+keeps one step in flight (it reads step ``k-1``'s stop code after dispatching step ``k``),
+so the same batches give the same result, bit for bit.
+
+Nothing of the caller's is ever modified: the model is split into arrays
+(``nnx.split``), trained functionally on those (``nnx.merge`` inside the trace), and the
+results are dropped. JAX arrays are immutable and no input buffer is donated, so the
+model's parameters, batch statistics, RNG state and any optimizer state are bitwise what
+they were — also when the loss function (or the data) raises part-way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from lrsched_jax.finder._config import DEFAULTS, SweepConfig
+from lrsched_jax.finder._core import RUNNING, Tracker, tracker_init, tracker_step
+from lrsched_jax.finder._data import Cycle, progress_bar
+from lrsched_jax.finder._result import FinderResult, build_result
+
+__all__ = ["find_lr", "find_lr_pure"]
+
+_WHERE = "find_lr"
+
+_INJECT_TYPES: tuple[type, ...] = tuple(
+    t
+    for t in (
+        getattr(optax, "InjectHyperparamsState", None),
+        getattr(optax, "InjectStatefulHyperparamsState", None),
+    )
+    if t is not None
+)
+
+
+# ---------------------------------------------------------------------------------------
+# The optimizer: a factory ``lr -> GradientTransformation`` or an injected transformation.
+
+
+def _set_lr(where: str, state: Any, lr: Any) -> Any:
+    """``state`` with every injected ``learning_rate`` set to ``lr`` (in its own dtype)."""
+    found = False
+
+    def visit(node: Any) -> Any:
+        nonlocal found
+        if _INJECT_TYPES and isinstance(node, _INJECT_TYPES) and "learning_rate" in node.hyperparams:
+            if "learning_rate" in getattr(node, "hyperparams_states", {}):
+                raise TypeError(
+                    f"{where}: optimizer: its injected learning_rate is a schedule, which would override "
+                    "the sweep; build it with a number (optax.inject_hyperparams(optax.adam)(learning_rate="
+                    "1e-3)) or pass a factory such as `lambda lr: optax.adam(lr)`"
+                )
+            found = True
+            hp = dict(node.hyperparams)
+            hp["learning_rate"] = jnp.asarray(lr, dtype=jnp.result_type(hp["learning_rate"]))
+            return node._replace(hyperparams=hp, inner_state=visit(node.inner_state))
+        if isinstance(node, tuple) and hasattr(node, "_fields"):
+            return type(node)(*[visit(c) for c in node])
+        if isinstance(node, (tuple, list)):
+            return type(node)(visit(c) for c in node)
+        if isinstance(node, dict):
+            return {k: visit(v) for k, v in node.items()}
+        return node
+
+    out = visit(state)
+    if not found:
+        raise TypeError(
+            f"{where}: optimizer: its state has no injected learning_rate to sweep; pass a factory such as "
+            "`lambda lr: optax.adamw(lr)`, or build the transformation with optax.inject_hyperparams"
+        )
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tx:
+    """How the sweep's lr reaches the optimizer (hashable: part of the static jit spec)."""
+
+    factory: Callable[[Any], optax.GradientTransformation] | None
+    transformation: optax.GradientTransformation | None
+
+    def build(self, lr0: Any) -> optax.GradientTransformation:
+        if self.factory is None:
+            assert self.transformation is not None
+            return self.transformation
+        factory = self.factory
+
+        # inject_hyperparams calls the inner factory with the current lr (a traced scalar) at
+        # every update, so a factory may compute with its lr (``optax.sgd(lr * 0.5)``).
+        def inner(learning_rate: Any) -> optax.GradientTransformation:
+            return factory(learning_rate)
+
+        return optax.inject_hyperparams(inner)(learning_rate=lr0)
+
+    def update(self, tx: optax.GradientTransformation, grads: Any, opt_state: Any, params: Any, lr: Any):
+        opt_state = _set_lr(_WHERE, opt_state, lr)
+        return tx.update(grads, opt_state, params)
+
+
+def _as_tx(where: str, optimizer: Any) -> _Tx:
+    if isinstance(optimizer, nnx.Optimizer):
+        optimizer = optimizer.tx
+    if isinstance(optimizer, optax.GradientTransformation):
+        return _Tx(None, optimizer)
+    if callable(optimizer):
+        return _Tx(optimizer, None)
+    raise TypeError(
+        f"{where}: optimizer must be a factory `lr -> optax.GradientTransformation` (e.g. `lambda lr: "
+        f"optax.sgd(lr)`), a transformation built with optax.inject_hyperparams, or an nnx.Optimizer "
+        f"over one; got {type(optimizer).__name__}"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Steppers: ``init(model_state, lr0) -> state`` and ``step(state, batch, lr) -> (state, loss)``.
+
+
+def _check_loss(where: str, loss: Any) -> Any:
+    loss = jnp.asarray(loss)
+    if loss.shape != ():
+        raise ValueError(
+            f"{where}: loss_fn must return a scalar loss, got shape {loss.shape} "
+            "(reduce it, e.g. with .mean())"
+        )
+    if not jnp.issubdtype(loss.dtype, jnp.floating):
+        raise TypeError(f"{where}: loss_fn must return a floating-point loss, got dtype {loss.dtype}")
+    return loss
+
+
+@dataclasses.dataclass(frozen=True)
+class _ModelStep:
+    """An NNX model (``graphdef`` set) or a params pytree (``graphdef`` None) with Optax."""
+
+    graphdef: Any
+    loss_fn: Callable[..., Any]
+    tx: _Tx
+
+    def init(self, model_state: Any, lr0: Any) -> Any:
+        params = model_state[0]
+        return (*model_state, self.tx.build(lr0).init(params))
+
+    def step(self, state: Any, batch: Any, lr: Any) -> tuple[Any, Any]:
+        params, rest, opt_state = state
+
+        def objective(p: Any) -> tuple[Any, Any]:
+            if self.graphdef is None:
+                return _check_loss(_WHERE, self.loss_fn(p, batch)), rest
+            # Fresh Variable objects at this trace level: NNX refuses to update (batch
+            # statistics, RNG counts) a Variable created outside the gradient trace.
+            model = nnx.merge(self.graphdef, p, jax.tree.map(lambda a: a, rest))
+            loss = _check_loss(_WHERE, self.loss_fn(model, batch))
+            # Batch statistics, RNG counters and other non-Param state the call updated.
+            _, _, new_rest = nnx.split(model, nnx.Param, ...)
+            return loss, new_rest
+
+        (loss, rest), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        tx = self.tx.build(lr)
+        updates, opt_state = self.tx.update(tx, grads, opt_state, params, lr)
+        params = optax.apply_updates(params, updates)
+        return (params, rest, opt_state), loss
+
+
+@dataclasses.dataclass(frozen=True)
+class _PureStep:
+    """A user's pure ``train_step(state, batch, lr) -> (state, loss)``."""
+
+    train_step: Callable[[Any, Any, Any], tuple[Any, Any]]
+    where: str = "find_lr_pure"
+
+    def init(self, model_state: Any, lr0: Any) -> Any:
+        return model_state
+
+    def step(self, state: Any, batch: Any, lr: Any) -> tuple[Any, Any]:
+        out = self.train_step(state, batch, lr)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(f"{self.where}: train_step must return (state, loss), got {type(out).__name__}")
+        new_state, loss = out
+        return new_state, _check_loss(self.where, loss)
+
+
+# ---------------------------------------------------------------------------------------
+# The static description of one sweep, and the two ways to run it.
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    stepper: Any
+    config: SweepConfig
+    batch_size: int
+    n_batches: int
+    shuffle: bool
+    progress_every: int
+
+
+def _advance(spec: _Spec, state: Any, tracker: Tracker, batch: Any, lr: Any, divisor: Any):
+    """One step: train, then smoothing and the stop rule (shared by both paths)."""
+    state, loss = spec.stepper.step(state, batch, lr)
+    dt = tracker.smoothed.dtype
+    loss = loss.astype(dt)
+    divisor = None if divisor is None else divisor.astype(dt)
+    tracker, code = tracker_step(tracker, loss, divisor, spec.config.diverge_factor)
+    return state, tracker, loss, code
+
+
+def _start(spec: _Spec, model_state: Any, batch: Any, lr0: Any) -> tuple[Any, Tracker]:
+    """The training state and the tracker before step 0.
+
+    The tracker computes in the loss's precision (float64 losses in float64, anything
+    narrower in float32, as the torch driver does); the loss dtype comes from tracing one
+    step abstractly — at trace time only, so a cached program pays nothing for it. The
+    same trace checks the loss (scalar, floating) and the optimizer before any compilation.
+    """
+    state = spec.stepper.init(model_state, lr0)
+    loss = jax.eval_shape(lambda st, b, lr: spec.stepper.step(st, b, lr)[1], state, batch, lr0)
+    dt = jnp.float64 if loss.dtype == jnp.float64 else jnp.float32
+    return state, tracker_init(jnp, dt)
+
+
+def _batch(spec: _Spec, data: Any, k: Any, perm: Any, key: Any) -> tuple[Any, Any]:
+    """Batch ``k``: batches in order, cycled; with a key, each epoch in its own permutation."""
+    pos = k % spec.n_batches
+    start = pos * spec.batch_size
+    if not spec.shuffle:
+        return jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, start, spec.batch_size, 0), data), perm
+    n = perm.shape[0]
+    epoch = k // spec.n_batches
+    perm = jax.lax.cond(
+        pos == 0,
+        lambda: jax.random.permutation(jax.random.fold_in(key, epoch), n).astype(jnp.int32),
+        lambda: perm,
+    )
+    idx = jax.lax.dynamic_slice_in_dim(perm, start, spec.batch_size, 0)
+    return jax.tree.map(lambda a: jnp.take(a, idx, axis=0), data), perm
+
+
+# The bar the jitted program reports to (set by find_lr around the call; one sweep at a time
+# per process reports progress).
+_BAR: dict[str, Any] = {}
+_BAR_LOCK = threading.Lock()
+
+
+def _tick(done: Any) -> None:
+    bar = _BAR.get("bar")
+    if bar is not None:
+        done = int(done)
+        if done > bar.n:
+            bar.update(done - bar.n)
+
+
+def _program(spec: _Spec, model_state: Any, data: Any, lrs: Any, divisors: Any, key: Any):
+    """The whole sweep over in-memory data, as one traced program."""
+    n = spec.config.num_iter
+    n_data = jax.tree.leaves(data)[0].shape[0]
+    perm = jnp.arange(n_data, dtype=jnp.int32) if spec.shuffle else jnp.zeros((0,), jnp.int32)
+    first = jax.tree.map(lambda a: jax.ShapeDtypeStruct((spec.batch_size, *a.shape[1:]), a.dtype), data)
+    state, tracker = _start(spec, model_state, first, lrs[0])
+    dt = tracker.smoothed.dtype
+    carry = (
+        jnp.asarray(0, jnp.int32),
+        state,
+        tracker,
+        jnp.asarray(RUNNING, jnp.int32),
+        jnp.full((n,), jnp.nan, dt),
+        jnp.full((n,), jnp.nan, dt),
+        perm,
+    )
+
+    def cond(c: Any) -> Any:
+        return (c[0] < n) & (c[3] == RUNNING)
+
+    def body(c: Any) -> Any:
+        k, state, tracker, _, raw, smoothed, perm = c
+        batch, perm = _batch(spec, data, k, perm, key)
+        divisor = None if divisors is None else divisors[k]
+        state, tracker, loss, code = _advance(spec, state, tracker, batch, lrs[k], divisor)
+        raw = raw.at[k].set(loss)
+        smoothed = smoothed.at[k].set(tracker.smoothed)
+        if spec.progress_every:
+            jax.lax.cond(
+                ((k + 1) % spec.progress_every == 0) | (code != RUNNING),
+                lambda: jax.debug.callback(_tick, k + 1),
+                lambda: None,
+            )
+        return k + 1, state, tracker, code, raw, smoothed, perm
+
+    k, _, _, code, raw, smoothed, _ = jax.lax.while_loop(cond, body, carry)
+    return raw, smoothed, k, code
+
+
+_run_program = jax.jit(_program, static_argnames=("spec",))
+
+
+# The host loop's two programs: the start (optimizer init, tracker) and one step.
+_run_step = jax.jit(_advance, static_argnames=("spec",))
+_run_start = jax.jit(_start, static_argnames=("spec",))
+
+
+# ---------------------------------------------------------------------------------------
+# Argument handling.
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, (np.ndarray, jax.Array))
+
+
+def _in_memory(data: Any) -> bool:
+    """Arrays (one, or a tuple/dict of them) are a dataset; anything else is a batch source."""
+    if _is_array(data):
+        return True
+    if isinstance(data, tuple) and data and all(_is_array(a) for a in data):
+        return True
+    return isinstance(data, dict) and bool(data) and all(_is_array(a) for a in data.values())
+
+
+def _check_arrays(where: str, data: Any, batch_size: Any) -> tuple[int, int]:
+    """``(batch_size, n_batches)`` for in-memory ``data``."""
+    sizes = {a.shape[0] if a.ndim else None for a in jax.tree.leaves(data)}
+    if None in sizes or len(sizes) != 1:
+        raise ValueError(
+            f"{where}: data arrays must share their leading (sample) dimension, got sizes {sizes}"
+        )
+    n = sizes.pop()
+    if n == 0:
+        raise ValueError(f"{where}: data is empty (0 samples)")
+    if batch_size is None:
+        return n, 1
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"{where}: batch_size must be an int or None, got {batch_size!r}")
+    bs = int(batch_size)
+    if not 1 <= bs <= n:
+        raise ValueError(
+            f"{where}: batch_size must be in [1, {n}] (the number of samples), got {batch_size!r}"
+        )
+    return bs, n // bs
+
+
+def _check_key(where: str, key: Any) -> Any:
+    if key is None:
+        return None
+    if not isinstance(key, (jax.Array, np.ndarray)):
+        raise TypeError(
+            f"{where}: shuffle_key must be a JAX PRNG key (jax.random.key(0)) or None, got {key!r}"
+        )
+    return key
+
+
+def _sweep(
+    where: str,
+    stepper: Any,
+    model_state: Any,
+    data: Any,
+    config: SweepConfig,
+    batch_size: Any,
+    shuffle_key: Any,
+    progress: bool,
+) -> FinderResult:
+    if not isinstance(progress, bool):
+        raise TypeError(f"{where}: progress must be True or False, got {progress!r}")
+    lr_dtype = jax.dtypes.canonicalize_dtype(np.float64)
+    lrs = config.lr_table().astype(lr_dtype)
+    # float64 on the host; the program rounds them to the tracker's dtype, as NumPy would.
+    divisors = config.divisors()
+    if divisors is not None:
+        divisors = divisors.astype(lr_dtype)
+    n = config.num_iter
+    if _in_memory(data):
+        bs, nb = _check_arrays(where, data, batch_size)
+        key = _check_key(where, shuffle_key)
+        source = None
+        spec = _Spec(stepper, config, bs, nb, key is not None, max(1, n // 50) if progress else 0)
+    else:
+        if batch_size is not None or shuffle_key is not None:
+            raise ValueError(
+                f"{where}: batch_size and shuffle_key apply to in-memory arrays; an iterable of batches "
+                "is used as it comes"
+            )
+        source = Cycle(where, "data", data)
+        key = None
+        spec = _Spec(stepper, config, 0, 0, False, 0)
+    bar = progress_bar(progress, n, where)
+    try:
+        if source is None and bar is None:
+            raw_d, smoothed_d, k_d, code_d = _run_program(spec, model_state, data, lrs, divisors, key)
+            steps, code = int(k_d), int(code_d)
+        elif source is None:
+            with _BAR_LOCK:
+                _BAR["bar"] = bar
+                try:
+                    raw_d, smoothed_d, k_d, code_d = _run_program(spec, model_state, data, lrs, divisors, key)
+                    steps, code = int(k_d), int(code_d)
+                    jax.effects_barrier()  # the last progress callbacks, before the bar closes
+                finally:
+                    _BAR.pop("bar", None)
+        if source is None:
+            raw = np.asarray(raw_d)[:steps]
+            smoothed = np.asarray(smoothed_d)[:steps]
+        else:
+            raw_l: list[Any] = []
+            smoothed_l: list[Any] = []
+            codes: list[Any] = []
+            stop = n - 1  # unless an earlier step stops
+            for k in range(n):
+                batch = next(source)
+                if k == 0:
+                    state, tracker = _run_start(spec, model_state, batch, lrs[0])
+                divisor = None if divisors is None else divisors[k]
+                state, tracker, loss, code_d = _run_step(spec, state, tracker, batch, lrs[k], divisor)
+                raw_l.append(loss)
+                smoothed_l.append(tracker.smoothed)
+                codes.append(code_d)
+                # One step in flight: step k is dispatched before step k-1's code is read
+                # (the one host sync per step), so the device never waits for the host. A
+                # step run past the stop is dropped (its batch was drawn but not used).
+                if k and int(codes[k - 1]) != RUNNING:
+                    stop = k - 1
+                    break
+                if bar is not None:
+                    bar.update(1)
+            code = int(codes[stop])
+            del raw_l[stop + 1 :], smoothed_l[stop + 1 :]
+            steps = len(raw_l)
+            raw = np.asarray(jax.device_get(raw_l), dtype=np.float64)
+            smoothed = np.asarray(jax.device_get(smoothed_l), dtype=np.float64)
+    finally:
+        if bar is not None:
+            bar.close()
+    return build_result(config, raw, smoothed, steps - 1, code, framework="jax")
+
+
+def find_lr(
+    model: Any,
+    optimizer: Any,
+    loss_fn: Callable[[Any, Any], Any],
+    data: Any,
+    *,
+    batch_size: int | None = None,
+    shuffle_key: Any = None,
+    start_lr: float = DEFAULTS["start_lr"],
+    end_lr: float = DEFAULTS["end_lr"],
+    num_iter: int = DEFAULTS["num_iter"],
+    mode: str = DEFAULTS["mode"],
+    smooth: float = DEFAULTS["smooth"],
+    diverge_factor: float = DEFAULTS["diverge_factor"],
+    skip_start: int = DEFAULTS["skip_start"],
+    skip_end: int = DEFAULTS["skip_end"],
+    suggestion: str = DEFAULTS["suggestion"],
+    progress: bool = False,
+) -> FinderResult:
+    r"""LR range test for a Flax NNX model (or a params pytree) with an Optax optimizer.
+
+    Step ``k`` (0-based) trains on batch ``k`` with lr ``lr_range(start_lr, end_lr,
+    num_iter, mode)(k)`` — ``start_lr`` at step 0, ``end_lr`` at step ``num_iter - 1`` —
+    records the loss of the batch (before the step's update), smooths it and stops at the
+    first step whose smoothed loss exceeds ``diverge_factor`` × the best smoothed loss (a
+    margin of ``(diverge_factor - 1) * |best|`` above the best for negative losses) or
+    whose loss is not finite. The suggestion rules then read the curve:
+    :mod:`lrsched_jax.finder` explains them and the defaults.
+
+    The model is never modified: training runs on a functional copy (``nnx.split`` /
+    ``nnx.merge``) whose results are dropped, so parameters, batch statistics, RNG state
+    and the optimizer are bitwise what they were, also when ``loss_fn`` or ``data`` raises.
+    The sweep always starts from a fresh optimizer state (``tx.init(params)``).
+
+    Args:
+        model: an ``nnx.Module`` (its ``nnx.Param`` variables are trained; batch statistics,
+            RNG streams and other state are carried through the steps), or a pytree of
+            parameter arrays (``loss_fn`` then receives the pytree).
+        optimizer: a factory ``lr -> optax.GradientTransformation`` (``lambda lr:
+            optax.sgd(lr)``, ``lambda lr: optax.adamw(lr, weight_decay=1e-2)``; it may
+            compute with ``lr``), a transformation built with ``optax.inject_hyperparams``
+            with a *number* as ``learning_rate`` (the sweep overwrites it every step), or an
+            ``nnx.Optimizer`` over such a transformation.
+        loss_fn: ``loss_fn(model, batch) -> scalar`` (``model`` as described above).
+        data: in-memory arrays — one array, or a tuple or dict of arrays sharing the leading
+            dimension — split into ``batch_size`` batches in order (the last incomplete
+            batch is dropped: shapes are static under ``jit``), cycled, each epoch in a new
+            permutation when ``shuffle_key`` is given; the whole sweep is then one jitted
+            program. Or any other iterable of batches (list, generator, data loader),
+            cycled when exhausted (a generator is replayed from the batches it gave), run
+            by a host loop over the same jitted step: the same batches give the same result.
+        batch_size: samples per batch for in-memory data (default: all of them, one batch).
+        shuffle_key: a JAX PRNG key: epoch ``e`` uses ``permutation(fold_in(key, e), N)``.
+        start_lr, end_lr, num_iter, mode: the sweep (``mode`` ``"exp"`` or ``"linear"``).
+        smooth: EMA factor ``beta`` in ``[0, 1)``; 0 disables smoothing.
+        diverge_factor: the stop threshold (> 1).
+        skip_start, skip_end: points left out at each end by the smoothed-loss rules.
+        suggestion: the rule behind ``result.suggestion`` (default ``"valley"``).
+        progress: show a tqdm bar (the jitted program reports about 50 times per sweep).
+
+    Returns:
+        a :class:`~lrsched_jax.finder.FinderResult` (``lrs`` are the float64 sweep values;
+        in float32 the optimizer applies their float32 rounding).
+
+    Raises ``ValueError``/``TypeError`` naming the argument for bad settings, a non-scalar
+    or non-floating loss, empty data or an optimizer whose lr cannot be swept — before
+    anything is compiled.
+
+    Example:
+
+    >>> import jax, jax.numpy as jnp, optax
+    >>> from flax import nnx
+    >>> import lrsched_jax as lrs
+    >>> model = nnx.Linear(3, 1, rngs=nnx.Rngs(0))
+    >>> x = jax.random.normal(jax.random.key(1), (256, 3))
+    >>> y = x @ jnp.array([[1.0], [-2.0], [0.5]])
+    >>> def loss_fn(m, batch):
+    ...     xb, yb = batch
+    ...     return jnp.mean((m(xb) - yb) ** 2)
+    >>> res = lrs.find_lr(model, lambda lr: optax.sgd(lr), loss_fn, (x, y), batch_size=32)
+    >>> res.stop_reason, res.framework
+    ('diverged', 'jax')
+    >>> 1e-4 < res.suggestion < 1.0
+    True
+    """
+    config = SweepConfig.make(
+        _WHERE,
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_iter=num_iter,
+        mode=mode,
+        smooth=smooth,
+        diverge_factor=diverge_factor,
+        skip_start=skip_start,
+        skip_end=skip_end,
+        suggestion=suggestion,
+    )
+    tx = _as_tx(_WHERE, optimizer)
+    if not callable(loss_fn):
+        raise TypeError(f"{_WHERE}: loss_fn must be callable, got {type(loss_fn).__name__}")
+    if isinstance(model, nnx.Module):
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        model_state: Any = (params, rest)
+    else:
+        leaves = jax.tree.leaves(model)
+        if not leaves or not all(_is_array(x) and jnp.issubdtype(x.dtype, jnp.inexact) for x in leaves):
+            raise TypeError(
+                f"{_WHERE}: model must be an nnx.Module or a non-empty pytree of floating-point parameter "
+                f"arrays, got {type(model).__name__}"
+            )
+        graphdef, model_state = None, (model, None)
+    stepper = _ModelStep(graphdef, loss_fn, tx)
+    return _sweep(_WHERE, stepper, model_state, data, config, batch_size, shuffle_key, progress)
+
+
+def find_lr_pure(
+    train_step: Callable[[Any, Any, Any], tuple[Any, Any]],
+    state: Any,
+    data: Any,
+    *,
+    batch_size: int | None = None,
+    shuffle_key: Any = None,
+    start_lr: float = DEFAULTS["start_lr"],
+    end_lr: float = DEFAULTS["end_lr"],
+    num_iter: int = DEFAULTS["num_iter"],
+    mode: str = DEFAULTS["mode"],
+    smooth: float = DEFAULTS["smooth"],
+    diverge_factor: float = DEFAULTS["diverge_factor"],
+    skip_start: int = DEFAULTS["skip_start"],
+    skip_end: int = DEFAULTS["skip_end"],
+    suggestion: str = DEFAULTS["suggestion"],
+    progress: bool = False,
+) -> FinderResult:
+    r"""LR range test for any pure, jit-able ``train_step(state, batch, lr) -> (state, loss)``.
+
+    For training code that is not NNX + Optax (Flax linen, Equinox, hand-written updates):
+    ``state`` is any pytree (parameters, optimizer state, batch statistics, keys ...);
+    ``train_step`` applies one update with learning rate ``lr`` (a scalar array) and
+    returns the new state and the batch's loss (computed before the update). Everything
+    else — data handling, the sweep, smoothing, the stop rule, the suggestions, the single
+    jitted program for in-memory arrays — is :func:`find_lr`'s, with the same arguments.
+    ``state`` is never modified (no buffer is donated); ``train_step`` must be hashable
+    (a function or ``functools.partial``): it is a static argument of the jitted program.
+
+    Example — plain SGD on a linear model written by hand:
+
+    >>> import jax, jax.numpy as jnp
+    >>> import lrsched_jax as lrs
+    >>> x = jax.random.normal(jax.random.key(1), (256, 3))
+    >>> y = x @ jnp.array([1.0, -2.0, 0.5])
+    >>> def train_step(w, batch, lr):
+    ...     xb, yb = batch
+    ...     loss, g = jax.value_and_grad(lambda w: jnp.mean((xb @ w - yb) ** 2))(w)
+    ...     return w - lr * g, loss
+    >>> res = lrs.find_lr_pure(train_step, jnp.zeros(3), (x, y), batch_size=32)
+    >>> res.stop_reason
+    'diverged'
+    """
+    config = SweepConfig.make(
+        "find_lr_pure",
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_iter=num_iter,
+        mode=mode,
+        smooth=smooth,
+        diverge_factor=diverge_factor,
+        skip_start=skip_start,
+        skip_end=skip_end,
+        suggestion=suggestion,
+    )
+    if not callable(train_step):
+        raise TypeError(f"find_lr_pure: train_step must be callable, got {type(train_step).__name__}")
+    return _sweep(
+        "find_lr_pure", _PureStep(train_step), state, data, config, batch_size, shuffle_key, progress
+    )
