@@ -44,3 +44,13 @@ def test_readme_python_blocks_run(i, tmp_path):
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_ci_runs_the_readme_test_command():
+    text = (ROOT / "README.md").read_text()
+    commands = re.findall(r"```bash\n(.*?)\n```", text, flags=re.S)
+    assert len(commands) == 2  # exactly two quick-start commands: the demo and the tests
+    demo, tests = commands
+    assert demo.endswith("lrsched demo") and tests.endswith("python -m pytest")
+    test_cmd = tests.split("&& pip install torch", 1)[1]
+    assert "pip install torch" + test_cmd in (ROOT / ".ci" / "run").read_text()
