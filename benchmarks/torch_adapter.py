@@ -237,7 +237,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         }
 
 
-def format_table(res: dict[str, Any]) -> str:
+def table(res: dict[str, Any]) -> str:
     m = res["meta"]
     lines = [
         f"torch {m['torch']}, Python {m['python']}, {m['steps_per_block']} steps x {m['repeats']} "
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
     args = parser.parse_args(argv)
-    print(format_table(run(quick=args.quick)))
+    print(table(run(quick=args.quick)))
 
 
 if __name__ == "__main__":

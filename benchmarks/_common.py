@@ -1,0 +1,101 @@
+"""Timing helpers shared by the benchmark sections: interleaved repeats, paired ratios, and a
+description of the machine.
+
+These machines are noisy, so every comparison is measured side by side in one run: the
+contenders alternate within each repeat (A, B, C, A, B, C, ...), and a ratio is formed per
+repeat before taking the median, so a slow spell hits both sides of a ratio alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median with min and max (and the number of repeats)."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def interleaved(contenders: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
+    """Call each contender once per repeat, in rotating order; each returns a time (s).
+
+    The rotation keeps a systematic first/last position effect out of the ratios.
+    """
+    names = list(contenders)
+    out: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeats):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            gc.collect()
+            out[name].append(contenders[name]())
+    return out
+
+
+def paired_ratio(times: dict[str, list[float]], num: str, den: str) -> dict[str, float]:
+    """``num/den`` per repeat, summarised: the ratio of two contenders measured side by side."""
+    return spread([a / b for a, b in zip(times[num], times[den])])
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Wall time of one call (GC paused, as timeit does)."""
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+    finally:
+        gc.enable()
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: CPU, cores, versions, devices, date."""
+    info: dict[str, Any] = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import jax
+    import numpy
+    import optax
+    import torch
+
+    import lrsched_jax
+
+    info.update(
+        numpy=numpy.__version__,
+        jax=jax.__version__,
+        jax_devices=[str(d) for d in jax.devices()],
+        optax=optax.__version__,
+        torch=torch.__version__,
+        torch_cuda=torch.cuda.is_available(),
+        torch_threads=torch.get_num_threads(),
+        lrsched=lrsched_jax.__version__,
+    )
+    return info
+
+
+def fmt_ratio(r: dict[str, float]) -> str:
+    return f"{r['median']:.3f}× ({r['min']:.3f}–{r['max']:.3f})"
+
+
+def fmt_time(s: dict[str, float], unit: str = "ms") -> str:
+    k = {"s": 1.0, "ms": 1e3, "us": 1e6}[unit]
+    label = "µs" if unit == "us" else unit
+    return f"{s['median'] * k:.3g} {label} ({s['min'] * k:.3g}–{s['max'] * k:.3g})"
