@@ -248,7 +248,7 @@ def _torch_contenders(num_iter: int) -> tuple[dict[str, Callable[[], float]], st
 
 def run(quick: bool = False) -> dict[str, Any]:
     """Measure every row; returns per-iteration times, ratios and the targets."""
-    num_iter, repeats = (60, 5) if quick else (200, 15)
+    num_iter, repeats = (40, 3) if quick else (200, 15)
     jax_side = _jax_contenders(num_iter)
     torch_side, skipped = _torch_contenders(num_iter)
     for fn in torch_side.values():

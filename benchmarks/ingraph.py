@@ -96,7 +96,7 @@ def _bench_model(
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    steps, repeats = (30, 5) if quick else (200, 11)
+    steps, repeats = (8, 3) if quick else (200, 11)
     key = jax.random.key(0)
     x_mlp = jax.random.normal(key, (128, 784))
     y = jax.random.randint(key, (128,), 0, 10)

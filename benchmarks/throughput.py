@@ -113,7 +113,7 @@ def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
     d = load_digits()
     x, y = d.x_train, d.y_train
     steps = len(x) // BATCH
-    repeats, epochs = (3, 2) if quick else (7, 5)
+    repeats, epochs = (2, 1) if quick else (7, 5)
     schedule = lrs.one_cycle(3e-3, steps * (epochs * repeats + 10))
     nets = {"MLP 64-128-10": (JaxMLP, torch_mlp), "CNN 2 conv 8×8": (JaxCNN, torch_cnn)}
     rows = []

@@ -216,8 +216,8 @@ def bench_long_curve(n: int, repeats: int) -> dict[str, dict[str, float]]:
 
 def run(quick: bool = False) -> dict[str, Any]:
     """All figures as a dict (``quick``: fewer steps and repeats, for CI and smoke tests)."""
-    n, repeats = (4000, 5) if quick else (20_000, 15)
-    long_n, long_repeats = (10**5, 3) if quick else (10**6, 3)
+    n, repeats = (1000, 3) if quick else (20_000, 15)
+    long_n, long_repeats = (2 * 10**4, 2) if quick else (10**6, 3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a misuse warning would distort the timings
         return {
