@@ -20,6 +20,9 @@ MAX_CHANGE_POINTS = 1_000_000
 
 _REGISTRY: dict[str, type[Schedule]] = {}
 
+#: Host (NumPy) evaluations longer than this run in pieces of this many steps.
+_CHUNK = 1 << 16
+
 S = TypeVar("S", bound="type[Schedule]")
 
 
@@ -42,6 +45,14 @@ class Schedule(abc.ABC):
 
     def __call__(self, step: Any) -> Any:
         ctx, t, scalar = _math.prepare(step)
+        if ctx.xp is np and t.size > _CHUNK:
+            # Long host curves in cache-sized pieces: every elementwise temporary stays in
+            # cache instead of streaming through memory (about twice as fast for 10**6 steps).
+            flat = t.reshape(-1)
+            out = np.empty(flat.shape, dtype=ctx.dtype)
+            for i in range(0, flat.size, _CHUNK):
+                out[i : i + _CHUNK] = self._eval(ctx, flat[i : i + _CHUNK])
+            return out.reshape(t.shape)
         return _math.finish(ctx, self._eval(ctx, t), scalar)
 
     @abc.abstractmethod

@@ -8,7 +8,9 @@ the same batches in both frameworks:
 2. the schedule zoo on a log-lr axis, computed by the library;
 3. the LR finder (AdamW) in both frameworks, side by side, the suggestion marked;
 4. the full pipeline: finder → AdamW with one-cycle stepped per batch at the suggested lr
-   (the article's rule: the lr of the steepest loss decline ÷ 10) → per-epoch train and
+   (the finder's default rule, "valley"; the article's own rule — the lr of the steepest
+   decline of the raw loss ÷ 10 — is printed beside it, and on this data it lands far too
+   high, in the diverging part of the curve) → per-epoch train and
    validation loss, validation accuracy and lr logged → the best model checkpointed (Orbax
    for JAX, ``torch.save`` for torch) and a checkpoint saved before each major lr change →
    the best checkpoint reloaded and evaluated;
@@ -121,11 +123,11 @@ def run_demo(
         fw = r.framework
         by_fw[fw] = [_train(r, name, "sgd", s, epochs) for name, s in compare.items()]
         finders[fw] = run_finder(r, num_iter=60 if quick else 100)
-        suggested[fw] = float(finders[fw].suggestions["article"])
+        suggested[fw] = float(finders[fw].suggestion)
         print(
             f"{fw:>5} LR finder: suggestions "
             + ", ".join(f"{k}={v:.3g}" for k, v in finders[fw].suggestions.items() if v is not None)
-            + f"; pipeline max lr (article rule) = {suggested[fw]:.3g}"
+            + f"; pipeline max lr ({finders[fw].rule}) = {suggested[fw]:.3g}"
         )
         one_cycle = lrs.one_cycle(suggested[fw], total)
         pipeline[fw] = _train(
