@@ -28,7 +28,10 @@ def _numbers(obj):
 def test_quick_benchmarks_write_every_section_with_finite_numbers(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     from benchmarks.__main__ import SECTIONS
