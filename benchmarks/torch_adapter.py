@@ -238,38 +238,38 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 def table(res: dict[str, Any]) -> str:
+    """The figures as Markdown tables."""
     m = res["meta"]
     lines = [
-        f"torch {m['torch']}, Python {m['python']}, {m['steps_per_block']} steps x {m['repeats']} "
-        "interleaved repeats",
+        f"torch {m['torch']}, {m['threads']} threads; {m['steps_per_block']} steps × {m['repeats']} "
+        "interleaved repeats per figure; ratio = ours / theirs per repeat, median [min, max].",
         "",
-        "ScheduleLR.step() vs native step()        ours us  theirs us   ratio median [min, max]",
+        "| scheduler | ScheduleLR.step() (µs) | native step() (µs) | ratio |",
+        "| --- | ---: | ---: | ---: |",
     ]
     for name, r in res["step"].items():
         lines.append(
-            f"  {name:<38} {r['ours_us']:>7.2f}  {r['theirs_us']:>9.2f}   {r['ratio_median']:>6.2f} "
-            f"[{r['ratio_min']:.2f}, {r['ratio_max']:.2f}]"
+            f"| {name} | {r['ours_us']:.2f} | {r['theirs_us']:.2f} | "
+            f"{r['ratio_median']:.2f} [{r['ratio_min']:.2f}, {r['ratio_max']:.2f}] |"
         )
     c = res["count_bound"]
-    lo, hi = c["attach_overhead_min_us"], c["attach_overhead_max_us"]
-    spread = (
-        f"{c['attach_overhead_us']:.2f} us [{lo:.2f}, {hi:.2f}], ratio {c['attach_ratio_median']:.2f} "
-        f"[{c['attach_ratio_min']:.2f}, {c['attach_ratio_max']:.2f}]"
-    )
     lines += [
         "",
-        "count-bound mode (attach), per optimizer.step() on a 16-parameter SGD:",
-        f"  plain optimizer.step()                 {c['plain_step_us']:>7.2f} us",
-        f"  with attach()                          {c['attach_step_us']:>7.2f} us   overhead {spread}",
-        f"  optimizer.step() + ScheduleLR.step()   {c['step_plus_schedulelr_us']:>7.2f} us",
+        "| count-bound mode, per optimizer.step() (16-parameter SGD) | µs |",
+        "| --- | ---: |",
+        f"| plain optimizer.step() | {c['plain_step_us']:.2f} |",
+        f"| with attach() | {c['attach_step_us']:.2f} (overhead {c['attach_overhead_us']:.2f} "
+        f"[{c['attach_overhead_min_us']:.2f}, {c['attach_overhead_max_us']:.2f}]; ratio "
+        f"{c['attach_ratio_median']:.2f} [{c['attach_ratio_min']:.2f}, {c['attach_ratio_max']:.2f}]) |",
+        f"| optimizer.step() + ScheduleLR.step() | {c['step_plus_schedulelr_us']:.2f} |",
         "",
-        "long curve: whole run, seconds              ours   theirs   ratio median [min, max]",
+        "| whole curve | ScheduleLR (s) | torch scheduler (s) | ratio |",
+        "| --- | ---: | ---: | ---: |",
     ]
     for name, r in res["long_curve"].items():
-        label = f"{name} ({r['steps']:.0e} steps)"
         lines.append(
-            f"  {label:<38} {r['ours_s']:>7.2f}  {r['theirs_s']:>7.2f}   "
-            f"{r['ratio_median']:>6.2f} [{r['ratio_min']:.2f}, {r['ratio_max']:.2f}]"
+            f"| {name}, {r['steps']:,} steps | {r['ours_s']:.2f} | {r['theirs_s']:.2f} | "
+            f"{r['ratio_median']:.2f} [{r['ratio_min']:.2f}, {r['ratio_max']:.2f}] |"
         )
     return "\n".join(lines)
 

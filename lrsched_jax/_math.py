@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -331,7 +331,7 @@ def pow_int(ctx: Ctx, base: float, k: Any) -> Any:
     return exp_times(ctx, k, math.log(base))
 
 
-def step_lookup(ctx: Ctx, t: Any, boundaries: tuple[float, ...], values: tuple[float, ...]) -> Any:
+def step_lookup(ctx: Ctx, t: Any, boundaries: Sequence[float], values: Sequence[float]) -> Any:
     """``values[i]`` where ``i`` counts the boundaries ``<= t`` (piecewise constant).
 
     For integer steps the comparison is exact: ``t >= b`` is ``t >= ceil(b)``, and
@@ -340,8 +340,7 @@ def step_lookup(ctx: Ctx, t: Any, boundaries: tuple[float, ...], values: tuple[f
     xp = ctx.xp
     if ctx.is_int(t):
         top = int_max(t)
-        ints = [math.ceil(b) for b in boundaries]
-        kept = [b for b in ints if b <= top]
+        kept: list[float] = [b for b in (math.ceil(x) for x in boundaries) if b <= top]
         b_arr = xp.asarray(kept, dtype=t.dtype) if kept else None
     else:
         kept = list(boundaries)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable
+from collections.abc import Sequence as SequenceOf
 from typing import Any
 
 from lrsched_jax import _math as m
@@ -48,8 +50,8 @@ class Sequence(Schedule):
     [0.0, 0.5, 1.0, 0.5, 0.25]
     """
 
-    schedules: tuple[Schedule, ...]
-    boundaries: tuple[float, ...]
+    schedules: SequenceOf[Schedule]
+    boundaries: SequenceOf[float]
     restart: bool = True
 
     def __post_init__(self) -> None:
@@ -69,7 +71,7 @@ class Sequence(Schedule):
             out = xp.where(t < b, out, s._eval(ctx, local))
         return out
 
-    def _points(self, until: float) -> list[float]:
+    def _points(self, until: float) -> Iterable[float]:
         pts: list[float] = list(self.boundaries)
         starts = (0, *self.boundaries)
         ends = (*self.boundaries, until)
@@ -95,7 +97,7 @@ class Product(Schedule):
     [0.05, 0.05, 0.1, 0.1]
     """
 
-    schedules: tuple[Schedule, ...]
+    schedules: SequenceOf[Schedule]
 
     def __post_init__(self) -> None:
         self._set(schedules=_schedules(self._where, "schedules", self.schedules))
@@ -106,7 +108,7 @@ class Product(Schedule):
             out = out * s._eval(ctx, t)
         return out
 
-    def _points(self, until: float) -> list[float]:
+    def _points(self, until: float) -> Iterable[float]:
         return [p for s in self.schedules for p in s.change_points(until)]
 
 
@@ -151,7 +153,7 @@ class Warmup(Schedule):
         ramp = ramp_fn(ctx, self.init_lr, self._target, tc, W)
         return xp.where(t < ctx.c(W), ramp, self.schedule._eval(ctx, xp.maximum(t - ctx.c(W), 0)))
 
-    def _points(self, until: float) -> list[float]:
+    def _points(self, until: float) -> Iterable[float]:
         W = self.warmup_steps
         return [W] + [W + p for p in self.schedule.change_points(max(until - W, 0))]
 
@@ -178,7 +180,7 @@ class Scale(Schedule):
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         return self.factor * self.schedule._eval(ctx, t)
 
-    def _points(self, until: float) -> tuple[int | float, ...]:
+    def _points(self, until: float) -> Iterable[float]:
         return self.schedule.change_points(until)
 
 
@@ -209,7 +211,7 @@ class PerEpoch(Schedule):
         epoch, _ = m.floor_divmod(ctx, t, self.steps_per_epoch)
         return self.schedule._eval(ctx, epoch)
 
-    def _points(self, until: float) -> list[float]:
+    def _points(self, until: float) -> Iterable[float]:
         spe = self.steps_per_epoch
         return [math.ceil(p) * spe for p in self.schedule.change_points(until / spe)]
 
@@ -246,5 +248,5 @@ class Shift(Schedule):
             shifted = ctx.xp.where(shifted < t, m.int_max(t), shifted)
         return self.schedule._eval(ctx, shifted)
 
-    def _points(self, until: float) -> list[float]:
+    def _points(self, until: float) -> Iterable[float]:
         return [p - self.steps for p in self.schedule.change_points(until + self.steps)]

@@ -19,7 +19,9 @@ __all__ = ["from_spec", "parse_short_spec"]
 
 def _split_top(text: str) -> list[str]:
     """Split on commas that are not inside brackets or braces."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch in "[{(":
             depth += 1

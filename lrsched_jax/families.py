@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable
+from collections.abc import Sequence as SequenceOf
 from typing import Any
 
 from lrsched_jax import _math as m
@@ -94,7 +96,7 @@ class StepDecay(Schedule):
         k, _ = m.floor_divmod(ctx, t, self.step_size)
         return self.base_lr * m.pow_int(ctx, self.gamma, k)
 
-    def _points(self, until: float) -> list[float]:
+    def _points(self, until: float) -> Iterable[float]:
         return multiples(self.step_size, until, self.step_size)
 
 
@@ -113,7 +115,7 @@ class MultiStep(Schedule):
     """
 
     base_lr: float
-    milestones: tuple[int, ...]
+    milestones: SequenceOf[int]
     gamma: float = 0.1
 
     def __post_init__(self) -> None:
@@ -128,7 +130,7 @@ class MultiStep(Schedule):
         values = tuple(self.base_lr * self.gamma**i for i in range(len(self.milestones) + 1))
         return m.step_lookup(ctx, t, self.milestones, values)
 
-    def _points(self, until: float) -> tuple[int, ...]:
+    def _points(self, until: float) -> Iterable[float]:
         return self.milestones
 
 
@@ -179,7 +181,7 @@ class Exponential(Schedule):
             out = ctx.xp.maximum(out, self.min_lr)
         return out
 
-    def _points(self, until: float) -> list[float]:
+    def _points(self, until: float) -> Iterable[float]:
         return multiples(self.every, until, self.every) if self.staircase else []
 
 
@@ -213,7 +215,7 @@ class Linear(Schedule):
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         return _ramp(ctx, t, self.init_lr, self.end_lr, self.total_steps)
 
-    def _points(self, until: float) -> tuple[int, ...]:
+    def _points(self, until: float) -> Iterable[float]:
         return (self.total_steps,)
 
 
@@ -251,9 +253,8 @@ class Polynomial(Schedule):
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
-        T = self.total_steps
-        tc = ctx.f(xp.minimum(t, ctx.c(T)))
-        T = float(T)
+        tc = ctx.f(xp.minimum(t, ctx.c(self.total_steps)))
+        T = float(self.total_steps)
         u = tc / T  # fraction done
         left = T - tc  # exact
         frac = left / T
@@ -266,7 +267,7 @@ class Polynomial(Schedule):
         one_minus_w = -xp.expm1(self.power * logfrac)
         return self.init_lr * w + self.end_lr * one_minus_w
 
-    def _points(self, until: float) -> tuple[int, ...]:
+    def _points(self, until: float) -> Iterable[float]:
         return (self.total_steps,)
 
 
@@ -320,7 +321,7 @@ class Cosine(Schedule):
         u = ctx.xp.where(r <= float(T), r, float(2 * T) - r)
         return m.cos_mix(ctx, self.init_lr, self.min_lr, u, T)
 
-    def _points(self, until: float) -> list[float]:
+    def _points(self, until: float) -> Iterable[float]:
         if self.periodic:
             return multiples(self.total_steps, until, self.total_steps)
         return [self.total_steps]
@@ -408,7 +409,7 @@ class WarmRestarts(Schedule):
             peak = self.base_lr * kept + self.min_lr * -ctx.xp.expm1(n * c)
         return m.cos_mix(ctx, peak, self.min_lr, cur, length, per_unit)
 
-    def _points(self, until: float) -> list[float]:
+    def _points(self, until: float) -> Iterable[float]:
         if self.period_mult == 1:
             return multiples(self.first_period, until, self.first_period)
         return [s for s in self._table[0][1:] if s <= until]
@@ -458,7 +459,7 @@ class WarmupCosine(Schedule):
             return decay
         return ctx.xp.where(t < ctx.c(W), _ramp(ctx, t, self.init_lr, self.peak_lr, W), decay)
 
-    def _points(self, until: float) -> tuple[int, ...]:
+    def _points(self, until: float) -> Iterable[float]:
         return (self.warmup_steps, self.total_steps)
 
 
@@ -560,7 +561,7 @@ class OneCycle(Schedule):
             out = xp.where(tc <= limit, val, out)
         return out
 
-    def _points(self, until: float) -> list[float]:
+    def _points(self, until: float) -> Iterable[float]:
         return [math.floor(e) + 1 for e, _, _ in self._phases()[:-1]] + [self.total_steps]
 
 
@@ -621,7 +622,7 @@ class Cyclic(Schedule):
             scale = scale * m.pow_int(ctx, self.gamma, t)
         return self.base_lr + (self.max_lr - self.base_lr) * scale
 
-    def _points(self, until: float) -> list[float]:
+    def _points(self, until: float) -> Iterable[float]:
         assert self.step_size_down is not None
         period = self.step_size_up + self.step_size_down
         return multiples(period, until, self.step_size_up) + multiples(period, until, period)
@@ -674,7 +675,7 @@ class InverseSqrt(Schedule):
             return decay
         return xp.where(t < ctx.c(W), _ramp(ctx, t, self.init_lr, self.peak_lr, W), decay)
 
-    def _points(self, until: float) -> tuple[int, ...]:
+    def _points(self, until: float) -> Iterable[float]:
         return (self.warmup_steps,)
 
 
@@ -740,7 +741,7 @@ class WarmupStableDecay(Schedule):
             return out
         return xp.where(t < ctx.c(W), _ramp(ctx, t, self.init_lr, self.peak_lr, W), out)
 
-    def _points(self, until: float) -> tuple[int, ...]:
+    def _points(self, until: float) -> Iterable[float]:
         T, D = self.total_steps, self.decay_steps
         return (self.warmup_steps, T - D, T)
 
@@ -760,8 +761,8 @@ class PiecewiseConstant(Schedule):
     [1.0, 1.0, 0.5, 0.5, 0.1]
     """
 
-    boundaries: tuple[float, ...]
-    values: tuple[float, ...]
+    boundaries: SequenceOf[float]
+    values: SequenceOf[float]
 
     def __post_init__(self) -> None:
         w = self._where
@@ -774,7 +775,7 @@ class PiecewiseConstant(Schedule):
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         return m.step_lookup(ctx, t, self.boundaries, self.values)
 
-    def _points(self, until: float) -> tuple[float, ...]:
+    def _points(self, until: float) -> Iterable[float]:
         return self.boundaries
 
 
@@ -791,8 +792,8 @@ class PiecewiseLinear(Schedule):
     [0.0, 0.5, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
     """
 
-    knots: tuple[float, ...]
-    values: tuple[float, ...]
+    knots: SequenceOf[float]
+    values: SequenceOf[float]
 
     def __post_init__(self) -> None:
         w = self._where
@@ -822,7 +823,7 @@ class PiecewiseLinear(Schedule):
         den = ctx.f(t1 - t0)
         return v0 * ((den - num) / den) + v1 * (num / den)
 
-    def _points(self, until: float) -> tuple[float, ...]:
+    def _points(self, until: float) -> Iterable[float]:
         return self.knots
 
 
@@ -865,7 +866,7 @@ class LrRange(Schedule):
             return m.lerp(ctx, self.start_lr, self.end_lr, tc, last)
         return self.start_lr * m.exp_times(ctx, tc, math.log(self.end_lr / self.start_lr) / last)
 
-    def _points(self, until: float) -> tuple[int, ...]:
+    def _points(self, until: float) -> Iterable[float]:
         return (self.num_steps - 1,)
 
 
@@ -910,7 +911,7 @@ class ArticleWarmupCosine(Schedule):
         ramp = self.base_lr * (ctx.f(ctx.xp.minimum(t, ctx.c(W)) + 1) / float(W))
         return ctx.xp.where(t < ctx.c(W), ramp, decay)
 
-    def _points(self, until: float) -> tuple[int, ...]:
+    def _points(self, until: float) -> Iterable[float]:
         return (self.warmup_epochs, self.total_epochs)
 
 
@@ -960,7 +961,7 @@ class ArticleOneCycle(Schedule):
             return decay
         return ctx.xp.where(t < ctx.c(w), _ramp(ctx, t, start, self.max_lr, w), decay)
 
-    def _points(self, until: float) -> tuple[int, ...]:
+    def _points(self, until: float) -> Iterable[float]:
         return (self.warmup_steps, self.total_steps)
 
 

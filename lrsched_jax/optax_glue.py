@@ -58,7 +58,7 @@ def applied_lr(opt_state: Any, schedule: Callable[[Any], Any] | None = None) -> 
     """
     for node in _walk(opt_state):
         if _INJECT_TYPES and isinstance(node, _INJECT_TYPES):
-            hp = node.hyperparams
+            hp = node.hyperparams  # type: ignore[attr-defined]  # the injected-state types
             if "learning_rate" in hp:
                 return jnp.asarray(hp["learning_rate"])
     if schedule is not None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
+from typing_extensions import dataclass_transform
 
 from lrsched_jax import _math
 from lrsched_jax._math import Ctx
@@ -98,8 +99,10 @@ class Schedule(abc.ABC):
             object.__setattr__(self, k, v)
 
 
-def register(name: str):
-    """Make ``cls`` a frozen dataclass registered under ``name``."""
+@dataclass_transform(frozen_default=True)
+def register(name: str) -> Callable[[S], S]:
+    """Make ``cls`` a frozen dataclass registered under ``name`` (type checkers see the
+    dataclass constructor, thanks to ``dataclass_transform``)."""
 
     def deco(cls: S) -> S:
         if name in _REGISTRY:
@@ -107,7 +110,7 @@ def register(name: str):
         cls.config_name = name
         dc = dataclasses.dataclass(frozen=True)(cls)
         _REGISTRY[name] = dc
-        return dc
+        return dc  # type: ignore[return-value]  # the same class, made a dataclass
 
     return deco
 
