@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from collections.abc import Sequence as SequenceOf
 from typing import Any
 
@@ -44,6 +44,22 @@ __all__ = [
 def _ramp(ctx: Ctx, t: Any, init: float, peak: float, steps: float) -> Any:
     """Linear warm-up value ``init -> peak`` over ``steps`` (valid for ``t <= steps``)."""
     return m.lerp(ctx, init, peak, ctx.xp.minimum(t, ctx.c(steps)), steps)
+
+
+def _after_warmup(ctx: Ctx, t: Any, warmup: int, ramp: Callable[[], Any], rest: Any) -> Any:
+    """``ramp()`` for ``t < warmup``, ``rest`` after (no ramp at all when ``warmup == 0``)."""
+    if warmup == 0:
+        return rest
+    return ctx.xp.where(t < ctx.c(warmup), ramp(), rest)
+
+
+def _warmup_and_total(where: str, warm_name: str, warm: Any, total_name: str, total: Any) -> tuple[int, int]:
+    """Validated ``(warmup, total)`` step counts with ``0 <= warmup < total``."""
+    total_v = V.steps(where, total_name, total)
+    warm_v = V.steps(where, warm_name, warm, minimum=0)
+    if warm_v >= total_v:
+        raise ValueError(f"{where}: {warm_name} must be < {total_name} ({total_v}), got {warm!r}")
+    return warm_v, total_v
 
 
 @register("constant")
@@ -440,10 +456,7 @@ class WarmupCosine(Schedule):
 
     def __post_init__(self) -> None:
         w = self._where
-        total = V.steps(w, "total_steps", self.total_steps)
-        warm = V.steps(w, "warmup_steps", self.warmup_steps, minimum=0)
-        if warm >= total:
-            raise ValueError(f"{w}: warmup_steps must be < total_steps ({total}), got {self.warmup_steps!r}")
+        warm, total = _warmup_and_total(w, "warmup_steps", self.warmup_steps, "total_steps", self.total_steps)
         self._set(
             peak_lr=V.lr(w, "peak_lr", self.peak_lr),
             warmup_steps=warm,
@@ -455,9 +468,7 @@ class WarmupCosine(Schedule):
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         W, T = self.warmup_steps, self.total_steps
         decay = _cos_window(ctx, t, self.peak_lr, self.min_lr, W, T - W)
-        if W == 0:
-            return decay
-        return ctx.xp.where(t < ctx.c(W), _ramp(ctx, t, self.init_lr, self.peak_lr, W), decay)
+        return _after_warmup(ctx, t, W, lambda: _ramp(ctx, t, self.init_lr, self.peak_lr, W), decay)
 
     def _points(self, until: float) -> Iterable[float]:
         return (self.warmup_steps, self.total_steps)
@@ -671,9 +682,7 @@ class InverseSqrt(Schedule):
         W, ts = self.warmup_steps, float(self.timescale)
         shifted = ctx.f(xp.maximum(t - ctx.c(W), 0))
         decay = self.peak_lr * xp.sqrt(ts / (shifted + ts))
-        if W == 0:
-            return decay
-        return xp.where(t < ctx.c(W), _ramp(ctx, t, self.init_lr, self.peak_lr, W), decay)
+        return _after_warmup(ctx, t, W, lambda: _ramp(ctx, t, self.init_lr, self.peak_lr, W), decay)
 
     def _points(self, until: float) -> Iterable[float]:
         return (self.warmup_steps,)
@@ -737,9 +746,7 @@ class WarmupStableDecay(Schedule):
             keep = ((Df - u) / Df) / (1 + root)  # 1 - sqrt(u/D), without cancellation
             tail = self.peak_lr * keep + self.min_lr * root
         out = xp.where(t < ctx.c(T - D), ctx.full(t, self.peak_lr), tail)
-        if W == 0:
-            return out
-        return xp.where(t < ctx.c(W), _ramp(ctx, t, self.init_lr, self.peak_lr, W), out)
+        return _after_warmup(ctx, t, W, lambda: _ramp(ctx, t, self.init_lr, self.peak_lr, W), out)
 
     def _points(self, until: float) -> Iterable[float]:
         T, D = self.total_steps, self.decay_steps
@@ -892,10 +899,9 @@ class ArticleWarmupCosine(Schedule):
 
     def __post_init__(self) -> None:
         w = self._where
-        total = V.steps(w, "total_epochs", self.total_epochs)
-        warm = V.steps(w, "warmup_epochs", self.warmup_epochs, minimum=0)
-        if warm >= total:
-            raise ValueError(f"{w}: warmup_epochs must be < total_epochs ({total}), got {warm}")
+        warm, total = _warmup_and_total(
+            w, "warmup_epochs", self.warmup_epochs, "total_epochs", self.total_epochs
+        )
         self._set(
             base_lr=V.lr(w, "base_lr", self.base_lr),
             warmup_epochs=warm,
@@ -906,10 +912,10 @@ class ArticleWarmupCosine(Schedule):
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         W, T = self.warmup_epochs, self.total_epochs
         decay = _cos_window(ctx, t, self.base_lr, self.min_lr, W, T - W)
-        if W == 0:
-            return decay
-        ramp = self.base_lr * (ctx.f(ctx.xp.minimum(t, ctx.c(W)) + 1) / float(W))
-        return ctx.xp.where(t < ctx.c(W), ramp, decay)
+        # the article's warm-up: (e + 1) / W, so base_lr is reached at e = W - 1
+        return _after_warmup(
+            ctx, t, W, lambda: self.base_lr * (ctx.f(ctx.xp.minimum(t, ctx.c(W)) + 1) / float(W)), decay
+        )
 
     def _points(self, until: float) -> Iterable[float]:
         return (self.warmup_epochs, self.total_epochs)
@@ -957,9 +963,7 @@ class ArticleOneCycle(Schedule):
         start = self.max_lr / self.div_factor
         final = self.max_lr / self.final_div_factor
         decay = _cos_window(ctx, t, self.max_lr, final, w, T - w)
-        if w == 0:
-            return decay
-        return ctx.xp.where(t < ctx.c(w), _ramp(ctx, t, start, self.max_lr, w), decay)
+        return _after_warmup(ctx, t, w, lambda: _ramp(ctx, t, start, self.max_lr, w), decay)
 
     def _points(self, until: float) -> Iterable[float]:
         return (self.warmup_steps, self.total_steps)
