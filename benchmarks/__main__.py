@@ -1,12 +1,15 @@
 """Cross-framework benchmarks: one command, one results table.
 
-    python -m benchmarks [--quick] [--device cpu|gpu] [--out DIR] [--only SECTION ...]
+    python -m benchmarks [--quick] [--device cpu|gpu] [--devices N] [--out DIR] [--only SECTION ...]
 
 Runs every section side by side in one process and writes ``RESULTS.md`` and ``results.json``
 (machine, versions, date, every figure with its spread over repeats) to ``--out`` (default:
 this folder), printing the tables as it goes. ``--quick`` finishes in about a minute (the
 smoke test runs it); the full run takes about 15 minutes on 2 CPU cores and runs unchanged on
 a GPU machine (``--device gpu`` puts torch on CUDA; JAX uses its default device).
+``--devices N`` (default 2) sets how far the data-parallel ``scaling`` section goes: 1 to N
+devices (JAX in a subprocess with N simulated CPU devices when there is no accelerator) and
+1 to N torch processes.
 """
 
 from __future__ import annotations
@@ -43,16 +46,23 @@ SECTIONS: list[tuple[str, str, str]] = [
         "7. The article's claims",
         "steps and time to a target accuracy, fixed lr vs schedules, 5 seeds",
     ),
+    (
+        "scaling",
+        "8. Data-parallel scaling",
+        "the finder and a training epoch on 1 to N devices: JAX SPMD and torch DDP, same global batches",
+    ),
 ]
 
 
-def _call_run(mod: Any, quick: bool, device: str) -> dict[str, Any]:
+def _call_run(mod: Any, quick: bool, device: str, devices: int = 2) -> dict[str, Any]:
     import inspect
 
     params = inspect.signature(mod.run).parameters
     kwargs: dict[str, Any] = {"quick": quick}
     if "device" in params:
         kwargs["device"] = "cuda" if device == "gpu" else "cpu"
+    if "devices" in params:
+        kwargs["devices"] = devices
     return mod.run(**kwargs)
 
 
@@ -79,19 +89,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--device", choices=("cpu", "gpu"), default="cpu", help="torch's device (default cpu)"
     )
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=2,
+        help="the scaling section's largest device / process count (default 2)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="output folder")
     parser.add_argument(
         "--only", nargs="+", choices=[s[0] for s in SECTIONS], default=None, help="run only these sections"
     )
     args = parser.parse_args(argv)
+    if args.devices < 1:
+        parser.error(f"--devices must be >= 1, got {args.devices}")
     args.out.mkdir(parents=True, exist_ok=True)
     chosen = [s for s in SECTIONS if args.only is None or s[0] in args.only]
     info = machine()
-    results: dict[str, Any] = {"machine": info, "quick": args.quick, "device": args.device, "sections": {}}
+    results: dict[str, Any] = {
+        "machine": info,
+        "quick": args.quick,
+        "device": args.device,
+        "devices": args.devices,
+        "sections": {},
+    }
     md = [
         "# lrsched benchmarks",
         "",
-        f"`python -m benchmarks{' --quick' if args.quick else ''}` on {info.get('cpu', info['processor'])} "
+        f"`python -m benchmarks{' --quick' if args.quick else ''}"
+        f"{f' --devices {args.devices}' if args.devices != 2 else ''}` on "
+        f"{info.get('cpu', info['processor'])} "
         f"({info['cpu_count']} cores), {info['date']}; Python {info['python']}, JAX {info['jax']} "
         f"({', '.join(info['jax_devices'])}), Optax {info['optax']}, torch {info['torch']}, "
         f"NumPy {info['numpy']}, lrsched {info['lrsched']}. Every comparison is measured side by side "
@@ -101,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         mod = importlib.import_module(f"benchmarks.{name}")
         print(f"\n## {title}: {what}", flush=True)
         start = time.perf_counter()
-        result = _call_run(mod, args.quick, args.device)
+        result = _call_run(mod, args.quick, args.device, args.devices)
         seconds = time.perf_counter() - start
         if not _finite(result):
             raise RuntimeError(f"section {name} produced a non-finite figure")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--device", default="cpu", help="torch device (default cpu); JAX uses its default device"
     )
+    demo.add_argument(
+        "--devices",
+        type=_positive_int,
+        default=1,
+        help=(
+            "JAX data parallel over N devices (each batch split over them). Without an accelerator "
+            "N CPU devices are simulated: the command sets XLA_FLAGS=--xla_force_host_platform_"
+            "device_count=N before JAX starts. For torch run `torchrun --nproc-per-node N --no-python "
+            "lrsched demo --framework torch` (rank 0 writes the outputs)"
+        ),
+    )
 
     plot = sub.add_parser(
         "plot",
@@ -107,9 +119,21 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def simulate_cpu_devices(n: int) -> None:
+    """Ask XLA for ``n`` host (CPU) devices. Must run before JAX initialises its backends:
+    the flag is read once, when the CPU client is created. It only shapes the CPU platform,
+    so on a machine with accelerators JAX still uses those (and the demo their first N)."""
+    flag = "--xla_force_host_platform_device_count"
+    kept = [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(flag)]
+    os.environ["XLA_FLAGS"] = " ".join([*kept, f"{flag}={n}"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "demo" and args.devices > 1:
+        # First thing, before anything imports JAX (this module and the schedules do not).
+        simulate_cpu_devices(args.devices)
     try:
         if args.command == "list":
             print("\n".join(registered_names()))
@@ -119,7 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lrsched_jax.demo import run_demo
 
         return run_demo(
-            out=args.out, framework=args.framework, quick=args.quick, seed=args.seed, device=args.device
+            out=args.out,
+            framework=args.framework,
+            quick=args.quick,
+            seed=args.seed,
+            device=args.device,
+            devices=args.devices,
         )
     except (ValueError, TypeError, OSError) as e:
         parser.exit(2, f"lrsched {args.command}: error: {e}\n")

@@ -9,12 +9,22 @@ They are what the demo and the benchmarks use, and a starting point for users' s
   the loss and the applied lr of every step;
 * :func:`evaluate` — mean loss and accuracy over arrays.
 
-Everything runs on JAX's default device (a GPU when JAX sees one).
+Everything runs on JAX's default device (a GPU when JAX sees one) — or data-parallel over a
+device mesh: pass ``mesh=`` (a :class:`jax.sharding.Mesh`; ``data_axis=`` names the axis the
+batch is split over when the mesh has several), or pass inputs already sharded over a mesh.
+Each global batch is then split over the data axis, the model and optimizer state are
+replicated (arrays already on the mesh stay as the user placed them), the loss is the global
+mean and the schedule is evaluated in-graph from the replicated update count — the same
+updates as on one device with the same global batches, up to float rounding in the
+reductions. A global batch that does not split evenly over the data axis raises
+``ValueError`` naming the argument. :mod:`lrsched_jax.parallel` has the details and the
+multi-host recipe.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -22,10 +32,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 
 from lrsched_jax.optax_glue import applied_lr
+from lrsched_jax.parallel import DataParallel, resolve
 
-__all__ = ["batches", "evaluate", "make_optimizer", "train_epoch", "train_step"]
+__all__ = ["batches", "evaluate", "make_optimizer", "replicate", "train_epoch", "train_step"]
+
+DataAxis = str | Sequence[str] | None
 
 LossFn = Callable[[nnx.Module, jax.Array, jax.Array], jax.Array]
 
@@ -57,11 +71,63 @@ def make_optimizer(
     return nnx.Optimizer(model, optax.inject_hyperparams(tx)(learning_rate=schedule, **kwargs), wrt=nnx.Param)
 
 
-@nnx.jit(static_argnames=("loss_fn",))
+def _place_nodes(dp: DataParallel, *nodes: Any) -> None:
+    state = nnx.state(nodes)
+    placed = dp.place_state(state)
+    # Only the first call moves anything; later calls find every array on the mesh already.
+    if any(a is not b for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(placed))):
+        nnx.update(nodes, placed)
+
+
+def replicate(mesh: Mesh, *nodes: Any) -> None:
+    """Place the arrays of NNX objects (models, optimizers) replicated over ``mesh``, in place.
+
+    Arrays already on the mesh's devices are left as they are (e.g. weights the user
+    sharded over a ``"model"`` axis). The data-parallel helpers do this themselves on every
+    call; calling it once up front only moves the work out of the first step.
+    """
+    if not isinstance(mesh, Mesh):
+        raise TypeError(f"replicate: mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
+    _place_nodes(DataParallel(mesh, tuple(mesh.axis_names)), *nodes)
+
+
+def _batch_args(
+    where: str, dp: DataParallel, names: tuple[str, ...], arrays: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    sizes = {int(np.shape(a)[0]) for a in arrays}
+    if len(sizes) != 1:
+        raise ValueError(f"{where}: {' and '.join(names)} must have the same number of samples, got {sizes}")
+    return tuple(dp.place_batch(where, name, a) for name, a in zip(names, arrays))
+
+
 def train_step(
-    model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array, loss_fn: LossFn = cross_entropy
+    model: nnx.Module,
+    optimizer: nnx.Optimizer,
+    x: jax.Array,
+    y: jax.Array,
+    loss_fn: LossFn = cross_entropy,
+    *,
+    mesh: Mesh | None = None,
+    data_axis: DataAxis = None,
 ) -> tuple[jax.Array, jax.Array]:
-    """One jitted update on the batch ``(x, y)``; returns ``(loss before the update, lr applied)``."""
+    """One jitted update on the batch ``(x, y)``; returns ``(loss before the update, lr applied)``.
+
+    With ``mesh`` (or ``x``/``y`` already sharded over a mesh) the batch is split over the
+    data axis and ``model``/``optimizer`` are placed replicated on the mesh (in place, once;
+    arrays already on it are left alone); ``ValueError`` naming ``x`` when the batch does not
+    split evenly.
+    """
+    dp = resolve("train_step", mesh, data_axis, (x, y))
+    if dp is not None:
+        x, y = _batch_args("train_step", dp, ("x", "y"), (x, y))
+        _place_nodes(dp, model, optimizer)
+    return _train_step(model, optimizer, x, y, loss_fn)
+
+
+@nnx.jit(static_argnames=("loss_fn",))
+def _train_step(
+    model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array, loss_fn: LossFn
+) -> tuple[jax.Array, jax.Array]:
     loss, grads = nnx.value_and_grad(loss_fn)(model, x, y)
     optimizer.update(model, grads)
     return loss, applied_lr(optimizer.opt_state)
@@ -86,34 +152,87 @@ def train_epoch(
     *,
     key: jax.Array | None = None,
     loss_fn: LossFn = cross_entropy,
+    mesh: Mesh | None = None,
+    data_axis: DataAxis = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One epoch over ``(x, y)`` as a single jitted ``lax.scan`` over batches.
 
     Updates ``model`` and ``optimizer`` in place; returns the per-step losses (before each
     update) and the lr each update applied (``schedule(k)`` for global update ``k``).
     ``key`` shuffles the epoch; the last partial batch is dropped.
+
+    Data parallel (``mesh``, or ``x``/``y`` already sharded over a mesh): ``batch_size`` is
+    the global batch. The epoch is gathered once into ``(steps, batch_size, ...)`` with the
+    batch dimension split over the data axis, so each scan step's batch is already
+    distributed; ``model`` and ``optimizer`` are placed replicated on the mesh (in place;
+    arrays already on it are left alone). The losses are global means and the lrs come from
+    the replicated count: the same numbers as on one device, up to float rounding in the
+    reductions. ``ValueError`` naming ``batch_size`` when it does not split evenly.
     """
-    idx = jnp.asarray(batches(int(x.shape[0]), batch_size, key))
-    losses, lrs = _scan_epoch(model, optimizer, jnp.asarray(x)[idx], jnp.asarray(y)[idx], loss_fn)
+    idx = batches(int(np.shape(x)[0]), batch_size, key)
+    dp = resolve("train_epoch", mesh, data_axis, (x, y))
+    if dp is None:
+        xb, yb = jnp.asarray(x)[idx], jnp.asarray(y)[idx]
+    else:
+        dp.check("train_epoch", "batch_size", batch_size)
+        if int(np.shape(y)[0]) != int(np.shape(x)[0]):
+            raise ValueError(
+                f"train_epoch: x and y must have the same number of samples, got {np.shape(x)[0]} and "
+                f"{np.shape(y)[0]}"
+            )
+        xb, yb = (_epoch_batches(dp, a, idx) for a in (x, y))
+        _place_nodes(dp, model, optimizer)
+    losses, lrs = _scan_epoch(model, optimizer, xb, yb, loss_fn, dp)
     return np.asarray(losses), np.asarray(lrs)
 
 
-@nnx.jit(static_argnames=("loss_fn",))
+def _epoch_batches(dp: DataParallel, a: Any, idx: np.ndarray) -> Any:
+    """``a[idx]`` — ``(steps, batch_size, ...)`` — with the batch dimension split over the mesh."""
+    if dp.on_mesh(a):
+        return _gather_on_mesh(a, jnp.asarray(idx), dp)
+    if isinstance(a, jax.Array):
+        # On another device (one GPU): gather there, then one device-to-device copy.
+        return jax.device_put(a[jnp.asarray(idx)], dp.batch_sharding(1))
+    # Host data: gathered on the host, each device receives only its part.
+    return jax.device_put(np.asarray(a)[idx], dp.batch_sharding(1))
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def _gather_on_mesh(a: jax.Array, idx: jax.Array, dp: DataParallel) -> jax.Array:
+    # Whole on every device first: a gather from a sharded operand has no unambiguous
+    # layout under explicit sharding. One exchange per epoch.
+    return dp.constrain(jnp.take(dp.constrain(a, dp.replicated), idx, axis=0), dp.batch_sharding(1))
+
+
+@nnx.jit(static_argnames=("loss_fn", "dp"))
 def _scan_epoch(
-    model: nnx.Module, optimizer: nnx.Optimizer, xb: jax.Array, yb: jax.Array, loss_fn: LossFn
+    model: nnx.Module,
+    optimizer: nnx.Optimizer,
+    xb: jax.Array,
+    yb: jax.Array,
+    loss_fn: LossFn,
+    dp: DataParallel | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     graphdef, state = nnx.split((model, optimizer))
+    # The carry's layout, read before the body runs (merged modules share the state's
+    # variables, so the body's input is updated in place).
+    layout = None if dp is None else dp.layout(state)
 
     def body(state: Any, batch: tuple[jax.Array, jax.Array]) -> tuple[Any, tuple[jax.Array, jax.Array]]:
+        if dp is not None:
+            # Keep the step's slice split over the data axis (the partitioner would be free
+            # to choose another layout for a scan's slice under automatic sharding).
+            batch = dp.constrain(batch, dp.batch_sharding(0))
         m, opt = nnx.merge(graphdef, state)
         loss, grads = nnx.value_and_grad(loss_fn)(m, *batch)
         opt.update(m, grads)
         lr = applied_lr(opt.opt_state)
-        return nnx.state((m, opt)), (loss, lr)
+        new = nnx.state((m, opt))
+        return (new if dp is None else dp.keep_layout(new, layout)), (loss, lr)
 
     state, out = jax.lax.scan(body, state, (xb, yb))
     nnx.update((model, optimizer), state)
-    return out
+    return out if dp is None else dp.constrain(out, dp.replicated)
 
 
 @nnx.jit(static_argnames=("loss_fn",))
@@ -124,8 +243,43 @@ def _eval(model: nnx.Module, x: jax.Array, y: jax.Array, loss_fn: LossFn) -> tup
 
 
 def evaluate(
-    model: nnx.Module, x: jax.Array, y: jax.Array, loss_fn: LossFn = cross_entropy
+    model: nnx.Module,
+    x: jax.Array,
+    y: jax.Array,
+    loss_fn: LossFn = cross_entropy,
+    *,
+    mesh: Mesh | None = None,
+    data_axis: DataAxis = None,
 ) -> dict[str, float]:
-    """``{"loss": ..., "accuracy": ...}`` of ``model`` on ``(x, y)`` (accuracy for class logits)."""
-    loss, acc = _eval(model, jnp.asarray(x), jnp.asarray(y), loss_fn)
-    return {"loss": float(loss), "accuracy": float(acc)}
+    """``{"loss": ..., "accuracy": ...}`` of ``model`` on ``(x, y)`` (accuracy for class logits).
+
+    Data parallel (``mesh``, or ``x``/``y`` already sharded over a mesh): the samples are
+    split over the data axis and the means are global; ``model`` is not modified (a
+    replicated copy of its state is used). Any number of samples works: when it does not
+    split evenly, the largest part that does is evaluated sharded and the few samples left
+    over replicated, and the two means are combined by their sample counts — exact for a
+    ``loss_fn`` that is a mean over the samples (the default cross-entropy is).
+    """
+    dp = resolve("evaluate", mesh, data_axis, (x, y))
+    if dp is None:
+        loss, acc = _eval(model, jnp.asarray(x), jnp.asarray(y), loss_fn)
+        return {"loss": float(loss), "accuracy": float(acc)}
+    n = int(np.shape(x)[0])
+    if int(np.shape(y)[0]) != n:
+        raise ValueError(
+            f"evaluate: x and y must have the same number of samples, got {n} and {np.shape(y)[0]}"
+        )
+    graphdef, state = nnx.split(model)
+    placed = nnx.merge(graphdef, dp.place_state(state))
+    # Arrays already on the mesh are evaluated as placed; others split where they divide.
+    head = n if dp.on_mesh(x) and dp.on_mesh(y) else n - n % dp.size
+    parts = []
+    if head:
+        xs, ys = _batch_args("evaluate", dp, ("x", "y"), (x[:head], y[:head]) if head < n else (x, y))
+        parts.append((head, _eval(placed, xs, ys, loss_fn)))
+    if head < n:
+        rest = dp.place_state((x[head:], y[head:]))
+        parts.append((n - head, _eval(placed, *rest, loss_fn)))
+    loss = sum(k * float(v[0]) for k, v in parts) / n
+    acc = sum(k * float(v[1]) for k, v in parts) / n
+    return {"loss": loss, "accuracy": acc}

@@ -5,6 +5,8 @@
 * :func:`attach` — count-bound mode: the lr follows the optimizer's own update count
   (Optax's semantics), immune to forgotten or doubled ``scheduler.step()`` calls.
 * :func:`from_torch` — a torch scheduler's curve as an lrsched schedule (for Optax).
+* :func:`find_lr` — the LR range test; with a ``DistributedDataParallel`` model the ranks
+  agree on every step's loss and on failures (:mod:`lrsched_torch.distributed`).
 
 Schedules are evaluated with NumPy float64 on the host. Importing this package never
 imports JAX, so a torch process starts no JAX backend and takes no accelerator memory.

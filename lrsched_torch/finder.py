@@ -4,7 +4,9 @@ A plain host loop around the shared finder logic of :mod:`lrsched_jax.finder` (s
 stop rule and suggestion rules evaluated with NumPy — JAX is never imported), with the
 sweep applied by a :class:`~lrsched_torch.ScheduleLR` over the ``lr_range`` schedule.
 Everything the sweep touches is snapshotted first and put back afterwards, also when an
-exception escapes (see :func:`find_lr`).
+exception escapes (see :func:`find_lr`). Under ``torch.distributed`` (a
+``DistributedDataParallel`` model, or ``process_group=``) the ranks agree on every step's
+loss and on failures: :mod:`lrsched_torch.distributed`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from lrsched_jax.finder._data import Cycle, progress_bar
 from lrsched_jax.finder._result import FinderResult, build_result
 from lrsched_torch._common import as_float, check_optimizer
 from lrsched_torch.count_bound import AttachHandle
+from lrsched_torch.distributed import RankSync, forward_buffers, sync_group, unwrap
 from lrsched_torch.schedule_lr import ScheduleLR
 
 __all__ = ["find_lr"]
@@ -194,24 +197,31 @@ def _val_loss(
     device: torch.device,
     autocast: Callable[[], Any],
     modes: list[tuple[torch.nn.Module, bool]],
-) -> tuple[float, torch.dtype]:
-    """The mean of the per-batch losses over ``val_data`` in eval mode, then the training modes back."""
+) -> tuple[float, int, torch.dtype]:
+    """The sum (float64) and number of the per-batch losses over ``val_data`` in eval mode,
+    then the training modes back. A DDP model evaluates through its inner module: the
+    parameters are the same on every rank, and its forward pass would take part in DDP's
+    collectives (buffer broadcast), which ranks with different numbers of batches could
+    not match."""
     model.eval()
+    net = unwrap(model)
     total: torch.Tensor | None = None
     count = 0
     dtype = torch.float32
-    with torch.no_grad():
-        for batch in val_data:
-            with autocast():
-                loss = _compute_loss(loss_fn, model, _to_device(batch, device))
-            dtype = loss.dtype
-            total = loss.detach().double() if total is None else total + loss.detach().double()
-            count += 1
-    for m, training in modes:
-        m.training = training
+    try:
+        with torch.no_grad():
+            for batch in val_data:
+                with autocast():
+                    loss = _compute_loss(loss_fn, net, _to_device(batch, device))
+                dtype = loss.dtype
+                total = loss.detach().double() if total is None else total + loss.detach().double()
+                count += 1
+    finally:
+        for m, training in modes:
+            m.training = training
     if total is None:
         raise ValueError(f"{_WHERE}: val_data yielded no batches")
-    return (total / count).item(), dtype
+    return total.item(), count, dtype
 
 
 def find_lr(
@@ -236,6 +246,7 @@ def find_lr(
     amp_dtype: torch.dtype | None = None,
     scaler: Any = None,
     device: torch.device | str | None = None,
+    process_group: Any = None,
 ) -> FinderResult:
     r"""LR range test for a torch model and optimizer; leaves both exactly as it found them.
 
@@ -267,6 +278,17 @@ def find_lr(
     The model is used in the training mode it is in (a deliberately frozen batch norm
     stays frozen); call ``model.train()`` first if it is in eval mode.
 
+    **Data parallel.** Call it on every rank with a ``DistributedDataParallel`` model (or
+    pass ``process_group``), each rank with its own share of every global batch (a
+    ``DistributedSampler``; equal per-rank batch sizes). The loss that drives smoothing and
+    the stop rule is the mean over the ranks, combined identically on every rank, so all
+    ranks stop at the same step and return the same result; each restores its own state. An
+    exception on one rank (data, loss function, optimizer step) makes every rank raise —
+    that rank its own exception, the others a ``RuntimeError`` naming it — instead of
+    leaving them waiting in a collective. The progress bar shows on rank 0 only. In
+    validation mode each rank's ``val_data`` is evaluated through the inner module and the
+    per-batch losses of all ranks are averaged. Details: :mod:`lrsched_torch.distributed`.
+
     Args:
         model: the ``torch.nn.Module``.
         optimizer: its optimizer (any ``torch.optim.Optimizer``; its current state, e.g.
@@ -288,6 +310,8 @@ def find_lr(
         scaler: a ``torch.amp.GradScaler`` to use (its state is restored afterwards);
             default with ``amp`` and ``float16``: a fresh one, else none.
         device: where batches are moved (default: the device of the model's first parameter).
+        process_group: the ranks to agree with (default: the DDP model's process group, or
+            none — a local sweep — for any other model).
 
     Raises ``ValueError``/``TypeError`` naming the argument for bad settings, an empty
     data source, a non-scalar or non-floating loss — with the model untouched.
@@ -374,6 +398,7 @@ def find_lr(
             f"proportion to it), got {lrs0[0]!r}"
         )
     scales = tuple(lr / lrs0[0] for lr in lrs0)
+    sync = RankSync(_WHERE, sync_group(_WHERE, model, process_group), dev)
 
     snapshot = _Snapshot(model, optimizer, scaler)
     try:
@@ -390,7 +415,8 @@ def find_lr(
             amp_dtype,
             scaler,
             dev,
-            progress,
+            progress and sync.rank == 0,
+            sync,
         )
     finally:
         snapshot.restore()
@@ -410,6 +436,7 @@ def _run(
     scaler: Any,
     device: torch.device,
     progress: bool,
+    sync: RankSync,
 ) -> FinderResult:
     if amp:
         dtype = amp_dtype or (torch.float16 if device.type == "cuda" else torch.bfloat16)
@@ -443,23 +470,69 @@ def _run(
         smoothed: list[float] = []
         code = RUNNING
         bar = progress_bar(progress, n, _WHERE)
+        # Distributed (lrsched_torch.distributed): the ranks agree after fetching each batch
+        # and after each loss — before the model's own collectives in the forward and backward
+        # passes — so an error on one rank is announced to all instead of leaving them inside
+        # a collective; the loss agreement carries the loss. An error in a step's update is
+        # announced at the next agreement. Locally, errors simply propagate.
+        dist_ = sync.distributed
+        no_sync = getattr(model, "no_sync", None) if dist_ and acc > 1 else None
+        # DDP broadcasts its buffers at the start of every forward pass: a collective inside
+        # ``loss_fn``, which a rank whose loss_fn raises before calling the model would never
+        # join. So the sweep broadcasts them itself, right after the batch agreement, and the
+        # forward pass has no collective left in it.
+        buffers = forward_buffers(model) if dist_ else []
+        if buffers:
+            model.broadcast_buffers = False
+
+        def fetch(i: int) -> Any:
+            if i == 0:
+                optimizer.zero_grad(set_to_none=True)
+            return _to_device(next(source), device)
+
+        def forward(batch: Any) -> torch.Tensor:
+            with autocast():
+                return _compute_loss(loss_fn, model, batch)
+
+        def update() -> None:
+            if val_data is None:
+                _step(optimizer, scaler)
+            sched.step()
+
         try:
             for k in range(n):
-                optimizer.zero_grad(set_to_none=True)
                 micro: list[torch.Tensor] = []
-                for _ in range(acc):
-                    batch = _to_device(next(source), device)
-                    with autocast():
-                        loss = _compute_loss(loss_fn, model, batch)
-                    scaled = loss / acc if acc > 1 else loss
-                    (scaler.scale(scaled) if scaler is not None else scaled).backward()
+                means: list[float] = []  # distributed: each micro-batch's loss, mean over the ranks
+                for i in range(acc):
+                    batch = sync.attempt(lambda i=i: fetch(i))
+                    if dist_:
+                        sync.check()
+                        sync.broadcast_from_first(buffers)
+                    # With accumulation, DDP reduces the gradients at the last backward only.
+                    ctx = no_sync() if no_sync is not None and i < acc - 1 else contextlib.nullcontext()
+                    with ctx:
+                        loss = sync.attempt(lambda batch=batch: forward(batch))
+                        if dist_:
+                            mine = None if loss is None else loss.detach().double().item()
+                            means.append(float(sync.mean(sync.check([mine]))[0]))
+                        scaled = loss / acc if acc > 1 else loss
+                        (scaler.scale(scaled) if scaler is not None else scaled).backward()
                     micro.append(loss.detach())
                 if val_data is None:
                     loss_dtype = micro[0].dtype
-                    value = micro[0].item() if acc == 1 else torch.stack(micro).double().mean().item()
+                    if dist_:
+                        value = means[0] if acc == 1 else sum(means) / acc
+                    else:
+                        value = micro[0].item() if acc == 1 else torch.stack(micro).double().mean().item()
                 else:
-                    _step(optimizer, scaler)
-                    value, loss_dtype = _val_loss(model, loss_fn, val_data, device, autocast, modes)
+                    sync.attempt(lambda: _step(optimizer, scaler))
+                    out = sync.attempt(lambda: _val_loss(model, loss_fn, val_data, device, autocast, modes))
+                    total, count, loss_dtype = out if out is not None else (None, None, None)
+                    if dist_:
+                        # Every rank's per-batch losses count alike (summed in rank order).
+                        sums = sync.check([total, count])
+                        total, count = float(np.sum(sums[:, 0])), int(np.sum(sums[:, 1]))
+                    value = total / count
                 if tracker is None:
                     # The tracker computes in the loss's precision (float64 losses in float64,
                     # anything narrower in float32), as the JAX driver does.
@@ -476,10 +549,12 @@ def _run(
                 code = int(c)
                 if code != RUNNING:
                     break  # the stopping step's update is not needed
-                if val_data is None:
-                    _step(optimizer, scaler)
-                sched.step()
+                sync.attempt(update)
+            if dist_:
+                sync.check()  # the last update's errors; and every rank leaves the sweep together
         finally:
+            if buffers:
+                model.broadcast_buffers = True
             if bar is not None:
                 bar.close()
     return build_result(

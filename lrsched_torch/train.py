@@ -6,16 +6,29 @@
 * :func:`batches` — the same shuffled, drop-the-remainder batching the JAX helper uses.
 
 They run on the device of the model's parameters (pass ``device=`` to move batches there).
+
+**Data parallel** (``torch.distributed``): with a ``DistributedDataParallel`` model (or
+``process_group=``), call them on every rank. An ``(x, y)`` pair of tensors is then the
+*whole* data set on every rank, with the same ``generator`` seed everywhere: ``batch_size``
+is the global batch, split into equal contiguous shares, one per rank — the same global
+batches as one process with that ``batch_size`` (``ValueError`` naming ``batch_size`` when
+it does not split evenly). An iterable is each rank's own share of every batch (a
+``DataLoader`` with a ``DistributedSampler``); every rank must yield the same number of
+batches. The returned losses and metrics are global (means over the ranks, combined in rank
+order: identical on every rank), and an exception on one rank makes every rank raise
+instead of leaving the others inside a collective (:mod:`lrsched_torch.distributed`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from lrsched_torch.distributed import RankSync, sync_group, unwrap
 
 __all__ = ["batches", "evaluate", "train_epoch"]
 
@@ -32,15 +45,43 @@ def batches(n: int, batch_size: int, generator: torch.Generator | None = None) -
     return order[: steps * batch_size].reshape(steps, batch_size)
 
 
-def _iterate(data: Batch | Iterable[Batch], batch_size: int | None, generator: torch.Generator | None):
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
+def _is_pair(data: Any) -> bool:
+    return isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor)
+
+
+def _iterate(
+    data: Batch | Iterable[Batch],
+    batch_size: int | None,
+    generator: torch.Generator | None,
+    sync: RankSync | None = None,
+) -> Iterator[Batch]:
+    if _is_pair(data):
         x, y = data
         if batch_size is None:
             raise ValueError("batch_size is required when data is an (x, y) pair of tensors")
+        if sync is None or not sync.distributed:
+            for idx in batches(len(x), batch_size, generator):
+                yield x[idx], y[idx]
+            return
+        # The global batch's contiguous share of this rank (checked to split evenly).
+        share = batch_size // sync.world
+        lo = sync.rank * share
         for idx in batches(len(x), batch_size, generator):
-            yield x[idx], y[idx]
+            mine = idx[lo : lo + share]
+            yield x[mine], y[mine]
     else:
         yield from data
+
+
+def _check_split(where: str, sync: RankSync, data: Any, batch_size: int | None) -> None:
+    if sync.distributed and _is_pair(data) and batch_size is not None and batch_size % sync.world:
+        raise ValueError(
+            f"{where}: batch_size: a global batch of {batch_size} samples does not split evenly over "
+            f"the {sync.world} ranks; use a multiple of {sync.world}"
+        )
+
+
+_END = object()
 
 
 def train_epoch(
@@ -53,6 +94,7 @@ def train_epoch(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
     scheduler: Any = None,
     device: torch.device | str | None = None,
+    process_group: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One epoch: for each batch, ``zero_grad → loss → backward → optimizer.step()`` then
     ``scheduler.step()`` (per batch, if given).
@@ -61,6 +103,10 @@ def train_epoch(
     ``generator``, remainder dropped) or any iterable of ``(x, y)`` batches (a DataLoader).
     Returns the per-step losses (before each update) and the lr of the first param group
     that each update applied.
+
+    Data parallel (a DDP model, or ``process_group``; see the module docstring): the losses
+    are the global batch's (the mean over the ranks of each rank's loss) and ``scheduler``
+    steps identically on every rank.
 
     >>> import torch, lrsched_jax as lrs
     >>> from lrsched_torch import ScheduleLR
@@ -73,20 +119,65 @@ def train_epoch(
     >>> lrs_applied.round(3).tolist()
     [0.1, 0.075, 0.05, 0.025]
     """
+    where = "train_epoch"
+    dev = None if device is None else torch.device(device)
+    sync = RankSync(where, sync_group(where, model, process_group), dev)
+    _check_split(where, sync, data, batch_size)
     model.train()
     losses: list[float] = []
     applied: list[float] = []
-    for xb, yb in _iterate(data, batch_size, generator):
-        if device is not None:
-            xb, yb = xb.to(device), yb.to(device)
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
-        applied.append(float(optimizer.param_groups[0]["lr"]))
+    it = iter(_iterate(data, batch_size, generator, sync))
+    if not sync.distributed:
+        for xb, yb in it:
+            if dev is not None:
+                xb, yb = xb.to(dev), yb.to(dev)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            applied.append(float(optimizer.param_groups[0]["lr"]))
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            losses.append(loss.item())
+        return np.asarray(losses), np.asarray(applied)
+
+    # Distributed: agreement points (sync.check) before the model's collectives — after the
+    # batch is fetched (also: has every rank one more batch?) and after the loss — so that
+    # an error on one rank, or one rank running out of batches early, stops every rank.
+    def fetch() -> Any:
+        batch = next(it, _END)
+        if batch is _END:
+            return batch
+        xb, yb = batch
+        return (xb.to(dev), yb.to(dev)) if dev is not None else (xb, yb)
+
+    def update() -> None:
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        losses.append(loss.item())
+
+    while True:
+        batch = sync.attempt(fetch)
+        ended = sync.check([1.0 if batch is _END else 0.0])[:, 0]
+        if ended.all():
+            break
+        if ended.any():
+            raise ValueError(
+                f"{where}: data: rank(s) {np.flatnonzero(ended).tolist()} ran out of batches after "
+                f"{len(losses)} step(s) while the others had more; give every rank the same number of "
+                "batches (a DistributedSampler does)"
+            )
+
+        def forward(batch: Any = batch) -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            return loss_fn(model(batch[0]), batch[1])
+
+        loss = sync.attempt(forward)
+        mine = None if loss is None else loss.detach().double().item()
+        losses.append(float(sync.mean(sync.check([mine]))[0]))
+        loss.backward()
+        applied.append(float(optimizer.param_groups[0]["lr"]))
+        sync.attempt(update)
     return np.asarray(losses), np.asarray(applied)
 
 
@@ -98,22 +189,50 @@ def evaluate(
     batch_size: int | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
     device: torch.device | str | None = None,
+    process_group: Any = None,
 ) -> dict[str, float]:
     """``{"loss": ..., "accuracy": ...}`` over ``data`` (an ``(x, y)`` pair — all at once when
-    ``batch_size`` is None — or an iterable of batches); accuracy for class logits."""
-    was_training = model.training
-    model.eval()
-    total, loss_sum, correct = 0, 0.0, 0.0
-    if isinstance(data, tuple) and batch_size is None:
-        data = [data]  # type: ignore[list-item]
-    for xb, yb in _iterate(data, batch_size, None):
-        if device is not None:
-            xb, yb = xb.to(device), yb.to(device)
-        out = model(xb)
-        n = len(yb)
-        loss_sum += float(loss_fn(out, yb)) * n
-        if out.ndim == 2:
-            correct += float((out.argmax(dim=1) == yb).sum())
-        total += n
-    model.train(was_training)
+    ``batch_size`` is None — or an iterable of batches); accuracy for class logits.
+
+    Data parallel (a DDP model, or ``process_group``): an ``(x, y)`` pair is split into one
+    contiguous share of the samples per rank (any number of samples); an iterable is each
+    rank's own share. The metrics are over all ranks' samples, identical on every rank. A DDP
+    model is evaluated through its inner module (same parameters on every rank), so ranks
+    with different numbers of batches never meet inside DDP's collectives.
+    """
+    where = "evaluate"
+    sync = RankSync(
+        where, sync_group(where, model, process_group), None if device is None else torch.device(device)
+    )
+    net = unwrap(model) if sync.distributed else model
+    if sync.distributed and _is_pair(data):
+        share = torch.tensor_split(torch.arange(len(data[0])), sync.world)[sync.rank]
+        data = (data[0][share], data[1][share])
+
+    def local() -> tuple[float, float, int]:
+        total, loss_sum, correct = 0, 0.0, 0.0
+        batches_ = [data] if isinstance(data, tuple) and batch_size is None else data
+        for xb, yb in _iterate(batches_, batch_size, None):  # type: ignore[arg-type]
+            if device is not None:
+                xb, yb = xb.to(device), yb.to(device)
+            out = net(xb)
+            n = len(yb)
+            loss_sum += float(loss_fn(out, yb)) * n
+            if out.ndim == 2:
+                correct += float((out.argmax(dim=1) == yb).sum())
+            total += n
+        return loss_sum, correct, total
+
+    was_training = net.training
+    net.eval()
+    try:
+        sums = sync.attempt(local)
+    finally:
+        net.train(was_training)
+    if sync.distributed:
+        # Sums over the ranks' samples, in rank order (the same numbers on every rank).
+        table = sync.check(sums if sums is not None else (None, None, None))
+        loss_sum, correct, total = (float(np.sum(table[:, j])) for j in range(3))
+    else:
+        loss_sum, correct, total = sums
     return {"loss": loss_sum / total, "accuracy": correct / total}

@@ -15,12 +15,19 @@ the same batches in both frameworks:
    for JAX, ``torch.save`` for torch) and a checkpoint saved before each major lr change →
    the best checkpoint reloaded and evaluated;
 5. a summary table (terminal, ``summary.md``, ``summary.json``) and every picture as PNG.
+
+Data parallel, with the same global batches (so the same curves, up to float rounding):
+``--devices N`` runs JAX over N devices (simulated CPU devices on a machine without
+accelerators; see :func:`lrsched_jax.cli.simulate_cpu_devices`), and ``torchrun
+--nproc-per-node N --no-python lrsched demo --framework torch`` runs torch with ``DistributedDataParallel``
+over N ranks, each with its share of every batch; rank 0 prints and writes the outputs.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +47,10 @@ def _out_dir(out: Path | None) -> Path:
     return out
 
 
-def _progress(total: int, desc: str) -> tuple[Any, Any]:
+def _progress(total: int, desc: str, show: bool = True) -> tuple[Any, Any]:
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit="epoch", leave=True)
+    bar = tqdm(total=total, desc=desc, unit="epoch", leave=True, disable=not show)
 
     def update(h: History) -> None:
         bar.update(1)
@@ -58,39 +65,120 @@ def _progress(total: int, desc: str) -> tuple[Any, Any]:
 
 
 def _train(runner: Runner, name: str, optimizer: str, schedule: Any, epochs: int, **kw: Any) -> History:
-    bar, update = _progress(epochs, f"{runner.framework:>5} {name}")
+    bar, update = _progress(epochs, f"{runner.framework:>5} {name}", getattr(runner, "rank", 0) == 0)
     try:
         return runner.train(name, optimizer, schedule, epochs, progress=update, **kw)
     finally:
         bar.close()
 
 
-def run_demo(
-    out: Path | None = None, framework: str = "both", quick: bool = False, seed: int = 0, device: str = "cpu"
-) -> int:
-    """Run the demo; write PNGs, ``summary.md``, ``summary.json`` and ``history.json`` to ``out``."""
+def _torchrun(framework: str, devices: int, device: str) -> tuple[int, int, str, bool]:
+    """Under ``torchrun`` (``WORLD_SIZE`` > 1): join the process group (gloo on CPU, NCCL on
+    CUDA, each rank on its local GPU). Returns ``(rank, world, device, joined_here)``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, device, False
+    if framework != "torch":
+        raise ValueError(
+            "under torchrun the demo runs --framework torch (JAX runs data-parallel in one process: "
+            "lrsched demo --framework jax --devices N)"
+        )
+    if devices > 1:
+        raise ValueError("--devices is JAX's; under torchrun the ranks are torch's devices")
+    import datetime
 
+    import torch
+    import torch.distributed as dist
+
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        torch.cuda.set_device(device)
+    joined = not dist.is_initialized()
+    if joined:
+        dist.init_process_group("nccl" if cuda else "gloo", timeout=datetime.timedelta(minutes=5))
+    return dist.get_rank(), dist.get_world_size(), device, joined
+
+
+def run_demo(
+    out: Path | None = None,
+    framework: str = "both",
+    quick: bool = False,
+    seed: int = 0,
+    device: str = "cpu",
+    devices: int = 1,
+) -> int:
+    """Run the demo; write PNGs, ``summary.md``, ``summary.json`` and ``history.json`` to ``out``.
+
+    ``devices``: JAX data parallel over that many devices (the batch of 32 must split evenly
+    over them). Under ``torchrun`` the torch runs are data-parallel over the ranks and rank 0
+    prints and writes the outputs.
+    """
+    if framework not in ("jax", "torch", "both"):
+        raise ValueError(f"framework must be 'jax', 'torch' or 'both', got {framework!r}")
+    if devices > 1 and framework == "torch":
+        raise ValueError(
+            "--devices applies to JAX; for torch data parallel run "
+            "`torchrun --nproc-per-node N --no-python lrsched demo --framework torch`"
+        )
+    rank, world, device, joined = _torchrun(framework, devices, device)
+    for n, what in ((devices, "--devices"), (world, "the number of torchrun processes")):
+        if BATCH % n:
+            raise ValueError(f"{what} ({n}) must divide the batch of {BATCH}")
+    try:
+        return _run(out, framework, quick, seed, device, devices, rank, world)
+    finally:
+        if joined:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _run(
+    out: Path | None,
+    framework: str,
+    quick: bool,
+    seed: int,
+    device: str,
+    devices: int,
+    rank: int,
+    world: int,
+) -> int:
     import lrsched_jax as lrs
     from lrsched_jax.demo import report
     from lrsched_jax.demo.data import initial_weights
     from lrsched_jax.demo.finder import run_finder
 
-    if framework not in ("jax", "torch", "both"):
-        raise ValueError(f"framework must be 'jax', 'torch' or 'both', got {framework!r}")
-    out = _out_dir(out)
+    if world > 1:
+        import torch.distributed as dist
+
+        # Rank 0 names the folder (a timestamp by default); every rank reads its checkpoints.
+        box = [str(_out_dir(out)) if rank == 0 else None]
+        dist.broadcast_object_list(box, src=0)
+        out = Path(box[0])
+    else:
+        out = _out_dir(out)
+    say = print if rank == 0 else (lambda *a, **k: None)
     epochs = 6 if quick else 30
     data = load_digits()
     weights = initial_weights(seed)
     runners: list[Runner] = []
     if framework in ("jax", "both"):
-        runners.append(JaxRunner(data, weights, seed))
+        runners.append(JaxRunner(data, weights, seed, devices=devices))
     if framework in ("torch", "both"):
         runners.append(TorchRunner(data, weights, seed, device=device))
     spe = runners[0].steps_per_epoch
     total = epochs * spe
-    print(
+    parallel = []
+    if devices > 1:
+        parallel.append(f"JAX over {devices} devices")
+    if world > 1:
+        parallel.append(f"torch DDP over {world} ranks")
+    say(
         f"lrsched demo → {out}  ({len(data.x_train)} train / {len(data.x_val)} validation digits, "
-        f"{epochs} epochs × {spe} updates, seed {seed})"
+        f"{epochs} epochs × {spe} updates, seed {seed}"
+        + (f"; data parallel: {', '.join(parallel)}" if parallel else "")
+        + ")"
     )
 
     zoo = {
@@ -105,7 +193,7 @@ def run_demo(
             0.1, total, total // 20, total // 5, "1-sqrt", 1e-5
         ),
     }
-    pictures = [report.zoo_figure(zoo, total, out / "schedule_zoo.png")]
+    pictures = [report.zoo_figure(zoo, total, out / "schedule_zoo.png")] if rank == 0 else []
 
     compare = {
         "fixed lr 0.1": lrs.constant(0.1),
@@ -124,7 +212,7 @@ def run_demo(
         by_fw[fw] = [_train(r, name, "sgd", s, epochs) for name, s in compare.items()]
         finders[fw] = run_finder(r, num_iter=60 if quick else 100)
         suggested[fw] = float(finders[fw].suggestion)
-        print(
+        say(
             f"{fw:>5} LR finder: suggestions "
             + ", ".join(f"{k}={v:.3g}" for k, v in finders[fw].suggestions.items() if v is not None)
             + f"; pipeline max lr ({finders[fw].rule}) = {suggested[fw]:.3g}"
@@ -134,12 +222,14 @@ def run_demo(
             r, "one-cycle (pipeline)", "adamw", one_cycle, epochs, checkpoint_dir=(out / "checkpoints" / fw)
         )
         h = pipeline[fw]
-        print(
+        say(
             f"{fw:>5} best checkpoint: epoch {h.best_epoch + 1}, val loss {h.best_val_loss:.4f}; reloaded: "
             f"val loss {h.reloaded_val_loss:.4f}, accuracy {h.reloaded_val_acc:.3f}"
         )
         histories += by_fw[fw] + [h]
 
+    if rank != 0:
+        return 0  # rank 0 writes the pictures and the summary
     pictures.append(report.fixed_vs_scheduled_figure(by_fw, out / "fixed_vs_scheduled.png"))
     pictures.append(report.finder_figure(finders, out / "finder.png"))
     pictures.append(report.pipeline_figure(pipeline, out / "pipeline.png"))
@@ -154,6 +244,9 @@ def run_demo(
         "n_train": len(data.x_train),
         "n_val": len(data.x_val),
         "frameworks": [r.framework for r in runners],
+        "jax_devices": devices if framework != "torch" else None,
+        "torch_ranks": world if framework != "jax" else None,
+        "data_parallel": parallel,
         "finder": {fw: res.to_dict() for fw, res in finders.items()},
     }
     md, js = report.write_summary(out, rows, meta, TARGET_ACC)

@@ -32,20 +32,36 @@ def run_finder(runner: Runner, num_iter: int = 100, optimizer: str = "adamw", pr
                 return optax.adamw(lr, weight_decay=WEIGHT_DECAY)
             return optax.sgd(lr, momentum=MOMENTUM)
 
-        return find_lr(model, tx, loss_fn, (x, y), batch_size=BATCH, num_iter=num_iter, progress=progress)
+        return find_lr(
+            model,
+            tx,
+            loss_fn,
+            (x, y),
+            batch_size=BATCH,
+            num_iter=num_iter,
+            progress=progress,
+            mesh=runner.mesh,
+        )
     if isinstance(runner, TorchRunner):
         import torch
 
         from lrsched_jax.demo.data import torch_mlp_from
         from lrsched_torch import find_lr as torch_find_lr
 
-        model = torch_mlp_from(runner.weights).to(runner.device)
+        model = runner.wrap(torch_mlp_from(runner.weights).to(runner.device))
         if optimizer == "adamw":
             opt: Any = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=WEIGHT_DECAY)
         else:
             opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=MOMENTUM)
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        batches = [(xt[i : i + BATCH], yt[i : i + BATCH]) for i in range(0, len(xt) - BATCH + 1, BATCH)]
+        # Each rank's contiguous share of every batch (the whole batch on one process).
+        world = torch.distributed.get_world_size() if runner.distributed else 1
+        part = BATCH // world
+        lo = runner.rank * part
+        batches = [
+            (xt[i + lo : i + lo + part], yt[i + lo : i + lo + part])
+            for i in range(0, len(xt) - BATCH + 1, BATCH)
+        ]
         return torch_find_lr(
             model,
             opt,

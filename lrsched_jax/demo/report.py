@@ -172,7 +172,13 @@ def write_summary(
         "# lrsched demo summary\n\n"
         f"Digits (8×8, {meta['n_train']} train / {meta['n_val']} validation), MLP 64-128-10, batch "
         f"{meta['batch']}, {meta['epochs']} epochs ({meta['steps_per_epoch']} updates each), "
-        f"seed {meta['seed']}.\n\n"
+        f"seed {meta['seed']}."
+        + (
+            f" Data parallel: {'; '.join(meta['data_parallel'])} (the same global batches)."
+            if meta.get("data_parallel")
+            else ""
+        )
+        + "\n\n"
         + markdown_table(rows, target)
         + "\n\nBoth frameworks start from the same weights and see the same batches. Wall time "
         "covers training and per-epoch evaluation; JAX's first epoch includes compiling the "

@@ -2,9 +2,14 @@
 
 Each runner trains the demo network with a given optimizer and schedule, evaluates on the
 validation split every epoch, optionally checkpoints (best model; before each major lr
-change) and reloads the best checkpoint. JAX runs a whole epoch as one jitted ``lax.scan``
+change, and reloads the best checkpoint. JAX runs a whole epoch as one jitted ``lax.scan``
 (:func:`lrsched_jax.train.train_epoch`); torch runs a plain loop
 (:func:`lrsched_torch.train.train_epoch`) with :class:`lrsched_torch.ScheduleLR`.
+
+Data parallel: the JAX runner takes ``devices=N`` (a 1-D ``("data",)`` mesh over the first N
+devices: every batch of 32 split over them); the torch runner, started on every rank by
+``torchrun``, wraps the network in ``DistributedDataParallel`` and gives each rank its share
+of every batch. Same global batches, so the same curves as on one device.
 """
 
 from __future__ import annotations
@@ -167,6 +172,21 @@ class Runner(abc.ABC):
 class JaxRunner(Runner):
     framework = "jax"
 
+    def __init__(self, data: Digits, weights: dict[str, np.ndarray], seed: int, devices: int = 1) -> None:
+        super().__init__(data, weights, seed)
+        self.mesh = None
+        if devices > 1:
+            import jax
+
+            available = jax.devices()
+            if len(available) < devices:
+                raise ValueError(
+                    f"--devices {devices}: JAX sees {len(available)} {available[0].platform} device(s); on a "
+                    "machine without accelerators `lrsched demo --devices N` simulates N CPU devices when it "
+                    "is the process that starts JAX (XLA_FLAGS=--xla_force_host_platform_device_count=N)"
+                )
+            self.mesh = jax.make_mesh((devices,), ("data",), devices=available[:devices])
+
     def _setup(self, optimizer: str, schedule: Schedule) -> None:
         self.model, self.opt = self._fresh(optimizer, schedule)
 
@@ -188,12 +208,14 @@ class JaxRunner(Runner):
         from lrsched_jax.train import train_epoch
 
         o = self.order(epoch)
-        return train_epoch(self.model, self.opt, self.data.x_train[o], self.data.y_train[o], BATCH)
+        return train_epoch(
+            self.model, self.opt, self.data.x_train[o], self.data.y_train[o], BATCH, mesh=self.mesh
+        )
 
     def _evaluate(self) -> dict[str, float]:
         from lrsched_jax.train import evaluate
 
-        return evaluate(self.model, self.data.x_val, self.data.y_val)
+        return evaluate(self.model, self.data.x_val, self.data.y_val, mesh=self.mesh)
 
     def _pure(self, model: Any, opt: Any, epoch: int, val_loss: float) -> dict[str, Any]:
         import jax.numpy as jnp
@@ -230,7 +252,7 @@ class JaxRunner(Runner):
             state = nnx.state(obj)
             nnx.replace_by_pure_dict(state, restored[key])
             nnx.update(obj, state)
-        return evaluate(model, self.data.x_val, self.data.y_val), int(restored["epoch"])
+        return evaluate(model, self.data.x_val, self.data.y_val, mesh=self.mesh), int(restored["epoch"])
 
 
 class TorchRunner(Runner):
@@ -239,8 +261,12 @@ class TorchRunner(Runner):
     def __init__(self, data: Digits, weights: dict[str, np.ndarray], seed: int, device: str = "cpu") -> None:
         super().__init__(data, weights, seed)
         import torch
+        import torch.distributed as dist
 
         self.device = torch.device(device)
+        # Under torchrun (the process group is initialised): DDP, rank 0 writes checkpoints.
+        self.distributed = dist.is_available() and dist.is_initialized()
+        self.rank = dist.get_rank() if self.distributed else 0
         if self.device.type == "cpu":
             # A 64-128-10 network on batches of 32: one thread is the fastest, and it keeps
             # the wall times stable when other processes share the cores.
@@ -250,12 +276,21 @@ class TorchRunner(Runner):
         self.x_val = torch.from_numpy(data.x_val).to(self.device)
         self.y_val = torch.from_numpy(data.y_val).to(self.device)
 
+    def wrap(self, model: Any) -> Any:
+        """``model`` in ``DistributedDataParallel`` under torchrun, else itself."""
+        if not self.distributed:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
     def _fresh(self, optimizer: str, schedule: Schedule) -> tuple[Any, Any, Any]:
         import torch
 
         from lrsched_torch import ScheduleLR
 
-        model = torch_mlp_from(self.weights).to(self.device)
+        model = self.wrap(torch_mlp_from(self.weights).to(self.device))
         lr0 = float(schedule(0))
         if optimizer == "sgd":
             opt = torch.optim.SGD(model.parameters(), lr=lr0)
@@ -286,17 +321,23 @@ class TorchRunner(Runner):
     def _save(self, path: Path, epoch: int, val_loss: float) -> Path:
         import torch
 
+        from lrsched_torch.distributed import unwrap
+
         path = path.with_suffix(".pt")
-        torch.save(
-            {
-                "epoch": epoch,
-                "val_loss": val_loss,
-                "model": self.model.state_dict(),
-                "optimizer": self.opt.state_dict(),
-                "scheduler": self.sched.state_dict(),
-            },
-            path,
-        )
+        if self.rank == 0:
+            torch.save(
+                {
+                    "epoch": epoch,
+                    "val_loss": val_loss,
+                    # The plain network's keys (no "module." prefix): one checkpoint format.
+                    "model": unwrap(self.model).state_dict(),
+                    "optimizer": self.opt.state_dict(),
+                    "scheduler": self.sched.state_dict(),
+                },
+                path,
+            )
+        if self.distributed:
+            torch.distributed.barrier()  # every rank may read it from here on
         return path
 
     def _reload_and_evaluate(
@@ -304,11 +345,12 @@ class TorchRunner(Runner):
     ) -> tuple[dict[str, float], int]:
         import torch
 
+        from lrsched_torch.distributed import unwrap
         from lrsched_torch.train import evaluate
 
         model, opt, sched = self._fresh(optimizer, schedule)
         ck = torch.load(path, map_location=self.device, weights_only=True)
-        model.load_state_dict(ck["model"])
+        unwrap(model).load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         return evaluate(model, (self.x_val, self.y_val)), int(ck["epoch"])

@@ -12,13 +12,23 @@ Nothing of the caller's is ever modified: the model is split into arrays
 results are dropped. JAX arrays are immutable and no input buffer is donated, so the
 model's parameters, batch statistics, RNG state and any optimizer state are bitwise what
 they were — also when the loss function (or the data) raises part-way.
+
+**Data parallel** (``mesh=``; :mod:`lrsched_jax.parallel`): the same program runs SPMD over
+the mesh. In-memory data is regrouped once into ``(batches, batch_size, ...)`` with the
+batch dimension split over the data axis, so step ``k``'s batch is a slice that is already
+distributed (with ``shuffle_key`` the data is kept whole on every device and each epoch's
+permutation is regrouped in-program, once per epoch — a local gather). The training state is
+replicated (arrays already on the mesh stay as placed), the loss is the global mean, and the
+smoothing and the stop rule run inside the program on that replicated loss: every device —
+and every host of a multi-host mesh — takes the same decision at the same step. The curve is
+returned replicated, so the suggestion rules run on identical float64 host copies.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -26,11 +36,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 
 from lrsched_jax.finder._config import DEFAULTS, SweepConfig
 from lrsched_jax.finder._core import RUNNING, Tracker, tracker_init, tracker_step
 from lrsched_jax.finder._data import Cycle, progress_bar
 from lrsched_jax.finder._result import FinderResult, build_result
+from lrsched_jax.parallel import DataParallel, infer, resolve
 
 __all__ = ["find_lr", "find_lr_pure"]
 
@@ -202,6 +214,8 @@ class _Spec:
     n_batches: int
     shuffle: bool
     progress_every: int
+    # Data parallel (in-memory data only; the host loop places each batch itself).
+    dp: DataParallel | None = None
 
 
 def _advance(spec: _Spec, state: Any, tracker: Tracker, batch: Any, lr: Any, divisor: Any):
@@ -231,6 +245,30 @@ def _start(spec: _Spec, model_state: Any, batch: Any, lr0: Any) -> tuple[Any, Tr
 def _batch(spec: _Spec, data: Any, k: Any, perm: Any, key: Any) -> tuple[Any, Any]:
     """Batch ``k``: batches in order, cycled; with a key, each epoch in its own permutation."""
     pos = k % spec.n_batches
+    dp = spec.dp
+    if dp is not None:
+        # ``data`` is pre-batched ``(n_batches, batch_size, ...)`` (in order), or whole on every
+        # device with a key; then ``perm`` is the current epoch, pre-batched the same way.
+        if spec.shuffle:
+            nb, bs = spec.n_batches, spec.batch_size
+
+            def regroup() -> Any:
+                n = jax.tree.leaves(data)[0].shape[0]
+                p = jax.random.permutation(jax.random.fold_in(key, k // nb), n).astype(jnp.int32)
+                p = p[: nb * bs]
+                return jax.tree.map(
+                    lambda a: dp.constrain(
+                        jnp.take(a, p, axis=0).reshape(nb, bs, *a.shape[1:]), dp.batch_sharding(1)
+                    ),
+                    data,
+                )
+
+            perm = jax.lax.cond(pos == 0, regroup, lambda: perm)
+            source = perm
+        else:
+            source = data
+        batch = jax.tree.map(lambda a: jax.lax.dynamic_index_in_dim(a, pos, 0, keepdims=False), source)
+        return dp.constrain(batch, dp.batch_sharding(0)), perm
     start = pos * spec.batch_size
     if not spec.shuffle:
         return jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, start, spec.batch_size, 0), data), perm
@@ -262,10 +300,32 @@ def _tick(done: Any) -> None:
 def _program(spec: _Spec, model_state: Any, data: Any, lrs: Any, divisors: Any, key: Any):
     """The whole sweep over in-memory data, as one traced program."""
     n = spec.config.num_iter
-    n_data = jax.tree.leaves(data)[0].shape[0]
-    perm = jnp.arange(n_data, dtype=jnp.int32) if spec.shuffle else jnp.zeros((0,), jnp.int32)
-    first = jax.tree.map(lambda a: jax.ShapeDtypeStruct((spec.batch_size, *a.shape[1:]), a.dtype), data)
+    dp = spec.dp
+    if dp is None:
+        n_data = jax.tree.leaves(data)[0].shape[0]
+        perm = jnp.arange(n_data, dtype=jnp.int32) if spec.shuffle else jnp.zeros((0,), jnp.int32)
+        first = jax.tree.map(lambda a: jax.ShapeDtypeStruct((spec.batch_size, *a.shape[1:]), a.dtype), data)
+    else:
+        # Sample dimensions after the leading one (whole data) or two (pre-batched data).
+        skip = 1 if spec.shuffle else 2
+        first = jax.tree.map(
+            lambda a: jax.ShapeDtypeStruct(
+                (spec.batch_size, *a.shape[skip:]), a.dtype, sharding=dp.batch_sharding(0)
+            ),
+            data,
+        )
+        perm = jnp.zeros((0,), jnp.int32)
+        if spec.shuffle:
+            # The current epoch's batches; regrouped at the first step of every epoch.
+            perm = jax.tree.map(
+                lambda a: dp.constrain(
+                    jnp.zeros((spec.n_batches, spec.batch_size, *a.shape[1:]), a.dtype),
+                    dp.batch_sharding(1),
+                ),
+                data,
+            )
     state, tracker = _start(spec, model_state, first, lrs[0])
+    layout = None if dp is None else dp.layout(state)
     dt = tracker.smoothed.dtype
     carry = (
         jnp.asarray(0, jnp.int32),
@@ -284,7 +344,8 @@ def _program(spec: _Spec, model_state: Any, data: Any, lrs: Any, divisors: Any, 
         k, state, tracker, _, raw, smoothed, perm = c
         batch, perm = _batch(spec, data, k, perm, key)
         divisor = None if divisors is None else divisors[k]
-        state, tracker, loss, code = _advance(spec, state, tracker, batch, lrs[k], divisor)
+        new, tracker, loss, code = _advance(spec, state, tracker, batch, lrs[k], divisor)
+        state = new if dp is None else dp.keep_layout(new, layout)
         raw = raw.at[k].set(loss)
         smoothed = smoothed.at[k].set(tracker.smoothed)
         if spec.progress_every:
@@ -296,7 +357,9 @@ def _program(spec: _Spec, model_state: Any, data: Any, lrs: Any, divisors: Any, 
         return k + 1, state, tracker, code, raw, smoothed, perm
 
     k, _, _, code, raw, smoothed, _ = jax.lax.while_loop(cond, body, carry)
-    return raw, smoothed, k, code
+    out = raw, smoothed, k, code
+    # Replicated, so that every host can read the whole curve (and reads the same one).
+    return out if dp is None else dp.constrain(out, dp.replicated)
 
 
 _run_program = jax.jit(_program, static_argnames=("spec",))
@@ -365,6 +428,8 @@ def _sweep(
     batch_size: Any,
     shuffle_key: Any,
     progress: bool,
+    mesh: Any,
+    data_axis: Any,
 ) -> FinderResult:
     if not isinstance(progress, bool):
         raise TypeError(f"{where}: progress must be True or False, got {progress!r}")
@@ -375,11 +440,19 @@ def _sweep(
     if divisors is not None:
         divisors = divisors.astype(lr_dtype)
     n = config.num_iter
-    if _in_memory(data):
+    in_memory = _in_memory(data)
+    # With mesh=None: data already sharded over a mesh brings its mesh (an iterable's
+    # batches are looked at when the first one arrives).
+    dp = resolve(where, mesh, data_axis, data if in_memory else None)
+    if in_memory:
         bs, nb = _check_arrays(where, data, batch_size)
         key = _check_key(where, shuffle_key)
         source = None
-        spec = _Spec(stepper, config, bs, nb, key is not None, max(1, n // 50) if progress else 0)
+        if dp is not None:
+            dp.check(where, "batch_size", bs)
+            data = dp.replicate_data(data) if key is not None else dp.prebatch(data, nb, bs)
+            model_state = dp.place_state(model_state)
+        spec = _Spec(stepper, config, bs, nb, key is not None, max(1, n // 50) if progress else 0, dp)
     else:
         if batch_size is not None or shuffle_key is not None:
             raise ValueError(
@@ -413,7 +486,13 @@ def _sweep(
             stop = n - 1  # unless an earlier step stops
             for k in range(n):
                 batch = next(source)
+                if k == 0 and dp is None and mesh is None:
+                    dp = infer(batch)
+                if dp is not None:
+                    batch = dp.place_batch(where, "data", batch)
                 if k == 0:
+                    if dp is not None:
+                        model_state = dp.place_state(model_state)
                     state, tracker = _run_start(spec, model_state, batch, lrs[0])
                 divisor = None if divisors is None else divisors[k]
                 state, tracker, loss, code_d = _run_step(spec, state, tracker, batch, lrs[k], divisor)
@@ -457,6 +536,8 @@ def find_lr(
     skip_end: int = DEFAULTS["skip_end"],
     suggestion: str = DEFAULTS["suggestion"],
     progress: bool = False,
+    mesh: Mesh | None = None,
+    data_axis: str | Sequence[str] | None = None,
 ) -> FinderResult:
     r"""LR range test for a Flax NNX model (or a params pytree) with an Optax optimizer.
 
@@ -498,6 +579,16 @@ def find_lr(
         skip_start, skip_end: points left out at each end by the smoothed-loss rules.
         suggestion: the rule behind ``result.suggestion`` (default ``"valley"``).
         progress: show a tqdm bar (the jitted program reports about 50 times per sweep).
+        mesh: run data-parallel over this ``jax.sharding.Mesh``: each global batch of
+            ``batch_size`` samples (or each batch of an iterable) is split over the mesh's data
+            axis, the model and optimizer state are replicated (arrays already on the mesh
+            stay as placed) and the loss is the global mean — the same sweep, stop step and
+            suggestion as on one device with the same batches, up to float rounding in the
+            reductions. Default ``None``: one device, unless ``data`` is already sharded over
+            a mesh along its leading dimension, which is then used. See
+            :mod:`lrsched_jax.parallel` (several hosts included).
+        data_axis: the mesh axis (or axes) the batch is split over; default: the mesh's only
+            axis, else its ``"data"`` axis.
 
     Returns:
         a :class:`~lrsched_jax.finder.FinderResult` (``lrs`` are the float64 sweep values;
@@ -505,7 +596,8 @@ def find_lr(
 
     Raises ``ValueError``/``TypeError`` naming the argument for bad settings, a non-scalar
     or non-floating loss, empty data or an optimizer whose lr cannot be swept — before
-    anything is compiled.
+    anything is compiled; with a mesh, ``ValueError`` naming ``batch_size`` (or ``data`` for
+    an iterable's batch) when the global batch does not split evenly over the data axis.
 
     Example:
 
@@ -551,7 +643,9 @@ def find_lr(
             )
         graphdef, model_state = None, (model, None)
     stepper = _ModelStep(graphdef, loss_fn, tx)
-    return _sweep(_WHERE, stepper, model_state, data, config, batch_size, shuffle_key, progress)
+    return _sweep(
+        _WHERE, stepper, model_state, data, config, batch_size, shuffle_key, progress, mesh, data_axis
+    )
 
 
 def find_lr_pure(
@@ -571,6 +665,8 @@ def find_lr_pure(
     skip_end: int = DEFAULTS["skip_end"],
     suggestion: str = DEFAULTS["suggestion"],
     progress: bool = False,
+    mesh: Mesh | None = None,
+    data_axis: str | Sequence[str] | None = None,
 ) -> FinderResult:
     r"""LR range test for any pure, jit-able ``train_step(state, batch, lr) -> (state, loss)``.
 
@@ -582,6 +678,8 @@ def find_lr_pure(
     jitted program for in-memory arrays — is :func:`find_lr`'s, with the same arguments.
     ``state`` is never modified (no buffer is donated); ``train_step`` must be hashable
     (a function or ``functools.partial``): it is a static argument of the jitted program.
+    With ``mesh`` the state is replicated over the mesh (arrays already on it stay as
+    placed) and the batches are split over its data axis, as in :func:`find_lr`.
 
     Example — plain SGD on a linear model written by hand:
 
@@ -612,5 +710,14 @@ def find_lr_pure(
     if not callable(train_step):
         raise TypeError(f"find_lr_pure: train_step must be callable, got {type(train_step).__name__}")
     return _sweep(
-        "find_lr_pure", _PureStep(train_step), state, data, config, batch_size, shuffle_key, progress
+        "find_lr_pure",
+        _PureStep(train_step),
+        state,
+        data,
+        config,
+        batch_size,
+        shuffle_key,
+        progress,
+        mesh,
+        data_axis,
     )
