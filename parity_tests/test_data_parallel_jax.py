@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import free_port, run_together
 
 WORKER = Path(__file__).with_name("dp_jax_worker.py")
 
@@ -28,12 +28,6 @@ def _env(devices: int) -> dict[str, str]:
     env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}".strip()
     env["JAX_PLATFORMS"] = "cpu"
     return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -53,28 +47,15 @@ def single(tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory) -> list[dict]:
     tmp = tmp_path_factory.mktemp("dp_hosts")
-    port = _free_port()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), "host", str(pid), str(port), str(tmp / f"host{pid}.json")],
-            env=_env(2),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for pid in (0, 1)
-    ]
-    errors = []
-    try:
-        for p in procs:
-            _, err = p.communicate(timeout=300)
-            if p.returncode != 0:
-                errors.append(err[-3000:])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    port = free_port()
+    errors = run_together(
+        [
+            [sys.executable, str(WORKER), "host", str(pid), str(port), str(tmp / f"host{pid}.json")]
+            for pid in (0, 1)
+        ],
+        timeout=300,
+        env=_env(2),
+    )
     assert not errors, "\n\n".join(errors)
     return [json.loads((tmp / f"host{pid}.json").read_text()) for pid in (0, 1)]
 

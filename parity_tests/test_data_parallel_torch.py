@@ -12,47 +12,23 @@ give every rank the 1-process lrs and resume from a rank-0 checkpoint.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import free_port, run_together
 
 WORKER = Path(__file__).with_name("dp_torch_worker.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("ddp")
-    port = str(_free_port())
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), str(rank), "2", port, str(out)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for rank in (0, 1)
-    ]
-    errors = []
-    try:
-        for p in procs:
-            _, err = p.communicate(timeout=240)
-            if p.returncode != 0:
-                errors.append(err[-3000:])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    port = str(free_port())
+    errors = run_together(
+        [[sys.executable, str(WORKER), str(rank), "2", port, str(out)] for rank in (0, 1)], timeout=240
+    )
     assert not errors, "\n\n".join(errors)
     return {name: json.loads((out / f"{name}.json").read_text()) for name in ("rank0", "rank1", "reference")}
 

@@ -1,0 +1,38 @@
+"""Running several worker processes of one test together (JAX hosts, torch ranks)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Sequence
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_together(
+    commands: Sequence[Sequence[str]], timeout: float, env: dict[str, str] | None = None
+) -> list[str]:
+    """Start every command at once, wait for all, and return the stderr tails of those that
+    failed (an empty list when all exited 0). A process still running after ``timeout``
+    seconds is killed — a hang fails the test instead of stalling the suite."""
+    procs = [
+        subprocess.Popen(list(c), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in commands
+    ]
+    errors = []
+    try:
+        for p in procs:
+            _, err = p.communicate(timeout=timeout)
+            if p.returncode != 0:
+                errors.append(err[-3000:])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return errors
