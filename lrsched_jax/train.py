@@ -103,8 +103,8 @@ def _batch_args(
 def train_step(
     model: nnx.Module,
     optimizer: nnx.Optimizer,
-    x: jax.Array,
-    y: jax.Array,
+    x: jax.Array | np.ndarray,
+    y: jax.Array | np.ndarray,
     loss_fn: LossFn = cross_entropy,
     *,
     mesh: Mesh | None = None,
@@ -121,7 +121,7 @@ def train_step(
     if dp is not None:
         x, y = _batch_args("train_step", dp, ("x", "y"), (x, y))
         _place_nodes(dp, model, optimizer)
-    return _train_step(model, optimizer, x, y, loss_fn)
+    return _train_step(model, optimizer, jnp.asarray(x), jnp.asarray(y), loss_fn)
 
 
 @nnx.jit(static_argnames=("loss_fn",))
@@ -146,8 +146,8 @@ def batches(n: int, batch_size: int, key: jax.Array | None = None) -> np.ndarray
 def train_epoch(
     model: nnx.Module,
     optimizer: nnx.Optimizer,
-    x: jax.Array,
-    y: jax.Array,
+    x: jax.Array | np.ndarray,
+    y: jax.Array | np.ndarray,
     batch_size: int,
     *,
     key: jax.Array | None = None,
@@ -238,14 +238,14 @@ def _scan_epoch(
 @nnx.jit(static_argnames=("loss_fn",))
 def _eval(model: nnx.Module, x: jax.Array, y: jax.Array, loss_fn: LossFn) -> tuple[jax.Array, jax.Array]:
     logits = model(x)
-    acc = jnp.mean(jnp.argmax(logits, axis=-1) == y) if logits.ndim == 2 else jnp.nan
+    acc = jnp.mean(jnp.argmax(logits, axis=-1) == y) if logits.ndim == 2 else jnp.asarray(jnp.nan)
     return loss_fn(model, x, y), acc
 
 
 def evaluate(
     model: nnx.Module,
-    x: jax.Array,
-    y: jax.Array,
+    x: jax.Array | np.ndarray,
+    y: jax.Array | np.ndarray,
     loss_fn: LossFn = cross_entropy,
     *,
     mesh: Mesh | None = None,
@@ -273,13 +273,14 @@ def evaluate(
     placed = nnx.merge(graphdef, dp.place_state(state))
     # Arrays already on the mesh are evaluated as placed; others split where they divide.
     head = n if dp.on_mesh(x) and dp.on_mesh(y) else n - n % dp.size
-    parts = []
+    parts: list[tuple[int, tuple[jax.Array, jax.Array]]] = []
     if head:
         xs, ys = _batch_args("evaluate", dp, ("x", "y"), (x[:head], y[:head]) if head < n else (x, y))
         parts.append((head, _eval(placed, xs, ys, loss_fn)))
     if head < n:
-        rest = dp.place_state((x[head:], y[head:]))
-        parts.append((n - head, _eval(placed, *rest, loss_fn)))
-    loss = sum(k * float(v[0]) for k, v in parts) / n
-    acc = sum(k * float(v[1]) for k, v in parts) / n
-    return {"loss": loss, "accuracy": acc}
+        xr, yr = dp.place_state((x[head:], y[head:]))
+        parts.append((n - head, _eval(placed, xr, yr, loss_fn)))
+    return {
+        "loss": sum(k * float(v[0]) for k, v in parts) / n,
+        "accuracy": sum(k * float(v[1]) for k, v in parts) / n,
+    }
