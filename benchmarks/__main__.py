@@ -135,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         print(table, flush=True)
         results["sections"][name] = {"title": title, "seconds": seconds, "result": result}
         md += ["", f"## {title}", "", f"*{what}* ({seconds:.0f} s)", "", table]
-    (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
-    (args.out / "RESULTS.md").write_text("\n".join(md) + "\n")
+        # Written after every section: a failure late in a long run keeps what was measured.
+        (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+        (args.out / "RESULTS.md").write_text("\n".join(md) + "\n")
     print(f"\nwrote {args.out / 'RESULTS.md'} and {args.out / 'results.json'}")
     return 0
 

@@ -289,6 +289,9 @@ def _torch_worker(
             / cfg["epochs"]
         )
     if world > 1:
+        # Everyone done before anyone tears down: a rank leaving while another still talks
+        # to it can abort gloo's threads at exit ("terminate called without an active exception").
+        dist.barrier()
         dist.destroy_process_group()
     if rank:
         return None
@@ -427,6 +430,11 @@ def main(argv: list[str] | None = None) -> int:
         out = _torch_worker(args.quick, args.rank, args.devices, args.port, args.device, args.batch)
         if out is not None:
             print(json.dumps(out))
+        # The figures are out; skip the interpreter's teardown of torch's communication
+        # threads, which on a loaded machine now and then aborts a finished worker.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     else:
         print(table(run(args.quick, args.device, args.devices)))
     return 0
