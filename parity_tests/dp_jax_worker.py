@@ -16,6 +16,7 @@ import traceback
 from typing import Any
 
 import numpy as np
+from processes import finder_summary
 
 N, D, C = 512, 8, 3
 BATCH = 64
@@ -55,17 +56,6 @@ def jax_modules() -> dict[str, Any]:
         return optax.softmax_cross_entropy_with_integer_labels(model(xb), yb).mean()
 
     return {"Net": Net, "ce": ce, "ce3": ce3}
-
-
-def finder_dict(res: Any) -> dict[str, Any]:
-    return {
-        "lrs": res.lrs.tolist(),
-        "losses": res.losses.tolist(),
-        "smoothed": res.smoothed_losses.tolist(),
-        "stop_step": res.stop_step,
-        "stop_reason": res.stop_reason,
-        "suggestions": res.suggestions,
-    }
 
 
 def snapshot(tree: Any) -> list[np.ndarray]:
@@ -142,7 +132,7 @@ def run_single(out: str) -> None:
 
     def finder(mesh: Any, data: Any = (x, y), **kw: Any) -> dict[str, Any]:
         bs = None if not isinstance(data, tuple) else BATCH
-        return finder_dict(lrs.find_lr(Net(0), adam, ce, data, batch_size=bs, mesh=mesh, **KW, **kw))
+        return finder_summary(lrs.find_lr(Net(0), adam, ce, data, batch_size=bs, mesh=mesh, **KW, **kw))
 
     # The finder on in-memory arrays: one device, 4 devices (both axis types), a 1-device mesh,
     # a 2-D mesh split over "data", and inputs that were sharded beforehand (no mesh argument).
@@ -154,7 +144,7 @@ def run_single(out: str) -> None:
         "2x2": finder(grid),
     }
     sharded = tuple(jax.device_put(a, NamedSharding(explicit, P("data"))) for a in (x, y))
-    results["finder"]["presharded"] = finder_dict(
+    results["finder"]["presharded"] = finder_summary(
         lrs.find_lr(Net(0), adam, ce, sharded, batch_size=BATCH, **KW)
     )
     key = jax.random.key(7)
@@ -181,7 +171,7 @@ def run_single(out: str) -> None:
 
     w0 = jnp.zeros((D, C), jnp.float32)
     results["finder_pure"] = {
-        str(n): finder_dict(lrs.find_lr_pure(pure_step, w0, (x, y), batch_size=BATCH, mesh=mesh, **KW))
+        str(n): finder_summary(lrs.find_lr_pure(pure_step, w0, (x, y), batch_size=BATCH, mesh=mesh, **KW))
         for n, mesh in ((1, None), (4, explicit))
     }
 
@@ -300,8 +290,8 @@ def run_host(pid: int, port: int, out: str) -> None:
     with open(out, "w") as f:
         json.dump(
             {
-                "finder": finder_dict(res),
-                "finder_iterable": finder_dict(res_it),
+                "finder": finder_summary(res),
+                "finder_iterable": finder_summary(res_it),
                 "epochs": epochs,
                 "evaluate": ev,
             },

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+from processes import finder_summary
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import lrsched_jax as lrs
@@ -67,17 +68,6 @@ def share(x: torch.Tensor, y: torch.Tensor, rank: int, world: int, size: int = G
     ]
 
 
-def result(res: Any) -> dict[str, Any]:
-    return {
-        "lrs": res.lrs.tolist(),
-        "losses": res.losses.tolist(),
-        "smoothed": res.smoothed_losses.tolist(),
-        "stop_step": res.stop_step,
-        "stop_reason": res.stop_reason,
-        "suggestions": res.suggestions,
-    }
-
-
 def state_of(model: torch.nn.Module, opt: torch.optim.Optimizer) -> list[np.ndarray]:
     out = [t.detach().clone().numpy() for t in model.state_dict().values()]
     for s in opt.state.values():
@@ -106,7 +96,7 @@ def finder_runs(rank: int, world: int, distributed: bool) -> dict[str, Any]:
                 torch.nn.functional.cross_entropy(net(xb), yb).backward()
                 opt.step()
         before = state_of(model, opt)
-        out[name] = result(find_lr(net, opt, torch.nn.CrossEntropyLoss(), data, **FINDER))
+        out[name] = finder_summary(find_lr(net, opt, torch.nn.CrossEntropyLoss(), data, **FINDER))
         out[f"{name}_restored"] = same(before, state_of(model, opt))
     x, y = make_data(torch.float64)
     model = fresh(torch.float64)
@@ -114,11 +104,11 @@ def finder_runs(rank: int, world: int, distributed: bool) -> dict[str, Any]:
     net = DDP(model) if distributed else model
     # Accumulation: micro-batches of half a global batch (DDP reduces at the last one only).
     micro = share(x, y, rank, world, GLOBAL // 2) if distributed else share(x, y, 0, 1, GLOBAL // 2)
-    out["accumulation"] = result(
+    out["accumulation"] = finder_summary(
         find_lr(net, opt, torch.nn.CrossEntropyLoss(), micro, accumulation_steps=2, **FINDER)
     )
     val = share(x[:256], y[:256], rank, world) if distributed else share(x[:256], y[:256], 0, 1)
-    out["validation"] = result(
+    out["validation"] = finder_summary(
         find_lr(
             net,
             opt,
@@ -249,7 +239,7 @@ def error_runs(rank: int, world: int) -> dict[str, Any]:
         share(x, y, rank, world),
         **FINDER,
     )
-    out["after_errors"] = result(res)
+    out["after_errors"] = finder_summary(res)
     # Boundary cases of the training helper.
     model = fresh(torch.float32)
     net = DDP(model)

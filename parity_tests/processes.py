@@ -1,10 +1,12 @@
-"""Running several worker processes of one test together (JAX hosts, torch ranks)."""
+"""Running several worker processes of one test together (JAX hosts, torch ranks), and what
+they report."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 from collections.abc import Sequence
+from typing import Any
 
 
 def free_port() -> int:
@@ -36,3 +38,15 @@ def run_together(
                 p.kill()
                 p.wait()
     return errors
+
+
+def finder_summary(res: Any) -> dict[str, Any]:
+    """What the workers report of a finder result (plain JSON; ``inf`` losses stay floats)."""
+    return {
+        "lrs": res.lrs.tolist(),
+        "losses": res.losses.tolist(),
+        "smoothed": res.smoothed_losses.tolist(),
+        "stop_step": res.stop_step,
+        "stop_reason": res.stop_reason,
+        "suggestions": res.suggestions,
+    }
