@@ -8,6 +8,7 @@ repeat before taking the median, so a slow spell hits both sides of a ratio alik
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import gc
 import os
@@ -99,3 +100,23 @@ def fmt_time(s: dict[str, float], unit: str = "ms") -> str:
     k = {"s": 1.0, "ms": 1e3, "us": 1e6}[unit]
     label = "µs" if unit == "us" else unit
     return f"{s['median'] * k:.3g} {label} ({s['min'] * k:.3g}–{s['max'] * k:.3g})"
+
+
+def section_main(
+    doc: str,
+    run: Callable[..., dict[str, Any]],
+    table: Callable[[dict[str, Any]], str],
+    argv: list[str] | None = None,
+    *,
+    quick_help: str = "a short run",
+    device: bool = False,
+) -> int:
+    """The command line of one section run alone (``python -m benchmarks.<section>``):
+    ``--quick`` (and ``--device`` where the section has one), then its table."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    if device:
+        parser.add_argument("--device", default="cpu", help="torch's device (default cpu)")
+    args = parser.parse_args(argv)
+    print(table(run(args.quick, args.device) if device else run(args.quick)))
+    return 0

@@ -1,6 +1,6 @@
 """The article's claims, measured on the digits data in both frameworks.
 
-    python benchmarks/claims.py [--quick]
+    python -m benchmarks.claims [--quick]
 
 For each seed (≥ 5; ``--quick``: 2) and framework: the LR finder (SGD with momentum 0.9)
 picks the lr; a fixed lr at that value is compared with step decay (×0.1 at 50% and 75% of
@@ -14,12 +14,12 @@ spread over seeds, and the speed-up against the fixed lr — then, plainly, whet
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from typing import Any
 
 import lrsched_jax as lrs
+from benchmarks._common import section_main
 from lrsched_jax.demo.data import initial_weights, load_digits
 from lrsched_jax.demo.finder import run_finder
 from lrsched_jax.demo.runners import JaxRunner, Runner, TorchRunner
@@ -179,11 +179,7 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    print(table(run(args.quick)))
-    return 0
+    return section_main(__doc__, run, table, argv)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Whole curves: 10**6 steps evaluated by lrsched (NumPy, JAX) vs stepping torch's scheduler
 10**6 times vs Optax's function under ``vmap``.
 
-    python benchmarks/curves.py [--quick]
+    python -m benchmarks.curves [--quick]
 
 Two families with a counterpart on each side: cosine annealing (torch ``CosineAnnealingLR``,
 Optax ``cosine_decay_schedule``) and one-cycle (torch ``OneCycleLR``; Optax has no exact
@@ -11,7 +11,6 @@ compiled before timing; torch steps a fresh scheduler (its optimizer holds one p
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from typing import Any
@@ -23,7 +22,7 @@ import optax
 import torch
 
 import lrsched_jax as lrs
-from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, spread, timed
+from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, section_main, spread, timed
 
 
 def _cases(n: int) -> list[dict[str, Any]]:
@@ -103,11 +102,7 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    print(table(run(args.quick)))
-    return 0
+    return section_main(__doc__, run, table, argv)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The LR finder's cost, side by side in one run: each finder against a bare training loop on
 the same model and data, and the torch finder against ``torch-lr-finder``.
 
-    python benchmarks/finder.py [--quick]
+    python -m benchmarks.finder [--quick]
 
 Rows (time per iteration, medians over interleaved repeats with min–max; ratios are formed
 per repeat, so a slow spell hits both sides alike):
@@ -25,7 +25,6 @@ warm-up call has compiled its program, as the bare step is after its warm-up.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gc
 import io
@@ -46,6 +45,7 @@ from flax import nnx
 
 import lrsched_jax as lrs
 import lrsched_torch
+from benchmarks._common import section_main
 
 N_SAMPLES, BATCH, SIZES = 4096, 64, (784, 256, 256, 10)
 SWEEP = {"start_lr": 1e-5, "end_lr": 0.1}
@@ -319,11 +319,7 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="60 iterations, 5 repeats (else 200, 15)")
-    args = parser.parse_args(argv)
-    print(table(run(args.quick)))
-    return 0
+    return section_main(__doc__, run, table, argv, quick_help="60 iterations, 5 repeats (else 200, 15)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """In-graph cost: a jitted Flax train step with an lrsched schedule vs a constant lr vs Optax's
 built-in equivalent schedule (target: indistinguishable, ≤ 1.01×).
 
-    python benchmarks/ingraph.py [--quick]
+    python -m benchmarks.ingraph [--quick]
 
 Two networks (an MLP on 784-d inputs and a small CNN on 28×28 images), AdamW, the schedule
 ``warmup_cosine`` (Optax: ``warmup_cosine_decay_schedule``). Each timing runs ``steps``
@@ -11,7 +11,6 @@ repeat and the ratios are per repeat.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
@@ -20,7 +19,7 @@ import optax
 from flax import nnx
 
 import lrsched_jax as lrs
-from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, spread, timed
+from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, section_main, spread, timed
 
 
 class MLP(nnx.Module):
@@ -128,11 +127,7 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    print(table(run(args.quick)))
-    return 0
+    return section_main(__doc__, run, table, argv)
 
 
 if __name__ == "__main__":

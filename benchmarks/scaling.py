@@ -2,7 +2,7 @@
 ``("data",)`` mesh, torch ``DistributedDataParallel`` over N processes — with the same global
 batches, so every row must also give the 1-device answer.
 
-    python benchmarks/scaling.py [--quick] [--devices N] [--device cpu|cuda]
+    python -m benchmarks.scaling [--quick] [--devices N] [--device cpu|cuda]
 
 Rows for 1, 2, 4, ... and N devices (ranks). The network is an MLP 64-512-512-10 on the
 digits (1,438 training images), AdamW; the global batch is 256 (rounded to a multiple of

@@ -2,7 +2,7 @@
 epoch, and one jitted step per update) vs torch eager (and ``torch.compile`` where it works
 on the machine).
 
-    python benchmarks/throughput.py [--quick] [--device cpu|cuda]
+    python -m benchmarks.throughput [--quick] [--device cpu|cuda]
 
 The digits data (1,437 training images, batch 32, 44 updates per epoch), AdamW with a
 one-cycle schedule stepped per update in both frameworks (:mod:`lrsched_jax.train`,
@@ -12,7 +12,6 @@ the 8×8 images. Updates per second over whole epochs, after a warm-up epoch tha
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
@@ -24,7 +23,7 @@ import torch
 from flax import nnx
 
 import lrsched_jax as lrs
-from benchmarks._common import fmt_ratio, interleaved, paired_ratio, spread, timed
+from benchmarks._common import fmt_ratio, interleaved, paired_ratio, section_main, spread, timed
 from lrsched_jax.demo.data import load_digits
 from lrsched_jax.train import batches, make_optimizer, train_step
 from lrsched_jax.train import train_epoch as jax_epoch
@@ -179,12 +178,7 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
-    print(table(run(args.quick, args.device)))
-    return 0
+    return section_main(__doc__, run, table, argv, device=True)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,11 @@ Measures, on the host CPU:
 * a ``ScheduleLR`` over a 10^6-step curve against stepping torch's own scheduler 10^6
   times (wall time of the whole run, chunk refills included).
 
-Run ``python benchmarks/torch_adapter.py [--quick]``; ``run(quick)`` returns the figures.
+Run ``python -m benchmarks.torch_adapter [--quick]``; ``run(quick)`` returns the figures.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import math
 import statistics
@@ -29,6 +28,7 @@ import torch
 from torch.optim import lr_scheduler as tl
 
 import lrsched_jax as lrs
+from benchmarks._common import section_main
 from lrsched_torch import ScheduleLR, attach, from_torch
 
 Builder = Callable[[torch.optim.Optimizer], Any]
@@ -274,12 +274,9 @@ def table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
-    args = parser.parse_args(argv)
-    print(table(run(quick=args.quick)))
+def main(argv: list[str] | None = None) -> int:
+    return section_main(__doc__, run, table, argv, quick_help="fewer steps and repeats")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -49,3 +49,25 @@ def test_quick_benchmarks_write_every_section_with_finite_numbers(tmp_path):
         assert key in results["machine"]
     rows = results["sections"]["precision"]["result"]["rows"]
     assert max(r["ours_ulps"] for r in rows) <= 8
+
+
+def _documented_command(name: str) -> list[str]:
+    import importlib
+    import re
+
+    doc = importlib.import_module(f"benchmarks.{name}").__doc__
+    found = re.search(r"python (-m benchmarks\.\w+|benchmarks/\w+\.py)", doc)
+    assert found, f"benchmarks/{name}.py does not say how to run it alone"
+    return found.group(1).split()
+
+
+def test_every_section_runs_alone_as_its_docstring_says():
+    """Each section's own command (from the repository root, as documented) parses its
+    arguments; run as a plain script, a module importing ``benchmarks`` would not."""
+    from benchmarks.__main__ import SECTIONS
+
+    for name, _, _ in SECTIONS:
+        cmd = [sys.executable, *_documented_command(name), "--help"]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"{' '.join(cmd[1:])}: {proc.stderr[-2000:]}"
+        assert "--quick" in proc.stdout
