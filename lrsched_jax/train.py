@@ -91,13 +91,17 @@ def replicate(mesh: Mesh, *nodes: Any) -> None:
     _place_nodes(DataParallel(mesh, tuple(mesh.axis_names)), *nodes)
 
 
-def _batch_args(
-    where: str, dp: DataParallel, names: tuple[str, ...], arrays: tuple[Any, ...]
-) -> tuple[Any, ...]:
-    sizes = {int(np.shape(a)[0]) for a in arrays}
-    if len(sizes) != 1:
-        raise ValueError(f"{where}: {' and '.join(names)} must have the same number of samples, got {sizes}")
-    return tuple(dp.place_batch(where, name, a) for name, a in zip(names, arrays))
+def _samples(where: str, x: Any, y: Any) -> int:
+    """The number of samples of ``x`` and ``y``; ``ValueError`` unless they agree."""
+    n, m = int(np.shape(x)[0]), int(np.shape(y)[0])
+    if n != m:
+        raise ValueError(f"{where}: x and y must have the same number of samples, got {n} and {m}")
+    return n
+
+
+def _batch_args(where: str, dp: DataParallel, x: Any, y: Any) -> tuple[Any, Any]:
+    _samples(where, x, y)
+    return dp.place_batch(where, "x", x), dp.place_batch(where, "y", y)
 
 
 def train_step(
@@ -119,7 +123,7 @@ def train_step(
     """
     dp = resolve("train_step", mesh, data_axis, (x, y))
     if dp is not None:
-        x, y = _batch_args("train_step", dp, ("x", "y"), (x, y))
+        x, y = _batch_args("train_step", dp, x, y)
         _place_nodes(dp, model, optimizer)
     return _train_step(model, optimizer, jnp.asarray(x), jnp.asarray(y), loss_fn)
 
@@ -175,11 +179,7 @@ def train_epoch(
         xb, yb = jnp.asarray(x)[idx], jnp.asarray(y)[idx]
     else:
         dp.check("train_epoch", "batch_size", batch_size)
-        if int(np.shape(y)[0]) != int(np.shape(x)[0]):
-            raise ValueError(
-                f"train_epoch: x and y must have the same number of samples, got {np.shape(x)[0]} and "
-                f"{np.shape(y)[0]}"
-            )
+        _samples("train_epoch", x, y)
         xb, yb = (_epoch_batches(dp, a, idx) for a in (x, y))
         _place_nodes(dp, model, optimizer)
     losses, lrs = _scan_epoch(model, optimizer, xb, yb, loss_fn, dp)
@@ -264,18 +264,14 @@ def evaluate(
     if dp is None:
         loss, acc = _eval(model, jnp.asarray(x), jnp.asarray(y), loss_fn)
         return {"loss": float(loss), "accuracy": float(acc)}
-    n = int(np.shape(x)[0])
-    if int(np.shape(y)[0]) != n:
-        raise ValueError(
-            f"evaluate: x and y must have the same number of samples, got {n} and {np.shape(y)[0]}"
-        )
+    n = _samples("evaluate", x, y)
     graphdef, state = nnx.split(model)
     placed = nnx.merge(graphdef, dp.place_state(state))
     # Arrays already on the mesh are evaluated as placed; others split where they divide.
     head = n if dp.on_mesh(x) and dp.on_mesh(y) else n - n % dp.size
     parts: list[tuple[int, tuple[jax.Array, jax.Array]]] = []
     if head:
-        xs, ys = _batch_args("evaluate", dp, ("x", "y"), (x[:head], y[:head]) if head < n else (x, y))
+        xs, ys = _batch_args("evaluate", dp, *((x[:head], y[:head]) if head < n else (x, y)))
         parts.append((head, _eval(placed, xs, ys, loss_fn)))
     if head < n:
         xr, yr = dp.place_state((x[head:], y[head:]))
