@@ -20,9 +20,9 @@ from typing import Any
 
 import lrsched_jax as lrs
 from benchmarks._common import section_main
-from lrsched_jax.demo.data import initial_weights, load_digits
-from lrsched_jax.demo.finder import run_finder
-from lrsched_jax.demo.runners import JaxRunner, Runner, TorchRunner
+from lrtwin.demo.data import initial_weights, load_digits
+from lrtwin.demo.finder import run_finder
+from lrtwin.demo.runners import JaxRunner, Runner, TorchRunner
 
 
 def schedules(lr: float, total: int) -> dict[str, lrs.Schedule]:

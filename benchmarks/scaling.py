@@ -99,8 +99,8 @@ def _jax_worker(quick: bool, devices: int) -> dict[str, Any]:
 
     import lrsched_jax as lrs
     from benchmarks._common import interleaved, spread, timed
-    from lrsched_jax.demo.data import load_digits
     from lrsched_jax.train import make_optimizer, train_epoch
+    from lrtwin.demo.data import load_digits
 
     cfg = _settings(quick)
     available = jax.devices()
@@ -229,9 +229,9 @@ def _torch_worker(
 
     import lrsched_jax as lrs
     from benchmarks._common import spread, timed
-    from lrsched_jax.demo.data import load_digits
     from lrsched_torch import ScheduleLR, find_lr
     from lrsched_torch.train import train_epoch
+    from lrtwin.demo.data import load_digits
 
     cfg = _settings(quick)
     cuda = device == "cuda"

@@ -24,11 +24,11 @@ from flax import nnx
 
 import lrsched_jax as lrs
 from benchmarks._common import fmt_ratio, interleaved, paired_ratio, section_main, spread, timed
-from lrsched_jax.demo.data import load_digits
 from lrsched_jax.train import batches, make_optimizer, train_step
 from lrsched_jax.train import train_epoch as jax_epoch
 from lrsched_torch import ScheduleLR
 from lrsched_torch.train import train_epoch as torch_epoch
+from lrtwin.demo.data import load_digits
 
 BATCH = 32
 

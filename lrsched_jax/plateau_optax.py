@@ -1,4 +1,4 @@
-r"""Optax glue for the plateau state machine (:mod:`lrsched_jax.plateau`).
+r"""Optax glue for the plateau state machine (:mod:`lrsched_jax.core.plateau`).
 
 :func:`scale_by_plateau` is a gradient transformation that multiplies the updates by the
 current plateau lr, :func:`report_plateau` reports one metric (torch's
@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lrsched_jax import _validate as V
-from lrsched_jax.plateau import PlateauState, ReduceOnPlateau
+from lrsched_jax.core import validate as V
+from lrsched_jax.core.plateau import PlateauState, ReduceOnPlateau
 
 __all__ = ["scale_by_plateau", "report_plateau", "plateau_state", "plateau_lr"]
 
@@ -76,7 +76,7 @@ def scale_by_plateau(plateau: ReduceOnPlateau, learning_rate: Any) -> optax.Grad
       here the state holds the lr of each group itself, as torch's ``get_last_lr()``.
 
     >>> import jax, jax.numpy as jnp, optax
-    >>> from lrsched_jax.plateau import reduce_on_plateau
+    >>> from lrsched_jax.core.plateau import reduce_on_plateau
     >>> from lrsched_jax.plateau_optax import scale_by_plateau, report_plateau, plateau_lr
     >>> plateau = reduce_on_plateau(factor=0.5, patience=0)
     >>> tx = optax.chain(optax.sgd(1.0), scale_by_plateau(plateau, 0.1))
@@ -154,7 +154,7 @@ def report_plateau(opt_state: Any, metric: Any, plateau: ReduceOnPlateau, *, whe
     Raises ``ValueError`` if ``opt_state`` holds no plateau state.
 
     >>> import jax.numpy as jnp, optax
-    >>> from lrsched_jax.plateau import reduce_on_plateau
+    >>> from lrsched_jax.core.plateau import reduce_on_plateau
     >>> from lrsched_jax.plateau_optax import scale_by_plateau, report_plateau, plateau_lr
     >>> p = reduce_on_plateau(patience=0)
     >>> tx = optax.chain(optax.adam(1.0), scale_by_plateau(p, 1e-3))

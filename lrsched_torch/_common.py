@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrsched_jax import Schedule, from_config
+from lrsched_jax.core import Schedule, from_config
 
 __all__ = [
     "MODES",

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler as tl
 
-import lrsched_jax as lrs
-from lrsched_jax import Schedule
+import lrsched_jax.core as lrs
+from lrsched_jax.core import Schedule
 from lrsched_torch._common import as_float
 from lrsched_torch.schedule_lr import ScheduleLR
 

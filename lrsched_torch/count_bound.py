@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from lrsched_jax import Schedule
+from lrsched_jax.core import Schedule
 from lrsched_torch._common import Curve, as_float, check_mode, check_optimizer, group_schedules
 
 __all__ = ["attach", "AttachHandle", "COUNT_KEY"]

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrsched_jax.finder._config import DEFAULTS, SweepConfig
-from lrsched_jax.finder._core import RUNNING, quiet, tracker_init, tracker_step
-from lrsched_jax.finder._data import Cycle, progress_bar
-from lrsched_jax.finder._result import FinderResult, build_result
+from lrsched_jax.core.finder.config import DEFAULTS, SweepConfig
+from lrsched_jax.core.finder.data import Cycle, progress_bar
+from lrsched_jax.core.finder.result import FinderResult, build_result
+from lrsched_jax.core.finder.sweep import RUNNING, quiet, tracker_init, tracker_step
 from lrsched_torch._common import as_float, check_optimizer
 from lrsched_torch.count_bound import AttachHandle
 from lrsched_torch.distributed import RankSync, forward_buffers, sync_group, unwrap

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
-from lrsched_jax import Schedule
+from lrsched_jax.core import Schedule
 from lrsched_torch._common import (
     Curve,
     as_float,

@@ -1,4 +1,9 @@
-"""Shared test set-up: hypothesis profiles and float helpers.
+"""Shared test set-up: hypothesis profiles, the layer markers and float helpers.
+
+The tests are organised by layer: ``core/`` (framework-neutral), ``jax_glue/``,
+``torch_adapter/`` and ``end_to_end/`` (both frameworks, the CLI, the demo, the docs). Every
+test under ``end_to_end/`` carries the ``e2e`` marker, so ``-m "not slow and not e2e"`` is the
+quick local loop; the README's test command runs everything but the ``slow`` cases.
 
 Profiles: ``default`` (the README's test command) keeps every property test to a modest
 number of examples so the suite runs in minutes on 2 cores; ``thorough`` (``--hypothesis-profile
@@ -8,8 +13,10 @@ thorough``) runs many more.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 # The default profile does not shrink: a failure is reported at once with the example that
@@ -45,3 +52,12 @@ def f32_ulps(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
     spacing = np.spacing(r32).astype(np.float64)
     out = np.abs(got - ref) / spacing
     return np.where(r32 >= F32_FLOOR, out, np.nan)
+
+
+_E2E = Path(__file__).parent / "end_to_end"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _E2E in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)

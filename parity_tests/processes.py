@@ -3,10 +3,21 @@ they report."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from collections.abc import Sequence
 from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def worker_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) with this folder on ``PYTHONPATH``, so worker scripts
+    in the layer folders import the shared helpers here."""
+    out = dict(os.environ if env is None else env)
+    out["PYTHONPATH"] = os.pathsep.join(p for p in (HERE, out.get("PYTHONPATH", "")) if p)
+    return out
 
 
 def free_port() -> int:
@@ -23,7 +34,9 @@ def run_together(
     failed (an empty list when all exited 0). A process still running after ``timeout``
     seconds is killed — a hang fails the test instead of stalling the suite."""
     procs = [
-        subprocess.Popen(list(c), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            list(c), env=worker_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for c in commands
     ]
     errors = []

@@ -1,46 +1,12 @@
-r"""The LR range test ("LR finder"): one algorithm, a JAX driver and a torch driver.
-
-Train for ``num_iter`` steps while the lr sweeps from ``start_lr`` to ``end_lr`` (the
-:class:`~lrsched_jax.LrRange` schedule: exponential by default, reaching ``end_lr`` at the
-last step), record the loss, stop when it diverges, and read a good lr off the curve.
-
-* :func:`lrsched_jax.find_lr` — Flax NNX models (or a params pytree), Optax optimizers;
-  in-memory arrays run as one jitted program. :func:`lrsched_jax.find_lr_pure` takes any
-  pure ``train_step(state, batch, lr) -> (state, loss)``.
-* :func:`lrsched_torch.find_lr` — any ``torch.nn.Module`` and optimizer.
-
-Both leave the model, optimizer and RNG state exactly as they found them, and return a
-:class:`FinderResult`. The smoothing, the stop rule and the suggestion rules live in
-:mod:`lrsched_jax.finder._core`, written once for NumPy and ``jax.numpy``.
-
-**Defaults and why.** ``start_lr=1e-7, end_lr=10, num_iter=100, mode="exp"`` (the
-article's sweep; exponential spacing gives every decade the same number of steps);
-``smooth=0.98`` (fastai's EMA, bias-corrected so the first point is the first loss);
-``diverge_factor=4`` (stop once the smoothed loss exceeds 4× its best, as the article and
-torch-lr-finder do); ``skip_start=10, skip_end=5`` (torch-lr-finder's plot window: the
-first points are noise at a negligible lr, the last ones already diverge).
-
-**The default suggestion is ``"valley"``** (fastai's default since 2021): the middle of
-the longest decreasing stretch of the smoothed curve. It depends on the *shape* of the
-whole descent, so one noisy dip cannot move it far, whereas ``"steepest"`` (an argmin of a
-numerical derivative) jumps with noise between runs, and ``"minimum"``/10 depends on
-exactly where the curve bottoms out. ``"article"`` (``argmin(np.gradient(raw))/10``) is
-there to reproduce the article; on raw losses it is the noisiest of the four.
+"""The LR finder for JAX: :func:`find_lr` (Flax NNX models or params pytrees, Optax) and
+:func:`find_lr_pure` (any pure ``train_step``), on the framework-neutral sweep of
+:mod:`lrsched_jax.core.finder` (whose public names are re-exported here).
 """
 
 from __future__ import annotations
 
-from lrsched_jax.finder._config import DEFAULTS, MIN_WINDOW, SweepConfig
-from lrsched_jax.finder._core import REASONS, RULE_DIVISORS, RULES
-from lrsched_jax.finder._result import FinderResult, build_result
+from lrsched_jax.core.finder import *  # noqa: F403
+from lrsched_jax.core.finder import __all__ as _core_all
+from lrsched_jax.finder.jax_driver import find_lr, find_lr_pure
 
-__all__ = [
-    "FinderResult",
-    "SweepConfig",
-    "build_result",
-    "DEFAULTS",
-    "MIN_WINDOW",
-    "RULES",
-    "RULE_DIVISORS",
-    "REASONS",
-]
+__all__ = [*_core_all, "find_lr", "find_lr_pure"]

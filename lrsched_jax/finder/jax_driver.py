@@ -38,10 +38,18 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
-from lrsched_jax.finder._config import DEFAULTS, SweepConfig
-from lrsched_jax.finder._core import RUNNING, Tracker, tracker_init, tracker_step
-from lrsched_jax.finder._data import Cycle, progress_bar
-from lrsched_jax.finder._result import FinderResult, build_result
+from lrsched_jax.core.finder import (
+    DEFAULTS,
+    RUNNING,
+    Cycle,
+    FinderResult,
+    SweepConfig,
+    Tracker,
+    build_result,
+    progress_bar,
+    tracker_init,
+    tracker_step,
+)
 from lrsched_jax.parallel import DataParallel, infer, resolve
 
 __all__ = ["find_lr", "find_lr_pure"]

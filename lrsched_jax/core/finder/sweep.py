@@ -1,0 +1,353 @@
+r"""The LR finder's shared logic, written once in the array-namespace style.
+
+Everything here computes with the namespace of its array arguments (NumPy on the host,
+``jax.numpy`` inside ``jit``) and never branches in Python on array values, so the torch
+driver (NumPy, per step on the host) and the JAX driver (traced, inside its jitted
+while-loop) run *the same code*. Nothing here imports JAX at module level; the two loop
+helpers (:func:`lrsched_jax.core.xp.fori_loop`, :func:`~lrsched_jax.core.xp.put`) reach for
+``jax.lax`` / ``.at[]`` only when they are handed JAX values, i.e. only in a process that already uses JAX.
+
+**Bitwise agreement between NumPy and XLA.** XLA fuses a multiply feeding an add into one
+fused multiply-add (measured on CPU: about a quarter of ``a*b + c*d`` results differ from
+NumPy's in the last bit), which would let the NumPy and the jitted evaluations of an EMA
+drift apart. So no formula here lets a product feed an addition:
+
+* the smoothing divides: ``s_k = s_{k-1} + (x_k - s_{k-1}) / c_k`` with the bias-correction
+  divisors ``c_k = 1 + beta + ... + beta**k`` computed once on the host in float64
+  (:func:`ema_divisors`) and handed to both frameworks as data;
+* the stop threshold is a product compared, never added;
+* the suggestion rules use differences, one division and comparisons, and return
+  *indices*; the final ``lr / 10`` happens on the host (:func:`rule_values`).
+
+Subtraction, division, comparison, ``min`` and ``argmin`` are exactly rounded (or exact) in
+both, so NumPy and jitted JAX agree bit for bit, in float32 and in float64 — for losses
+that are normal numbers: XLA on CPU flushes subnormals (below ~1e-38 in float32) to zero.
+
+**The smoothing** is the bias-corrected exponential moving average of fastai
+(``avg_k = beta*avg_{k-1} + (1-beta)*x_k``, ``s_k = avg_k / (1 - beta**(k+1))``), written in
+its equivalent incremental form (``1/c_k = (1-beta)/(1-beta**(k+1))``). ``c_0 = 1``, so the
+first smoothed value *is* the first loss; ``beta = 0`` means no smoothing at all:
+``s_k = x_k`` exactly (not ``s + (x - s)``, which can differ in the last bits).
+
+**The stop rule** at step ``k`` (after the loss of step ``k`` is known): ``best`` is the
+minimum smoothed loss of steps ``0..k`` and the sweep stops when
+
+* the smoothed loss is not finite (every non-finite raw loss makes it so): reason
+  ``"non-finite"``, or
+* ``s_k > best + (factor - 1) * |best|``: reason ``"diverged"``, computed as
+  ``s_k > best * (factor if best >= 0 else 2 - factor)``.
+
+For positive losses this is *exactly* torch-lr-finder's and the article's ``s_k > factor *
+best`` (the same single product). A multiplicative threshold breaks for negative losses
+(log-likelihoods, ELBOs, some contrastive losses): with ``best = -1`` and ``factor = 4``,
+``4 * best = -4`` lies *below* the best, so the first step that is not a new best would
+stop the sweep. The margin form keeps the meaning "the loss rose by ``factor - 1`` times
+the size of the best loss" on both sides of zero, is continuous at ``best = 0`` and is
+scale invariant (multiplying every loss by ``c > 0`` changes no decision). It is not shift
+invariant — no threshold relative to ``best`` can be — so for a loss that hovers around
+zero, add a constant to it before running the finder.
+
+A new best never stops the sweep (``s > best*m`` is false for ``s = best`` of either sign).
+
+**Suggestion rules** (each sees the ``count`` valid points: the steps up to the stop,
+without a final non-finite one; :func:`valid_count`):
+
+* ``"steepest"`` — the lr where the smoothed loss falls fastest against ``log(lr)``:
+  ``argmin`` over the window of ``(s[i+1] - s[i-1]) / (x[i+1] - x[i-1])`` (``x = log lr``;
+  one-sided at the ends of the valid points), the window being the valid points without
+  the first ``skip_start`` and the last ``skip_end`` (noisy start, diverging end).
+* ``"valley"`` — fastai's rule: the longest strictly decreasing run (subsequence) of the
+  smoothed losses in the window; the lr halfway along it (``start + d//3 + d//6`` with
+  ``d`` its length, exactly fastai's arithmetic, clipped to the window).
+* ``"minimum"`` — the lr of the smallest smoothed loss in the window, divided by 10.
+* ``"article"`` — the article's rule: ``lr[argmin(np.gradient(raw losses))] / 10`` over
+  every valid point, on the raw (unsmoothed) losses, with ``np.gradient``'s differences
+  (central inside, one-sided at the two ends).
+
+Ties go to the first (smallest) index in every rule, in both namespaces.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from lrsched_jax.core.xp import fori_loop, is_numpy, put, quiet
+from lrsched_jax.core.xp import namespace as _ns
+
+__all__ = [
+    "RUNNING",
+    "DIVERGED",
+    "NONFINITE",
+    "REASONS",
+    "RULES",
+    "RULE_DIVISORS",
+    "Tracker",
+    "ema_divisors",
+    "tracker_init",
+    "tracker_step",
+    "scan",
+    "valid_count",
+    "steepest_index",
+    "valley_index",
+    "minimum_index",
+    "article_index",
+    "rule_indices",
+    "rule_values",
+]
+
+#: Stop codes: still running (or completed, when the steps ran out), diverged, non-finite loss.
+RUNNING, DIVERGED, NONFINITE = 0, 1, 2
+#: The stop reason of each code, as stored in a :class:`~lrsched_jax.finder.FinderResult`.
+REASONS = {RUNNING: "completed", DIVERGED: "diverged", NONFINITE: "non-finite"}
+
+#: The suggestion rules, in the order they are reported.
+RULES = ("valley", "steepest", "minimum", "article")
+#: What each rule's lr is divided by (the "÷ 10" rules).
+RULE_DIVISORS = {"valley": 1.0, "steepest": 1.0, "minimum": 10.0, "article": 10.0}
+
+
+def ema_divisors(num: int, smooth: float) -> np.ndarray | None:
+    """The bias-correction divisors ``c_k = 1 + beta + ... + beta**k`` (float64, host), or
+    ``None`` for ``smooth = 0`` (no smoothing).
+
+    ``s_k = s_{k-1} + (x_k - s_{k-1}) / c_k`` is the bias-corrected EMA; ``c_0 = 1``
+    exactly, so ``s_0 = 0 + (x_0 - 0) / 1 = x_0``. Without smoothing there is no table:
+    ``s + (x - s)`` is not always ``x`` in floating point, so :func:`tracker_step` is told
+    by ``divisor=None`` to take the loss itself. Both drivers cast this one table to the
+    loss dtype, so they divide by identical numbers.
+
+    >>> ema_divisors(4, 0.5).tolist()
+    [1.0, 1.5, 1.75, 1.875]
+    >>> ema_divisors(4, 0.0) is None
+    True
+    """
+    if smooth == 0:
+        return None
+    out = np.empty(int(num), dtype=np.float64)
+    c = 0.0
+    for k in range(int(num)):
+        c = 1.0 + smooth * c
+        out[k] = c
+    return out
+
+
+class Tracker(NamedTuple):
+    """The finder's running state: the last smoothed loss and the best smoothed loss so far."""
+
+    smoothed: Any
+    best: Any
+
+
+def tracker_init(xp: Any, dtype: Any) -> Tracker:
+    """The state before step 0: ``smoothed = 0`` (unused: ``c_0 = 1``), ``best = +inf``."""
+    # [()] makes NumPy scalars (several times faster to compute with than 0-d arrays).
+    return Tracker(xp.asarray(0.0, dtype=dtype)[()], xp.asarray(math.inf, dtype=dtype)[()])
+
+
+def tracker_step(state: Tracker, loss: Any, divisor: Any, diverge_factor: float) -> tuple[Tracker, Any]:
+    """One step of smoothing and the stop rule: ``(new_state, code)``.
+
+    ``loss`` is the step's raw loss (a scalar of the tracker's dtype), ``divisor`` its
+    :func:`ema_divisors` entry (same dtype), or ``None`` without smoothing. ``code`` is
+    :data:`RUNNING`, :data:`DIVERGED` or :data:`NONFINITE` (module docstring: the rule; a
+    non-finite raw loss always makes the smoothed loss non-finite). With NumPy, a non-finite
+    or huge loss makes NumPy warn; callers running it per step wrap their loop in
+    :func:`quiet` once (entering ``np.errstate`` per step would cost more than the step).
+
+    Written with operators rather than ``where`` wherever both give the same bits: the
+    torch driver runs this once per step on NumPy scalars, where each ufunc call costs
+    about a microsecond and an operator a tenth of that.
+
+    >>> import numpy as np
+    >>> st = tracker_init(np, np.float32)
+    >>> codes = []
+    >>> for k, x in enumerate([2.0, 1.0, 5.0]):
+    ...     st, code = tracker_step(st, np.float32(x), None, 4.0)
+    ...     codes.append(int(code))
+    >>> codes, float(st.best)  # 5 > 4 * 1: diverged at step 2
+    ([0, 0, 1], 1.0)
+    """
+    xp = _ns(loss)
+    prev = state.smoothed
+    # Division, never a product feeding an addition (module docstring: FMA contraction).
+    s = loss if divisor is None else prev + (loss - prev) / divisor
+    best = xp.minimum(state.best, s)
+    # best + (factor - 1) * |best| as one product per sign of best: factor * best (exactly
+    # the multiplicative rule) for best >= 0, (2 - factor) * best below zero. An overflowing
+    # threshold is inf: nothing lies above it, in either namespace.
+    above = ((best >= 0.0) & (s > best * diverge_factor)) | (
+        (best < 0.0) & (s > best * (2.0 - diverge_factor))
+    )
+    finite = xp.isfinite(s)
+    code = (finite & above) * DIVERGED + (~finite) * NONFINITE
+    return Tracker(s, best), xp.astype(xp.asarray(code), xp.int32)
+
+
+def scan(losses: Any, divisors: Any, diverge_factor: float) -> tuple[Any, Any, Any]:
+    """Run :func:`tracker_step` over a whole loss sequence: ``(smoothed, stop_step, code)``.
+
+    ``smoothed`` is computed for every entry (also past the stop); ``stop_step`` is the
+    first step whose code is not :data:`RUNNING` and ``code`` that code, or
+    ``len(losses) - 1`` and :data:`RUNNING` ("completed") when no step stops. Computes in
+    the dtype of ``losses``; ``divisors`` (:func:`ema_divisors`, cast to that dtype) has at
+    least as many entries, or is ``None`` (no smoothing). The drivers call
+    :func:`tracker_step` once per step instead — the same function.
+
+    >>> import numpy as np
+    >>> losses = np.array([3.0, 2.0, 1.0, 9.0, 1.0])
+    >>> s, stop, code = scan(losses, None, 4.0)
+    >>> s.tolist(), int(stop), REASONS[int(code)]
+    ([3.0, 2.0, 1.0, 9.0, 1.0], 3, 'diverged')
+    """
+    xp = _ns(losses)
+    n = losses.shape[0]
+    dt = losses.dtype
+    smoothed = xp.zeros((n,), dtype=dt)
+    if not (not is_numpy(xp)):
+        smoothed = np.array(smoothed)  # a buffer of our own, filled in place
+
+    def body(i: Any, carry: Any) -> Any:
+        state, out, stop, code = carry
+        state, c = tracker_step(state, losses[i], None if divisors is None else divisors[i], diverge_factor)
+        out = put(xp, out, i, state.smoothed)
+        first = (code == RUNNING) & (c != RUNNING)
+        stop = xp.where(first, xp.asarray(i, dtype=xp.int32), stop)
+        code = xp.where(first, c, code)
+        return state, out, xp.astype(stop, xp.int32), xp.astype(code, xp.int32)
+
+    init = (
+        tracker_init(xp, dt),
+        smoothed,
+        xp.asarray(n - 1, dtype=xp.int32),
+        xp.asarray(RUNNING, dtype=xp.int32),
+    )
+    with quiet(xp):
+        _, smoothed, stop, code = fori_loop(xp, 0, n, body, init)
+    return smoothed, stop, code
+
+
+def valid_count(stop_step: Any, code: Any) -> Any:
+    """How many points the suggestion rules may use: steps ``0..stop_step``, without the
+    stop step when its loss was not finite."""
+    xp = _ns(stop_step)
+    return xp.where(code == NONFINITE, stop_step, stop_step + 1)
+
+
+def _window(xp: Any, n_total: int, count: Any, skip_start: int, skip_end: int) -> tuple[Any, Any]:
+    idx = xp.arange(n_total, dtype=xp.int32)
+    return idx, (idx >= skip_start) & (idx < count - skip_end)
+
+
+def _first_argmin(xp: Any, values: Any, mask: Any) -> Any:
+    """The first index of the smallest value where ``mask`` holds (``+inf`` elsewhere)."""
+    inf = xp.asarray(math.inf, dtype=values.dtype)
+    return xp.astype(xp.argmin(xp.where(mask, values, inf)), xp.int32)
+
+
+def steepest_index(
+    smoothed: Any, log_lrs: Any, count: Any, skip_start: int, skip_end: int
+) -> tuple[Any, Any]:
+    """``(index, ok)`` of the steepest descent of ``smoothed`` against ``log_lrs`` in the window.
+
+    The slope at ``i`` is ``(s[hi] - s[lo]) / (x[hi] - x[lo])`` with ``lo = max(i-1, 0)``,
+    ``hi = min(i+1, count-1)`` (central differences, one-sided at the ends of the valid
+    points). ``ok`` is false when the window is empty (the index is then 0, meaningless).
+    ``log_lrs`` is given by the caller (computed once on the host), so no ``log`` is
+    evaluated here — NumPy's and XLA's ``log`` may differ in the last bit.
+    """
+    xp = _ns(smoothed)
+    n = smoothed.shape[0]
+    idx, mask = _window(xp, n, count, skip_start, skip_end)
+    lo = xp.maximum(idx - 1, 0)
+    hi = xp.minimum(idx + 1, xp.maximum(count - 1, 0))
+    dy = xp.take(smoothed, hi) - xp.take(smoothed, lo)
+    dx = xp.take(log_lrs, hi) - xp.take(log_lrs, lo)
+    with quiet(xp):
+        slope = dy / dx
+    # An empty difference (count < 2) gives nan; only masked-in values matter.
+    ok = xp.any(mask) & (count >= 2)
+    return _first_argmin(xp, slope, mask & (hi > lo)), ok
+
+
+def valley_index(smoothed: Any, count: Any, skip_start: int, skip_end: int) -> tuple[Any, Any]:
+    """``(index, ok)`` of fastai's valley: the middle of the longest decreasing run in the window.
+
+    ``lds[i]`` is the length of the longest strictly decreasing subsequence of the window's
+    smoothed losses ending at ``i`` (``O(n**2)``, as fastai); ``max_end`` the first ``i``
+    with the largest ``lds``, ``max_start = max_end - lds[max_end]``,
+    ``index = max_start + d//3 + d//6`` with ``d = max_end - max_start`` (fastai's
+    ``int(d/3) + int(d/3/2)``), clipped to the window.
+    """
+    xp = _ns(smoothed)
+    n = smoothed.shape[0]
+    idx, mask = _window(xp, n, count, skip_start, skip_end)
+    lds = xp.zeros((n,), dtype=xp.int32)
+    if not (not is_numpy(xp)):
+        lds = np.array(lds)
+    after_start = idx >= skip_start
+
+    def body(i: Any, lds: Any) -> Any:
+        # Only window points are visited, and j < i keeps j below the window's end.
+        earlier = after_start & (idx < i) & (smoothed > smoothed[i])
+        return put(xp, lds, i, xp.max(xp.where(earlier, lds, 0)) + 1)
+
+    lds = fori_loop(xp, skip_start, xp.maximum(count - skip_end, skip_start), body, lds)
+    max_end = xp.astype(xp.argmax(lds), xp.int32)
+    max_start = max_end - lds[max_end]
+    d = max_end - max_start
+    pick = max_start + d // 3 + d // 6
+    first = xp.asarray(skip_start, dtype=xp.int32)
+    last = xp.astype(xp.maximum(count - skip_end - 1, skip_start), xp.int32)
+    return xp.astype(xp.clip(pick, first, last), xp.int32), xp.any(mask)
+
+
+def minimum_index(smoothed: Any, count: Any, skip_start: int, skip_end: int) -> tuple[Any, Any]:
+    """``(index, ok)`` of the smallest smoothed loss in the window."""
+    xp = _ns(smoothed)
+    _, mask = _window(xp, smoothed.shape[0], count, skip_start, skip_end)
+    return _first_argmin(xp, smoothed, mask), xp.any(mask)
+
+
+def article_index(raw: Any, count: Any) -> tuple[Any, Any]:
+    """``(index, ok)`` of ``argmin(np.gradient(raw[:count]))`` (the article's rule).
+
+    ``np.gradient`` with unit spacing: ``(r[i+1] - r[i-1]) / 2`` inside,
+    ``r[1] - r[0]`` and ``r[count-1] - r[count-2]`` at the ends; needs ``count >= 2``.
+    """
+    xp = _ns(raw)
+    n = raw.shape[0]
+    idx = xp.arange(n, dtype=xp.int32)
+    mask = idx < count
+    last = xp.maximum(count - 1, 0)
+    lo = xp.maximum(idx - 1, 0)
+    hi = xp.minimum(idx + 1, last)
+    diff = xp.take(raw, hi) - xp.take(raw, lo)
+    interior = (idx > 0) & (idx < last)
+    with quiet(xp):
+        grad = xp.where(interior, diff / xp.asarray(2.0, dtype=raw.dtype), diff)
+    return _first_argmin(xp, grad, mask), count >= 2
+
+
+def rule_indices(
+    raw: Any, smoothed: Any, log_lrs: Any, count: Any, skip_start: int, skip_end: int
+) -> dict[str, tuple[Any, Any]]:
+    """Every rule's ``(index, ok)``, by rule name (:data:`RULES`)."""
+    return {
+        "valley": valley_index(smoothed, count, skip_start, skip_end),
+        "steepest": steepest_index(smoothed, log_lrs, count, skip_start, skip_end),
+        "minimum": minimum_index(smoothed, count, skip_start, skip_end),
+        "article": article_index(raw, count),
+    }
+
+
+def rule_values(lrs: np.ndarray, indices: dict[str, tuple[Any, Any]]) -> dict[str, float | None]:
+    """The suggested lr of every rule (host, float64): ``lrs[index] / divisor``, or ``None``
+    for a rule that had no point to choose from."""
+    out: dict[str, float | None] = {}
+    for rule in RULES:
+        i, ok = indices[rule]
+        out[rule] = float(lrs[int(i)] / RULE_DIVISORS[rule]) if bool(ok) else None
+    return out

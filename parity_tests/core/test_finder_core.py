@@ -1,0 +1,428 @@
+"""The finder's shared logic: smoothing, the stop rule and the suggestion rules.
+
+Hand-made and hypothesis-random loss sequences (noisy, NaN at step k, never decreasing,
+constant, negative) give identical results in NumPy and in jitted JAX (float32 and float64),
+and each rule agrees with an independent reference implementation. Also: the result type's
+JSON round trip and plot, the batch-source cycling, the argument checks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lrsched_jax.core.finder import Cycle, FinderResult, SweepConfig, build_result
+from lrsched_jax.core.finder import sweep as C
+
+matplotlib.use("Agg")
+
+N = 64  # one sequence length: one compilation per dtype for the jitted evaluations
+SKIP = (6, 3)
+FACTOR = 4.0
+
+
+# --- references, written independently of _core -----------------------------------------
+
+
+def ref_smooth(losses, beta):
+    """fastai's AvgSmoothLoss: lerp, then divide by 1 - beta**count (float64)."""
+    out, avg = [], 0.0
+    for k, x in enumerate(losses, start=1):
+        avg = beta * avg + (1 - beta) * x
+        out.append(avg / (1 - beta**k))
+    return np.array(out)
+
+
+def ref_valley(losses):
+    """fastai's ``valley`` (fastai/callback/schedule.py), index only, verbatim logic."""
+    n = len(losses)
+    max_start, max_end = 0, 0
+    lds = [1] * n
+    for i in range(1, n):
+        for j in range(0, i):
+            if (losses[i] < losses[j]) and (lds[i] < lds[j] + 1):
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    return max_start + int(sections) + int(sections / 2)
+
+
+def ref_stop(smoothed, raw, factor):
+    """torch-lr-finder's loop with the documented negative-loss margin."""
+    best = math.inf
+    for k, (s, r) in enumerate(zip(smoothed, raw)):
+        if not (math.isfinite(r) and math.isfinite(s)):
+            return k, "non-finite"
+        best = min(best, s)
+        if s > best + (factor - 1) * abs(best):
+            return k, "diverged"
+    return len(raw) - 1, "completed"
+
+
+# --- sequences ----------------------------------------------------------------------------
+
+
+def make_sequence(kind: str, seed: int, n: int = N) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 1.0, n)
+    if kind == "noisy":
+        base = 2.0 - 1.5 * np.clip(t / 0.6, 0, 1) + 300.0 * np.clip(t - 0.6, 0, None) ** 2
+        return base * np.exp(rng.normal(0.0, 0.15, n))
+    if kind == "nan":
+        x = make_sequence("noisy", seed, n)
+        x[rng.integers(0, n)] = rng.choice([np.nan, np.inf, -np.inf])
+        return x
+    if kind == "increasing":
+        return 0.5 + np.cumsum(rng.uniform(0.0, 0.3, n))
+    if kind == "constant":
+        return np.full(n, rng.uniform(-3.0, 3.0))
+    if kind == "negative":
+        return make_sequence("noisy", seed, n) - rng.uniform(2.0, 6.0)
+    if kind == "crossing":
+        return make_sequence("noisy", seed, n) - 1.0
+    raise AssertionError(kind)
+
+
+KINDS = ("noisy", "nan", "increasing", "constant", "negative", "crossing")
+
+
+def divs(n: int, beta: float, dt=np.float64):
+    """The divisor table in ``dt`` (None without smoothing), as the drivers pass it."""
+    d = C.ema_divisors(n, beta)
+    return None if d is None else d.astype(dt)
+
+
+def numpy_eval(losses: np.ndarray, beta: float, dt) -> dict:
+    x = losses.astype(dt)
+    div = divs(len(x), beta, dt)
+    s, stop, code = C.scan(x, div, FACTOR)
+    log_lrs = np.log(np.geomspace(1e-7, 10.0, len(x))).astype(dt)
+    count = C.valid_count(stop, code)
+    rules = C.rule_indices(x, s, log_lrs, count, *SKIP)
+    return {"s": s, "stop": stop, "code": code, "rules": rules, "x": x, "div": div, "log_lrs": log_lrs}
+
+
+@jax.jit
+def _jax_eval(x, div, log_lrs):
+    s, stop, code = C.scan(x, div, FACTOR)
+    count = C.valid_count(stop, code)
+    return s, stop, code, C.rule_indices(x, s, log_lrs, count, *SKIP)
+
+
+def assert_same(losses: np.ndarray, beta: float) -> None:
+    for dt in (np.float32, np.float64):
+        ref = numpy_eval(losses, beta, dt)
+        with jax.enable_x64(dt == np.float64):
+            div = None if ref["div"] is None else jnp.asarray(ref["div"])
+            s, stop, code, rules = _jax_eval(jnp.asarray(ref["x"]), div, jnp.asarray(ref["log_lrs"]))
+            assert s.dtype == dt
+            np.testing.assert_array_equal(np.asarray(s), ref["s"])  # bitwise (NaN == NaN here)
+            assert int(stop) == int(ref["stop"]) and int(code) == int(ref["code"])
+            for rule, (i, ok) in ref["rules"].items():
+                assert (int(rules[rule][0]), bool(rules[rule][1])) == (int(i), bool(ok)), rule
+
+
+# --- NumPy == jitted JAX ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("beta", [0.98, 0.0, 0.6])
+def test_numpy_and_jitted_jax_agree_hand_made(kind, beta):
+    for seed in range(3):
+        assert_same(make_sequence(kind, seed), beta)
+
+
+@given(
+    kind=st.sampled_from(KINDS),
+    seed=st.integers(0, 2**32 - 1),
+    beta=st.sampled_from([0.0, 0.5, 0.9, 0.98, 0.999]),
+)
+def test_numpy_and_jitted_jax_agree_random(kind, seed, beta):
+    assert_same(make_sequence(kind, seed), beta)
+
+
+# No subnormal losses: XLA flushes subnormals to zero on CPU (NumPy keeps them), which no
+# formula can prevent; and |x| >= 2**-100 keeps differences of two losses normal too.
+_magnitude = st.floats(2.0**-100, 2.0**20, width=32)
+_loss = st.one_of(st.just(0.0), _magnitude, _magnitude.map(lambda v: -v))
+
+
+@given(st.lists(_loss, min_size=N, max_size=N))
+def test_numpy_and_jitted_jax_agree_arbitrary_floats(values):
+    assert_same(np.asarray(values), 0.98)
+
+
+def test_per_step_host_loop_equals_scan():
+    """The torch driver calls tracker_step once per step on NumPy scalars: same as scan."""
+    for kind in KINDS:
+        x = make_sequence(kind, 7).astype(np.float32)
+        div = divs(N, 0.98, np.float32)
+        s, stop, code = C.scan(x, div, FACTOR)
+        tr = C.tracker_init(np, np.float32)
+        for k in range(N):
+            tr, c = C.tracker_step(tr, x[k], div[k], FACTOR)
+            assert np.array_equal(tr.smoothed, s[k], equal_nan=True)
+            if int(c) != C.RUNNING:
+                assert (k, int(c)) == (int(stop), int(code))
+                break
+
+
+# --- smoothing ----------------------------------------------------------------------------
+
+
+def test_smoothing_is_fastais_bias_corrected_ema():
+    x = make_sequence("noisy", 3)
+    s, _, _ = C.scan(x, C.ema_divisors(N, 0.98), 1e9)
+    np.testing.assert_allclose(s, ref_smooth(x, 0.98), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_first_smoothed_value_is_the_first_loss_and_beta_zero_disables(dt):
+    x = make_sequence("noisy", 4).astype(dt)
+    for beta in (0.98, 0.5, 0.999):
+        s, _, _ = C.scan(x, divs(N, beta, dt), 1e9)
+        assert s[0] == x[0]
+    s, _, _ = C.scan(x, divs(N, 0.0, dt), 1e9)
+    np.testing.assert_array_equal(s, x)
+    big = np.array([1e30, 1.0, -1e30, 3.0], dtype=dt)  # s + (x - s) would lose the 1 and the 3
+    s, _, _ = C.scan(big, divs(4, 0.0, dt), 1e9)
+    np.testing.assert_array_equal(s, big)
+
+
+# --- the stop rule ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stop_rule_matches_reference(kind):
+    for seed in range(5):
+        x = make_sequence(kind, seed)
+        s, stop, code = C.scan(x, C.ema_divisors(N, 0.9), FACTOR)
+        assert (int(stop), C.REASONS[int(code)]) == ref_stop(s, x, FACTOR)
+
+
+def test_stop_rule_cases():
+    def run(xs, beta=0.0, factor=4.0):
+        x = np.asarray(xs, dtype=np.float64)
+        _, stop, code = C.scan(x, divs(len(x), beta), factor)
+        return int(stop), C.REASONS[int(code)]
+
+    assert run([1.0, 0.5, 1.9, 2.0, 2.01]) == (4, "diverged")  # > 4 * 0.5, strictly
+    assert run([1.0, 0.5, 2.0]) == (2, "completed")  # equal to the threshold: go on
+    assert run([1.0, 2.0, np.nan, 1.0]) == (2, "non-finite")
+    assert run([np.inf, 1.0]) == (0, "non-finite")
+    assert run([1.0, -np.inf]) == (1, "non-finite")
+    assert run([3.0] * 8) == (7, "completed")  # constant
+    # Negative losses: the multiplicative threshold 4 * (-1) = -4 would stop at step 1.
+    assert run([-1.0, -0.9, -0.5, 0.0, 1.9]) == (4, "completed")  # margin 3 * |-1|: stop above 2
+    assert run([-1.0, -0.9, 2.01]) == (2, "diverged")
+    assert run([-10.0, -12.0, -20.0, -30.0]) == (3, "completed")  # new bests never stop
+    assert run([0.0, 0.0, 1e-300]) == (2, "diverged")  # best 0: any rise stops, either rule
+    # Scale invariance: multiplying the losses by c > 0 changes no decision.
+    for kind in KINDS:
+        x = make_sequence(kind, 11)
+        assert run(x, 0.9) == run(x * 1000.0, 0.9) == run(x / 7.0, 0.9)
+
+
+def test_positive_losses_use_exactly_the_multiplicative_rule():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        best = rng.uniform(1e-3, 10.0)
+        s = best * 4.0 * (1 + rng.choice([-1e-16, 0.0, 1e-16, 2e-16]))
+        tr = C.Tracker(np.float64(best), np.float64(best))
+        _, code = C.tracker_step(tr, np.float64(s), np.float64(1.0), 4.0)
+        assert bool(int(code) == C.DIVERGED) == bool(s > 4.0 * best)
+
+
+# --- suggestion rules ---------------------------------------------------------------------
+
+
+def window(x, count):
+    return x[SKIP[0] : count - SKIP[1]]
+
+
+@pytest.mark.parametrize("kind", ("noisy", "negative", "crossing", "increasing", "constant"))
+def test_rules_match_references(kind):
+    for seed in range(5):
+        raw = make_sequence(kind, seed)
+        lrs = np.geomspace(1e-7, 10.0, N)
+        x = np.log(lrs)
+        s, stop, code = C.scan(raw, C.ema_divisors(N, 0.98), 1e9)
+        count = int(C.valid_count(stop, code))
+        got = {r: int(i) for r, (i, ok) in C.rule_indices(raw, s, x, count, *SKIP).items()}
+        w = window(s, count)
+        fast = ref_valley(list(w))
+        assert got["valley"] == SKIP[0] + min(max(fast, 0), len(w) - 1)
+        assert got["minimum"] == SKIP[0] + int(np.argmin(w))
+        assert got["article"] == int(np.argmin(np.gradient(raw[:count])))
+        # steepest: central differences against log lr over the valid points
+        g = np.gradient(s[:count], x[:count], edge_order=1)
+        central = (s[2:count] - s[: count - 2]) / (x[2:count] - x[: count - 2])
+        g[1 : count - 1] = central
+        assert got["steepest"] == SKIP[0] + int(np.argmin(window(g, count)))
+
+
+def test_rules_on_a_clean_curve():
+    lrs = np.geomspace(1e-6, 1.0, 61)
+    t = np.log10(lrs)  # -6 .. 0
+    loss = 1.0 + 1.0 / (1.0 + np.exp(4.0 * (t + 3.0))) + np.clip(t + 1.0, 0, None) ** 2 * 3
+    raw = loss
+    s, stop, code = C.scan(raw, None, FACTOR)
+    idx = C.rule_indices(raw, s, np.log(lrs), C.valid_count(stop, code), 5, 2)
+    vals = C.rule_values(lrs, idx)
+    assert vals["steepest"] == pytest.approx(1e-3, rel=0.3)  # the sigmoid's midpoint
+    assert 1e-5 < vals["valley"] < 1e-1
+    assert vals["minimum"] == pytest.approx(lrs[int(np.argmin(s[5:59])) + 5] / 10)
+
+
+def test_rules_with_too_few_points_give_none():
+    raw = np.r_[np.linspace(2.0, 1.0, 8), np.nan, np.ones(31)]  # non-finite at step 8
+    config = SweepConfig.make(
+        "t",
+        start_lr=1e-7,
+        end_lr=10.0,
+        num_iter=40,
+        mode="exp",
+        smooth=0.0,
+        diverge_factor=4.0,
+        skip_start=10,
+        skip_end=5,
+        suggestion="valley",
+    )
+    s, stop, code = C.scan(raw, None, 4.0)
+    res = build_result(config, raw, s, int(stop), int(code))
+    lrs = config.lr_table()
+    assert res.stop_step == 8 and res.stop_reason == "non-finite" and res.num_points == 8
+    assert res.suggestions["valley"] is None and res.suggestion is None
+    assert res.suggestions["steepest"] is None and res.suggestions["minimum"] is None
+    assert res.suggestions["article"] == lrs[int(np.argmin(np.gradient(raw[:8])))] / 10
+
+
+# --- result type --------------------------------------------------------------------------
+
+
+def sample_result(kind="noisy", seed=0) -> FinderResult:
+    config = SweepConfig.make(
+        "t",
+        start_lr=1e-7,
+        end_lr=10.0,
+        num_iter=N,
+        mode="exp",
+        smooth=0.98,
+        diverge_factor=4.0,
+        skip_start=6,
+        skip_end=3,
+        suggestion="valley",
+    )
+    raw = make_sequence(kind, seed)
+    s, stop, code = C.scan(raw, config.divisors(), 4.0)
+    return build_result(config, raw, s, int(stop), int(code), group_scales=(1.0, 0.1), framework="torch")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_result_json_round_trip_is_exact(kind):
+    r = sample_result(kind, 5)
+    text = r.to_json()
+    back = FinderResult.from_json(text)
+    assert back == r
+    assert json.loads(text)["suggestion"] == r.suggestion
+    assert np.array_equal(back.losses, r.losses, equal_nan=True)
+    assert FinderResult.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+    assert set(r.suggestions) == set(C.RULES) and r.suggestion == r.suggestions["valley"]
+    assert len(r.lrs) == len(r.losses) == len(r.smoothed_losses) == r.stop_step + 1
+    assert "valley" in repr(r)
+
+
+def test_result_from_dict_rejects_other_dicts():
+    with pytest.raises(ValueError, match="finder result"):
+        FinderResult.from_dict({"lrs": []})
+
+
+def test_plot_marks_suggestion_and_stop():
+    import matplotlib.pyplot as plt
+
+    r = sample_result("noisy", 1)
+    assert r.stop_reason == "diverged"
+    ax = r.plot()
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "learning rate" and ax.get_ylabel() == "loss"
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert any(lbl.startswith("valley:") for lbl in labels)
+    assert any(lbl.startswith("diverged at step") for lbl in labels)
+    _, ax2 = plt.subplots()
+    assert sample_result("nan", 2).plot(ax=ax2, show_raw=False) is ax2
+    plt.close("all")
+
+
+# --- batch sources ------------------------------------------------------------------------
+
+
+def test_cycle_reiterates_and_replays():
+    c = Cycle("f", "data", [1, 2, 3])
+    assert [next(c) for _ in range(7)] == [1, 2, 3, 1, 2, 3, 1]
+    c = Cycle("f", "data", iter([1, 2]))
+    assert [next(c) for _ in range(5)] == [1, 2, 1, 2, 1]
+    with pytest.raises(ValueError, match="data yielded no batches"):
+        next(Cycle("f", "data", []))
+    with pytest.raises(ValueError, match="data yielded no batches"):
+        next(Cycle("f", "data", iter([])))
+    with pytest.raises(TypeError, match="data must be an iterable"):
+        Cycle("f", "data", 3)
+
+
+# --- argument checks (shared by both drivers) ---------------------------------------------
+
+GOOD = dict(
+    start_lr=1e-7,
+    end_lr=10.0,
+    num_iter=100,
+    mode="exp",
+    smooth=0.98,
+    diverge_factor=4.0,
+    skip_start=10,
+    skip_end=5,
+    suggestion="valley",
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "exc", "name"),
+    [
+        ({"start_lr": 1.0, "end_lr": 1.0}, ValueError, "end_lr"),
+        ({"start_lr": 2.0, "end_lr": 1.0}, ValueError, "end_lr"),
+        ({"start_lr": 0.0}, ValueError, "start_lr"),
+        ({"start_lr": -1e-3}, ValueError, "start_lr"),
+        ({"end_lr": -1.0}, ValueError, "end_lr"),
+        ({"start_lr": float("nan")}, ValueError, "start_lr"),
+        ({"start_lr": "1e-7"}, TypeError, "start_lr"),
+        ({"num_iter": 17}, ValueError, "num_iter"),
+        ({"num_iter": 1}, ValueError, "num_iter"),
+        ({"num_iter": 50.5}, ValueError, "num_iter"),
+        ({"mode": "cosine"}, ValueError, "mode"),
+        ({"smooth": 1.0}, ValueError, "smooth"),
+        ({"smooth": -0.1}, ValueError, "smooth"),
+        ({"diverge_factor": 1.0}, ValueError, "diverge_factor"),
+        ({"skip_start": -1}, ValueError, "skip_start"),
+        ({"skip_end": 2.5}, ValueError, "skip_end"),
+        ({"suggestion": "fastest"}, ValueError, "suggestion"),
+    ],
+)
+def test_config_rejects_bad_arguments(change, exc, name):
+    with pytest.raises(exc, match=name):
+        SweepConfig.make("find_lr", **{**GOOD, **change})
+
+
+def test_config_minimum_num_iter_and_tables():
+    c = SweepConfig.make("find_lr", **{**GOOD, "num_iter": 18})
+    assert c.lr_table()[0] == 1e-7 and c.lr_table()[-1] == pytest.approx(10.0, rel=1e-15)
+    assert c.divisors()[0] == 1.0
+    assert SweepConfig(**c.to_dict()) == c

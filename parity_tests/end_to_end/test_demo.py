@@ -1,0 +1,141 @@
+"""``lrtwin demo --quick`` end to end: the files, the pictures, the summary, and the best
+checkpoints — reloaded here, independently of the demo — evaluate to the recorded loss."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrtwin.demo.report import SUMMARY_FIELDS
+
+PICTURES = ("schedule_zoo.png", "fixed_vs_scheduled.png", "finder.png", "pipeline.png")
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lrtwin.cli", "demo", "--quick", "--out", str(out), "--seed", "3"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "| framework | schedule |" in proc.stdout  # the summary table, printed
+    return out
+
+
+def test_pictures_are_valid_pngs(demo_out):
+    import matplotlib.image as mpimg
+
+    for name in PICTURES:
+        img = mpimg.imread(demo_out / name)
+        assert img.ndim == 3 and img.shape[0] > 300 and img.shape[1] > 500
+        assert img.std() > 0.01  # not blank
+
+
+def test_summary_has_the_documented_fields_with_finite_numbers(demo_out):
+    summary = json.loads((demo_out / "summary.json").read_text())
+    rows = summary["rows"]
+    assert {(r["framework"], r["schedule"]) for r in rows} == {
+        (fw, s)
+        for fw in ("jax", "torch")
+        for s in ("fixed lr 0.1", "0.1·0.95^epoch", "cosine", "one-cycle (pipeline)")
+    }
+    for r in rows:
+        assert tuple(r) == SUMMARY_FIELDS
+        for k in ("final_val_loss", "final_val_acc", "best_val_acc", "wall_time_s", "first_epoch_s"):
+            assert isinstance(r[k], float) and math.isfinite(r[k])
+        assert r["steps_to_target"] is None or (
+            isinstance(r["steps_to_target"], int) and r["steps_to_target"] > 0
+        )
+        if r["optimizer"] == "adamw":
+            assert math.isfinite(r["suggested_lr"]) and r["suggested_lr"] > 0
+    md = (demo_out / "summary.md").read_text()
+    assert md.count("\n| jax |") == 4 and md.count("\n| torch |") == 4
+    # same weights, same batches: the frameworks agree to float32 training tolerance
+    by = {(r["framework"], r["schedule"]): r for r in rows}
+    for s in ("fixed lr 0.1", "cosine", "one-cycle (pipeline)"):
+        assert by["jax", s]["final_val_loss"] == pytest.approx(by["torch", s]["final_val_loss"], rel=1e-3)
+
+
+def test_best_checkpoints_reload_to_the_recorded_validation_loss(demo_out):
+    histories = json.loads((demo_out / "history.json").read_text())
+    pipe = {h["framework"]: h for h in histories if h["name"] == "one-cycle (pipeline)"}
+    from lrtwin.demo.data import load_digits
+
+    data = load_digits()
+
+    # torch: torch.save'd dict with epoch, model, optimizer state, val loss
+    import torch
+
+    from lrsched_torch.train import evaluate as torch_eval
+    from lrtwin.demo.data import torch_mlp
+
+    ck = torch.load(demo_out / "checkpoints" / "torch" / "best.pt", weights_only=True)
+    assert set(ck) >= {"epoch", "model", "optimizer", "val_loss"}
+    model = torch_mlp(0)
+    model.load_state_dict(ck["model"])
+    ev = torch_eval(model, (torch.from_numpy(data.x_val), torch.from_numpy(data.y_val)))
+    assert ck["epoch"] == pipe["torch"]["best_epoch"]
+    assert (
+        ev["loss"] == pytest.approx(ck["val_loss"], rel=1e-6) == pytest.approx(pipe["torch"]["best_val_loss"])
+    )
+
+    # JAX: an Orbax checkpoint of the same fields
+    import orbax.checkpoint as ocp
+    from flax import nnx
+
+    from lrsched_jax.train import evaluate as jax_eval
+    from lrtwin.demo.data import flax_mlp, initial_weights
+
+    fresh = flax_mlp(initial_weights(0))
+    with ocp.StandardCheckpointer() as ckpt:
+        restored = ckpt.restore((demo_out / "checkpoints" / "jax" / "best").resolve())
+    assert int(restored["epoch"]) == pipe["jax"]["best_epoch"]
+    state = nnx.state(fresh)
+    nnx.replace_by_pure_dict(state, restored["model"])
+    nnx.update(fresh, state)
+    ev = jax_eval(fresh, data.x_val, data.y_val)
+    assert ev["loss"] == pytest.approx(float(restored["val_loss"]), rel=1e-6)
+    assert ev["loss"] == pytest.approx(pipe["jax"]["best_val_loss"], rel=1e-6)
+    # a checkpoint was saved before the one-cycle's phase change
+    assert any("before_lr_change" in p for p in pipe["jax"]["checkpoints"])
+    assert any(Path(p).exists() for p in pipe["torch"]["checkpoints"] if "before_lr_change" in p)
+
+
+def test_seed_reproduces_within_a_framework(demo_out, tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lrtwin.cli",
+            "demo",
+            "--quick",
+            "--framework",
+            "torch",
+            "--out",
+            str(tmp_path),
+            "--seed",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    again = {r["schedule"]: r for r in json.loads((tmp_path / "summary.json").read_text())["rows"]}
+    first = {
+        r["schedule"]: r
+        for r in json.loads((demo_out / "summary.json").read_text())["rows"]
+        if r["framework"] == "torch"
+    }
+    for name, r in again.items():
+        np.testing.assert_equal(r["final_val_loss"], first[name]["final_val_loss"])
+        np.testing.assert_equal(r["suggested_lr"], first[name]["suggested_lr"])
