@@ -15,9 +15,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, settings
+
+# The float32 contract's one measure (its floor rule included), shared with the benchmarks;
+# the tests import it from here.
+from lrsched_jax.core.precision import F32_FLOOR, f32_ulps  # noqa: F401
 
 # The default profile does not shrink: a failure is reported at once with the example that
 # failed (shrinking a schedule over 10**6 steps can take minutes). ``thorough`` shrinks.
@@ -36,22 +39,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-
-
-#: Below this the float32 contract is not measured: XLA flushes subnormal intermediates to
-#: zero, so a result within a few ulps of the smallest normal float32 (1.2e-38) can flush.
-F32_FLOOR = 1e-30
-
-
-def f32_ulps(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """|got - ref| in units of the float32 spacing at ``ref``; NaN where ``|ref|`` is below
-    :data:`F32_FLOOR` (zero, subnormal or next to it), which the contract excludes."""
-    ref = np.asarray(ref, dtype=np.float64)
-    got = np.asarray(got, dtype=np.float64)
-    r32 = np.abs(ref).astype(np.float32)
-    spacing = np.spacing(r32).astype(np.float64)
-    out = np.abs(got - ref) / spacing
-    return np.where(r32 >= F32_FLOOR, out, np.nan)
 
 
 _E2E = Path(__file__).parent / "end_to_end"

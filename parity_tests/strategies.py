@@ -54,7 +54,51 @@ def polynomial(draw):
 
 @st.composite
 def cosine(draw):
-    return lrs.cosine(draw(lr), draw(horizon), min_lr=draw(small_lr), periodic=draw(st.booleans()))
+    # exponent != 1 (Optax's exponent): the float32 error grows ~3 ulps per unit of it, so the
+    # 8-ulp contract is drawn up to 1.5 (see the Cosine docstring)
+    e = draw(st.sampled_from([1.0, 1.0, 0.5, 1.25, 1.5]))
+    per = draw(st.booleans())
+    return lrs.cosine(draw(lr), draw(horizon), min_lr=draw(small_lr), periodic=per, exponent=e)
+
+
+@st.composite
+def inverse_time(draw):
+    return lrs.inverse_time(
+        draw(lr), draw(st.floats(0.0, 100.0)), every=draw(st.integers(1, 5000)), staircase=draw(st.booleans())
+    )
+
+
+@st.composite
+def polynomial_cycle(draw):
+    end = draw(st.one_of(small_lr, lr))
+    T = draw(st.integers(1, 200_000))
+    return lrs.polynomial_cycle(draw(lr), T, end_lr=end, power=draw(st.floats(0.1, 4.0)))
+
+
+@st.composite
+def decay_cycles(draw):
+    shape = draw(st.sampled_from(["cosine", "tanh", "polynomial"]))
+    extra = {}
+    if shape == "polynomial":
+        # the power multiplies the rounding of 1 - v (see the DecayCycles docstring)
+        extra["power"] = draw(st.floats(0.1, 2.0))
+    elif shape == "tanh":
+        lb = draw(st.floats(-10.0, 2.0))
+        extra.update(lb=lb, ub=draw(st.floats(lb + 0.5, lb + 12.0)))
+    return lrs.decay_cycles(
+        draw(lr),
+        draw(st.integers(1, 200_000)),
+        shape,
+        min_lr=draw(small_lr),
+        period_mult=draw(st.sampled_from([1, 1, 2, 3])),
+        peak_decay=draw(st.sampled_from([1.0, draw(st.floats(0.3, 1.0))])),
+        cycles=draw(st.one_of(st.none(), st.integers(0, 8))),
+        # k != 1 (timm's k_decay) rounds the warped phase once before the cosine, about 9 ulps
+        # (see the DecayCycles docstring): the 8-ulp contract is drawn with k = 1, the k-decay
+        # curves are checked against timm in float64 (torch_adapter/test_from_timm.py)
+        k=1.0,
+        **extra,
+    )
 
 
 @st.composite
@@ -181,6 +225,9 @@ FAMILIES = {
     "lr_range": lr_range(),
     "article_warmup_cosine": article_warmup_cosine(),
     "article_one_cycle": article_one_cycle(),
+    "inverse_time": inverse_time(),
+    "polynomial_cycle": polynomial_cycle(),
+    "decay_cycles": decay_cycles(),
 }
 
 any_family = st.one_of(*FAMILIES.values())
@@ -269,6 +316,12 @@ def representative() -> list:
         lrs.lr_range(1e-7, 10.0, 1000),
         lrs.article_warmup_cosine(0.1, 10, 100_000),
         lrs.article_one_cycle(0.1, 1_000_000),
+        lrs.cosine(0.1, 100_000, min_lr=1e-5, exponent=1.5),
+        lrs.inverse_time(0.1, 0.5, 1000),
+        lrs.polynomial_cycle(0.1, 10_000, 1e-4, 2.0),
+        lrs.decay_cycles(0.1, 100_000, min_lr=1e-5, cycles=1),
+        lrs.decay_cycles(0.1, 10_000, "tanh", 1e-6, period_mult=2, peak_decay=0.5, cycles=5),
+        lrs.decay_cycles(0.1, 300_000, "polynomial", power=0.5),
         lrs.sequence([lrs.linear(0.0, 1e-3, 1000), lrs.cosine(1e-3, 999_000)], [1000]),
         lrs.product([lrs.exponential(1.0, 0.99999), lrs.cosine(0.1, 500_000)]),
         lrs.warmup(lrs.exponential(0.1, 0.99999), 1000, shape="cosine"),
@@ -276,3 +329,144 @@ def representative() -> list:
         lrs.per_epoch(lrs.exponential(0.1, 0.95), 391),
         lrs.shift(lrs.warmup_cosine(1e-3, 500, 100_000), 250),
     ]
+
+
+# --- extreme hyperparameters ---------------------------------------------------------------------
+# Any value a caller might pass, valid or not, drawn per argument from the argument's declared
+# check (lrsched_jax.core.validate.arg): the property test (core/test_properties.py) then asks
+# that construction either refuses it naming the argument or gives a schedule that evaluates
+# finitely, in its range, at every step.
+
+_LRS = [0.0, 5e-324, 1e-30, 1e-12, 1e-3, 0.1, 1.0, 7.5, 1e6, 1e30, 1e31, -1e-9, float("nan"), float("inf")]
+_POSITIVE = [5e-324, 1e-100, 1e-30, 1e-6, 0.5, 1.0, 25.0, 1e4, 1e30, 1e300, 0.0, -1.0, float("inf")]
+_FACTORS = [5e-324, 1e-300, 1e-10, 0.1, 0.5, 0.9, 0.99999, 1.0, 1.0 + 1e-12, 2.0, 0.0]
+_STEPS = [
+    1,
+    2,
+    3,
+    10,
+    100,
+    1000,
+    999_983,
+    2**24 + 1,
+    2**31 - 1,
+    2**31,
+    3_000_000_000,
+    2**53,
+    2**53 + 2,
+    0,
+    2.5,
+]
+_DURATIONS = [1e-4, 1e-3, 0.25, 0.5, 1, 2, 2.5, 7, 4.5, 1000, 2**31 - 1, 2**31, 2**40, 2**53, 1e-100, 1e300]
+_REALS = [
+    0.0,
+    1e-12,
+    1e-3,
+    0.05,
+    0.3,
+    0.5,
+    0.75,
+    0.999,
+    1.0,
+    1.001,
+    2.0,
+    30.0,
+    1e6,
+    2**31,
+    2**53,
+    -0.5,
+    1e300,
+]
+
+
+def _values_for(field):
+    from lrsched_jax.core import validate as V
+
+    meta = field.metadata
+    check, params = meta.get("check"), meta.get("params", {})
+    if check is V.lr:
+        base = st.sampled_from(_LRS)
+    elif check in (V.positive, V.positive_lr):
+        base = st.sampled_from(_POSITIVE)
+    elif check is V.decay_factor:
+        base = st.sampled_from(_FACTORS)
+    elif check is V.steps:
+        base = st.sampled_from(_STEPS)
+    elif check is V.duration:
+        base = st.sampled_from(_DURATIONS)
+    elif check is V.real:
+        lo, hi = params.get("lo"), params.get("hi")
+        near = [x for x in (lo, hi) if x is not None and abs(x) < 1e300]
+        base = st.sampled_from(_REALS + near)
+    elif check is V.choice:
+        base = st.sampled_from(list(params["options"]))
+    elif check is V.flag:
+        base = st.booleans()
+    elif check is V.ordered_steps:
+        base = st.lists(st.sampled_from([*_STEPS[:-1], 0, 0, 5, 2.5]), max_size=4).map(sorted)
+    elif check is V.lr_list:
+        base = st.lists(st.sampled_from(_LRS[:-2]), min_size=1, max_size=5)
+    elif field.type in ("Schedule", "Sequence[Schedule]") or "Schedule" in str(field.type):
+        inner = st.one_of(*FAMILIES.values(), extreme_family())
+        if "Sequence" in str(field.type):
+            return st.lists(inner, min_size=1, max_size=3)
+        return inner
+    else:
+        return None
+    if meta.get("optional"):
+        base = st.one_of(st.none(), base)
+    return base
+
+
+@st.composite
+def extreme(draw, cls):
+    """Keyword arguments for ``cls`` drawn from the extreme pools (omitting some optional ones)."""
+    import dataclasses
+
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        has_default = f.default is not dataclasses.MISSING
+        values = _values_for(f)
+        if values is None or (has_default and draw(st.booleans())):
+            continue
+        kwargs[f.name] = draw(values)
+    return cls, kwargs
+
+
+@st.composite
+def extreme_family(draw):
+    """A valid family schedule built from extreme arguments (invalid draws are redrawn)."""
+    for _ in range(20):
+        cls = draw(st.sampled_from(FAMILY_CLASSES))
+        _, kwargs = draw(extreme(cls))
+        try:
+            return cls(**kwargs)
+        except (ValueError, TypeError):
+            continue
+    return lrs.constant(0.1)
+
+
+FAMILY_CLASSES = [
+    lrs.constant,
+    lrs.step_decay,
+    lrs.multistep,
+    lrs.exponential,
+    lrs.linear,
+    lrs.polynomial,
+    lrs.cosine,
+    lrs.warm_restarts,
+    lrs.warmup_cosine,
+    lrs.one_cycle,
+    lrs.cyclic,
+    lrs.inverse_sqrt,
+    lrs.warmup_stable_decay,
+    lrs.piecewise_constant,
+    lrs.piecewise_linear,
+    lrs.lr_range,
+    lrs.article_warmup_cosine,
+    lrs.article_one_cycle,
+    lrs.inverse_time,
+    lrs.polynomial_cycle,
+    lrs.decay_cycles,
+]
+COMBINATOR_CLASSES = [lrs.sequence, lrs.product, lrs.warmup, lrs.scale, lrs.per_epoch, lrs.shift]

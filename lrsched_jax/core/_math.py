@@ -15,7 +15,26 @@ value of the same formula:
   that are exact in float32 (``gamma`` is never rounded to float32 and then raised to a
   large power);
 * ``t mod period`` is computed in integer arithmetic for integer steps, so periodic
-  schedules keep their phase at steps of 2**31 and beyond.
+  schedules keep their phase at steps of 2**31 and beyond (also for dyadic fractional
+  periods such as ``4.5``);
+* large powers ``x**p`` (``polynomial``) are raised in float32 pairs ``hi + lo``
+  (:func:`powr_pair`), so the rounding of ``x`` is not multiplied by ``p``.
+
+The contract's domain (float32, the JAX default, against float64 at the same step):
+
+* integer steps of any dtype (each is widened first: int64 on NumPy and under x64, int32 in
+  JAX otherwise; uint32 steps ``>= 2**31`` are evaluated as the schedule shifted by ``2**31``)
+  whose value is at least :data:`~lrsched_jax.core.precision.F32_FLOOR` (below, XLA flushes
+  subnormal intermediates);
+* periods and boundaries in whole steps (a fractional boundary is not representable in
+  float32, so the two precisions may fall on different sides of it; fractional periods
+  keep the value in its range but are outside the contract);
+* ``shift`` past the integer range (``t + steps > 2**31 - 1`` in int32) is exact when the
+  shifted schedule is periodic with a whole period, or constant from a step inside the
+  range (:func:`eval_shifted`); otherwise the step is rounded to float32 there and the
+  value, in its range, is outside the contract;
+* float steps: the contract holds at the float step as given (float32 holds whole steps
+  exactly only up to ``2**24``). NaN / infinite steps: see :func:`prepare`.
 """
 
 from __future__ import annotations
@@ -33,6 +52,9 @@ __all__ = ["Ctx", "prepare", "finish"]
 
 _INT32_MAX = 2**31 - 1
 
+#: Float steps above this (the int64 range; ``+inf`` under ``jit``) evaluate as this step.
+MAX_FLOAT_STEP = 2.0**63
+
 
 @dataclass(frozen=True)
 class Ctx:
@@ -40,7 +62,7 @@ class Ctx:
 
     xp: Any
     dtype: Any
-    #: The largest value of a narrow (< 64-bit) integer step dtype, else ``None``.
+    #: The largest value of the integer step dtype the evaluation uses, else ``None``.
     imax: int | None = None
 
     def c(self, v: float) -> float:
@@ -62,38 +84,70 @@ class Ctx:
         return bool(self.xp.isdtype(t.dtype, "integral"))
 
 
-def prepare(step: Any) -> tuple[Ctx, Any, bool]:
-    """Turn a step into ``(ctx, t, scalar_numpy)``; ``t >= 0`` keeps its integer dtype.
+def prepare(step: Any) -> tuple[Ctx, Any, bool, Any]:
+    """Turn a step into ``(ctx, t, scalar_numpy, over)`` with ``t >= 0``.
 
     Python numbers and NumPy values compute in NumPy; objects with ``__array_namespace__``
-    (JAX arrays and tracers) in their own namespace. Integer steps compute in the
-    namespace's default float dtype (float64 for NumPy, float32 for JAX unless x64 is
-    enabled); float32/float64 steps keep their dtype; lower-precision floats are promoted
-    to the default float. Negative steps are clipped to 0.
+    (JAX arrays and tracers) in their own namespace. Integer steps of every width and
+    signedness become the namespace's default integer (int64 for NumPy and under x64,
+    int32 for JAX otherwise), so an unsigned or narrow step gives the value of the same step
+    in int64: arithmetic on ``t`` never wraps. uint64 steps past ``2**63 - 1`` saturate there.
+    uint32 steps in JAX without x64 that do not fit int32 (``>= 2**31``) are returned as
+    ``t = step - 2**31`` with ``over`` the mask of those lanes (else ``over`` is ``None``): the
+    caller evaluates them as the schedule shifted by ``2**31`` (:func:`eval_shifted`).
+
+    Integer steps compute in the namespace's default float dtype (float64 for NumPy,
+    float32 for JAX unless x64 is enabled); float32/float64 steps keep their dtype;
+    lower-precision floats are promoted to the default float. Negative steps (and ``-inf``)
+    count as step 0. On the host a NaN or ``+inf`` step raises ``ValueError``; traced (no
+    value to test), a NaN step counts as step 0 and ``+inf`` as step :data:`MAX_FLOAT_STEP`
+    (as does every float step above it), so the lr stays finite and in its range.
     """
     scalar = False
     if isinstance(step, (bool, np.bool_)):
         raise TypeError(f"step must be a number or an array of numbers, got {step!r}")
     xp: Any = namespace(step)
-    if xp is np:
+    host = xp is np
+    if host:
         step = np.asarray(step)
         scalar = step.ndim == 0
     dtype = step.dtype
     default_float = xp.asarray(0.0).dtype
     if xp.isdtype(dtype, "bool") or not xp.isdtype(dtype, ("integral", "real floating")):
         raise TypeError(f"step must have an integer or real floating dtype, got {dtype}")
+    over = None
     if xp.isdtype(dtype, "integral"):
-        fdtype = default_float
-    elif dtype == xp.float32 or dtype == xp.float64:
+        wide = xp.asarray(0).dtype
+        top = int(np.iinfo(np.dtype(str(wide))).max)
+        have = int(np.iinfo(np.dtype(str(dtype))).max)
+        if have <= top:
+            t = xp.astype(step, wide)  # widening: exact
+        elif have <= 2 * top + 1:
+            # uint32 without int64: the upper half as an offset of 2**31 (see ``over``)
+            half = xp.asarray(top + 1, dtype=dtype)  # a Python int would parse as int32
+            over = step >= half
+            t = xp.astype(xp.where(over, step - half, step), wide)
+        else:
+            t = xp.astype(xp.minimum(step, top), wide)
+        return Ctx(xp, default_float, top), xp.maximum(t, 0), scalar, over
+    if dtype == xp.float32 or dtype == xp.float64:
         fdtype = dtype
     else:
         fdtype = default_float
         step = xp.astype(step, fdtype)
-    t = xp.maximum(step, 0)
-    imax = None
-    if xp.isdtype(dtype, "integral") and np.dtype(str(dtype)).itemsize < 8:
-        imax = int(np.iinfo(np.dtype(str(dtype))).max)
-    return Ctx(xp, fdtype, imax), t, scalar
+    if host:
+        bad = np.isnan(step) | (step == np.inf)
+        if np.any(bad):
+            first = float(step[bad].reshape(-1)[0])
+            raise ValueError(
+                f"step must be a finite number of steps (negative steps count as 0), got {first!r}"
+            )
+    # ``step >= 0`` is False for NaN: NaN and negative steps (-inf included) count as step 0.
+    t = xp.where(step >= 0, step, xp.zeros_like(step))
+    # Float steps past the int64 range (+inf included) count as step 2**63: no schedule's
+    # step arithmetic (t times a rate, t over a period) can overflow to inf or NaN there.
+    t = xp.minimum(t, MAX_FLOAT_STEP)
+    return Ctx(xp, fdtype, None), t, scalar, over
 
 
 def finish(ctx: Ctx, out: Any, scalar: bool) -> Any:
@@ -104,35 +158,121 @@ def finish(ctx: Ctx, out: Any, scalar: bool) -> Any:
     return out
 
 
-def floor_divmod(ctx: Ctx, t: Any, period: float) -> tuple[Any, Any]:
-    """``(q, r)`` with ``t = q*period + r`` and ``0 <= r < period``.
+def eval_shifted(s: Any, ctx: Ctx, t: Any, k: float) -> Any:
+    """``s`` at step ``t + k`` (``t >= 0`` an array, ``k >= 0`` a constant) without overflow.
 
-    ``q`` keeps the dtype of ``t`` (an integer step gives an integer ``q``); ``r`` is a float
-    array. Integer steps and an integer period are divided exactly in integer arithmetic.
+    For an integer ``t`` and a whole ``k`` the sum is formed exactly wherever it can be:
+
+    * ``s`` periodic from ``a`` with a whole period ``P`` (``s._periodic() == (a, P)``) and
+      ``k >= a``: the step is reduced modulo ``P`` first (``a + ((t mod P) + (k - a) mod P)``
+      stays below ``a + 2P``), exact at any ``t + k``;
+    * ``s`` constant from a step ``F`` (``s._flat_from() == F``) inside the integer range:
+      ``min(t, F - k) + k`` never passes ``F``;
+    * otherwise ``t + k`` in integer arithmetic where it fits the dtype, and in the float
+      dtype past it (the step rounded to float: the float32 contract does not extend there,
+      the value stays in the schedule's range).
+
+    Float steps (or a fractional ``k``) add in float.
     """
     xp = ctx.xp
-    if ctx.is_int(t) and float(period).is_integer():
-        p = int(period)
-        if p > int_max(t):
-            # The step's integer dtype cannot reach one period.
-            return xp.zeros_like(t), ctx.f(t)
-        q = xp.floor_divide(t, p)
-        r = t - q * p
-        return q, ctx.f(r)
-    tf = ctx.f(t)
+    if not ctx.is_int(t) or not float(k).is_integer():
+        return s._eval(ctx, t + ctx.c(k))
+    k = int(k)
+    if k == 0:
+        return s._eval(ctx, t)
+    top = int_max(t)
+    per = periodic_of(s)
+    if per is not None and k >= per[0] and per[0] + 2 * per[1] <= top:
+        a, p = per
+        return s._eval(ctx, xp.remainder(t, p) + (a + (k - a) % p))
+    flat = flat_of(s)
+    if flat is not None and math.ceil(flat) <= top:
+        f = math.ceil(flat)
+        if k >= f:
+            return s._eval(ctx, xp.zeros_like(t) + f)
+        return s._eval(ctx, xp.minimum(t, f - k) + k)
+    rounded = None if k <= top and xp is np and bool(np.all(t <= top - k)) else ctx.f(t) + float(k)
+    if k > top:
+        return s._eval(ctx, rounded)
+    fits = t <= top - k
+    exact = s._eval(ctx, xp.where(fits, t, xp.zeros_like(t)) + k)
+    if rounded is None:
+        return exact
+    return xp.where(fits, exact, s._eval(ctx, rounded))
+
+
+def periodic_of(s: Any) -> tuple[int, int] | None:
+    """``(a, P)``, whole numbers, if ``lr(t + P) == lr(t)`` for every ``t >= a``, else ``None``.
+
+    A schedule declares it with a ``_periodic()`` method; one constant from a step ``F``
+    (:func:`flat_of`) is periodic with ``P = 1`` from ``ceil(F)``.
+    """
+    periodic = getattr(s, "_periodic", None)
+    per = periodic() if periodic is not None else None
+    if per is not None:
+        return per
+    flat = flat_of(s)
+    return None if flat is None else (math.ceil(flat), 1)
+
+
+def flat_of(s: Any) -> float | None:
+    """A step ``F`` with ``lr(t) == lr(F)`` for every ``t >= F`` (declared by a schedule's
+    ``_flat_from()`` method), else ``None``."""
+    flat_from = getattr(s, "_flat_from", None)
+    return flat_from() if flat_from is not None else None
+
+
+def floor_divmod(ctx: Ctx, t: Any, period: float) -> tuple[Any, Any]:
+    """``(q, r)`` with ``t = q*period + r`` and ``0 <= r <= period`` (``r < period`` up to the
+    rounding of a float step).
+
+    ``r`` is a float array. ``q`` keeps the integer dtype of an integer ``t`` when ``period
+    >= 1`` (so it fits), else it is a float array. Integer steps are divided exactly in
+    integer arithmetic when ``period`` is whole, and also when it is a dyadic fraction
+    (``period * 2**j`` whole for some ``j <= 12``, e.g. ``4.5``): ``t`` is first reduced
+    modulo the whole ``period * 2**j``, so the phase stays exact at any step. Other periods
+    divide in float; ``r`` is clamped into ``[0, period]`` so that the rounding of a large
+    step never moves the phase out of its range.
+    """
+    xp = ctx.xp
     period = float(period)
-    q = xp.floor(tf / period)
-    r = tf - q * period
-    # One correction each way covers the rounding of tf / period.
-    neg = r < 0
-    q = xp.where(neg, q - 1, q)
-    r = xp.where(neg, r + period, r)
-    over = r >= period
-    q = xp.where(over, q + 1, q)
-    r = xp.where(over, r - period, r)
     if ctx.is_int(t):
+        top = int_max(t)
+        if period.is_integer():
+            p = int(period)
+            if p > top:
+                # The step's integer dtype cannot reach one period.
+                return xp.zeros_like(t), ctx.f(t)
+            q = xp.floor_divide(t, p)
+            return q, ctx.f(t - q * p)
+        mult = next((2**j for j in range(1, 13) if (period * 2**j).is_integer()), None)
+        if mult is not None and period * mult * mult <= top:
+            # t = q1*whole + r1 (whole = mult*period), then r1*mult = q2*whole + r2 < mult*whole:
+            # t = (q1*mult + q2)*period + r2/mult, every step in integers.
+            whole = int(period * mult)
+            q1 = xp.floor_divide(t, whole)
+            r1 = (t - q1 * whole) * mult
+            q2 = xp.floor_divide(r1, whole)
+            r = ctx.f(r1 - q2 * whole) / float(mult)
+            if period >= 1:
+                return q1 * mult + q2, r
+            return ctx.f(q1) * float(mult) + ctx.f(q2), r
+    q, r = _float_divmod(ctx, ctx.f(t), period)
+    if ctx.is_int(t) and period >= 1:
         q = xp.astype(q, t.dtype)
     return q, r
+
+
+def _float_divmod(ctx: Ctx, tf: Any, period: float) -> tuple[Any, Any]:
+    # fmod is exact (IEEE 754, in NumPy and XLA alike), so the remainder -- and with it the
+    # quotient, the whole number nearest (tf - r) / period -- is that of the exact real
+    # division: 11 with a period of 1.1 (just above 11/10) is 9 periods, as Python's 11 // 1.1
+    # says, where floor(11 / 1.1) rounds up to 10. tf >= 0 here. The clamp covers steps past
+    # 2**53, whose remainder the float cannot hold anyway.
+    xp = ctx.xp
+    r = xp.fmod(tf, period)
+    q = xp.round((tf - r) / period)
+    return q, xp.clip(r, 0.0, period)
 
 
 def int_max(t: Any) -> int:
@@ -273,18 +413,6 @@ def exp_times(ctx: Ctx, k: Any, c: float) -> Any:
     return xp.exp(hi) * (1.0 + lo)
 
 
-def powr(ctx: Ctx, x: Any, p: float) -> Any:
-    """``x**p`` for ``x >= 0``, accurate to a few ulps in float32 for any real ``p``.
-
-    XLA's float32 ``pow`` is ``exp(p*log(x))``, whose error grows like ``p*|log x|`` ulps
-    (20+ ulps for ``x ~ 1e-6``). Here ``x = m * 2**e`` with ``m`` in ``[√½, √2)``; with
-    ``p = p1 + p2`` (``p1`` 12 bits) ``p1*e`` is exact and splits into an integer ``n``
-    and a fraction ``f``, so ``x**p = 2**n * exp(f*ln2 + p2*e*ln2 + p*log(m))`` with a
-    small exponent. float64 and the exact cases ``p`` in {0.5, 1, 2} use ``x**p``.
-    """
-    return powr_ratio(ctx, x, 1.0, p)
-
-
 def powr_ratio(ctx: Ctx, y: Any, d: float, p: float) -> Any:
     """``(y / d)**p`` for ``y >= 0`` and a constant ``d > 0``, without rounding ``y / d``.
 
@@ -309,7 +437,87 @@ def powr_ratio(ctx: Ctx, y: Any, d: float, p: float) -> Any:
         h = (a - n) * math.log(2.0) + (
             (p2 * math.log(2.0)) * ef + p * xp.log(mant) + (scale - big) * math.log(2.0)
         )
-    return xp.ldexp(xp.exp(h), xp.astype(n, xp.int32) + big)
+    # y = 0: 0**p = 0 (a power too small for float32, 0 * log(0), would give NaN)
+    return xp.where(y > 0, xp.ldexp(xp.exp(h), xp.astype(n, xp.int32) + big), 0.0)
+
+
+def mix(ctx: Ctx, a: Any, wa: Any, b: Any, wb: Any) -> Any:
+    """``a*wa + b*wb`` (see :func:`_mix`)."""
+    return _mix(ctx, a, wa, b, wb)
+
+
+def int_pair(ctx: Ctx, y: Any) -> tuple[Any, Any]:
+    """A non-negative integer array as an exact float ``hi + lo`` pair (float32 holds only 24
+    bits of an int32): ``y = 4096*(y // 4096) + y % 4096``, each part exact, then renormalised."""
+    xp = ctx.xp
+    hi = xp.floor_divide(y, 4096) * 4096
+    h, lo = ctx.f(hi), ctx.f(y - hi)
+    s = h + lo
+    return s, lo - (s - h)
+
+
+def _split_f32(x: Any) -> tuple[Any, Any]:
+    """Veltkamp's split of a float32 array: ``x = hi + lo`` with 12 significant bits each."""
+    c = x * 4097.0
+    hi = c - (c - x)
+    return hi, x - hi
+
+
+def _two_prod(a: Any, b: Any, b_split: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
+    """``a*b = p + e`` exactly (Dekker). Every partial product is exact, so FMA contraction
+    cannot change the result."""
+    p = a * b
+    ah, al = _split_f32(a)
+    bh, bl = _split_f32(b) if b_split is None else b_split
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _df_mul(x: tuple[Any, Any], y: tuple[Any, Any]) -> tuple[Any, Any]:
+    """The product of two ``hi + lo`` pairs as a pair (relative error ~2**-44)."""
+    p, e = _two_prod(x[0], y[0])
+    e = e + (x[0] * y[1] + x[1] * y[0])
+    hi = p + e
+    return hi, e - (hi - p)
+
+
+#: Above this whole part of the power the exponentiation by squaring is not used.
+_MAX_SQUARING_POWER = 2**32
+
+
+def powr_pair(ctx: Ctx, yh: Any, yl: Any, d: float, p: float) -> tuple[Any, Any]:
+    """``(y / d)**p`` for ``0 <= y <= d`` given as a pair ``y = yh + yl`` (float32), as a pair.
+
+    The quotient is formed as a pair (Dekker's exact product gives the remainder of
+    ``yh / d``), the whole part ``n`` of ``p`` raises it by squaring in pair arithmetic
+    (about ``2*log2(n)`` products, each with relative error ~2**-44) and the fraction ``f``
+    by :func:`powr_ratio` (its error scales with ``f < 1``), corrected for the low part.
+    So the result is within about one float32 rounding of the exact value for any power,
+    where ``exp(p*log(y/d))`` loses ``p`` times the rounding of the quotient and the log.
+    """
+    xp = ctx.xp
+    n, f = math.floor(p), p - math.floor(p)
+    d32 = float(np.float32(d))
+    if n > _MAX_SQUARING_POWER or not math.isfinite(d32):
+        return powr_ratio(ctx, yh + yl, d, p), ctx.full(yh, 0.0)
+    xh = yh / d32
+    prod, err = _two_prod(xh, d32, _split12(d32))
+    xl = (((yh - prod) - err) + yl - xh * (d - d32)) / d32
+    w: tuple[Any, Any] | None = None
+    base = (xh, xl)
+    k = n
+    while k:
+        if k & 1:
+            w = base if w is None else _df_mul(w, base)
+        k >>= 1
+        if k:
+            base = _df_mul(base, base)
+    if f > 0:
+        g = powr_ratio(ctx, xh, 1.0, f)
+        with quiet(xp):
+            corr = xp.where(xh > 0, g * (f * (xl / xh)), 0.0)
+        w = (g, corr) if w is None else _df_mul(w, (g, corr))
+    assert w is not None  # p > 0
+    return w
 
 
 def pow_int(ctx: Ctx, base: float, k: Any) -> Any:

@@ -1,19 +1,26 @@
-r"""Combinators: schedules built from schedules, so everything composes (and configs nest)."""
+r"""Combinators: schedules built from schedules, so everything composes (and configs nest).
+
+The snake_case factories (``lrs.sequence``, ``lrs.product``, ...) are these classes
+(``lrs.sequence is Join``; the class is not called ``Sequence`` so as not to shadow
+:class:`collections.abc.Sequence`). Schedules nest at most
+:data:`~lrsched_jax.core.schedule.MAX_DEPTH` (100) levels deep; the argument ranges use the
+terms of :mod:`lrsched_jax.core.families` (*lr*, *count*, *length*).
+"""
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable
-from collections.abc import Sequence as SequenceOf
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lrsched_jax.core import _math as m
 from lrsched_jax.core import validate as V
 from lrsched_jax.core._math import Ctx
 from lrsched_jax.core.schedule import Schedule, register
+from lrsched_jax.core.validate import arg
 
-__all__ = ["Sequence", "Product", "Warmup", "Scale", "PerEpoch", "Shift"]
+__all__ = ["Join", "Product", "Warmup", "Scale", "PerEpoch", "Shift"]
 
 
 def _schedules(where: str, name: str, value: Any, minimum: int = 1) -> tuple[Schedule, ...]:
@@ -36,7 +43,7 @@ def _schedule(where: str, name: str, value: Any) -> Schedule:
 
 
 @register("sequence")
-class Sequence(Schedule):
+class Join(Schedule):
     r"""One schedule after another: ``schedules[i]`` runs from ``boundaries[i-1]``.
 
     With ``restart=True`` (default) each schedule sees local time ``t - boundaries[i-1]``
@@ -44,23 +51,27 @@ class Sequence(Schedule):
     Optax ``join_schedules``'. With ``restart=False`` each sees the global step ``t``.
     ``len(schedules) == len(boundaries) + 1``; boundaries strictly increasing.
 
+    Ranges: ``schedules`` at least one schedule; ``boundaries`` strictly increasing step
+    positions in ``[0, 2**53]``, one fewer than ``schedules``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.sequence([lrs.linear(0.0, 1.0, 2), lrs.exponential(1.0, 0.5)], boundaries=[2])
     >>> [float(s(t)) for t in range(5)]
     [0.0, 0.5, 1.0, 0.5, 0.25]
     """
 
-    schedules: SequenceOf[Schedule]
-    boundaries: SequenceOf[float]
-    restart: bool = True
+    schedules: Sequence[Schedule] = arg(_schedules)
+    boundaries: Sequence[float] = arg(V.ordered_steps, strict=True, allow_empty=True)
+    restart: bool = arg(V.flag, default=True)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        scheds = _schedules(w, "schedules", self.schedules)
-        b = V.ordered_steps(w, "boundaries", self.boundaries, strict=True, allow_empty=True)
-        if len(scheds) != len(b) + 1:
-            raise ValueError(f"{w}: needs len(boundaries) + 1 = {len(b) + 1} schedules, got {len(scheds)}")
-        self._set(schedules=scheds, boundaries=b, restart=V.flag(w, "restart", self.restart))
+    def _check(self, where: str) -> None:
+        need = len(self.boundaries) + 1
+        if len(self.schedules) != need:
+            got = len(self.schedules)
+            raise ValueError(f"{where}: needs len(boundaries) + 1 = {need} schedules, got {got}")
+
+    def upper_bound(self) -> float:
+        return max(s.upper_bound() for s in self.schedules)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
@@ -70,6 +81,21 @@ class Sequence(Schedule):
             local = xp.maximum(t - b, 0) if self.restart else t
             out = xp.where(t < b, out, s._eval(ctx, local))
         return out
+
+    def _periodic(self) -> tuple[int, int] | None:
+        per = m.periodic_of(self.schedules[-1])
+        if per is None:
+            return None
+        b = self.boundaries[-1] if self.boundaries else 0
+        a, P = per
+        return (math.ceil(b + a) if self.restart else math.ceil(max(b, a))), P
+
+    def _flat_from(self) -> float | None:
+        flat = m.flat_of(self.schedules[-1])
+        if flat is None:
+            return None
+        b = self.boundaries[-1] if self.boundaries else 0
+        return b + flat if self.restart else max(b, flat)
 
     def _points(self, until: float) -> Iterable[float]:
         pts: list[float] = list(self.boundaries)
@@ -91,22 +117,47 @@ class Product(Schedule):
     ``ConstantLR`` warm-up times ``ExponentialLR``: ``product([scale_schedule, factor1,
     factor2])`` where the factors are multiplier schedules.
 
+    Ranges: ``schedules`` at least one schedule, the product of their upper bounds at most
+    ``1e30``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.product([lrs.constant(0.1), lrs.piecewise_constant([2], [0.5, 1.0])])
     >>> [float(s(t)) for t in range(4)]
     [0.05, 0.05, 0.1, 0.1]
     """
 
-    schedules: SequenceOf[Schedule]
+    schedules: Sequence[Schedule] = arg(_schedules)
 
-    def __post_init__(self) -> None:
-        self._set(schedules=_schedules(self._where, "schedules", self.schedules))
+    def _check(self, where: str) -> None:
+        bound = self.upper_bound()
+        if math.isfinite(bound) and bound > V.MAX_LR:
+            raise ValueError(
+                f"{where}: schedules multiply to values up to {bound:g} (the product of their "
+                f"upper bounds), more than {V.MAX_LR:g}"
+            )
+
+    def upper_bound(self) -> float:
+        bounds = [s.upper_bound() for s in self.schedules]
+        return 0.0 if 0.0 in bounds else math.prod(bounds)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         out = self.schedules[0]._eval(ctx, t)
         for s in self.schedules[1:]:
             out = out * s._eval(ctx, t)
         return out
+
+    def _periodic(self) -> tuple[int, int] | None:
+        pers = [m.periodic_of(s) for s in self.schedules]
+        if any(p is None for p in pers):
+            return None
+        period = math.lcm(*(p[1] for p in pers if p is not None))
+        if period > 2**30:
+            return None
+        return max(p[0] for p in pers if p is not None), period
+
+    def _flat_from(self) -> float | None:
+        flats = [m.flat_of(s) for s in self.schedules]
+        return None if any(f is None for f in flats) else max(f for f in flats if f is not None)
 
     def _points(self, until: float) -> Iterable[float]:
         return [p for s in self.schedules for p in s.change_points(until)]
@@ -121,25 +172,21 @@ class Warmup(Schedule):
     ``t >= W``: ``schedule(t - W)`` — the wrapped schedule starts after the warm-up, as in
     Optax's ``warmup_*`` schedules (``sequence`` with ``restart=False`` keeps global time).
 
+    Ranges: ``warmup_steps`` a count ``>= 1``; ``init_lr`` an lr.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.warmup(lrs.constant(1.0), warmup_steps=4)
     >>> [float(s(t)) for t in range(6)]
     [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
     """
 
-    schedule: Schedule
-    warmup_steps: int
-    init_lr: float = 0.0
-    shape: str = "linear"
+    schedule: Schedule = arg(_schedule)
+    warmup_steps: int = arg(V.steps)
+    init_lr: float = arg(V.lr, default=0.0)
+    shape: str = arg(V.choice, default="linear", options=("linear", "cosine"))
 
-    def __post_init__(self) -> None:
-        w = self._where
-        self._set(
-            schedule=_schedule(w, "schedule", self.schedule),
-            warmup_steps=V.steps(w, "warmup_steps", self.warmup_steps),
-            init_lr=V.lr(w, "init_lr", self.init_lr),
-            shape=V.choice(w, "shape", self.shape, ("linear", "cosine")),
-        )
+    def upper_bound(self) -> float:
+        return max(self.init_lr, self.schedule.upper_bound())
 
     @functools.cached_property
     def _target(self) -> float:
@@ -153,6 +200,14 @@ class Warmup(Schedule):
         ramp = ramp_fn(ctx, self.init_lr, self._target, tc, W)
         return xp.where(t < ctx.c(W), ramp, self.schedule._eval(ctx, xp.maximum(t - ctx.c(W), 0)))
 
+    def _periodic(self) -> tuple[int, int] | None:
+        per = m.periodic_of(self.schedule)
+        return None if per is None else (self.warmup_steps + per[0], per[1])
+
+    def _flat_from(self) -> float | None:
+        flat = m.flat_of(self.schedule)
+        return None if flat is None else self.warmup_steps + flat
+
     def _points(self, until: float) -> Iterable[float]:
         W = self.warmup_steps
         return [W] + [W + p for p in self.schedule.change_points(max(until - W, 0))]
@@ -162,23 +217,35 @@ class Warmup(Schedule):
 class Scale(Schedule):
     r"""``lr(t) = factor * schedule(t)``.
 
+    Ranges: ``factor`` an lr, ``factor * schedule.upper_bound()`` at most ``1e30``.
+
     >>> import lrsched_jax as lrs
     >>> float(lrs.scale(lrs.constant(0.5), 0.1)(0))
     0.05
     """
 
-    schedule: Schedule
-    factor: float
+    schedule: Schedule = arg(_schedule)
+    factor: float = arg(V.lr)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        self._set(
-            schedule=_schedule(w, "schedule", self.schedule),
-            factor=V.lr(w, "factor", self.factor),
-        )
+    def _check(self, where: str) -> None:
+        bound = self.upper_bound()
+        if math.isfinite(bound) and bound > V.MAX_LR:
+            raise ValueError(
+                f"{where}: factor={self.factor!r} times the schedule's upper bound "
+                f"({self.schedule.upper_bound():g}) is {bound:g}, more than {V.MAX_LR:g}"
+            )
+
+    def upper_bound(self) -> float:
+        return self.factor * self.schedule.upper_bound() if self.factor else 0.0
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         return self.factor * self.schedule._eval(ctx, t)
+
+    def _periodic(self) -> tuple[int, int] | None:
+        return m.periodic_of(self.schedule)
+
+    def _flat_from(self) -> float | None:
+        return m.flat_of(self.schedule)
 
     def _points(self, until: float) -> Iterable[float]:
         return self.schedule.change_points(until)
@@ -191,25 +258,32 @@ class PerEpoch(Schedule):
     Ports an epoch-stepped torch recipe (``scheduler.step()`` once per epoch) to Optax's
     per-update count: the wrapped schedule sees the epoch number, constant within an epoch.
 
+    Ranges: ``steps_per_epoch`` a count ``>= 1``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.per_epoch(lrs.exponential(1.0, 0.5), steps_per_epoch=3)
     >>> [float(s(t)) for t in range(7)]
     [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25]
     """
 
-    schedule: Schedule
-    steps_per_epoch: int
+    schedule: Schedule = arg(_schedule)
+    steps_per_epoch: int = arg(V.steps)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        self._set(
-            schedule=_schedule(w, "schedule", self.schedule),
-            steps_per_epoch=V.steps(w, "steps_per_epoch", self.steps_per_epoch),
-        )
+    def upper_bound(self) -> float:
+        return self.schedule.upper_bound()
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         epoch, _ = m.floor_divmod(ctx, t, self.steps_per_epoch)
         return self.schedule._eval(ctx, epoch)
+
+    def _periodic(self) -> tuple[int, int] | None:
+        per = m.periodic_of(self.schedule)
+        n = self.steps_per_epoch
+        return None if per is None else (per[0] * n, per[1] * n)
+
+    def _flat_from(self) -> float | None:
+        flat = m.flat_of(self.schedule)
+        return None if flat is None else math.ceil(flat) * self.steps_per_epoch
 
     def _points(self, until: float) -> Iterable[float]:
         spe = self.steps_per_epoch
@@ -223,30 +297,37 @@ class Shift(Schedule):
     Continues a schedule mid-run with a fresh step count (e.g. a torch scheduler converted
     after ``steps`` updates, resumed in Optax with a new optimizer whose count starts at 0).
 
+    Ranges: ``steps`` in ``[0, 2**53]`` (fractional allowed).
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.shift(lrs.linear(0.0, 1.0, 4), steps=2)
     >>> [float(s(t)) for t in range(4)]
     [0.5, 0.75, 1.0, 1.0]
     """
 
-    schedule: Schedule
-    steps: float
+    schedule: Schedule = arg(_schedule)
+    steps: float = arg(V.real, lo=0.0, hi=V.MAX_STEPS)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        steps = V.real(w, "steps", self.steps, lo=0.0)
-        self._set(
-            schedule=_schedule(w, "schedule", self.schedule),
-            steps=int(steps) if steps.is_integer() else steps,
-        )
+    def _check(self, where: str) -> None:
+        if self.steps.is_integer():
+            self._set(steps=int(self.steps))
+
+    def upper_bound(self) -> float:
+        return self.schedule.upper_bound()
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
-        steps = ctx.c(self.steps)
-        shifted = t + steps
-        if ctx.is_int(t) and isinstance(steps, int):
-            # Saturate instead of wrapping when the integer step dtype overflows.
-            shifted = ctx.xp.where(shifted < t, m.int_max(t), shifted)
-        return self.schedule._eval(ctx, shifted)
+        # t + steps can pass the integer dtype's range (int32 in JAX without x64): eval_shifted
+        # reduces it by the schedule's period, or clamps it at the step where the schedule
+        # turns constant, so the sum stays exact.
+        return m.eval_shifted(self.schedule, ctx, t, self.steps)
+
+    def _periodic(self) -> tuple[int, int] | None:
+        per = m.periodic_of(self.schedule)
+        return None if per is None else (math.ceil(max(per[0] - self.steps, 0)), per[1])
+
+    def _flat_from(self) -> float | None:
+        flat = m.flat_of(self.schedule)
+        return None if flat is None else max(flat - self.steps, 0)
 
     def _points(self, until: float) -> Iterable[float]:
         return [p - self.steps for p in self.schedule.change_points(until + self.steps)]

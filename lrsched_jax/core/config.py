@@ -12,9 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lrsched_jax.core.schedule import Schedule, from_config, registered_names
+from lrsched_jax.core.schedule import MAX_DEPTH, Schedule, from_config, registered_names
 
 __all__ = ["from_spec", "parse_short_spec"]
+
+_TOO_DEEP = f"schedule configs nest more than {MAX_DEPTH} levels deep; at most {MAX_DEPTH} are supported"
 
 
 def _split_top(text: str) -> list[str]:
@@ -78,9 +80,9 @@ def from_spec(spec: str) -> Schedule:
     spec. Errors name what is wrong and list the valid names or fields.
 
     >>> from_spec("cosine:init_lr=0.1,total_steps=100")
-    Cosine(init_lr=0.1, total_steps=100, min_lr=0.0, periodic=False)
+    cosine(init_lr=0.1, total_steps=100)
     >>> from_spec('{"name": "constant", "value": 0.5}')
-    Constant(value=0.5)
+    constant(value=0.5)
     """
     text = spec.strip()
     if text.startswith("{"):
@@ -88,6 +90,8 @@ def from_spec(spec: str) -> Schedule:
             cfg = json.loads(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"invalid config JSON: {e}") from None
+        except RecursionError:
+            raise ValueError(_TOO_DEEP) from None
     elif Path(text).suffix.lower() in (".json", ".yaml", ".yml"):
         path = Path(text)
         if not path.is_file():
@@ -96,6 +100,8 @@ def from_spec(spec: str) -> Schedule:
             cfg = _load_file(path)
         except ImportError:
             raise
+        except RecursionError:
+            raise ValueError(_TOO_DEEP) from None
         except Exception as e:  # JSON and YAML parse errors alike
             raise ValueError(f"invalid config file {text!r}: {e}") from None
     else:

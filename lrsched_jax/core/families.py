@@ -1,22 +1,30 @@
 r"""The schedule families: one small immutable class per schedule, each a pure ``step -> lr``.
 
 Every class is registered under the snake_case name used in configs and the CLI; the
-snake_case factory (``lrs.cosine``) is the class itself. Notation in the docstrings:
-``t`` is the step (update number, 0-based), ``T`` a horizon in steps.
+snake_case factory (``lrs.cosine``) is the class itself, the one documented spelling
+(``isinstance(s, lrs.cosine)`` works; the CamelCase classes here are for subclassing).
+Notation in the docstrings: ``t`` is the step (update number, 0-based), ``T`` a horizon in
+steps.
+
+Argument ranges (checked at construction, ``ValueError``/``TypeError`` naming the argument;
+see :mod:`lrsched_jax.core.validate` for why): an *lr* is a finite learning rate in
+``[0, 1e30]``; a *count* a whole number of steps up to ``2**53``; a *length* a number of
+steps in ``[0.001, 2**53]``, fractional allowed. Whatever they accept evaluates finitely at
+every step up to 2**63, on the host and in float32.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable
-from collections.abc import Sequence as SequenceOf
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from lrsched_jax.core import _math as m
 from lrsched_jax.core import validate as V
 from lrsched_jax.core._math import Ctx
 from lrsched_jax.core.schedule import Schedule, multiples, register
+from lrsched_jax.core.validate import arg
 
 __all__ = [
     "Constant",
@@ -31,6 +39,9 @@ __all__ = [
     "OneCycle",
     "Cyclic",
     "InverseSqrt",
+    "InverseTime",
+    "PolynomialCycle",
+    "DecayCycles",
     "WarmupStableDecay",
     "PiecewiseConstant",
     "PiecewiseLinear",
@@ -53,13 +64,23 @@ def _after_warmup(ctx: Ctx, t: Any, warmup: int, ramp: Callable[[], Any], rest: 
     return ctx.xp.where(t < ctx.c(warmup), ramp(), rest)
 
 
-def _warmup_and_total(where: str, warm_name: str, warm: Any, total_name: str, total: Any) -> tuple[int, int]:
-    """Validated ``(warmup, total)`` step counts with ``0 <= warmup < total``."""
-    total_v = V.steps(where, total_name, total)
-    warm_v = V.steps(where, warm_name, warm, minimum=0)
-    if warm_v >= total_v:
-        raise ValueError(f"{where}: {warm_name} must be < {total_name} ({total_v}), got {warm!r}")
-    return warm_v, total_v
+def _warmup_before_total(where: str, obj: Schedule, warm_name: str, total_name: str) -> None:
+    """The rule ``warmup < total`` between two checked step counts of ``obj``."""
+    warm, total = getattr(obj, warm_name), getattr(obj, total_name)
+    if warm >= total:
+        raise ValueError(f"{where}: {warm_name} must be < {total_name} ({total}), got {warm!r}")
+
+
+def _lr_within(where: str, name: str, value: float, what: str) -> None:
+    """A derived lr (``max_lr / div_factor``) must be a finite lr <= MAX_LR, like the arguments."""
+    if not value <= V.MAX_LR:
+        raise ValueError(f"{where}: {name} makes {what} = {value:g}, more than {V.MAX_LR:g}; raise {name}")
+
+
+#: The largest ``power`` of :class:`Polynomial`: ``(1 - t/T)**1000`` has decayed 99.99% by
+#: ``t = T/100`` already; larger powers only risk overflowing the float32 exponent arithmetic.
+#: (Any power > 0 is accepted below it, as torch's ``PolynomialLR`` accepts it.)
+_MAX_POWER = 1000.0
 
 
 @register("constant")
@@ -68,18 +89,20 @@ class Constant(Schedule):
 
     torch: a plain optimizer lr (no scheduler). Optax: ``constant_schedule(value)``.
 
+    Ranges: ``value`` an lr.
+
     >>> import lrsched_jax as lrs
     >>> float(lrs.constant(0.1)(12345))
     0.1
     """
 
-    value: float
-
-    def __post_init__(self) -> None:
-        self._set(value=V.lr(self._where, "value", self.value))
+    value: float = arg(V.lr)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         return ctx.full(t, self.value)
+
+    def _flat_from(self) -> float:
+        return 0
 
 
 @register("step_decay")
@@ -90,23 +113,18 @@ class StepDecay(Schedule):
     ``exponential_decay(base_lr, step_size, gamma, staircase=True)``.
     Defined for every ``t >= 0`` (no horizon). Fractional ``step_size`` is allowed.
 
+    Ranges: ``base_lr`` an lr; ``step_size`` a length; ``gamma`` in ``(0, 1]`` (a factor
+    above 1 grows without bound).
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.step_decay(base_lr=1.0, step_size=30, gamma=0.1)
     >>> [round(float(s(t)), 6) for t in (0, 29, 30, 59, 60)]
     [1.0, 1.0, 0.1, 0.1, 0.01]
     """
 
-    base_lr: float
-    step_size: float
-    gamma: float = 0.1
-
-    def __post_init__(self) -> None:
-        w = self._where
-        self._set(
-            base_lr=V.lr(w, "base_lr", self.base_lr),
-            step_size=V.duration(w, "step_size", self.step_size),
-            gamma=V.positive(w, "gamma", self.gamma),
-        )
+    base_lr: float = arg(V.lr)
+    step_size: float = arg(V.duration)
+    gamma: float = arg(V.decay_factor, default=0.1)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         k, _ = m.floor_divmod(ctx, t, self.step_size)
@@ -124,27 +142,40 @@ class MultiStep(Schedule):
     in torch. Optax: ``piecewise_constant_schedule`` with scale ``gamma`` at each milestone.
     Milestones must be sorted (non-decreasing) whole steps ``>= 0``.
 
+    Ranges: ``base_lr`` an lr; ``milestones`` whole steps in ``[0, 2**53]``; ``gamma > 0`` —
+    above 1 too (it grows only ``len(milestones)`` times), as long as ``gamma**len(milestones)``
+    and ``base_lr * gamma**len(milestones)`` are at most ``1e30``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.multistep(base_lr=1.0, milestones=[2, 4, 4], gamma=0.5)
     >>> [float(s(t)) for t in range(6)]
     [1.0, 1.0, 0.5, 0.5, 0.125, 0.125]
     """
 
-    base_lr: float
-    milestones: SequenceOf[int]
-    gamma: float = 0.1
+    base_lr: float = arg(V.lr)
+    milestones: Sequence[int] = arg(V.ordered_steps, strict=False, integer=True)
+    gamma: float = arg(V.positive, default=0.1)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        self._set(
-            base_lr=V.lr(w, "base_lr", self.base_lr),
-            milestones=V.ordered_steps(w, "milestones", self.milestones, strict=False, integer=True),
-            gamma=V.positive(w, "gamma", self.gamma),
-        )
+    def _check(self, where: str) -> None:
+        n = len(self.milestones)
+        # gamma > 1 grows, but only len(milestones) times: check the largest value exactly.
+        if self.gamma > 1 and (
+            n * math.log(self.gamma) > math.log(V.MAX_LR) or self.base_lr * self.gamma**n > V.MAX_LR
+        ):
+            raise ValueError(
+                f"{where}: gamma={self.gamma!r} > 1 makes base_lr * gamma**len(milestones) "
+                f"(gamma**{n}) exceed {V.MAX_LR:g}; lower gamma or base_lr"
+            )
+
+    def upper_bound(self) -> float:
+        return self.base_lr * max(1.0, self.gamma ** len(self.milestones))
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         values = tuple(self.base_lr * self.gamma**i for i in range(len(self.milestones) + 1))
         return m.step_lookup(ctx, t, self.milestones, values)
+
+    def _flat_from(self) -> float:
+        return self.milestones[-1]
 
     def _points(self, until: float) -> Iterable[float]:
         return self.milestones
@@ -164,27 +195,19 @@ class Exponential(Schedule):
     values of ``transition_steps`` decays one step late at exact multiples).
     No horizon: it decays for ever, floored at ``min_lr``.
 
+    Ranges: ``base_lr``, ``min_lr`` lrs; ``gamma`` in ``(0, 1]``; ``every`` a length.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.exponential(base_lr=0.1, gamma=0.95)
     >>> [round(float(s(t)), 6) for t in (0, 1, 10)]
     [0.1, 0.095, 0.059874]
     """
 
-    base_lr: float
-    gamma: float
-    every: float = 1
-    staircase: bool = False
-    min_lr: float = 0.0
-
-    def __post_init__(self) -> None:
-        w = self._where
-        self._set(
-            base_lr=V.lr(w, "base_lr", self.base_lr),
-            gamma=V.positive(w, "gamma", self.gamma),
-            every=V.duration(w, "every", self.every),
-            staircase=V.flag(w, "staircase", self.staircase),
-            min_lr=V.lr(w, "min_lr", self.min_lr),
-        )
+    base_lr: float = arg(V.lr)
+    gamma: float = arg(V.decay_factor)
+    every: float = arg(V.duration, default=1)
+    staircase: bool = arg(V.flag, default=False)
+    min_lr: float = arg(V.lr, default=0.0)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         if self.staircase:
@@ -210,26 +233,23 @@ class Linear(Schedule):
     ``linear(base*start_factor, base*end_factor, total_iters)``. Optax:
     ``linear_schedule(init_lr, end_lr, total_steps)``.
 
+    Ranges: ``init_lr``, ``end_lr`` lrs; ``total_steps`` a count ``>= 1``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.linear(init_lr=0.0, end_lr=1.0, total_steps=4)
     >>> [float(s(t)) for t in range(6)]
     [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
     """
 
-    init_lr: float
-    end_lr: float
-    total_steps: int
-
-    def __post_init__(self) -> None:
-        w = self._where
-        self._set(
-            init_lr=V.lr(w, "init_lr", self.init_lr),
-            end_lr=V.lr(w, "end_lr", self.end_lr),
-            total_steps=V.steps(w, "total_steps", self.total_steps),
-        )
+    init_lr: float = arg(V.lr)
+    end_lr: float = arg(V.lr)
+    total_steps: int = arg(V.steps)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         return _ramp(ctx, t, self.init_lr, self.end_lr, self.total_steps)
+
+    def _flat_from(self) -> float:
+        return self.total_steps
 
     def _points(self, until: float) -> Iterable[float]:
         return (self.total_steps,)
@@ -247,41 +267,57 @@ class Polynomial(Schedule):
     returns NaN at and after its end for most ``T`` when ``power`` is fractional
     (``1 - T*(1/T)`` comes out slightly negative); this one holds ``end_lr``.
 
+    Ranges: ``init_lr``, ``end_lr`` lrs; ``total_steps`` a count ``>= 1``; ``power`` in
+    ``(0, 1000]``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.polynomial(init_lr=1.0, total_steps=4, power=2.0)
     >>> [float(s(t)) for t in range(6)]
     [1.0, 0.5625, 0.25, 0.0625, 0.0, 0.0]
     """
 
-    init_lr: float
-    total_steps: int
-    end_lr: float = 0.0
-    power: float = 1.0
-
-    def __post_init__(self) -> None:
-        w = self._where
-        self._set(
-            init_lr=V.lr(w, "init_lr", self.init_lr),
-            total_steps=V.steps(w, "total_steps", self.total_steps),
-            end_lr=V.lr(w, "end_lr", self.end_lr),
-            power=V.positive(w, "power", self.power),
-        )
+    init_lr: float = arg(V.lr)
+    total_steps: int = arg(V.steps)
+    end_lr: float = arg(V.lr, default=0.0)
+    power: float = arg(V.positive, default=1.0, maximum=_MAX_POWER)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
-        tc = ctx.f(xp.minimum(t, ctx.c(self.total_steps)))
-        T = float(self.total_steps)
-        u = tc / T  # fraction done
-        left = T - tc  # exact
-        frac = left / T
+        T = self.total_steps
+        if ctx.dtype != xp.float64:
+            # float32: w = ((T - t)/T)**power as an unevaluated pair hi + lo (the rounding of
+            # the quotient would be multiplied by the power), from the exact T - t.
+            if ctx.is_int(t) and isinstance(ctx.c(T), int):
+                yh, yl = m.int_pair(ctx, T - xp.minimum(t, T))
+            else:
+                yh = float(T) - ctx.f(xp.minimum(t, ctx.c(T)))
+                yl = ctx.full(yh, 0.0)
+            wh, wl = m.powr_pair(ctx, yh, yl, T, self.power)
+            if self.end_lr == 0.0:
+                return self.init_lr * wh + self.init_lr * wl
+            # 1 - w: from the pair where w < 1/2 (no cancellation there); where w >= 1/2,
+            # -expm1(power*log(1 - u)), whose relative error does not grow as w -> 1, with
+            # log(1 - u) from the fraction done u near the start and from (T - t)/T after.
+            u = ctx.f(xp.minimum(t, ctx.c(T))) / float(T)
+            with m.quiet(xp):
+                log_left = xp.where(u <= 0.5, xp.log1p(-u), xp.log(yh / float(T) + yl / float(T)))
+            near_one = -xp.expm1(self.power * log_left)
+            one_minus_w = xp.where(wh >= 0.5, near_one, (1.0 - wh) - wl)
+            return m.mix(ctx, self.init_lr, wh + wl, self.end_lr, one_minus_w)
+        tc = ctx.f(xp.minimum(t, ctx.c(T)))
+        u = tc / float(T)  # fraction done
+        left = float(T) - tc  # exact
         w = m.powr_ratio(ctx, left, T, self.power)
         if self.end_lr == 0.0:
             return self.init_lr * w
         # 1 - w without cancellation: log1p(-u) near the start, log(frac) near the end.
         with m.quiet(xp):
-            logfrac = xp.where(u <= 0.5, xp.log1p(-u), xp.log(frac))
+            logfrac = xp.where(u <= 0.5, xp.log1p(-u), xp.log(left / float(T)))
         one_minus_w = -xp.expm1(self.power * logfrac)
         return self.init_lr * w + self.end_lr * one_minus_w
+
+    def _flat_from(self) -> float:
+        return self.total_steps
 
     def _points(self, until: float) -> Iterable[float]:
         return (self.total_steps,)
@@ -291,7 +327,26 @@ def _cos_window(ctx: Ctx, t: Any, a: float, b: float, start: float, length: floa
     """Cosine from ``a`` at ``start`` to ``b`` at ``start + length``, held at ``b`` after."""
     xp = ctx.xp
     u = xp.minimum(xp.maximum(t - ctx.c(start), 0), ctx.c(length)) if start else xp.minimum(t, ctx.c(length))
+    if ctx.is_int(u) and isinstance(ctx.c(length), int):
+        # the part left, in integers: exact, where float32 would round u (and so
+        # length - u) for windows longer than 2**24 steps
+        return m.cos_mix(ctx, a, b, u, length, rest=ctx.f(length - u))
     return m.cos_mix(ctx, a, b, u, length)
+
+
+def _powered_mix(ctx: Ctx, a: float, b: float, c: Any, s: Any, e: float) -> Any:
+    """``a * c**e + b * (1 - c**e)`` from ``c`` and ``s = 1 - c`` (both accurate, in [0, 1]).
+
+    ``c**e`` by :func:`~lrsched_jax.core._math.powr_ratio` (XLA's power is ``exp(e*log(c))``,
+    tens of float32 ulps off for small ``c``); ``1 - c**e`` as ``-expm1(e*log(c))`` where
+    ``c**e >= 1/2``, with ``log(c) = log1p(-s)`` where ``s`` is the small one.
+    """
+    xp = ctx.xp
+    ce = m.powr_ratio(ctx, c, 1.0, e)
+    with m.quiet(xp):
+        lc = xp.where(s <= 0.5, xp.log1p(-s), xp.log(c))
+        rest = xp.where(ce >= 0.5, -xp.expm1(e * lc), 1.0 - ce)
+    return m.mix(ctx, a, ce, b, rest)
 
 
 @register("cosine")
@@ -306,6 +361,16 @@ class Cosine(Schedule):
     alpha=min_lr/init_lr)``, whose float32 evaluation loses up to ~20% near ``T``
     (``1 + cos`` cancels); ours stays within a few ulps.
 
+    With ``exponent=e`` (default 1) the cosine factor ``c = (1 + cos(pi*t/T))/2`` is raised
+    to the power: ``lr(t) = min_lr + (init_lr - min_lr) * c**e`` — Optax
+    ``cosine_decay_schedule(..., exponent=e)``. ``c**e`` and ``1 - c**e`` are each computed
+    from an accurate ``c`` and ``1 - c`` (no cancellation); the power multiplies ``c``'s own
+    float32 rounding by ``e``, so float32 stays within about ``2 + 4e`` ulps (8 for
+    ``e <= 1.5``; Optax's float32 form loses far more near the end).
+
+    Ranges: ``init_lr``, ``min_lr`` lrs; ``total_steps`` a length (fractional allowed);
+    ``exponent`` in ``(0, 1000]``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.cosine(init_lr=1.0, total_steps=4)
     >>> [round(float(s(t)), 6) for t in range(6)]
@@ -315,27 +380,35 @@ class Cosine(Schedule):
     [0.0, 0.5, 1.0]
     """
 
-    init_lr: float
-    total_steps: float
-    min_lr: float = 0.0
-    periodic: bool = False
+    init_lr: float = arg(V.lr)
+    total_steps: float = arg(V.duration)
+    min_lr: float = arg(V.lr, default=0.0)
+    periodic: bool = arg(V.flag, default=False)
+    exponent: float = arg(V.positive, default=1.0, maximum=_MAX_POWER)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        self._set(
-            init_lr=V.lr(w, "init_lr", self.init_lr),
-            total_steps=V.duration(w, "total_steps", self.total_steps),
-            min_lr=V.lr(w, "min_lr", self.min_lr),
-            periodic=V.flag(w, "periodic", self.periodic),
-        )
+    @functools.cached_property
+    def _unit(self) -> tuple[Cosine, Cosine]:
+        """The factor ``c`` and ``1 - c`` as cosines of their own (for ``exponent != 1``)."""
+        T, per = self.total_steps, self.periodic
+        return Cosine(1.0, T, 0.0, periodic=per), Cosine(0.0, T, 1.0, periodic=per)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
+        if self.exponent != 1.0:
+            c, s = (u._eval(ctx, t) for u in self._unit)
+            return _powered_mix(ctx, self.init_lr, self.min_lr, c, s, self.exponent)
         T = self.total_steps
         if not self.periodic:
             return _cos_window(ctx, t, self.init_lr, self.min_lr, 0, T)
         _, r = m.floor_divmod(ctx, t, 2 * T)
         u = ctx.xp.where(r <= float(T), r, float(2 * T) - r)
         return m.cos_mix(ctx, self.init_lr, self.min_lr, u, T)
+
+    def _periodic(self) -> tuple[int, int] | None:
+        period = 2.0 * self.total_steps
+        return (0, int(period)) if self.periodic and period.is_integer() else None
+
+    def _flat_from(self) -> float | None:
+        return None if self.periodic else self.total_steps
 
     def _points(self, until: float) -> Iterable[float]:
         if self.periodic:
@@ -360,31 +433,27 @@ class WarmRestarts(Schedule):
     as torch does (``T_i *= T_mult``), so they land on the same step in float32 and float64
     (torch's own ``step(epoch)`` path takes a logarithm and can be off by one cycle).
 
+    Ranges: ``base_lr``, ``min_lr`` lrs; ``first_period`` a length; ``period_mult`` 1 or in
+    ``[1.001, 2**53]``; ``peak_decay`` in ``(0, 1]``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.warm_restarts(base_lr=1.0, first_period=2, period_mult=2)
     >>> [round(float(s(t)), 4) for t in range(7)]
     [1.0, 0.5, 1.0, 0.8536, 0.5, 0.1464, 1.0]
     """
 
-    base_lr: float
-    first_period: float
-    period_mult: float = 1
-    min_lr: float = 0.0
-    peak_decay: float = 1.0
+    base_lr: float = arg(V.lr)
+    first_period: float = arg(V.duration)
+    period_mult: float = arg(V.real, default=1, lo=1.0, hi=V.MAX_STEPS)
+    min_lr: float = arg(V.lr, default=0.0)
+    peak_decay: float = arg(V.real, default=1.0, lo=0.0, hi=1.0, lo_open=True)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        mult = V.real(w, "period_mult", self.period_mult, lo=1.0)
-        self._set(
-            base_lr=V.lr(w, "base_lr", self.base_lr),
-            first_period=V.duration(w, "first_period", self.first_period),
-            period_mult=int(mult) if mult.is_integer() else mult,
-            min_lr=V.lr(w, "min_lr", self.min_lr),
-            peak_decay=V.real(w, "peak_decay", self.peak_decay, lo=0.0, hi=1.0, lo_open=True),
-        )
+    def _check(self, where: str) -> None:
+        mult = self.period_mult
         if 1 < mult < 1.001:
             # The restart table up to step 2**63 would exceed ~37,000 cycles.
-            raise ValueError(f"{w}: period_mult must be 1 or >= 1.001, got {self.period_mult!r}")
+            raise ValueError(f"{where}: period_mult must be 1 or >= 1.001, got {mult!r}")
+        self._set(period_mult=int(mult) if mult.is_integer() else mult)
 
     @functools.cached_property
     def _table(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -412,8 +481,9 @@ class WarmRestarts(Schedule):
             def take(values: Any) -> Any:
                 return xp.take(xp.asarray(values, dtype=ctx.dtype), idx)
 
-            cur = ctx.f(t) - take(starts)
             length = take(lengths)
+            # steps past the table (float steps beyond 2**63) stay at the last cycle's end
+            cur = xp.minimum(ctx.f(t) - take(starts), length)
             if ctx.dtype != xp.float64:
                 k1, k2 = m.split_table([math.pi / 2 / x for x in lengths])
                 per_unit = (take(k1), take(k2))
@@ -424,6 +494,12 @@ class WarmRestarts(Schedule):
             kept = m.exp_times(ctx, n, c)
             peak = self.base_lr * kept + self.min_lr * -ctx.xp.expm1(n * c)
         return m.cos_mix(ctx, peak, self.min_lr, cur, length, per_unit)
+
+    def _periodic(self) -> tuple[int, int] | None:
+        P = float(self.first_period)
+        if self.period_mult != 1 or self.peak_decay != 1.0 or not P.is_integer():
+            return None
+        return 0, int(P)
 
     def _points(self, until: float) -> Iterable[float]:
         if self.period_mult == 1:
@@ -442,33 +518,31 @@ class WarmupCosine(Schedule):
     Hugging Face ``get_cosine_schedule_with_warmup`` is ``peak_lr=1`` in multiplier mode.
     The article's variant (warm-up ``(e+1)/W``) is :class:`ArticleWarmupCosine`.
 
+    Ranges: ``peak_lr``, ``min_lr``, ``init_lr`` lrs; ``warmup_steps`` a count ``>= 0`` and
+    ``< total_steps``; ``total_steps`` a count ``>= 1``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.warmup_cosine(peak_lr=1.0, warmup_steps=2, total_steps=6)
     >>> [round(float(s(t)), 4) for t in range(7)]
     [0.0, 0.5, 1.0, 0.8536, 0.5, 0.1464, 0.0]
     """
 
-    peak_lr: float
-    warmup_steps: int
-    total_steps: int
-    min_lr: float = 0.0
-    init_lr: float = 0.0
+    peak_lr: float = arg(V.lr)
+    warmup_steps: int = arg(V.steps, minimum=0)
+    total_steps: int = arg(V.steps)
+    min_lr: float = arg(V.lr, default=0.0)
+    init_lr: float = arg(V.lr, default=0.0)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        warm, total = _warmup_and_total(w, "warmup_steps", self.warmup_steps, "total_steps", self.total_steps)
-        self._set(
-            peak_lr=V.lr(w, "peak_lr", self.peak_lr),
-            warmup_steps=warm,
-            total_steps=total,
-            min_lr=V.lr(w, "min_lr", self.min_lr),
-            init_lr=V.lr(w, "init_lr", self.init_lr),
-        )
+    def _check(self, where: str) -> None:
+        _warmup_before_total(where, self, "warmup_steps", "total_steps")
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         W, T = self.warmup_steps, self.total_steps
         decay = _cos_window(ctx, t, self.peak_lr, self.min_lr, W, T - W)
         return _after_warmup(ctx, t, W, lambda: _ramp(ctx, t, self.init_lr, self.peak_lr, W), decay)
+
+    def _flat_from(self) -> float:
+        return self.total_steps
 
     def _points(self, until: float) -> Iterable[float]:
         return (self.warmup_steps, self.total_steps)
@@ -483,13 +557,22 @@ class OneCycle(Schedule):
     ``e1``, ``e2 = 2*pct_start*T - 2``, ``T - 1`` (three-phase: initial→max→initial→final).
     Step ``t`` belongs to the first phase with ``t <= e_i`` (the last phase takes the rest,
     as in torch) and anneals with ``pct = (t - e_{i-1}) / (e_i - e_{i-1})`` (``e_0 = 0``),
-    by cosine (``anneal='cos'``) or linearly. Step ``T`` (torch's last legal step, where
-    ``pct`` exceeds 1) has torch's value; after ``T`` the value of step ``T`` is held
-    (torch raises there). Momentum cycling is not part of a learning-rate schedule.
+    by cosine (``anneal='cos'``) or linearly. The final lr ``lr(T-1)`` is held for every
+    ``t >= T - 1``: the lr of update ``k < T`` is torch's, and torch's own value at step
+    ``T`` (the anneal continued past its end, up to 127× the final lr, or negative with
+    ``anneal='linear'``) is one torch sets only after the last update, so no update applies
+    it. torch's momentum cycle (``cycle_momentum=True``) is a schedule of its own: a
+    ``one_cycle`` from ``max_momentum`` down to ``base_momentum`` and back
+    (``lrsched_torch.from_torch(s, field="momentum")`` reads it off a torch scheduler).
 
     torch: ``OneCycleLR(max_lr, total_steps, pct_start, anneal_strategy, div_factor,
     final_div_factor, three_phase)``. Optax's ``cosine_onecycle_schedule`` uses other phase
     boundaries (``int(pct_start*T)``), it matches the article's :class:`ArticleOneCycle`.
+
+    Ranges: ``max_lr`` an lr; ``total_steps`` a count ``>= 1``; ``pct_start`` in ``(0, 1)``
+    with no empty phase (``pct_start*total_steps > 1``, and ``< (total_steps+1)/2`` for
+    ``three_phase``); ``div_factor``, ``final_div_factor`` ``> 0`` with the initial and final
+    lrs at most ``1e30``.
 
     >>> import lrsched_jax as lrs
     >>> s = lrs.one_cycle(max_lr=1.0, total_steps=10, pct_start=0.3, anneal="linear")
@@ -497,46 +580,32 @@ class OneCycle(Schedule):
     [0.04, 0.52, 1.0, 0.0]
     """
 
-    max_lr: float
-    total_steps: int
-    pct_start: float = 0.3
-    anneal: str = "cos"
-    div_factor: float = 25.0
-    final_div_factor: float = 1e4
-    three_phase: bool = False
+    max_lr: float = arg(V.lr)
+    total_steps: int = arg(V.steps)
+    pct_start: float = arg(V.real, default=0.3, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    anneal: str = arg(V.choice, default="cos", options=("cos", "linear"))
+    div_factor: float = arg(V.positive, default=25.0)
+    final_div_factor: float = arg(V.positive, default=1e4)
+    three_phase: bool = arg(V.flag, default=False)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        total = V.steps(w, "total_steps", self.total_steps)
-        pct = V.real(w, "pct_start", self.pct_start, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-        self._set(
-            max_lr=V.lr(w, "max_lr", self.max_lr),
-            total_steps=total,
-            pct_start=pct,
-            anneal=V.choice(w, "anneal", self.anneal, ("cos", "linear")),
-            div_factor=V.positive(w, "div_factor", self.div_factor),
-            final_div_factor=V.positive(w, "final_div_factor", self.final_div_factor),
-            three_phase=V.flag(w, "three_phase", self.three_phase),
-        )
+    def _check(self, where: str) -> None:
+        initial = self.max_lr / self.div_factor
+        _lr_within(where, "div_factor", initial, "the initial lr max_lr / div_factor")
+        final = initial / self.final_div_factor
+        _lr_within(where, "final_div_factor", final, "the final lr max_lr / div_factor / final_div_factor")
+        pct, total = self.pct_start, self.total_steps
         starts = [0.0] + [e for e, _, _ in self._phases()[:-1]]
         for (end, _, _), start in zip(self._phases(), starts):
             if end - start <= 0 and end >= 0:
                 raise ValueError(
-                    f"{w}: pct_start={pct!r} with total_steps={total} gives an empty phase "
+                    f"{where}: pct_start={pct!r} with total_steps={total} gives an empty phase "
                     f"(ending at step {end:g}); torch's OneCycleLR divides by zero there. "
                     "Use pct_start*total_steps > 1 (and < (total_steps+1)/2 for three_phase)."
                 )
 
-    @functools.cached_property
-    def _value_at_end(self) -> float:
-        """torch's value at step ``total_steps``: the last anneal at ``pct > 1``, in float64."""
-        phases = self._phases()
-        start = phases[-2][0] if len(phases) > 1 else 0.0
-        end, a, b = phases[-1]
-        pct = (self.total_steps - start) / (end - start)
-        if self.anneal == "linear":
-            return (b - a) * pct + a
-        return b + (a - b) / 2.0 * (math.cos(math.pi * pct) + 1)
+    def upper_bound(self) -> float:
+        initial = self.max_lr / self.div_factor
+        return max(self.max_lr, initial, initial / self.final_div_factor)
 
     def _phases(self) -> list[tuple[float, float, float]]:
         """``(end_step, start_lr, end_lr)`` per phase, with torch's float arithmetic."""
@@ -551,7 +620,9 @@ class OneCycle(Schedule):
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
-        tc = xp.minimum(t, ctx.c(self.total_steps))
+        # Held from the last update on: torch's own step-T value (the anneal continued past
+        # its end) is set only after the last update, so no update ever applies it.
+        tc = xp.minimum(t, ctx.c(self.total_steps - 1))
         phases = self._phases()
         anneal = m.cos_mix if self.anneal == "cos" else m.lerp
         start = 0.0
@@ -562,15 +633,16 @@ class OneCycle(Schedule):
             num, rest = m.sub(ctx, tc, start), -m.sub(ctx, tc, end)
             pieces.append((end, anneal(ctx, a, b, num, end - start, rest=rest)))
             start = end
-        # The last phase takes every step past the earlier ends, as in torch. Step T (held
-        # after) extrapolates the anneal past its end, where float32 would cancel: use the
-        # float64 value computed on the host.
-        out = xp.where(tc >= ctx.c(self.total_steps), self._value_at_end, pieces[-1][1])
+        # The last phase takes every step past the earlier ends, as in torch.
+        out = pieces[-1][1]
         for end, val in reversed(pieces[:-1]):
             # For integer steps, t <= end is t <= floor(end): exact in any dtype.
             limit = ctx.c(math.floor(end)) if ctx.is_int(tc) else end
             out = xp.where(tc <= limit, val, out)
         return out
+
+    def _flat_from(self) -> float:
+        return self.total_steps - 1
 
     def _points(self, until: float) -> Iterable[float]:
         return [math.floor(e) + 1 for e, _, _ in self._phases()[:-1]] + [self.total_steps]
@@ -585,10 +657,14 @@ class Cyclic(Schedule):
     ``lr = base_lr + (max_lr - base_lr) * scale * f``, with ``f = 1`` (``triangular``),
     ``1/2**(cycle-1)`` (``triangular2``, ``cycle`` counted from 1) or ``gamma**t``
     (``exp_range``). torch: ``CyclicLR(base_lr, max_lr, step_size_up, step_size_down,
-    mode, gamma)`` — its lr exactly; its momentum cycling is not part of a learning-rate
-    schedule (keep momentum fixed, or cycle it yourself from the same phase). As in torch,
+    mode, gamma)`` — its lr exactly; its momentum cycle is the inverted ``cyclic`` from
+    ``max_momentum`` to ``base_momentum`` (``lrsched_torch.from_torch(s, field="momentum")``
+    returns it). As in torch,
     ``max_lr < base_lr`` gives an inverted cycle and ``step_size_down=0`` a sawtooth (the
     lr drops back at once). Optax: none. No horizon.
+
+    Ranges: ``base_lr``, ``max_lr`` lrs; ``step_size_up`` a length; ``step_size_down`` 0 or a
+    length (default ``step_size_up``); ``gamma`` in ``(0, 1]``.
 
     >>> import lrsched_jax as lrs
     >>> s = lrs.cyclic(base_lr=0.0, max_lr=1.0, step_size_up=2, mode="triangular2")
@@ -596,29 +672,16 @@ class Cyclic(Schedule):
     [0.0, 0.5, 1.0, 0.5, 0.0, 0.25, 0.5, 0.25, 0.0]
     """
 
-    base_lr: float
-    max_lr: float
-    step_size_up: float = 2000
-    step_size_down: float | None = None
-    mode: str = "triangular"
-    gamma: float = 1.0
+    base_lr: float = arg(V.lr)
+    max_lr: float = arg(V.lr)
+    step_size_up: float = arg(V.duration, default=2000)
+    step_size_down: float | None = arg(V.duration, default=None, optional=True, zero=True)
+    mode: str = arg(V.choice, default="triangular", options=("triangular", "triangular2", "exp_range"))
+    gamma: float = arg(V.decay_factor, default=1.0)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        up = V.duration(w, "step_size_up", self.step_size_up)
+    def _check(self, where: str) -> None:
         if self.step_size_down is None:
-            down: int | float = up
-        else:
-            d = V.real(w, "step_size_down", self.step_size_down, lo=0.0)
-            down = int(d) if d.is_integer() else d
-        self._set(
-            base_lr=V.lr(w, "base_lr", self.base_lr),
-            max_lr=V.lr(w, "max_lr", self.max_lr),
-            step_size_up=up,
-            step_size_down=down,
-            mode=V.choice(w, "mode", self.mode, ("triangular", "triangular2", "exp_range")),
-            gamma=V.real(w, "gamma", self.gamma, lo=0.0, hi=1.0, lo_open=True),
-        )
+            self._set(step_size_down=self.step_size_up)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
@@ -627,11 +690,20 @@ class Cyclic(Schedule):
         cycle, x = m.floor_divmod(ctx, t, up + down)
         with m.quiet(xp):  # step_size_down=0: the falling branch is never selected
             scale = xp.where(x <= up, x / up, (up + down - x) / (down or 1.0))
+        # Never outside [base_lr, max_lr], also where a float phase is blurred by rounding.
+        scale = xp.clip(scale, 0.0, 1.0)
         if self.mode == "triangular2":
             scale = scale * m.pow_int(ctx, 0.5, cycle)
         elif self.mode == "exp_range":
             scale = scale * m.pow_int(ctx, self.gamma, t)
         return self.base_lr + (self.max_lr - self.base_lr) * scale
+
+    def _periodic(self) -> tuple[int, int] | None:
+        assert self.step_size_down is not None
+        period = float(self.step_size_up + self.step_size_down)
+        if self.mode != "triangular" or not period.is_integer():
+            return None
+        return 0, int(period)
 
     def _points(self, until: float) -> Iterable[float]:
         assert self.step_size_down is not None
@@ -649,32 +721,25 @@ class InverseSqrt(Schedule):
     ``get_inverse_sqrt_schedule(num_warmup_steps, timescale)`` in multiplier mode.
     torch, Optax: none. No horizon.
 
+    Ranges: ``peak_lr``, ``init_lr`` lrs; ``warmup_steps`` a count ``>= 0``; ``timescale`` a
+    length (required when ``warmup_steps`` is 0).
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.inverse_sqrt(peak_lr=1.0, warmup_steps=4)
     >>> [round(float(s(t)), 4) for t in (0, 2, 4, 16)]
     [0.0, 0.5, 1.0, 0.5]
     """
 
-    peak_lr: float
-    warmup_steps: int
-    timescale: float | None = None
-    init_lr: float = 0.0
+    peak_lr: float = arg(V.lr)
+    warmup_steps: int = arg(V.steps, minimum=0)
+    timescale: float | None = arg(V.duration, default=None, optional=True)
+    init_lr: float = arg(V.lr, default=0.0)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        warm = V.steps(w, "warmup_steps", self.warmup_steps, minimum=0)
+    def _check(self, where: str) -> None:
         if self.timescale is None:
-            if warm == 0:
-                raise ValueError(f"{w}: timescale must be given (> 0) when warmup_steps is 0")
-            ts: float = warm
-        else:
-            ts = V.duration(w, "timescale", self.timescale)
-        self._set(
-            peak_lr=V.lr(w, "peak_lr", self.peak_lr),
-            warmup_steps=warm,
-            timescale=ts,
-            init_lr=V.lr(w, "init_lr", self.init_lr),
-        )
+            if self.warmup_steps == 0:
+                raise ValueError(f"{where}: timescale must be given (> 0) when warmup_steps is 0")
+            self._set(timescale=self.warmup_steps)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
@@ -699,38 +764,29 @@ class WarmupStableDecay(Schedule):
     Hugging Face: ``get_wsd_schedule``. torch, Optax: none (compose it with
     ``sequence``).
 
+    Ranges: ``peak_lr``, ``min_lr``, ``init_lr`` lrs; ``total_steps``, ``decay_steps`` counts
+    ``>= 1``, ``warmup_steps`` a count ``>= 0``, ``warmup_steps + decay_steps <= total_steps``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.warmup_stable_decay(peak_lr=1.0, total_steps=8, warmup_steps=2, decay_steps=4)
     >>> [float(s(t)) for t in range(9)]
     [0.0, 0.5, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
     """
 
-    peak_lr: float
-    total_steps: int
-    warmup_steps: int
-    decay_steps: int
-    decay: str = "linear"
-    min_lr: float = 0.0
-    init_lr: float = 0.0
+    peak_lr: float = arg(V.lr)
+    total_steps: int = arg(V.steps)
+    warmup_steps: int = arg(V.steps, minimum=0)
+    decay_steps: int = arg(V.steps)
+    decay: str = arg(V.choice, default="linear", options=("linear", "cosine", "1-sqrt"))
+    min_lr: float = arg(V.lr, default=0.0)
+    init_lr: float = arg(V.lr, default=0.0)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        total = V.steps(w, "total_steps", self.total_steps)
-        warm = V.steps(w, "warmup_steps", self.warmup_steps, minimum=0)
-        dec = V.steps(w, "decay_steps", self.decay_steps)
+    def _check(self, where: str) -> None:
+        warm, dec, total = self.warmup_steps, self.decay_steps, self.total_steps
         if warm + dec > total:
             raise ValueError(
-                f"{w}: warmup_steps + decay_steps must be <= total_steps ({total}), got {warm} + {dec}"
+                f"{where}: warmup_steps + decay_steps must be <= total_steps ({total}), got {warm} + {dec}"
             )
-        self._set(
-            peak_lr=V.lr(w, "peak_lr", self.peak_lr),
-            total_steps=total,
-            warmup_steps=warm,
-            decay_steps=dec,
-            decay=V.choice(w, "decay", self.decay, ("linear", "cosine", "1-sqrt")),
-            min_lr=V.lr(w, "min_lr", self.min_lr),
-            init_lr=V.lr(w, "init_lr", self.init_lr),
-        )
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
@@ -748,6 +804,9 @@ class WarmupStableDecay(Schedule):
         out = xp.where(t < ctx.c(T - D), ctx.full(t, self.peak_lr), tail)
         return _after_warmup(ctx, t, W, lambda: _ramp(ctx, t, self.init_lr, self.peak_lr, W), out)
 
+    def _flat_from(self) -> float:
+        return self.total_steps
+
     def _points(self, until: float) -> Iterable[float]:
         T, D = self.total_steps, self.decay_steps
         return (self.warmup_steps, T - D, T)
@@ -762,25 +821,29 @@ class PiecewiseConstant(Schedule):
     ``piecewise_constant_schedule(values[0], {b: values[i+1]/values[i]})`` (scales
     instead of values; the change happens at ``t >= b`` in both).
 
+    Ranges: ``boundaries`` strictly increasing step positions in ``[0, 2**53]`` (may be empty);
+    ``values`` lrs, one more than ``boundaries``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.piecewise_constant(boundaries=[2, 4], values=[1.0, 0.5, 0.1])
     >>> [float(s(t)) for t in range(5)]
     [1.0, 1.0, 0.5, 0.5, 0.1]
     """
 
-    boundaries: SequenceOf[float]
-    values: SequenceOf[float]
+    boundaries: Sequence[float] = arg(V.ordered_steps, strict=True, allow_empty=True)
+    values: Sequence[float] = arg(V.lr_list)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        b = V.ordered_steps(w, "boundaries", self.boundaries, strict=True, allow_empty=True)
-        vals = tuple(V.lr(w, f"values[{i}]", v) for i, v in enumerate(V.sequence(w, "values", self.values)))
-        if len(vals) != len(b) + 1:
-            raise ValueError(f"{w}: values needs len(boundaries) + 1 = {len(b) + 1} entries, got {len(vals)}")
-        self._set(boundaries=b, values=vals)
+    def _check(self, where: str) -> None:
+        need = len(self.boundaries) + 1
+        if len(self.values) != need:
+            got = len(self.values)
+            raise ValueError(f"{where}: values needs len(boundaries) + 1 = {need} entries, got {got}")
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         return m.step_lookup(ctx, t, self.boundaries, self.values)
+
+    def _flat_from(self) -> float:
+        return self.boundaries[-1] if self.boundaries else 0
 
     def _points(self, until: float) -> Iterable[float]:
         return self.boundaries
@@ -793,22 +856,22 @@ class PiecewiseLinear(Schedule):
     Knots strictly increasing. Optax: ``piecewise_interpolate_schedule('linear', ...)``
     (scales instead of values). torch: ``LinearLR`` chained with ``SequentialLR``.
 
+    Ranges: ``knots`` strictly increasing step positions in ``[0, 2**53]`` (at least one);
+    ``values`` lrs, one per knot.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.piecewise_linear(knots=[0, 2, 6], values=[0.0, 1.0, 0.0])
     >>> [float(s(t)) for t in range(8)]
     [0.0, 0.5, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
     """
 
-    knots: SequenceOf[float]
-    values: SequenceOf[float]
+    knots: Sequence[float] = arg(V.ordered_steps, strict=True)
+    values: Sequence[float] = arg(V.lr_list)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        k = V.ordered_steps(w, "knots", self.knots, strict=True)
-        vals = tuple(V.lr(w, f"values[{i}]", v) for i, v in enumerate(V.sequence(w, "values", self.values)))
-        if len(vals) != len(k):
-            raise ValueError(f"{w}: values needs one entry per knot ({len(k)}), got {len(vals)}")
-        self._set(knots=k, values=vals)
+    def _check(self, where: str) -> None:
+        if len(self.values) != len(self.knots):
+            need, got = len(self.knots), len(self.values)
+            raise ValueError(f"{where}: values needs one entry per knot ({need}), got {got}")
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
@@ -828,7 +891,16 @@ class PiecewiseLinear(Schedule):
         tt = t if integral else ctx.f(t)
         num = ctx.f(xp.minimum(xp.maximum(tt - t0, 0), t1 - t0))
         den = ctx.f(t1 - t0)
-        return v0 * ((den - num) / den) + v1 * (num / den)
+        # Two knots a float32 step cannot tell apart (2**31 - 1 and 2**31) give an empty
+        # segment: the step is at its end, so it takes the later knot's value.
+        seg = den > 0
+        safe = xp.where(seg, den, 1.0)
+        w0 = xp.where(seg, (den - num) / safe, 0.0)
+        w1 = xp.where(seg, num / safe, 1.0)
+        return v0 * w0 + v1 * w1
+
+    def _flat_from(self) -> float:
+        return self.knots[-1]
 
     def _points(self, until: float) -> Iterable[float]:
         return self.knots
@@ -842,29 +914,25 @@ class LrRange(Schedule):
     ``start_lr + (end_lr - start_lr) * t / (N - 1)``; held at ``end_lr`` after. The end lr
     *is* reached, at the last of the ``num_steps`` iterations (as in torch-lr-finder).
 
+    Ranges: ``start_lr < end_lr``, both in ``[1e-30, 1e30]``, ``end_lr / start_lr <= 1e30``;
+    ``num_steps`` a count ``>= 2``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.lr_range(start_lr=1e-3, end_lr=1.0, num_steps=4)
     >>> [round(float(s(t)), 6) for t in range(5)]
     [0.001, 0.01, 0.1, 1.0, 1.0]
     """
 
-    start_lr: float = 1e-7
-    end_lr: float = 10.0
-    num_steps: int = 100
-    mode: str = "exp"
+    start_lr: float = arg(V.positive_lr, default=1e-7)
+    end_lr: float = arg(V.positive_lr, default=10.0)
+    num_steps: int = arg(V.steps, default=100, minimum=2)
+    mode: str = arg(V.choice, default="exp", options=("exp", "linear"))
 
-    def __post_init__(self) -> None:
-        w = self._where
-        start = V.positive(w, "start_lr", self.start_lr)
-        end = V.positive(w, "end_lr", self.end_lr)
-        if end <= start:
-            raise ValueError(f"{w}: end_lr must be > start_lr ({start!r}), got {self.end_lr!r}")
-        self._set(
-            start_lr=start,
-            end_lr=end,
-            num_steps=V.steps(w, "num_steps", self.num_steps, minimum=2),
-            mode=V.choice(w, "mode", self.mode, ("exp", "linear")),
-        )
+    def _check(self, where: str) -> None:
+        V.sweep_ends(where, self.start_lr, self.end_lr)
+
+    def upper_bound(self) -> float:
+        return self.end_lr
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         last = self.num_steps - 1
@@ -872,6 +940,9 @@ class LrRange(Schedule):
         if self.mode == "linear":
             return m.lerp(ctx, self.start_lr, self.end_lr, tc, last)
         return self.start_lr * m.exp_times(ctx, tc, math.log(self.end_lr / self.start_lr) / last)
+
+    def _flat_from(self) -> float:
+        return self.num_steps - 1
 
     def _points(self, until: float) -> Iterable[float]:
         return (self.num_steps - 1,)
@@ -886,36 +957,34 @@ class ArticleWarmupCosine(Schedule):
     ``min_lr`` after ``T`` (the article never steps past ``T``). The warm-up differs from
     :class:`WarmupCosine`, which starts at ``init_lr`` and reaches the peak at ``W``.
 
+    Ranges: ``base_lr``, ``min_lr`` lrs; ``warmup_epochs`` a count ``>= 0`` and
+    ``< total_epochs``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.article_warmup_cosine(base_lr=1.0, warmup_epochs=2, total_epochs=4)
     >>> [round(float(s(e)), 6) for e in range(5)]
     [0.5, 1.0, 1.0, 0.5, 0.0]
     """
 
-    base_lr: float
-    warmup_epochs: int
-    total_epochs: int
-    min_lr: float = 0.0
+    base_lr: float = arg(V.lr)
+    warmup_epochs: int = arg(V.steps, minimum=0, unit="epochs")
+    total_epochs: int = arg(V.steps, unit="epochs")
+    min_lr: float = arg(V.lr, default=0.0)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        warm, total = _warmup_and_total(
-            w, "warmup_epochs", self.warmup_epochs, "total_epochs", self.total_epochs
-        )
-        self._set(
-            base_lr=V.lr(w, "base_lr", self.base_lr),
-            warmup_epochs=warm,
-            total_epochs=total,
-            min_lr=V.lr(w, "min_lr", self.min_lr),
-        )
+    def _check(self, where: str) -> None:
+        _warmup_before_total(where, self, "warmup_epochs", "total_epochs")
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         W, T = self.warmup_epochs, self.total_epochs
         decay = _cos_window(ctx, t, self.base_lr, self.min_lr, W, T - W)
-        # the article's warm-up: (e + 1) / W, so base_lr is reached at e = W - 1
+        # the article's warm-up: (e + 1) / W, so base_lr is reached at e = W - 1 (and held
+        # there for a fractional epoch in (W - 1, W), instead of overshooting base_lr)
         return _after_warmup(
-            ctx, t, W, lambda: self.base_lr * (ctx.f(ctx.xp.minimum(t, ctx.c(W)) + 1) / float(W)), decay
+            ctx, t, W, lambda: self.base_lr * (ctx.f(ctx.xp.minimum(t, ctx.c(W - 1)) + 1) / float(W)), decay
         )
+
+    def _flat_from(self) -> float:
+        return self.total_epochs
 
     def _points(self, until: float) -> Iterable[float]:
         return (self.warmup_epochs, self.total_epochs)
@@ -932,27 +1001,29 @@ class ArticleOneCycle(Schedule):
     lr ``start / final_div_factor``). Optax: ``cosine_onecycle_schedule`` has the same
     phase split but anneals the warm-up by cosine.
 
+    Ranges: ``max_lr`` an lr; ``total_steps`` a count ``>= 1``; ``pct_start`` in ``(0, 1)``;
+    ``div_factor``, ``final_div_factor`` ``> 0`` with ``max_lr / div_factor`` and
+    ``max_lr / final_div_factor`` at most ``1e30``.
+
     >>> import lrsched_jax as lrs
     >>> s = lrs.article_one_cycle(max_lr=1.0, total_steps=10)
     >>> [round(float(s(t)), 4) for t in (0, 3, 10)]
     [0.04, 1.0, 0.0001]
     """
 
-    max_lr: float
-    total_steps: int
-    pct_start: float = 0.3
-    div_factor: float = 25.0
-    final_div_factor: float = 1e4
+    max_lr: float = arg(V.lr)
+    total_steps: int = arg(V.steps)
+    pct_start: float = arg(V.real, default=0.3, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    div_factor: float = arg(V.positive, default=25.0)
+    final_div_factor: float = arg(V.positive, default=1e4)
 
-    def __post_init__(self) -> None:
-        w = self._where
-        self._set(
-            max_lr=V.lr(w, "max_lr", self.max_lr),
-            total_steps=V.steps(w, "total_steps", self.total_steps),
-            pct_start=V.real(w, "pct_start", self.pct_start, lo=0.0, hi=1.0, lo_open=True, hi_open=True),
-            div_factor=V.positive(w, "div_factor", self.div_factor),
-            final_div_factor=V.positive(w, "final_div_factor", self.final_div_factor),
-        )
+    def _check(self, where: str) -> None:
+        _lr_within(where, "div_factor", self.max_lr / self.div_factor, "the start lr max_lr / div_factor")
+        final = self.max_lr / self.final_div_factor
+        _lr_within(where, "final_div_factor", final, "the final lr max_lr / final_div_factor")
+
+    def upper_bound(self) -> float:
+        return max(self.max_lr, self.max_lr / self.div_factor, self.max_lr / self.final_div_factor)
 
     @property
     def warmup_steps(self) -> int:
@@ -964,6 +1035,9 @@ class ArticleOneCycle(Schedule):
         final = self.max_lr / self.final_div_factor
         decay = _cos_window(ctx, t, self.max_lr, final, w, T - w)
         return _after_warmup(ctx, t, w, lambda: _ramp(ctx, t, start, self.max_lr, w), decay)
+
+    def _flat_from(self) -> float:
+        return self.total_steps
 
     def _points(self, until: float) -> Iterable[float]:
         return (self.warmup_steps, self.total_steps)
@@ -977,3 +1051,368 @@ def article_decay(base_lr: float = 0.1, gamma: float = 0.95) -> Exponential:
     0.059874
     """
     return Exponential(base_lr=base_lr, gamma=gamma)
+
+
+@register("inverse_time")
+class InverseTime(Schedule):
+    r"""Inverse-time decay: ``lr(t) = base_lr / (1 + rate * t / every)``.
+
+    With ``staircase=True`` the quotient is ``floor(t / every)``. Keras:
+    ``InverseTimeDecay(initial_learning_rate=base_lr, decay_steps=every, decay_rate=rate,
+    staircase)``. torch, Optax: none. No horizon: it decays for ever (as ``1/t``).
+    ``rate * t / every`` is carried as an unevaluated float32 pair (the product is never
+    rounded as a whole), so float32 stays within a few ulps at any step.
+
+    Ranges: ``base_lr`` an lr; ``rate`` in ``[0, 1e30]``; ``every`` a length.
+
+    >>> import lrsched_jax as lrs
+    >>> s = lrs.inverse_time(base_lr=1.0, rate=0.5, every=2)
+    >>> [float(s(t)) for t in (0, 2, 4, 12)]
+    [1.0, 0.6666666666666666, 0.5, 0.25]
+    """
+
+    base_lr: float = arg(V.lr)
+    rate: float = arg(V.real, lo=0.0, hi=V.MAX_LR)
+    every: float = arg(V.duration, default=1)
+    staircase: bool = arg(V.flag, default=False)
+
+    def _eval(self, ctx: Ctx, t: Any) -> Any:
+        if self.rate == 0.0:
+            return ctx.full(t, self.base_lr)
+        if self.staircase:
+            k, _ = m.floor_divmod(ctx, t, self.every)
+            x, c = ctx.f(k), float(self.rate)
+        else:
+            x, c = ctx.f(t), self.rate / self.every
+        if ctx.dtype == ctx.xp.float64:
+            return self.base_lr / (1.0 + x * c)
+        xp = ctx.xp
+        with m.quiet(xp):
+            hi, lo = m._times(ctx, x, *m._split12(c))
+            paired = self.base_lr / ((1.0 + hi) + lo)
+            # rate * t near or past the float32 range, where the pair's sums overflow (inf -
+            # inf): there 1 + x*c is x*c, one rounding, and the lr tends to 0
+            plain = self.base_lr / (1.0 + x * c)
+            return xp.where(xp.isfinite(hi) & xp.isfinite(lo), paired, plain)
+
+    def _points(self, until: float) -> Iterable[float]:
+        return multiples(self.every, until, self.every) if self.staircase else []
+
+
+def _f32(x: float) -> float:
+    """``x`` rounded to float32, on the host (a constant: no array, so nothing is traced)."""
+    import struct
+
+    return float(struct.unpack("f", struct.pack("f", x))[0])
+
+
+@register("polynomial_cycle")
+class PolynomialCycle(Schedule):
+    r"""Polynomial decay restarted over ever longer horizons (Keras ``PolynomialDecay(cycle=True)``).
+
+    With ``n = max(1, ceil(t / T))`` (the first multiple of ``T`` not below ``t``):
+    ``lr(t) = end_lr + (init_lr - end_lr) * (1 - t / (n*T)) ** power``. Each multiple
+    ``t = n*T`` reaches ``end_lr``; the next step jumps back up to about
+    ``end_lr + (init_lr - end_lr) * (1/(n+1)) ** power`` and decays to ``end_lr`` again at
+    ``(n+1)*T``. Keras: ``PolynomialDecay(init_lr, decay_steps=T, end_learning_rate=end_lr,
+    power, cycle=True)``. torch, Optax: none. No horizon (``polynomial`` is the
+    ``cycle=False`` form, held at ``end_lr`` after ``T``).
+
+    The part left, ``n*T - t``, is exact in integers for whole steps and a whole ``T``; the
+    quotient is carried as a float32 pair and raised by :func:`~lrsched_jax.core._math.powr_pair`,
+    so float32 stays within a few ulps.
+
+    Ranges: ``init_lr``, ``end_lr`` lrs; ``total_steps`` a count ``>= 1``; ``power`` in
+    ``(0, 1000]``.
+
+    >>> import lrsched_jax as lrs
+    >>> s = lrs.polynomial_cycle(init_lr=1.0, total_steps=2)
+    >>> [float(s(t)) for t in range(7)]
+    [1.0, 0.5, 0.0, 0.25, 0.0, 0.16666666666666666, 0.0]
+    """
+
+    init_lr: float = arg(V.lr)
+    total_steps: int = arg(V.steps)
+    end_lr: float = arg(V.lr, default=0.0)
+    power: float = arg(V.positive, default=1.0, maximum=_MAX_POWER)
+
+    def _eval(self, ctx: Ctx, t: Any) -> Any:
+        xp = ctx.xp
+        T = self.total_steps
+        q, r = m.floor_divmod(ctx, t, T)
+        # n*T - t = T - r where r > 0, and 0 at the multiples themselves (n = q there, or 1 at 0)
+        at_multiple = (r <= 0) & (q > 0)  # step 0 starts the first horizon (Keras: n = 1)
+        left = xp.where(at_multiple, 0.0, float(T) - r)  # exact: r is exact for whole steps
+        n = xp.where(at_multiple, ctx.f(q), ctx.f(q) + 1.0)
+        if ctx.dtype == xp.float64:
+            span = n * float(T)
+            w = (left / span) ** self.power
+            done = (span - left) / span  # t / (n*T): the part of the current horizon done
+            with m.quiet(xp):
+                log_left = xp.where(done <= 0.5, xp.log1p(-done), xp.log(left / span))
+            return self.init_lr * w + self.end_lr * -xp.expm1(self.power * log_left)
+        # float32: n*T as an exact pair (it may pass 2**24) and the quotient left / (n*T)
+        # corrected to first order in the pair's low part, then raised in pair arithmetic
+        t32 = _f32(float(T))
+        sh, sl = m._two_prod(n, t32)
+        sl = sl + n * (float(T) - t32)
+        qh = left / sh
+        ql = ((left - qh * sh) - qh * sl) / sh
+        wh, wl = m.powr_pair(ctx, qh, ql, 1.0, self.power)
+        if self.end_lr == 0.0:
+            return self.init_lr * wh + self.init_lr * wl
+        done = (sh - left) / sh
+        with m.quiet(xp):
+            log_left = xp.where(done <= 0.5, xp.log1p(-done), xp.log(qh + ql))
+        one_minus_w = xp.where(wh >= 0.5, -xp.expm1(self.power * log_left), (1.0 - wh) - wl)
+        return m.mix(ctx, self.init_lr, wh + wl, self.end_lr, one_minus_w)
+
+    def _points(self, until: float) -> Iterable[float]:
+        return multiples(self.total_steps, until, self.total_steps)
+
+
+#: The widest ``lb``/``ub`` of :class:`DecayCycles`' tanh shape: ``(1 - tanh(x))/2`` is below
+#: 1e-86 at ``x = 100`` and within 1e-86 of 1 at ``-100``; wider ends change nothing.
+_MAX_TANH_END = 100.0
+
+
+@register("decay_cycles")
+class DecayCycles(Schedule):
+    r"""A decay shape restarted in cycles: growing lengths, decaying peaks, a cycle limit.
+
+    Cycle ``n`` (0-based) starts at ``S_n = T0 * (mult**n - 1) / (mult - 1)`` (``n*T0`` when
+    ``mult == 1``) and lasts ``T_n = T0 * mult**n``. With the phase ``u = (t - S_n) / T_n``
+    in ``[0, 1)``, warped as ``v = u**k``, and the cycle's peak ``p_n = base_lr *
+    peak_decay**n``:
+
+    * ``shape="cosine"``: ``lr = min_lr + (p_n - min_lr) * (1 + cos(pi * v)) / 2``;
+    * ``shape="tanh"``: ``lr = min_lr + (p_n - min_lr) * (1 - tanh(lb*(1 - v) + ub*v)) / 2``
+      (Hsueh et al. 2019; it starts just below ``p_n`` and ends just above ``min_lr``);
+    * ``shape="polynomial"``: ``lr = min_lr + (p_n - min_lr) * (1 - v) ** power``.
+
+    From cycle ``n = cycles`` on (``cycles`` not ``None``) the lr holds ``min_lr``; with
+    ``cycles=None`` the restarts go on for ever. ``k`` is the k-decay time warp (Zhang &
+    Li 2020): ``k > 1`` keeps the lr high for longer, ``k < 1`` drops it sooner.
+    Boundary rule: the step ``t = S_n`` belongs to cycle ``n`` (it restarts at ``p_n``).
+    Note the peak decays from ``base_lr`` itself, not from ``min_lr + (base_lr - min_lr) *
+    peak_decay**n`` as in :class:`WarmRestarts`, so a decayed peak may fall below ``min_lr``
+    (the cycle then rises from ``p_n`` to ``min_lr``); every value lies between ``p_n`` and
+    ``min_lr``.
+
+    timm: ``CosineLRScheduler``, ``TanhLRScheduler`` and ``PolyLRScheduler`` after their
+    warm-up, with ``t_initial=T0``, ``cycle_mul=mult``, ``cycle_decay=peak_decay``,
+    ``cycle_limit=cycles``, ``k_decay=k``, ``lr_min=min_lr``
+    (:func:`lrsched_torch.from_timm` builds it). torch: ``cosine`` with ``cycles=None``,
+    ``k=1`` and ``min_lr = 0`` or ``peak_decay = 1`` is ``CosineAnnealingWarmRestarts``
+    (``warm_restarts``). Optax: none (``sgdr_schedule`` for the cosine, cycle by cycle).
+    With ``mult > 1`` the cycle starts come from a float64 table (as in ``warm_restarts``),
+    so restarts land on the same step in float32 and float64. float32: the phase and its
+    complement ``1 - v`` are each computed without cancellation and the tanh argument is
+    carried as an unevaluated pair from the exact steps done and left, so float32 stays within 8
+    ulps for ``k = 1`` (the power of ``shape="polynomial"`` multiplies the rounding of ``1 - v``
+    by ``power``: drawn up to 2). With ``k != 1`` the warped phase ``v`` (or ``1 - v``) is
+    rounded once, by ``exp``, before the cosine or the power, which doubles it: about 9 ulps
+    measured for ``k`` in ``[0.5, 2]``.
+
+    Ranges: ``base_lr``, ``min_lr`` lrs; ``first_period`` a length; ``period_mult`` 1 or in
+    ``[1.001, 2**53]``; ``peak_decay`` in ``(0, 1]``; ``cycles`` a count ``>= 0`` or
+    ``None``; ``k`` in ``(0, 1000]`` (not ``shape="tanh"``); ``power`` in ``(0, 1000]``
+    (``shape="polynomial"`` only); ``lb < ub`` in ``[-100, 100]`` (``shape="tanh"`` only).
+
+    >>> import lrsched_jax as lrs
+    >>> s = lrs.decay_cycles(base_lr=1.0, first_period=4, cycles=2, peak_decay=0.5)
+    >>> [round(float(s(t)), 4) for t in range(10)]
+    [1.0, 0.8536, 0.5, 0.1464, 0.5, 0.4268, 0.25, 0.0732, 0.0, 0.0]
+    >>> p = lrs.decay_cycles(base_lr=1.0, first_period=4, shape="polynomial", power=2.0, k=0.5)
+    >>> [round(float(p(t)), 4) for t in range(5)]
+    [1.0, 0.25, 0.0858, 0.0179, 1.0]
+    """
+
+    base_lr: float = arg(V.lr)
+    first_period: float = arg(V.duration)
+    shape: str = arg(V.choice, default="cosine", options=("cosine", "tanh", "polynomial"))
+    min_lr: float = arg(V.lr, default=0.0)
+    period_mult: float = arg(V.real, default=1, lo=1.0, hi=V.MAX_STEPS)
+    peak_decay: float = arg(V.real, default=1.0, lo=0.0, hi=1.0, lo_open=True)
+    cycles: int | None = arg(V.steps, default=None, optional=True, minimum=0, unit="cycles")
+    k: float = arg(V.positive, default=1.0, maximum=_MAX_POWER)
+    power: float = arg(V.positive, default=1.0, maximum=_MAX_POWER)
+    lb: float = arg(V.real, default=-7.0, lo=-_MAX_TANH_END, hi=_MAX_TANH_END)
+    ub: float = arg(V.real, default=3.0, lo=-_MAX_TANH_END, hi=_MAX_TANH_END)
+
+    def _check(self, where: str) -> None:
+        mult = self.period_mult
+        if 1 < mult < 1.001:
+            # The table of cycle starts up to step 2**63 would exceed ~37,000 cycles.
+            raise ValueError(f"{where}: period_mult must be 1 or >= 1.001, got {mult!r}")
+        self._set(period_mult=int(mult) if mult.is_integer() else mult)
+        if self.shape != "polynomial" and self.power != 1.0:
+            raise ValueError(f"{where}: power applies to shape='polynomial' only, got power={self.power!r}")
+        if self.shape != "tanh" and (self.lb, self.ub) != (-7.0, 3.0):
+            raise ValueError(
+                f"{where}: lb and ub apply to shape='tanh' only, got lb={self.lb!r}, ub={self.ub!r}"
+            )
+        if not self.lb < self.ub:
+            raise ValueError(f"{where}: lb must be < ub, got lb={self.lb!r}, ub={self.ub!r}")
+        if self.shape == "tanh" and self.k != 1.0:
+            # timm's tanh has no k-decay, and a warped phase would carry its float32 rounding
+            # into the tanh argument times |2x| (tens of ulps): not within the contract
+            raise ValueError(f"{where}: k applies to shape='cosine' or 'polynomial' only, got k={self.k!r}")
+
+    @functools.cached_property
+    def _table(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Cycle starts and lengths (float64 products, as :class:`WarmRestarts`) to 2**63."""
+        starts, lengths = [0.0], [float(self.first_period)]
+        while starts[-1] + lengths[-1] < 2.0**63 and (self.cycles is None or len(starts) <= self.cycles):
+            starts.append(starts[-1] + lengths[-1])
+            lengths.append(lengths[-1] * self.period_mult)
+        return tuple(starts), tuple(lengths)
+
+    def _cycle(self, ctx: Ctx, t: Any, scale: float) -> tuple[Any, Any, Any, Any, Any]:
+        """Cycle index ``n`` (float), the steps done ``cur`` and left ``rest`` in it, its
+        length, and ``scale / length`` as a float32 split pair (``None`` in float64)."""
+        xp = ctx.xp
+        if self.period_mult == 1:
+            n, cur = m.floor_divmod(ctx, t, self.first_period)
+            length: Any = float(self.first_period)
+            per = None if ctx.dtype == xp.float64 else m._split12(scale / length)
+            return ctx.f(n), cur, length - cur, length, per
+        starts, lengths = self._table
+        n = m.step_lookup(ctx, t, starts[1:], tuple(float(i) for i in range(len(starts))))
+        idx = xp.astype(n, xp.int32)
+
+        def take(values: Any) -> Any:
+            return xp.take(xp.asarray(values, dtype=ctx.dtype), idx)
+
+        length = take(lengths)
+        # float steps past the table stay at the last cycle's end
+        cur = xp.minimum(ctx.f(t) - take(starts), length)
+        per = None
+        if ctx.dtype != xp.float64:
+            k1, k2 = m.split_table([scale / x for x in lengths])
+            per = (take(k1), take(k2))
+        return n, cur, length - cur, length, per
+
+    def _eval(self, ctx: Ctx, t: Any) -> Any:
+        xp = ctx.xp
+        scale = math.pi / 2 if self.shape == "cosine" else 1.0
+        n, cur, rest, length, per = self._cycle(ctx, t, scale)
+        peak: Any = self.base_lr
+        if self.peak_decay != 1.0:
+            peak = self.base_lr * m.exp_times(ctx, n, math.log(self.peak_decay))
+        if self.shape == "cosine" and self.k == 1.0:
+            out = m.cos_mix(ctx, peak, self.min_lr, cur, length, per, rest=rest)
+        else:
+            u, s = cur / length, rest / length  # phase and its complement, each rounded once
+            if self.k == 1.0:
+                v, w = u, s
+            elif ctx.dtype != xp.float64:
+                v, w = self._warp32(ctx, cur, rest, length)
+            else:
+                with m.quiet(xp):
+                    log_u = xp.where(s <= 0.5, xp.log1p(-s), xp.log(u))  # accurate near u = 1
+                    v = xp.exp(self.k * log_u)
+                    w = -xp.expm1(self.k * log_u)
+            if self.shape == "cosine":
+                out = m.cos_mix(ctx, peak, self.min_lr, v, 1.0, rest=w)
+            elif self.shape == "polynomial":
+                out = _powered_mix(ctx, peak, self.min_lr, w, v, self.power)
+            else:
+                out = self._tanh(ctx, peak, n, cur, rest, v, w)
+        if self.cycles is not None:
+            out = xp.where(n >= self.cycles, self.min_lr, out)
+        return out
+
+    def _warp32(self, ctx: Ctx, cur: Any, rest: Any, length: Any) -> tuple[Any, Any]:
+        """float32 ``v = u**k`` and ``w = 1 - u**k`` from the steps done and left.
+
+        The smaller of ``u`` and ``1 - u`` is a pair (Dekker's exact product gives the
+        remainder of the quotient), ``log(u)`` comes from it (``log1p`` near the end) with
+        the low part's first-order correction, ``k*log(u)`` is a pair too, and ``v`` and
+        ``w`` are ``exp`` / ``-expm1`` of that pair: only the elementary functions round
+        (rounding ``u`` and ``k*log(u)`` first costs another 3-5 ulps, doubled by the cosine).
+        """
+        xp = ctx.xp
+        near_end = rest < cur
+        x = xp.where(near_end, rest, cur)
+        d = ctx.f(length) if not isinstance(length, float) else _f32(length)
+        xh = x / d
+        prod, err = m._two_prod(xh, d) if not isinstance(d, float) else m._two_prod(xh, d, m._split12(d))
+        xl = ((x - prod) - err) / d
+        with m.quiet(xp):
+            # near the start: u**k by powr_ratio (the log of the mantissa only, so |k*log(u)|
+            # does not multiply the log's rounding), corrected for the low part of u
+            small = m.powr_ratio(ctx, xh, 1.0, self.k) * (1.0 + self.k * xp.where(xh > 0, xl / xh, 0.0))
+            # near the end: k*log1p(-s) as a pair (|.| <= k*log 2), exponentiated
+            lh = xp.log1p(-xh)
+            ll = -xl / (1.0 - xh)
+            k32 = _f32(self.k)
+            ah, al = m._two_prod(lh, k32, m._split12(k32))
+            al = al + (k32 * ll + (self.k - k32) * lh)
+            e = xp.exp(ah) * (1.0 + al)
+            # 1 - exp(a) for the pair a = ah + al by Kahan's expm1 (exp(ah) - 1) * ah / log(exp(ah)),
+            # about 2 ulps where XLA's float32 expm1 is ~5
+            eh = xp.exp(ah)
+            em1 = xp.where(eh == 1.0, ah, (eh - 1.0) * ah / xp.log(eh))
+            big = -(em1 + al * eh)
+            v = xp.where(near_end, e, small)
+            w = xp.where(near_end, big, 1.0 - small)
+            # start side with v > 1/2 (k < 1): 1 - v from the log, Kahan again
+            lu = xp.log(xh) + xp.where(xh > 0, xl / xh, 0.0)
+            au = self.k * lu
+            eu = xp.exp(au)
+            wu = -xp.where(eu == 1.0, au, (eu - 1.0) * au / xp.log(eu))
+            w = xp.where(near_end | (small <= 0.5), w, wu)
+        return v, w
+
+    def _tanh(self, ctx: Ctx, peak: Any, n: Any, cur: Any, rest: Any, v: Any, w: Any) -> Any:
+        """``(1 - tanh(x))/2 = 1/(1 + exp(2x))`` and its complement ``1/(1 + exp(-2x))``, with
+        ``x = lb*(1 - u) + ub*u``: no cancellation in either weight (``1 - tanh`` cancels for
+        ``x > 0``). In float32 the argument ``2x = cur*(2ub/T_n) + rest*(2lb/T_n)`` is a pair
+        ``hi + lo`` (no product rounded as a whole: the rounding of ``u`` would be multiplied
+        by ``|2x|``, tens of ulps) and ``exp(2x) = exp(hi)*(1 + lo)``."""
+        xp = ctx.xp
+        lb2, ub2 = 2.0 * self.lb, 2.0 * self.ub
+        if ctx.dtype == xp.float64:
+            z = lb2 * w + ub2 * v
+            with m.quiet(xp):
+                up, down = xp.exp(z), xp.exp(-z)
+        else:
+            if self.period_mult == 1:
+                T = float(self.first_period)
+                ku, kl = m._split12(ub2 / T), m._split12(lb2 / T)
+            else:
+                lengths = self._table[1]
+                idx = xp.astype(n, xp.int32)
+
+                def take(values: Any) -> Any:
+                    return xp.take(xp.asarray(values, dtype=ctx.dtype), idx)
+
+                ku1, ku2 = m.split_table([ub2 / x for x in lengths])
+                kl1, kl2 = m.split_table([lb2 / x for x in lengths])
+                ku, kl = (take(ku1), take(ku2)), (take(kl1), take(kl2))
+            h1, l1 = m._times(ctx, cur, *ku)
+            h2, l2 = m._times(ctx, rest, *kl)
+            hi = h1 + h2
+            lo = (l1 + l2) + xp.where(xp.abs(h1) >= xp.abs(h2), (h1 - hi) + h2, (h2 - hi) + h1)
+            with m.quiet(xp):
+                up, down = xp.exp(hi) * (1.0 + lo), xp.exp(-hi) * (1.0 - lo)
+        return m.mix(ctx, peak, 1.0 / (1.0 + up), self.min_lr, 1.0 / (1.0 + down))
+
+    def _periodic(self) -> tuple[int, int] | None:
+        P = float(self.first_period)
+        if self.period_mult != 1 or self.peak_decay != 1.0 or self.cycles is not None or not P.is_integer():
+            return None
+        return 0, int(P)
+
+    def _flat_from(self) -> float | None:
+        if self.cycles is None:
+            return None
+        starts = self._table[0]
+        return starts[self.cycles] if self.cycles < len(starts) else None
+
+    def _points(self, until: float) -> Iterable[float]:
+        if self.period_mult == 1:
+            end = until if self.cycles is None else min(until, self.cycles * self.first_period)
+            return multiples(self.first_period, end, self.first_period)
+        return [s for s in self._table[0][1:] if s <= until]

@@ -1,8 +1,8 @@
 r"""Reduce-on-plateau as a pure state machine ``(state, metric) -> state``.
 
 torch's ``ReduceLROnPlateau`` is not a function of the step: it reacts to a metric reported
-once per epoch. Here it is written once as an immutable config (:class:`ReduceOnPlateau`,
-built by :func:`reduce_on_plateau`) with a pure ``init(lr) -> state`` and
+once per epoch. Here it is written once as an immutable config (:class:`ReduceOnPlateau`;
+the factory ``reduce_on_plateau`` is the class itself) with a pure ``init(lr) -> state`` and
 ``update(state, metric) -> state``, in the array-namespace style of the schedules: the state
 is a :class:`PlateauState` of arrays, every decision is an ``xp.where`` (no Python branch
 on a value), so the same code runs in NumPy float64 on the host and traced under
@@ -12,22 +12,20 @@ transformation built on it lives in :mod:`lrsched_jax.plateau_optax`.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import numbers
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from lrsched_jax.core import _math as m
 from lrsched_jax.core import validate as V
+from lrsched_jax.core.validate import arg
 from lrsched_jax.core.xp import namespace as _namespace
 
 __all__ = ["PlateauState", "ReduceOnPlateau", "reduce_on_plateau"]
-
-_WHERE = "reduce_on_plateau"
 
 
 class PlateauState(NamedTuple):
@@ -48,27 +46,20 @@ class PlateauState(NamedTuple):
     last_epoch: Any
 
 
-def _count(name: str, value: Any) -> int:
-    """A whole number of epochs >= 0 (integral floats such as ``2.0`` are accepted)."""
-    v = V._number(_WHERE, name, value)
-    if not v.is_integer() or v < 0:
-        raise ValueError(f"{_WHERE}: {name} must be a whole number of epochs >= 0, got {value!r}")
-    return int(v)
-
-
-def _min_lr(value: Any) -> float | tuple[float, ...]:
+def _min_lr(where: str, name: str, value: Any) -> float | tuple[float, ...]:
+    """One lr for every group, or a non-empty list of them (one per group)."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return V.lr(_WHERE, "min_lr", value)
-    if isinstance(value, np.ndarray):
+        return V.lr(where, name, value)
+    if isinstance(value, np.ndarray) and value.ndim > 0:
         value = value.tolist()
-    items = V.sequence(_WHERE, "min_lr", value)
+    items = V.lr_list(where, name, value)
     if not items:
-        raise ValueError(f"{_WHERE}: min_lr must be a number or a non-empty list (one per group), got []")
-    return tuple(V.lr(_WHERE, f"min_lr[{i}]", x) for i, x in enumerate(items))
+        raise ValueError(f"{where}: {name} must be a number or a non-empty list (one per group), got []")
+    return items
 
 
-@dataclasses.dataclass(frozen=True)
-class ReduceOnPlateau:
+@V.checked
+class ReduceOnPlateau(V.Checked):
     r"""torch's ``ReduceLROnPlateau`` as an immutable config with a pure state machine.
 
     One :meth:`update` is one ``scheduler.step(metric)``. With ``a`` the metric and ``best``
@@ -128,12 +119,17 @@ class ReduceOnPlateau:
 
     Validation (``ValueError``/``TypeError`` naming the argument): ``mode`` in
     ``{"min", "max"}``, ``threshold_mode`` in ``{"rel", "abs"}``, ``0 < factor < 1``,
-    ``patience`` and ``cooldown`` whole numbers ``>= 0``, ``threshold`` and ``eps`` finite and
-    ``>= 0``, ``min_lr`` a finite lr ``>= 0`` or a non-empty list of them (one per group,
-    checked against the number of groups by :meth:`init`, as torch checks it against the
-    optimizer's param groups).
+    ``patience`` and ``cooldown`` whole numbers of epochs in ``[0, 2**53]``, ``threshold`` and
+    ``eps`` finite and ``>= 0``, ``min_lr`` an lr in ``[0, 1e30]`` or a non-empty list of them
+    (one per group, checked against the number of groups by :meth:`init`, as torch checks it
+    against the optimizer's param groups). The checks are declared on the fields, as for the
+    schedules (:mod:`lrsched_jax.core.validate`), and :meth:`to_config` /
+    :meth:`from_config` are the schedules' config mechanism. One spelling: the factory
+    ``reduce_on_plateau`` is this class, and the ``repr`` is the factory call.
 
     >>> from lrsched_jax.core.plateau import reduce_on_plateau
+    >>> reduce_on_plateau is ReduceOnPlateau
+    True
     >>> p = reduce_on_plateau(factor=0.5, patience=1)
     >>> state = p.init(0.1)
     >>> for loss in [1.0, 0.9, 0.95, 0.93, 0.97, 0.8]:
@@ -147,32 +143,17 @@ class ReduceOnPlateau:
     0.05 0
     """
 
-    mode: str = "min"
-    factor: float = 0.1
-    patience: int = 10
-    threshold: float = 1e-4
-    threshold_mode: str = "rel"
-    cooldown: int = 0
-    min_lr: float | tuple[float, ...] = 0.0
-    eps: float = 1e-8
+    mode: str = arg(V.choice, default="min", options=("min", "max"))
+    factor: float = arg(V.real, default=0.1, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    patience: int = arg(V.steps, default=10, minimum=0, unit="epochs")
+    threshold: float = arg(V.real, default=1e-4, lo=0.0)
+    threshold_mode: str = arg(V.choice, default="rel", options=("rel", "abs"))
+    cooldown: int = arg(V.steps, default=0, minimum=0, unit="epochs")
+    min_lr: float | Sequence[float] = arg(_min_lr, default=0.0)
+    eps: float = arg(V.real, default=1e-8, lo=0.0)
 
-    #: The ``name`` field of :meth:`to_config`.
+    #: The ``name`` field of :meth:`to_config` (and the ``where`` of its error messages).
     config_name: ClassVar[str] = "reduce_on_plateau"
-
-    def __post_init__(self) -> None:
-        w = _WHERE
-        values = {
-            "mode": V.choice(w, "mode", self.mode, ("min", "max")),
-            "factor": V.real(w, "factor", self.factor, lo=0.0, hi=1.0, lo_open=True, hi_open=True),
-            "patience": _count("patience", self.patience),
-            "threshold": V.real(w, "threshold", self.threshold, lo=0.0),
-            "threshold_mode": V.choice(w, "threshold_mode", self.threshold_mode, ("rel", "abs")),
-            "cooldown": _count("cooldown", self.cooldown),
-            "min_lr": _min_lr(self.min_lr),
-            "eps": V.real(w, "eps", self.eps, lo=0.0),
-        }
-        for k, v in values.items():
-            object.__setattr__(self, k, v)
 
     # -- the state machine -------------------------------------------------------------
 
@@ -191,30 +172,34 @@ class ReduceOnPlateau:
             if arr.dtype == np.bool_ or not (
                 np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
             ):
-                raise TypeError(f"{_WHERE}: lr must be a number or a list of numbers, got {lr!r}")
+                raise TypeError(f"{self._where}: lr must be a number or a list of numbers, got {lr!r}")
             arr = arr.astype(np.float64)
         else:
             arr = lr
             if xp.isdtype(arr.dtype, "bool") or not xp.isdtype(arr.dtype, ("integral", "real floating")):
-                raise TypeError(f"{_WHERE}: lr must have an integer or real floating dtype, got {arr.dtype}")
+                raise TypeError(
+                    f"{self._where}: lr must have an integer or real floating dtype, got {arr.dtype}"
+                )
             dtype = arr.dtype if arr.dtype in (xp.float32, xp.float64) else xp.asarray(0.0).dtype
             # An explicit dtype also drops JAX's weak type, so a jitted update keeps one signature.
             arr = xp.asarray(arr, dtype=dtype)
         if arr.ndim > 1:
             raise ValueError(
-                f"{_WHERE}: lr must be a number or a 1-D list (one per group), got shape {arr.shape}"
+                f"{self._where}: lr must be a number or a 1-D list (one per group), got shape {arr.shape}"
             )
         arr = xp.reshape(arr, (-1,))
         groups = arr.shape[0]
         if groups == 0:
-            raise ValueError(f"{_WHERE}: lr must hold at least one learning rate (one per group), got none")
+            raise ValueError(
+                f"{self._where}: lr must hold at least one learning rate (one per group), got none"
+            )
         if isinstance(self.min_lr, tuple) and len(self.min_lr) != groups:
             raise ValueError(
-                f"{_WHERE}: expected {groups} min_lr values (one per group), got {len(self.min_lr)}"
+                f"{self._where}: expected {groups} min_lr values (one per group), got {len(self.min_lr)}"
             )
         if not _is_tracer(arr):
             for i, v in enumerate(np.asarray(arr).tolist()):
-                V.lr(_WHERE, "lr" if groups == 1 else f"lr[{i}]", v)
+                V.lr(self._where, "lr" if groups == 1 else f"lr[{i}]", v)
         count = xp.zeros((), dtype=xp.asarray(0).dtype)  # the namespace's default integer
         return PlateauState(
             lr=arr,
@@ -242,10 +227,10 @@ class ReduceOnPlateau:
         cd = xp.asarray(state.cooldown_counter)
         a = xp.asarray(metric)
         if not xp.isdtype(a.dtype, ("bool", "integral", "real floating")):
-            raise TypeError(f"{_WHERE}: metric must be a real number, got {metric!r}")
+            raise TypeError(f"{self._where}: metric must be a real number, got {metric!r}")
         if a.ndim != 0:
             if math.prod(a.shape) != 1:
-                raise ValueError(f"{_WHERE}: metric must be a single number, got shape {a.shape}")
+                raise ValueError(f"{self._where}: metric must be a single number, got shape {a.shape}")
             a = xp.reshape(a, ())
         a = xp.astype(a, dtype)
         imax = int(np.iinfo(np.dtype(str(nb.dtype))).max)
@@ -303,71 +288,32 @@ class ReduceOnPlateau:
             return np.zeros((0, state.lr.shape[0]))
         return np.stack(rows)
 
-    # -- config ------------------------------------------------------------------------
-
-    def to_config(self) -> dict[str, Any]:
-        """A plain JSON-able dict; :meth:`from_config` rebuilds an equal config."""
-        out: dict[str, Any] = {"name": self.config_name}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = list(v) if isinstance(v, tuple) else v
-        return out
+    # -- config (to_config is the shared one of every checked object) -------------------
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ReduceOnPlateau:
-        """Rebuild from :meth:`to_config` output; ``ValueError`` for a wrong name or fields.
+        """Rebuild from :meth:`to_config` output (the ``name`` may be left out);
+        ``ValueError`` for a wrong name or unknown fields, as :func:`~lrsched_jax.from_config`.
 
-        >>> from lrsched_jax.core.plateau import ReduceOnPlateau, reduce_on_plateau
+        >>> from lrsched_jax.core.plateau import reduce_on_plateau
         >>> p = reduce_on_plateau(mode="max", min_lr=[0.0, 1e-5])
-        >>> ReduceOnPlateau.from_config(p.to_config()) == p
+        >>> p
+        reduce_on_plateau(mode='max', min_lr=(0.0, 1e-05))
+        >>> reduce_on_plateau.from_config(p.to_config()) == p
         True
         """
         if isinstance(config, ReduceOnPlateau):
             return config
         if not isinstance(config, Mapping):
             raise TypeError(f"a {cls.config_name} config must be a mapping, got {type(config).__name__}")
-        if config.get("name", cls.config_name) != cls.config_name:
-            raise ValueError(f"expected a config named {cls.config_name!r}, got {config['name']!r}")
-        valid = [f.name for f in dataclasses.fields(cls)]
-        given = {k: v for k, v in config.items() if k != "name"}
-        unknown = sorted(set(given) - set(valid))
-        if unknown:
-            raise ValueError(
-                f"{cls.config_name}: unknown field(s) {', '.join(unknown)}; valid fields: {', '.join(valid)}"
-            )
-        return cls(**given)
+        name = config.get("name", cls.config_name)
+        if name != cls.config_name:
+            raise ValueError(f"expected a config named {cls.config_name!r}, got {name!r}")
+        return V.from_fields(cls, config)
 
 
-def reduce_on_plateau(
-    mode: str = "min",
-    factor: float = 0.1,
-    patience: int = 10,
-    threshold: float = 1e-4,
-    threshold_mode: str = "rel",
-    cooldown: int = 0,
-    min_lr: float | Iterable[float] = 0.0,
-    eps: float = 1e-8,
-) -> ReduceOnPlateau:
-    """torch's ``ReduceLROnPlateau`` as a pure state machine; see :class:`ReduceOnPlateau`.
-
-    Same arguments and defaults as torch (without the optimizer: the initial lr(s) go to
-    ``init``).
-
-    >>> from lrsched_jax.core.plateau import reduce_on_plateau
-    >>> p = reduce_on_plateau(mode="max", factor=0.5, patience=0, cooldown=1)
-    >>> p.lr_history(1.0, [0.5, 0.4, 0.4, 0.4, 0.6]).ravel().tolist()
-    [1.0, 0.5, 0.5, 0.25, 0.25]
-    """
-    return ReduceOnPlateau(
-        mode=mode,
-        factor=factor,
-        patience=patience,
-        threshold=threshold,
-        threshold_mode=threshold_mode,
-        cooldown=cooldown,
-        min_lr=min_lr,  # type: ignore[arg-type]  # normalised by __post_init__
-        eps=eps,
-    )
+#: The factory is the class (one spelling): ``reduce_on_plateau(patience=2)``.
+reduce_on_plateau = ReduceOnPlateau
 
 
 def _is_tracer(x: Any) -> bool:

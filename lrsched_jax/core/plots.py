@@ -47,15 +47,22 @@ def label(s: Schedule, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def default_horizon(schedules: Sequence[Schedule], minimum: int = 100) -> int:
-    """Enough steps to show every schedule's phases: 10% past the last change point found
-    in the first 10**7 steps (at least ``minimum``)."""
+def default_horizon(schedules: Sequence[Schedule], minimum: int = 100, changes: int = 6) -> int:
+    """Enough steps to show every schedule's phases, at least ``minimum``: 10% past the last
+    change point in the first 10**7 steps — or, for a schedule that keeps changing (change
+    points still appear between steps 10**6 and 10**7: cyclic, warm restarts, periodic
+    cosine, step decay), 10% past its ``changes``-th change point, a few periods (3 cycles
+    of a cyclic schedule, whose half-cycles are change points), so that a periodic curve
+    stays readable instead of filling millions of steps."""
     last = 0.0
     for s in schedules:
-        pts = s.change_points(10_000_000) if not _too_many(s) else ()
+        tiny_period = _too_many(s)  # then a few periods lie within the first 10**4 steps
+        pts = s.change_points(10_000 if tiny_period else 10_000_000)
+        if len(pts) > changes and (tiny_period or float(pts[-1]) > 1_000_000):
+            pts = pts[:changes]
         if pts:
             last = max(last, float(pts[-1]))
-    return max(minimum, int(np.ceil(last * 1.1)))
+    return max(minimum, int(np.ceil(last * 11 / 10)))  # not * 1.1: 180 * 1.1 rounds up to 199
 
 
 def _too_many(s: Schedule) -> bool:

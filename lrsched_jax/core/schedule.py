@@ -1,23 +1,43 @@
-"""The :class:`Schedule` base class, the registry of schedule kinds and the config format."""
+"""The :class:`Schedule` base class, the registry of schedule kinds and the config format.
+
+:func:`register` is the extension point: a :class:`Schedule` subclass with an ``_eval(ctx,
+t)`` method, decorated with ``@register("name")``, is a schedule like the built-in ones (under
+``jax.jit``, on NumPy, in ``lrsched_torch.ScheduleLR``, in configs and the CLI).
+"""
 
 from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from typing_extensions import dataclass_transform
 
 from lrsched_jax.core import _math
+from lrsched_jax.core import validate as V
 from lrsched_jax.core._math import Ctx
 
-__all__ = ["Schedule", "from_config", "registered_names", "MAX_CHANGE_POINTS"]
+__all__ = [
+    "Schedule",
+    "register",
+    "from_config",
+    "registered_names",
+    "schedule_class",
+    "MAX_CHANGE_POINTS",
+    "MAX_DEPTH",
+]
 
 #: How many change points one call may list before it asks for a smaller ``until``.
 MAX_CHANGE_POINTS = 1_000_000
+
+#: The deepest nesting of schedules in schedules (combinators, nested configs) accepted:
+#: far beyond any real recipe, and shallow enough that evaluation, ``to_config`` and pickle
+#: stay far from Python's recursion limit.
+MAX_DEPTH = V.MAX_DEPTH
 
 _REGISTRY: dict[str, type[Schedule]] = {}
 
@@ -27,7 +47,7 @@ _CHUNK = 1 << 16
 S = TypeVar("S", bound="type[Schedule]")
 
 
-class Schedule(abc.ABC):
+class Schedule(V.Checked, abc.ABC):
     """A learning-rate schedule: a pure, immutable function ``step -> lr``.
 
     Call it with a step (Python number, NumPy array, JAX array or tracer); it computes
@@ -37,15 +57,27 @@ class Schedule(abc.ABC):
     host; JAX steps in float32 (float64 under x64). Negative steps count as step 0.
 
     Every schedule is a frozen dataclass: hashable, picklable, comparable with ``==``,
-    with a ``repr`` that shows its hyperparameters, and round-trips through
-    :meth:`to_config` / :func:`from_config`.
+    and round-trips through :meth:`to_config` / :func:`from_config`. Its hyperparameters
+    are checked at construction (each field declares its check with
+    :func:`~lrsched_jax.core.validate.arg`; see :mod:`lrsched_jax.core.validate` for the
+    ranges), so whatever constructs evaluates finitely at every step.
+
+    One spelling per schedule: the snake_case factory *is* the class — ``lrs.cosine is
+    lrsched_jax.core.families.Cosine`` — so ``isinstance(s, lrs.cosine)`` works and the
+    ``repr`` is the factory call, ``cosine(init_lr=1.0, total_steps=4)`` (the arguments
+    that differ from their defaults), which ``eval`` rebuilds in the namespace of ``import
+    lrsched_jax as lrs``. The classes stay importable from :mod:`lrsched_jax.core.families`
+    and :mod:`lrsched_jax.core.combinators` for subclassing; a new kind is a subclass
+    registered with :func:`register`.
     """
 
-    #: The name of this kind in configs, the CLI and :func:`from_config`.
-    config_name: ClassVar[str] = ""
-
     def __call__(self, step: Any) -> Any:
-        ctx, t, scalar = _math.prepare(step)
+        ctx, t, scalar, over = _math.prepare(step)
+        if over is not None:
+            # uint32 steps >= 2**31 in JAX without x64 (no int64 to widen to): those lanes
+            # hold step - 2**31 and take the schedule shifted by 2**31.
+            high = _math.eval_shifted(self, ctx, t, 2**31)
+            return _math.finish(ctx, ctx.xp.where(over, high, self._eval(ctx, t)), scalar)
         if ctx.xp is np and t.size > _CHUNK:
             # Long host curves in cache-sized pieces: every elementwise temporary stays in
             # cache instead of streaming through memory (about twice as fast for 10**6 steps).
@@ -82,33 +114,115 @@ class Schedule(abc.ABC):
         """The float64 values at steps ``start, ..., start + num_steps - 1`` (NumPy, host)."""
         return np.asarray(self(np.arange(start, start + int(num_steps), dtype=np.int64)))
 
-    def to_config(self) -> dict[str, Any]:
-        """A plain JSON-able dict; :func:`from_config` rebuilds an equal schedule."""
-        out: dict[str, Any] = {"name": self.config_name}
+    def upper_bound(self) -> float:
+        """A float64 bound that no value of the schedule exceeds (not necessarily reached).
+
+        By default the largest learning-rate argument (the fields checked with
+        :func:`~lrsched_jax.core.validate.lr` or :func:`~lrsched_jax.core.validate.lr_list`),
+        or ``inf`` (unknown) when there is none. A schedule whose values can exceed its
+        lr arguments overrides it. ``scale`` and ``product`` refuse, at construction,
+        results whose bound exceeds :data:`~lrsched_jax.core.validate.MAX_LR`.
+        """
+        bound = -math.inf
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            out[f.name] = _jsonable(getattr(self, f.name))
-        return out
+            check = f.metadata.get("check")
+            value = getattr(self, f.name)
+            if check is V.lr and value is not None:
+                bound = max(bound, float(value))
+            elif check is V.lr_list and value:
+                bound = max(bound, *map(float, value))
+        return math.inf if bound == -math.inf else bound
 
-    @property
-    def _where(self) -> str:
-        return self.config_name
+    @functools.cached_property
+    def _depth(self) -> int:
+        """How deeply schedules nest in this one: 1 for a family, 1 + the deepest inner
+        schedule for a combinator (at most :data:`MAX_DEPTH`)."""
+        inner = 0
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            for v in value if isinstance(value, tuple) else (value,):
+                if isinstance(v, Schedule):
+                    inner = max(inner, v._depth)
+        return 1 + inner
 
-    def _set(self, **values: Any) -> None:
-        """Store normalised constructor arguments on the frozen instance."""
-        for k, v in values.items():
-            object.__setattr__(self, k, v)
+    def _validate(self, where: str) -> None:
+        super()._validate(where)
+        if self._depth > MAX_DEPTH:
+            raise ValueError(
+                f"{where}: schedules nest {self._depth} levels deep here; at most {MAX_DEPTH} are supported"
+            )
+        bound = self.upper_bound()
+        if math.isfinite(bound) and bound > V.MAX_LR:
+            raise ValueError(
+                f"{where}: its values can reach {bound:g}, more than the largest learning rate "
+                f"accepted ({V.MAX_LR:g}); lower its arguments"
+            )
 
 
-@dataclass_transform(frozen_default=True)
+@dataclass_transform(frozen_default=True, field_specifiers=(V.arg, dataclasses.field))
 def register(name: str) -> Callable[[S], S]:
-    """Make ``cls`` a frozen dataclass registered under ``name`` (type checkers see the
-    dataclass constructor, thanks to ``dataclass_transform``)."""
+    """Make a :class:`Schedule` subclass a frozen, checked dataclass registered under
+    ``name``: the extension point for schedules of your own.
+
+    The class declares its hyperparameters as fields — checked at construction when
+    declared with :func:`~lrsched_jax.core.validate.arg` (cross-field rules go in a
+    ``_check(self, where)`` method) — and computes the lr in ``_eval(ctx, t)``: ``t`` is an
+    array of steps ``>= 0`` (integer or float) and ``ctx`` a :class:`~lrsched_jax.core.Ctx`
+    whose ``xp`` is the array namespace to compute with (``jax.numpy`` when traced, NumPy
+    on the host) and whose ``f(x)`` casts to the evaluation's float dtype. Write it
+    without Python branches on the step's value, and it works everywhere a built-in
+    schedule does: under ``jax.jit`` and in Optax, on NumPy, in
+    ``lrsched_torch.ScheduleLR``, in :meth:`~Schedule.to_config` / :func:`from_config`
+    and :func:`~lrsched_jax.core.from_spec` (``"name:key=value"``), and in the CLI
+    (``lrtwin --import your_module plot name:...``). To pickle it (and to rebuild it from a
+    config in another process) the class must live in an importable module. The
+    ``repr`` is ``name(...)``: bind the class to ``name`` too (as the built-ins are) so that
+    ``eval(repr(s))`` rebuilds it.
+
+    ``name`` must be a Python identifier not registered yet (re-registering the same
+    class, e.g. when its module is reloaded, replaces it).
+
+    >>> import numpy as np
+    >>> import lrsched_jax as lrs
+    >>> from lrsched_jax.core import Ctx, arg, validate
+    >>> @lrs.register("halving")
+    ... class Halving(lrs.Schedule):
+    ...     \"\"\"``base_lr * 0.5 ** (t / half_life)``.\"\"\"
+    ...
+    ...     base_lr: float = arg(validate.lr)
+    ...     half_life: float = arg(validate.duration, default=100)
+    ...
+    ...     def _eval(self, ctx: Ctx, t):
+    ...         return self.base_lr * ctx.xp.exp2(-ctx.f(t) / self.half_life)
+    >>> s = lrs.from_spec("halving:base_lr=0.1,half_life=10")
+    >>> s
+    halving(base_lr=0.1, half_life=10)
+    >>> s(np.array([0, 10, 20])).tolist()
+    [0.1, 0.05, 0.025]
+    >>> lrs.from_config(s.to_config()) == s
+    True
+    >>> Halving(base_lr=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: halving: base_lr must be a finite learning rate >= 0 (and <= 1e+30), got -1.0
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"register: name must be a Python identifier (as configs spell it), got {name!r}")
 
     def deco(cls: S) -> S:
-        if name in _REGISTRY:
-            raise RuntimeError(f"schedule name {name!r} registered twice")
+        if not (isinstance(cls, type) and issubclass(cls, Schedule)):
+            raise TypeError(f"register({name!r}): {cls!r} is not a subclass of lrsched_jax.Schedule")
+        old = _REGISTRY.get(name)
+        if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise ValueError(
+                f"register({name!r}): the name is already registered for "
+                f"{old.__module__}.{old.__qualname__}; pick another name"
+            )
         cls.config_name = name
-        dc = dataclasses.dataclass(frozen=True)(cls)
+        dc = V.checked(cls)
+        if getattr(dc, "__abstractmethods__", None):
+            missing = ", ".join(sorted(dc.__abstractmethods__))
+            raise TypeError(f"register({name!r}): {cls.__qualname__} does not define {missing}")
         _REGISTRY[name] = dc
         return dc  # type: ignore[return-value]  # the same class, made a dataclass
 
@@ -116,11 +230,17 @@ def register(name: str) -> Callable[[S], S]:
 
 
 def registered_names() -> tuple[str, ...]:
-    """Every schedule kind :func:`from_config` knows, sorted."""
+    """Every schedule kind :func:`from_config` knows (built-in and registered), sorted."""
     return tuple(sorted(_REGISTRY))
 
 
 def schedule_class(name: str) -> type[Schedule]:
+    """The class registered under ``name`` (``ValueError`` listing the valid names)."""
+    if not isinstance(name, str):
+        raise TypeError(
+            f"a schedule config's 'name' must be a string, got {name!r} ({type(name).__name__}); "
+            f"valid names: {', '.join(registered_names())}"
+        )
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -129,59 +249,40 @@ def schedule_class(name: str) -> type[Schedule]:
         ) from None
 
 
-def field_names(cls: type[Schedule]) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, Schedule):
-        return v.to_config()
-    if isinstance(v, (tuple, list)):
-        return [_jsonable(x) for x in v]
-    return v
-
-
-def _from_jsonable(v: Any) -> Any:
-    if isinstance(v, Mapping):
-        return from_config(v)
-    if isinstance(v, (list, tuple)):
-        return tuple(_from_jsonable(x) for x in v)
-    return v
-
-
 def from_config(config: Mapping[str, Any]) -> Schedule:
     """Rebuild a schedule from :meth:`Schedule.to_config` output (nested configs included).
 
     Raises ``ValueError`` for an unknown name (listing the valid names), unknown or
-    missing fields (listing the valid fields) and invalid values.
+    missing fields (listing the valid fields), invalid values and configs nested more
+    than :data:`MAX_DEPTH` levels deep; ``TypeError`` for a config that is not a mapping, a
+    ``name`` that is not a string and keys that are not strings.
     """
+    return _from_config(config, 1)
+
+
+def _from_config(config: Any, depth: int) -> Schedule:
     if isinstance(config, Schedule):
         return config
     if not isinstance(config, Mapping):
         raise TypeError(f"a schedule config must be a mapping, got {type(config).__name__}")
+    if depth > MAX_DEPTH:
+        raise ValueError(
+            f"schedule configs nest more than {MAX_DEPTH} levels deep; at most {MAX_DEPTH} are supported"
+        )
     if "name" not in config:
         raise ValueError(
             "a schedule config needs a 'name' field; valid names: " + ", ".join(registered_names())
         )
     cls = schedule_class(config["name"])
-    valid = field_names(cls)
-    given = {k: v for k, v in config.items() if k != "name"}
-    unknown = sorted(set(given) - set(valid))
-    if unknown:
-        raise ValueError(
-            f"{cls.config_name}: unknown field(s) {', '.join(unknown)}; valid fields: {', '.join(valid)}"
-        )
-    required = [
-        f.name
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
-    missing = [k for k in required if k not in given]
-    if missing:
-        raise ValueError(
-            f"{cls.config_name}: missing field(s) {', '.join(missing)}; valid fields: {', '.join(valid)}"
-        )
-    return cls(**{k: _from_jsonable(v) for k, v in given.items()})
+
+    def convert(v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return _from_config(v, depth + 1)
+        if isinstance(v, (list, tuple)):
+            return tuple(convert(x) for x in v)
+        return v
+
+    return V.from_fields(cls, config, convert)
 
 
 def multiples(period: float, until: float, offset: float = 0.0) -> list[float]:

@@ -1,15 +1,99 @@
-"""Constructor-argument checks: each names the schedule, the argument and the allowed range."""
+"""Hyperparameter checks, declared on the fields: one mechanism for schedules, the plateau
+machine and the finder's settings.
+
+A hyperparameter object is a frozen dataclass whose fields say how they are checked::
+
+    @register("my_decay")
+    class MyDecay(Schedule):
+        base_lr: float = arg(lr)
+        every: float = arg(duration, default=1)
+        floor: float | None = arg(lr, default=None, optional=True)
+
+        def _check(self, where: str) -> None:  # the rules that involve several fields
+            ...
+
+At construction each field's check runs as ``check(where, name, value, **params)``; it
+raises ``TypeError``/``ValueError`` naming ``where`` (the schedule), the argument and the
+allowed range, or returns the normalised value (``2.0`` steps -> ``2``, a list -> a tuple),
+which is stored on the frozen instance. Then :meth:`Checked._check` runs once for the rules
+that involve several fields. Every message reads ``"<where>: <name> must ..., got <value>"``.
+
+The ranges are chosen so that whatever a check accepts evaluates finitely at every step up
+to 2**63, in float64 on the host and in float32 under JAX:
+
+* a learning rate (or multiplier) is a finite number in ``[0, MAX_LR]`` (``MAX_LR = 1e30``:
+  far above any real lr, and far enough below float32's maximum, 3.4e38, that products and
+  intermediates stay finite); one whose logarithm is taken (the ends of an lr sweep) lies
+  in ``[MIN_POSITIVE_LR, MAX_LR]`` (``MIN_POSITIVE_LR = 1e-30``); a schedule's
+  :meth:`~lrsched_jax.core.Schedule.upper_bound`
+  (e.g. a ``scale`` factor times its schedule's bound) must stay within it too;
+* a whole number of steps lies in ``[minimum, MAX_STEPS]`` (``MAX_STEPS = 2**53``: every
+  whole number up to it is exact in float64, so horizons and boundaries compare exactly on
+  the host); a fractional length (a period, a step size) in ``[MIN_DURATION, MAX_STEPS]``
+  (``MIN_DURATION = 1e-3``: ``2**63 / 1e-3`` is still far inside float32's range, so
+  ``t / length`` never overflows);
+* a decay factor of an unbounded family is at most 1 (a factor above 1 grows without bound
+  and has no finite value at step 2**63).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import numbers
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, TypeVar
+
+from typing_extensions import dataclass_transform
+
+__all__ = [
+    "MAX_LR",
+    "MAX_STEPS",
+    "MIN_DURATION",
+    "MAX_DEPTH",
+    "Checked",
+    "arg",
+    "checked",
+    "from_fields",
+    "number",
+    "MIN_POSITIVE_LR",
+    "lr",
+    "positive",
+    "positive_lr",
+    "real",
+    "decay_factor",
+    "steps",
+    "duration",
+    "choice",
+    "flag",
+    "sequence",
+    "ordered_steps",
+    "lr_list",
+    "sweep_ends",
+]
+
+#: The largest learning rate (or multiplier, or schedule value) a check accepts.
+MAX_LR = 1e30
+#: The smallest learning rate accepted where an lr must be > 0 (the ends of an lr sweep,
+#: whose ratio is taken): a normal float32 number, and ``MAX_LR / MIN_POSITIVE_LR`` is finite.
+MIN_POSITIVE_LR = 1e-30
+#: The largest step count, step position or length a check accepts.
+MAX_STEPS = 2**53
+#: The shortest fractional length (period, step size, horizon) a check accepts, in steps.
+MIN_DURATION = 1e-3
+#: The deepest nesting of schedules in schedules (combinators, configs) that is accepted.
+MAX_DEPTH = 100
+
+Check = Callable[..., Any]
+T = TypeVar("T")
 
 
-def _number(where: str, name: str, value: Any) -> float:
+# -- the checks: check(where, name, value, **params) -> normalised value ----------------------
+
+
+def number(where: str, name: str, value: Any) -> float:
+    """A finite real number (bools and strings refused), as a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{where}: {name} must be a real number, got {value!r} ({type(value).__name__})")
     v = float(value)
@@ -19,18 +103,33 @@ def _number(where: str, name: str, value: Any) -> float:
 
 
 def lr(where: str, name: str, value: Any) -> float:
-    """A learning rate (or multiplier): finite and >= 0."""
-    v = _number(where, name, value)
-    if v < 0:
-        raise ValueError(f"{where}: {name} must be a finite learning rate >= 0, got {value!r}")
+    """A learning rate (or multiplier): finite, in ``[0, MAX_LR]``."""
+    v = number(where, name, value)
+    if v < 0 or v > MAX_LR:
+        raise ValueError(
+            f"{where}: {name} must be a finite learning rate >= 0 (and <= {MAX_LR:g}), got {value!r}"
+        )
     return v
 
 
-def positive(where: str, name: str, value: Any) -> float:
-    v = _number(where, name, value)
-    if v <= 0:
-        raise ValueError(f"{where}: {name} must be finite and > 0, got {value!r}")
+def positive(
+    where: str, name: str, value: Any, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    """A finite number ``> 0`` (and in ``[minimum, maximum]`` when given)."""
+    v = number(where, name, value)
+    if v <= 0 or (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
+        within = ""
+        if minimum is not None or maximum is not None:
+            left = "(0" if minimum is None else f"[{_show(minimum)}"
+            within = f" (in {left}, {'inf)' if maximum is None else _show(maximum) + ']'})"
+        raise ValueError(f"{where}: {name} must be finite and > 0{within}, got {value!r}")
     return v
+
+
+def positive_lr(where: str, name: str, value: Any) -> float:
+    """A learning rate ``> 0`` (one whose logarithm is taken): in ``[MIN_POSITIVE_LR, MAX_LR]``,
+    so that ratios of two stay finite and each is a normal float32 number."""
+    return positive(where, name, value, minimum=MIN_POSITIVE_LR, maximum=MAX_LR)
 
 
 def real(
@@ -42,50 +141,79 @@ def real(
     lo_open: bool = False,
     hi_open: bool = False,
 ) -> float:
-    v = _number(where, name, value)
+    """A finite number in the interval ``lo .. hi`` (each end closed unless ``*_open``)."""
+    v = number(where, name, value)
     bad = (lo is not None and (v < lo or (lo_open and v == lo))) or (
         hi is not None and (v > hi or (hi_open and v == hi))
     )
     if bad:
         left = "(" if lo_open else "["
         right = ")" if hi_open else "]"
-        lo_s = "-inf" if lo is None else f"{lo:g}"
-        hi_s = "inf" if hi is None else f"{hi:g}"
+        lo_s = "-inf" if lo is None else _show(lo)
+        hi_s = "inf" if hi is None else _show(hi)
         raise ValueError(f"{where}: {name} must be in {left}{lo_s}, {hi_s}{right}, got {value!r}")
     return v
 
 
-def steps(where: str, name: str, value: Any, minimum: int = 1) -> int:
-    """A whole number of steps >= ``minimum`` (integral floats such as ``1e4`` are accepted)."""
-    v = _number(where, name, value)
-    if not v.is_integer():
-        raise ValueError(f"{where}: {name} must be a whole number of steps >= {minimum}, got {value!r}")
-    if v < minimum:
-        raise ValueError(f"{where}: {name} must be a whole number of steps >= {minimum}, got {value!r}")
+def _show(bound: float) -> str:
+    return "2**53" if bound == MAX_STEPS else f"{bound:g}"
+
+
+def decay_factor(where: str, name: str, value: Any) -> float:
+    """A decay factor in ``(0, 1]``: a factor above 1 grows without bound, so it has no
+    finite value at step 2**63."""
+    v = number(where, name, value)
+    if not 0 < v <= 1:
+        why = " (a factor > 1 grows without bound: no finite value at every step)" if v > 1 else ""
+        raise ValueError(f"{where}: {name} must be in (0, 1]{why}, got {value!r}")
+    return v
+
+
+def steps(where: str, name: str, value: Any, minimum: int = 1, unit: str = "steps") -> int:
+    """A whole number of ``unit`` in ``[minimum, MAX_STEPS]`` (integral floats such as
+    ``1e4`` are accepted and returned as ``int``)."""
+    v = number(where, name, value)
+    if not v.is_integer() or v < minimum or v > MAX_STEPS:
+        raise ValueError(
+            f"{where}: {name} must be a whole number of {unit} >= {minimum} (and <= 2**53), got {value!r}"
+        )
     return int(v)
 
 
-def duration(where: str, name: str, value: Any) -> int | float:
-    """A positive length in steps; fractional lengths are allowed (kept as int when whole)."""
-    v = positive(where, name, value)
+def duration(where: str, name: str, value: Any, zero: bool = False) -> int | float:
+    """A length in steps in ``[MIN_DURATION, MAX_STEPS]`` (``0`` too with ``zero``);
+    fractional lengths are allowed, kept as ``int`` when whole."""
+    v = number(where, name, value)
+    if not ((zero and v == 0) or MIN_DURATION <= v <= MAX_STEPS):
+        low = "0 or " if zero else "finite and > 0: "
+        raise ValueError(
+            f"{where}: {name} must be {low}a length in steps in [{MIN_DURATION:g}, 2**53], got {value!r}"
+        )
     return int(v) if v.is_integer() else v
 
 
 def choice(where: str, name: str, value: Any, options: Iterable[str]) -> str:
+    """One of ``options`` (compared with ``==``)."""
     opts = tuple(options)
-    if value not in opts:
+    if not isinstance(value, str) or value not in opts:
         raise ValueError(f"{where}: {name} must be one of {', '.join(map(repr, opts))}; got {value!r}")
-    return str(value)
+    return value
 
 
 def flag(where: str, name: str, value: Any) -> bool:
+    """``True`` or ``False`` (not ``1``, not ``"yes"``)."""
     if not isinstance(value, bool):
         raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
     return value
 
 
 def sequence(where: str, name: str, value: Any) -> tuple[Any, ...]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+    """A list, tuple or 1-D array (not a string, a mapping or a 0-d array), as a tuple."""
+    if getattr(value, "ndim", None) == 0:
+        raise TypeError(
+            f"{where}: {name} must be a list or tuple, got a 0-d array {value!r} (wrap it in a list)"
+        )
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise TypeError(f"{where}: {name} must be a list or tuple, got {value!r}")
     return tuple(value)
 
@@ -100,7 +228,8 @@ def ordered_steps(
     integer: bool = False,
     allow_empty: bool = False,
 ) -> tuple[Any, ...]:
-    """A sorted sequence of step positions (``strict``: no repeats)."""
+    """A sorted sequence of step positions in ``[minimum, MAX_STEPS]`` (``strict``: no
+    repeats; ``integer``: whole steps only)."""
     items = sequence(where, name, value)
     if not items and not allow_empty:
         raise ValueError(f"{where}: {name} must not be empty")
@@ -110,10 +239,148 @@ def ordered_steps(
         if integer:
             out.append(steps(where, label, x, minimum=math.ceil(minimum)))
         else:
-            v = real(where, label, x, lo=minimum)
+            v = real(where, label, x, lo=minimum, hi=MAX_STEPS)
             out.append(int(v) if v.is_integer() else v)
     for a, b in itertools.pairwise(out):
         if b < a or (strict and b == a):
             kind = "strictly increasing" if strict else "sorted (non-decreasing)"
             raise ValueError(f"{where}: {name} must be {kind}, got {list(items)!r}")
     return tuple(out)
+
+
+def sweep_ends(where: str, start: float, end: float) -> None:
+    """The ends of an lr sweep (``start_lr``, ``end_lr``, each a :func:`positive_lr`):
+    ``start_lr < end_lr <= start_lr * MAX_LR``, so the sweep's ratio is a finite multiplier
+    (``exp(t * log(ratio) / (N - 1))`` stays finite in float32 at every step)."""
+    if end <= start:
+        raise ValueError(f"{where}: end_lr must be > start_lr ({start!r}), got {end!r}")
+    if end / start > MAX_LR:
+        raise ValueError(
+            f"{where}: end_lr / start_lr must be <= {MAX_LR:g} (a sweep over at most 30 decades), "
+            f"got {end!r} / {start!r}"
+        )
+
+
+def lr_list(where: str, name: str, value: Any) -> tuple[float, ...]:
+    """A list of learning rates (each checked by :func:`lr`), as a tuple."""
+    return tuple(lr(where, f"{name}[{i}]", v) for i, v in enumerate(sequence(where, name, value)))
+
+
+# -- the mechanism ----------------------------------------------------------------------------
+
+
+def arg(check: Check, /, *, default: Any = dataclasses.MISSING, optional: bool = False, **params: Any) -> Any:
+    """A dataclass field checked at construction by ``check(where, name, value, **params)``.
+
+    ``default`` makes the argument optional; ``optional=True`` lets ``None`` through
+    unchecked (the cross-field hook :meth:`Checked._check` then fills it in or refuses it).
+    The field is compared, hashed and shown in ``repr`` like any dataclass field.
+    """
+    meta = {"check": check, "params": params, "optional": optional}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+class Checked:
+    """Base of the frozen hyperparameter dataclasses whose fields carry their checks
+    (:func:`arg`): the schedules, :class:`~lrsched_jax.core.ReduceOnPlateau` and the finder's
+    :class:`~lrsched_jax.core.finder.SweepConfig`.
+
+    ``__post_init__`` runs each field's check with ``(where, name, value)``, stores the
+    normalised values, then calls :meth:`_check` once.
+    """
+
+    #: The ``name`` of this kind in configs (and the ``where`` of its error messages).
+    config_name: ClassVar[str] = ""
+
+    @property
+    def _where(self) -> str:
+        return self.config_name or type(self).__name__
+
+    def __post_init__(self) -> None:
+        self._validate(self._where)
+
+    def _validate(self, where: str) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            check = f.metadata.get("check")
+            if check is None:
+                continue
+            value = getattr(self, f.name)
+            if value is None and f.metadata["optional"]:
+                continue
+            object.__setattr__(self, f.name, check(where, f.name, value, **f.metadata["params"]))
+        self._check(where)
+
+    def _check(self, where: str) -> None:
+        """The rules that involve several fields (each field is already checked and
+        normalised); normalise with :meth:`_set`. Nothing by default."""
+
+    def _set(self, **values: Any) -> None:
+        """Store normalised values on the frozen instance (from :meth:`_check`)."""
+        for k, v in values.items():
+            object.__setattr__(self, k, v)
+
+    def __repr__(self) -> str:
+        """The documented spelling with the arguments that differ from their defaults, e.g.
+        ``cosine(init_lr=1.0, total_steps=4)``: ``eval`` of it in the namespace of
+        ``import lrsched_jax as lrs`` (``vars(lrs)``) rebuilds an equal object. A subclass
+        that is not registered itself shows its class name instead."""
+        cls = type(self)
+        name = cls.config_name if "config_name" in vars(cls) and cls.config_name else cls.__name__
+        shown = []
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if not f.repr:
+                continue
+            value = getattr(self, f.name)
+            if f.default is not dataclasses.MISSING and type(value) is type(f.default) and value == f.default:
+                continue
+            shown.append(f"{f.name}={value!r}")
+        return f"{name}({', '.join(shown)})"
+
+    def to_config(self) -> dict[str, Any]:
+        """A plain JSON-able dict (``name`` and every field; nested objects as their own
+        configs, tuples as lists); ``from_config`` rebuilds an equal object."""
+        out: dict[str, Any] = {"name": self.config_name}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            out[f.name] = _jsonable(getattr(self, f.name))
+        return out
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Checked):
+        return v.to_config()
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(arg, dataclasses.field))
+def checked(cls: type[T]) -> type[T]:
+    """Make a :class:`Checked` subclass a frozen dataclass whose fields are checked at
+    construction (its ``repr`` is :meth:`Checked.__repr__`)."""
+    return dataclasses.dataclass(frozen=True, repr=False)(cls)
+
+
+def from_fields(cls: type[T], config: Mapping[str, Any], convert: Callable[[Any], Any] = lambda v: v) -> T:
+    """``cls(**fields)`` from a config mapping without its ``name``: unknown or missing
+    fields raise ``ValueError`` listing the valid ones; each value passes ``convert`` first
+    (nested configs)."""
+    where = getattr(cls, "config_name", "") or cls.__name__
+    bad = [k for k in config if not isinstance(k, str)]
+    if bad:
+        raise TypeError(f"{where}: config keys must be strings, got {bad[0]!r} ({type(bad[0]).__name__})")
+    fields = [f for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+    valid = [f.name for f in fields]
+    given = {k: v for k, v in config.items() if k != "name"}
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; valid fields: {', '.join(valid)}")
+    missing = [
+        f.name
+        for f in fields
+        if f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+        and f.name not in given
+    ]
+    if missing:
+        raise ValueError(f"{where}: missing field(s) {', '.join(missing)}; valid fields: {', '.join(valid)}")
+    return cls(**{k: convert(v) for k, v in given.items()})

@@ -36,6 +36,7 @@ def test_nested_config_shape():
                     "total_steps": 100,
                     "min_lr": 0.0,
                     "periodic": False,
+                    "exponent": 1.0,
                 },
                 "warmup_steps": 10,
                 "init_lr": 0.0,
@@ -76,3 +77,48 @@ def test_bad_values_and_types_in_configs():
     # a schedule passes through unchanged
     s = lrs.constant(1.0)
     assert lrs.from_config(s) is s
+
+
+def test_malformed_configs_give_clear_errors():
+    with pytest.raises(TypeError, match=r"'name' must be a string, got \['cosine'\] \(list\); valid names: "):
+        lrs.from_config({"name": ["cosine"]})
+    with pytest.raises(TypeError, match=r"cosine: config keys must be strings, got 1 \(int\)"):
+        lrs.from_config({"name": "cosine", "init_lr": 1.0, "total_steps": 10, 1: 2})
+    with pytest.raises(TypeError, match=r"sequence: schedules\[0\] must be an lrsched schedule"):
+        lrs.from_config({"name": "sequence", "schedules": [["constant"]], "boundaries": []})
+
+
+def nested_config(levels):
+    cfg = {"name": "constant", "value": 1.0}
+    for _ in range(levels - 1):
+        cfg = {"name": "scale", "schedule": cfg, "factor": 1.0}
+    return cfg
+
+
+def nested_json(levels):
+    inner = '{"name": "constant", "value": 1.0}'
+    return '{"name": "scale", "factor": 1.0, "schedule": ' * (levels - 1) + inner + "}" * (levels - 1)
+
+
+@pytest.mark.parametrize("levels", [101, 500, 100_000])
+def test_config_nesting_limit(levels):
+    # 500 levels used to raise RecursionError (and the CLI printed ~1000 frames)
+    if levels < 1000:  # deeper dicts cannot even be built by json.loads
+        with pytest.raises(ValueError, match=r"schedule configs nest more than 100 levels deep"):
+            lrs.from_config(nested_config(levels))
+    with pytest.raises(ValueError, match=r"nest more than 100 levels deep"):
+        lrs.from_spec(nested_json(levels))
+
+
+def test_deepest_accepted_config_round_trips():
+    s = lrs.from_config(nested_config(lrs.MAX_DEPTH))
+    assert lrs.from_config(json.loads(json.dumps(s.to_config()))) == s
+
+
+def test_plateau_config_shares_the_mechanism():
+    p = lrs.reduce_on_plateau(mode="max", min_lr=[0.0, 1e-5])
+    assert lrs.reduce_on_plateau.from_config(json.loads(json.dumps(p.to_config()))) == p
+    with pytest.raises(ValueError, match=r"reduce_on_plateau: unknown field\(s\) T_max; valid fields: mode"):
+        lrs.reduce_on_plateau.from_config({"T_max": 1})
+    with pytest.raises(TypeError, match=r"reduce_on_plateau: config keys must be strings"):
+        lrs.reduce_on_plateau.from_config({1: 2})

@@ -57,6 +57,21 @@ def ref_valley(losses):
     return max_start + int(sections) + int(sections / 2)
 
 
+def ref_slide(losses, lr_diff=15, thresh=0.005):
+    """fastai's ``slide`` (fastai/callback/schedule.py) on positions instead of lrs, verbatim
+    logic: the position whose lr it returns."""
+    lrs = list(range(len(losses)))
+    loss_grad = np.gradient(losses)
+    r_idx = -1
+    l_idx = r_idx - lr_diff
+    local_min_lr = lrs[l_idx]
+    while (l_idx >= -len(losses)) and (abs(loss_grad[r_idx] - loss_grad[l_idx]) > thresh):
+        local_min_lr = lrs[l_idx]
+        r_idx -= 1
+        l_idx -= 1
+    return local_min_lr
+
+
 def ref_stop(smoothed, raw, factor):
     """torch-lr-finder's loop with the documented negative-loss margin."""
     best = math.inf
@@ -269,6 +284,29 @@ def test_rules_match_references(kind):
         central = (s[2:count] - s[: count - 2]) / (x[2:count] - x[: count - 2])
         g[1 : count - 1] = central
         assert got["steepest"] == SKIP[0] + int(np.argmin(window(g, count)))
+        if len(w) > C.SLIDE_DIFF:
+            assert got["slide"] == SKIP[0] + ref_slide(w)
+        j = int(np.argmin(w))
+        top = max(w[: j + 1])
+        half = next(i for i in range(j + 1) if w[i] - w[j] <= (top - w[j]) / 2)
+        assert got["halfway"] == SKIP[0] + half
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.05, 0.02])
+def test_slide_matches_fastai_on_slopes_near_its_threshold(scale):
+    # Curves whose slope changes by about the threshold: every branch of fastai's loop.
+    hits = set()
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        s = np.cumsum(scale * rng.normal(size=N) * rng.choice([0.01, 0.1, 1.0], size=N)) + 5.0
+        i, ok = C.slide_index(s, np.int64(N), *SKIP)
+        w = s[SKIP[0] : N - SKIP[1]]
+        assert bool(ok) and int(i) == SKIP[0] + ref_slide(w)
+        hits.add(int(i))
+        with jax.enable_x64(True):
+            j, ok_j = jax.jit(C.slide_index, static_argnums=(2, 3))(jnp.asarray(s), jnp.int32(N), *SKIP)
+            assert (int(j), bool(ok_j)) == (int(i), True)
+    assert len(hits) > 3  # not one degenerate answer
 
 
 def test_rules_on_a_clean_curve():
@@ -356,8 +394,26 @@ def test_plot_marks_suggestion_and_stop():
     assert ax.get_xscale() == "log"
     assert ax.get_xlabel() == "learning rate" and ax.get_ylabel() == "loss"
     labels = [line.get_label() for line in ax.get_lines()]
-    assert any(lbl.startswith("valley:") for lbl in labels)
+    # Every rule's suggestion marked and labelled with its lr; the result's own rule flagged.
+    for rule, lr in r.suggestions.items():
+        tag = " (chosen)" if rule == r.rule else ""
+        assert f"{rule}{tag}: {lr:.3g}" in labels, rule
     assert any(lbl.startswith("diverged at step") for lbl in labels)
+    # The loss range: the whole descent (from the first point) and the rise after the minimum.
+    lo, hi = ax.get_ylim()
+    s = r.smoothed_losses
+    k = int(np.argmin(s))
+    assert lo < min(s.min(), r.losses.min()) and hi > s[: k + 1].max()
+    assert hi >= min(s[k:].max(), s.min() + 1.5 * (s[: k + 1].max() - s.min()))
+    # Axis labels inside the figure at the default size.
+    fig = ax.figure
+    fig.canvas.draw()
+    box = fig.bbox
+    for label in (ax.xaxis.label, ax.yaxis.label):
+        ext = label.get_window_extent()
+        assert box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1
+    _, ax3 = plt.subplots()
+    assert r.plot(ax=ax3, ylim=(0.0, 9.0)).get_ylim() == (0.0, 9.0)  # one range for several panels
     _, ax2 = plt.subplots()
     assert sample_result("nan", 2).plot(ax=ax2, show_raw=False) is ax2
     plt.close("all")
@@ -426,3 +482,39 @@ def test_config_minimum_num_iter_and_tables():
     assert c.lr_table()[0] == 1e-7 and c.lr_table()[-1] == pytest.approx(10.0, rel=1e-15)
     assert c.divisors()[0] == 1.0
     assert SweepConfig(**c.to_dict()) == c
+
+
+# --- no suggestion at or past the minimum ---------------------------------------------------
+
+
+def test_a_candidate_past_the_minimum_is_replaced_and_noted():
+    # The longest decreasing run lies after the minimum (the curve dips, climbs, then falls
+    # slowly while diverging): valley's own candidate is past the minimum.
+    raw = np.r_[np.linspace(2.0, 0.5, 8), np.linspace(0.6, 1.9, 6), np.linspace(1.8, 1.0, 26)]
+    config = SweepConfig.make(
+        "t", start_lr=1e-3, end_lr=1e4, num_iter=40, smooth=0.0, skip_start=2, skip_end=1
+    )
+    lrs = config.lr_table()
+    s, stop, code = C.scan(raw, None, 1e9)
+    count = int(C.valid_count(stop, code))
+    own = C.rule_values(lrs, C.rule_indices(raw, s, np.log(lrs), count, 2, 1))
+    lr_min = lrs[int(np.argmin(s))]
+    assert own["valley"] > lr_min  # the bug: a suggestion past the divergence
+    res = build_result(config, raw, s, int(stop), int(code))
+    assert all(v < lr_min for v in res.suggestions.values() if v is not None)
+    assert res.suggestions["valley"] == lr_min / 10
+    (note,) = [n for n in res.notes if n.startswith("valley:")]
+    assert f"{own['valley']:.3g}" in note and f"{lr_min:.3g}" in note
+    # Rules whose own candidate stood are unchanged and not noted.
+    for rule, v in own.items():
+        if v is not None and v < lr_min:
+            assert res.suggestions[rule] == v and not any(n.startswith(rule + ":") for n in res.notes)
+    assert FinderResult.from_json(res.to_json()).notes == res.notes
+
+
+def test_suggest_by_usage():
+    r = sample_result("noisy", 1)
+    assert r.suggest("one_cycle") == r.suggestion == r.suggest()
+    assert r.suggest("fixed") == r.suggestion / 10**0.5
+    with pytest.raises(ValueError, match="usage must be one of"):
+        r.suggest("cosine")

@@ -10,83 +10,82 @@ import numpy as np
 from lrsched_jax.core import validate as V
 from lrsched_jax.core.families import LrRange
 from lrsched_jax.core.finder.sweep import RULES, ema_divisors
+from lrsched_jax.core.validate import arg
 
 __all__ = ["SweepConfig", "MIN_WINDOW", "DEFAULTS"]
 
 #: The suggestion rules need at least this many points between the skipped ends.
 MIN_WINDOW = 3
 
-#: The defaults shared by both drivers (the article's sweep, fastai's smoothing and rule).
-DEFAULTS: dict[str, Any] = {
-    "start_lr": 1e-7,
-    "end_lr": 10.0,
-    "num_iter": 100,
-    "mode": "exp",
-    "smooth": 0.98,
-    "diverge_factor": 4.0,
-    "skip_start": 10,
-    "skip_end": 5,
-    "suggestion": "valley",
-}
 
+@V.checked
+class SweepConfig(V.Checked):
+    """The finder's settings, checked once for both drivers (:func:`lrsched_jax.find_lr`,
+    :func:`lrsched_jax.find_lr_pure`, :func:`lrsched_torch.find_lr`), which take exactly
+    these arguments, with these defaults, meaning the same thing:
 
-@dataclasses.dataclass(frozen=True)
-class SweepConfig:
-    """Validated finder settings (hashable: the JAX driver uses it as a static jit argument).
+    ``start_lr=1e-7``, ``end_lr=10.0``
+        The sweep's first and last lr: ``start_lr`` at step 0, ``end_lr`` reached at the
+        last of the ``num_iter`` steps (:meth:`sweep`, an ``lr_range`` schedule). Finite,
+        ``1e-30 <= start_lr < end_lr <= 1e30`` and
+        ``end_lr / start_lr <= 1e30``.
+    ``num_iter=100``
+        Steps in the sweep (one batch each), whole, ``>= skip_start + skip_end + 3`` so that
+        the suggestion rules see at least :data:`MIN_WINDOW` points.
+    ``mode="exp"``
+        ``"exp"`` (every decade gets the same number of steps: the article's sweep) or
+        ``"linear"``.
+    ``smooth=0.98``
+        The EMA factor ``beta`` of the smoothed loss, in ``[0, 1)`` (fastai's
+        bias-corrected EMA, so the first smoothed point is the first loss; ``0``: none).
+    ``diverge_factor=4.0``
+        Stop once the smoothed loss exceeds ``diverge_factor`` times its best (as the
+        article and torch-lr-finder do), ``> 1``; a non-finite loss stops it at once.
+    ``skip_start=10``, ``skip_end=5``
+        Points left out at each end by the suggestion rules (and the plot), whole,
+        ``>= 0``: the first are noise at a negligible lr, the last already diverge.
+    ``suggestion="halfway"``
+        The rule whose lr is the result's ``suggestion``: one of ``"halfway"`` (the lr where
+        the smoothed loss has first made half of its descent; the default, chosen by the
+        suggestion benchmark: least regret and spread over its tasks), ``"valley"``
+        (fastai's: the middle of the longest decreasing stretch of the smoothed curve),
+        ``"steepest"``, ``"minimum"`` (its lr / 10), ``"article"``
+        (``argmin(np.gradient(raw)) / 10``) or ``"slide"`` (fastai's interval slide);
+        every rule's value is in the result.
 
-    Build it with :meth:`make`, which raises ``ValueError``/``TypeError`` naming the
+    Frozen and hashable (the JAX driver uses it as a static jit argument). Build it with
+    :meth:`make` (or the constructor), which raises ``ValueError``/``TypeError`` naming the
     offending argument before anything is touched.
     """
 
-    start_lr: float
-    end_lr: float
-    num_iter: int
-    mode: str
-    smooth: float
-    diverge_factor: float
-    skip_start: int
-    skip_end: int
-    suggestion: str
+    start_lr: float = arg(V.positive_lr, default=1e-7)
+    end_lr: float = arg(V.positive_lr, default=10.0)
+    num_iter: int = arg(V.steps, default=100, minimum=2)
+    mode: str = arg(V.choice, default="exp", options=("exp", "linear"))
+    smooth: float = arg(V.real, default=0.98, lo=0.0, hi=1.0, hi_open=True)
+    diverge_factor: float = arg(V.real, default=4.0, lo=1.0, lo_open=True)
+    skip_start: int = arg(V.steps, default=10, minimum=0)
+    skip_end: int = arg(V.steps, default=5, minimum=0)
+    suggestion: str = arg(V.choice, default="halfway", options=RULES)
+    #: The caller's name in error messages (not a setting: not stored, compared or shown).
+    where: dataclasses.InitVar[str] = "find_lr"
 
-    @classmethod
-    def make(
-        cls,
-        where: str,
-        *,
-        start_lr: Any,
-        end_lr: Any,
-        num_iter: Any,
-        mode: Any,
-        smooth: Any,
-        diverge_factor: Any,
-        skip_start: Any,
-        skip_end: Any,
-        suggestion: Any,
-    ) -> SweepConfig:
-        start = V.positive(where, "start_lr", start_lr)
-        end = V.positive(where, "end_lr", end_lr)
-        if end <= start:
-            raise ValueError(f"{where}: end_lr must be > start_lr ({start!r}), got {end_lr!r}")
-        s0 = V.steps(where, "skip_start", skip_start, minimum=0)
-        s1 = V.steps(where, "skip_end", skip_end, minimum=0)
-        n = V.steps(where, "num_iter", num_iter, minimum=2)
-        need = s0 + s1 + MIN_WINDOW
-        if n < need:
+    def __post_init__(self, where: str = "find_lr") -> None:
+        self._validate(where)
+
+    def _check(self, where: str) -> None:
+        V.sweep_ends(where, self.start_lr, self.end_lr)
+        need = self.skip_start + self.skip_end + MIN_WINDOW
+        if self.num_iter < need:
             raise ValueError(
                 f"{where}: num_iter must be >= skip_start + skip_end + {MIN_WINDOW} = {need} for the "
-                f"suggestion rules, got {num_iter!r} (raise num_iter or lower skip_start/skip_end)"
+                f"suggestion rules, got {self.num_iter!r} (raise num_iter or lower skip_start/skip_end)"
             )
-        return cls(
-            start_lr=start,
-            end_lr=end,
-            num_iter=n,
-            mode=V.choice(where, "mode", mode, ("exp", "linear")),
-            smooth=V.real(where, "smooth", smooth, lo=0.0, hi=1.0, hi_open=True),
-            diverge_factor=V.real(where, "diverge_factor", diverge_factor, lo=1.0, lo_open=True),
-            skip_start=s0,
-            skip_end=s1,
-            suggestion=V.choice(where, "suggestion", suggestion, RULES),
-        )
+
+    @classmethod
+    def make(cls, where: str, **settings: Any) -> SweepConfig:
+        """The checked settings; errors read ``"<where>: <argument> must ..."``."""
+        return cls(**settings, where=where)
 
     def sweep(self) -> LrRange:
         """The sweep as a schedule: ``start_lr`` at step 0 to ``end_lr`` at step ``num_iter - 1``."""
@@ -102,3 +101,7 @@ class SweepConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+#: The defaults shared by both drivers, read off :class:`SweepConfig`'s fields.
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(SweepConfig)}

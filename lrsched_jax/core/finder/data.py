@@ -42,11 +42,13 @@ class Cycle:
                 if self._in_pass == 0:
                     raise ValueError(f"{self._where}: {self._name} yielded no batches") from None
                 # Exhausted: start the next pass (a one-shot iterator replays its cache).
-                self._it = iter(self._cache) if self._one_shot else None
-                if self._one_shot:
+                if self._one_shot and self._cache is not None:
+                    self._it = iter(self._cache)
                     self._data = self._cache
                     self._one_shot = False
                     self._cache = None
+                else:
+                    self._it = None
                 self._in_pass = 0
                 continue
             self._in_pass += 1

@@ -10,9 +10,19 @@ from typing import Any
 import numpy as np
 
 from lrsched_jax.core.finder.config import SweepConfig
-from lrsched_jax.core.finder.sweep import REASONS, RULES, rule_indices, rule_values, valid_count
+from lrsched_jax.core.finder.sweep import (
+    REASONS,
+    RULES,
+    capped_values,
+    rule_indices,
+    rule_values,
+    valid_count,
+)
 
-__all__ = ["FinderResult", "build_result"]
+__all__ = ["FinderResult", "build_result", "USAGE_DIVISORS"]
+
+#: :meth:`FinderResult.suggest`: what the suggestion is divided by for each use of the lr.
+USAGE_DIVISORS = {"one_cycle": 1.0, "fixed": 10**0.5}
 
 _FORMAT = 1
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -43,14 +53,19 @@ class FinderResult:
         stop_step: the last step run (0-based): the step that diverged or gave a non-finite
             loss, or ``num_iter - 1``.
         stop_reason: ``"diverged"``, ``"non-finite"`` or ``"completed"``.
-        suggestions: the lr each rule suggests (``"valley"``, ``"steepest"``,
-            ``"minimum"``, ``"article"``); ``None`` where the sweep stopped too early for
-            the rule to have a point to choose from.
-        rule: the rule behind :attr:`suggestion` (``"valley"`` unless chosen otherwise).
+        suggestions: the lr each rule suggests (``"halfway"``, ``"valley"``, ``"steepest"``,
+            ``"minimum"``, ``"article"``, ``"slide"``); ``None`` where the sweep stopped too
+            early for the rule to have a point to choose from. Every value lies below the lr
+            of the smoothed loss's minimum: a rule whose own candidate did not is given that
+            lr / 10, and :attr:`notes` says so.
+        rule: the rule behind :attr:`suggestion` (``"halfway"`` unless chosen otherwise).
         config: the sweep's settings.
         group_scales: each param group's lr relative to the first group's (``(1.0,)`` for
             one group and in the JAX driver).
         framework: ``"jax"`` or ``"torch"``.
+        notes: one line per rule whose own candidate was replaced (it lay at or past the
+            smoothed loss's minimum), naming the candidate and the replacement; empty when
+            every rule's own lr stood.
     """
 
     lrs: np.ndarray
@@ -63,11 +78,28 @@ class FinderResult:
     config: SweepConfig
     group_scales: tuple[float, ...] = (1.0,)
     framework: str = ""
+    notes: tuple[str, ...] = ()
 
     @property
     def suggestion(self) -> float | None:
         """The suggested lr of the default rule (:attr:`rule`), or ``None`` (see :attr:`suggestions`)."""
         return self.suggestions[self.rule]
+
+    def suggest(self, usage: str = "one_cycle") -> float | None:
+        """The suggested lr for how it will be used: ``"one_cycle"`` (the peak of a one-cycle
+        or warm-up schedule: :attr:`suggestion` itself) or ``"fixed"`` (a constant lr:
+        :attr:`suggestion` / √10, half a decade lower).
+
+        Why: in the suggestion benchmark the best constant lr of a half-decade grid lies
+        0–1 decade (mostly half a decade) below the best one-cycle peak on 9 of its 10 task ×
+        optimizer cells (a one-cycle schedule spends most of its steps below its peak),
+        and ``halfway`` / √10 as a fixed lr met all targets on 7 of 10 task × optimizer
+        cells against 5 of 10 for ``halfway`` itself. ``None`` where :attr:`suggestion` is ``None``.
+        """
+        if usage not in USAGE_DIVISORS:
+            raise ValueError(f"suggest: usage must be one of {tuple(USAGE_DIVISORS)}, got {usage!r}")
+        lr = self.suggestion
+        return None if lr is None else lr / USAGE_DIVISORS[usage]
 
     @property
     def num_points(self) -> int:
@@ -100,6 +132,7 @@ class FinderResult:
             "rule": self.rule,
             "suggestion": self.suggestion,
             "group_scales": list(self.group_scales),
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -120,6 +153,7 @@ class FinderResult:
             config=SweepConfig(**d["config"]),
             group_scales=tuple(float(x) for x in d["group_scales"]),
             framework=str(d["framework"]),
+            notes=tuple(str(n) for n in d.get("notes", ())),
         )
 
     def to_json(self) -> str:
@@ -131,21 +165,51 @@ class FinderResult:
         """The inverse of :meth:`to_json`."""
         return cls.from_dict(json.loads(text))
 
-    def plot(self, ax: Any = None, *, show_raw: bool = True) -> Any:
-        """Loss against lr on a log lr axis, with the suggestion and the stop point marked.
+    def y_range(self) -> tuple[float, float] | None:
+        """The loss range :meth:`plot` shows: the descent and the start of the divergence.
 
-        Draws the smoothed loss (and, faintly, the raw loss), a marker and a dashed line at
-        the suggested lr, and a dotted line where the sweep stopped (labelled with the
-        reason and step). The loss axis spans the smoothed curve without its last
-        ``skip_end`` points, so the diverging tail does not flatten the part that matters.
-        Needs matplotlib (``pip install lrsched[plot]``); returns the ``Axes``.
+        ``lo`` is the smallest finite loss, raw or smoothed (the smoothed curve lags the raw
+        one, whose low point is the bottom of the descent); ``top`` the largest smoothed loss
+        up to the smoothed minimum (the descent, from the first point); past that minimum the
+        range reaches up to the largest later smoothed loss, but at most
+        ``lo + 1.5 * (top - lo)`` (so a loss that explodes in one step does not flatten the
+        rest). Padded by 5 % on each side; ``None`` when no smoothed loss is finite. Raw
+        losses above the smoothed ones are left out (they can be huge)."""
+        s = self.smoothed_losses[: self.num_points]
+        finite = np.isfinite(s)
+        if not finite.any():
+            return None
+        k = int(np.argmin(np.where(finite, s, np.inf)))
+        raw = self.losses[: self.num_points]
+        raw = raw[np.isfinite(raw)]
+        lo = min(float(s[k]), float(raw.min()) if raw.size else math.inf)
+        top = float(np.max(s[: k + 1][finite[: k + 1]]))
+        after = s[k:][finite[k:]]
+        hi = max(top, min(float(after.max()), lo + 1.5 * (top - lo)))
+        pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 1.0
+        return lo - pad, hi + pad
+
+    def plot(self, ax: Any = None, *, show_raw: bool = True, ylim: tuple[float, float] | None = None) -> Any:
+        """Loss against lr on a log lr axis, every rule's suggestion marked and labelled.
+
+        Draws the smoothed loss (and, faintly, the raw loss), for every rule a marker on the
+        smoothed curve and a dashed line at its lr, labelled ``rule: lr`` in the legend (the
+        result's own :attr:`rule` drawn thicker and marked "(default)" when it is the
+        default), and a dotted line where the sweep stopped (labelled with the reason and
+        step). The loss axis is ``ylim`` if given — pass one range to panels that are to be
+        compared (e.g. the union of two results' :meth:`y_range`) — else :meth:`y_range`.
+        Without ``ax`` a new figure of the default size is made with a constrained layout,
+        so the axis labels fit. Needs matplotlib (``pip install lrsched[plot]``); returns the
+        ``Axes``.
         """
         try:
             import matplotlib.pyplot as plt
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("FinderResult.plot needs matplotlib: pip install 'lrsched[plot]'") from e
+        from lrsched_jax.core.finder.config import DEFAULTS
+
         if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
+            _, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
         s = self.smoothed_losses
         if show_raw:
             ax.plot(self.lrs, self.losses, color="0.75", lw=0.8, label="loss")
@@ -154,17 +218,29 @@ class FinderResult:
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
         ax.set_ylabel("loss")
-        body = s[: max(1, self.num_points - self.config.skip_end)]
-        body = body[np.isfinite(body)]
-        if body.size:
-            lo, hi = float(body.min()), float(body.max())
-            pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 1.0
-            ax.set_ylim(lo - pad, hi + pad)
-        lr = self.suggestion
-        if lr is not None:
-            k = int(np.argmin(np.abs(np.log(self.lrs) - math.log(lr))))
-            ax.axvline(lr, color="C3", ls="--", lw=1)
-            ax.plot([lr], [s[k]], "o", color="C3", label=f"{self.rule}: {lr:.3g}")
+        rng = ylim if ylim is not None else self.y_range()
+        if rng is not None:
+            ax.set_ylim(*rng)
+        log_lrs = np.log(self.lrs)
+        colors = {
+            "halfway": "C3",
+            "valley": "C6",
+            "steepest": "C2",
+            "minimum": "C1",
+            "article": "C4",
+            "slide": "C5",
+        }
+        for rule in RULES:
+            lr = self.suggestions.get(rule)
+            if lr is None:
+                continue
+            k = int(np.argmin(np.abs(log_lrs - math.log(lr))))
+            mine = rule == self.rule
+            tag = " (default)" if mine and rule == DEFAULTS["suggestion"] else (" (chosen)" if mine else "")
+            c = colors.get(rule, "C7")
+            ax.axvline(lr, color=c, ls="--", lw=1.6 if mine else 0.8, alpha=1.0 if mine else 0.7)
+            y = s[k] if np.isfinite(s[k]) else np.nan
+            ax.plot([lr], [y], "o", color=c, ms=7 if mine else 5, label=f"{rule}{tag}: {lr:.3g}")
         if self.stop_reason != "completed":
             ax.axvline(
                 self.lrs[self.stop_step],
@@ -174,7 +250,7 @@ class FinderResult:
                 label=f"{self.stop_reason} at step {self.stop_step}",
             )
         ax.set_title("LR range test")
-        ax.legend(loc="best", fontsize="small")
+        ax.legend(loc="best", fontsize="x-small")
         return ax
 
     def __repr__(self) -> str:
@@ -201,7 +277,8 @@ def build_result(
     """Assemble a :class:`FinderResult` from the recorded steps ``0..stop_step``.
 
     The suggestion rules run here, on the host, with NumPy in float64 on the recorded
-    values — the same computation for both drivers.
+    values — the same computation for both drivers — and then the cap below the smoothed
+    loss's minimum (:func:`~lrsched_jax.core.finder.sweep.capped_values`, with its notes).
     """
     m = stop_step + 1
     lrs = config.lr_table()[:m]
@@ -211,15 +288,17 @@ def build_result(
     with np.errstate(divide="ignore", invalid="ignore"):
         log_lrs = np.log(lrs)
         indices = rule_indices(raw, smoothed, log_lrs, np.int64(count), config.skip_start, config.skip_end)
+    suggestions, notes = capped_values(lrs, smoothed, count, rule_values(lrs, indices))
     return FinderResult(
         lrs=lrs,
         losses=raw,
         smoothed_losses=smoothed,
         stop_step=int(stop_step),
         stop_reason=REASONS[int(code)],
-        suggestions=rule_values(lrs, indices),
+        suggestions=suggestions,
         rule=config.suggestion,
         config=config,
         group_scales=tuple(float(g) for g in group_scales),
         framework=framework,
+        notes=notes,
     )

@@ -1,0 +1,460 @@
+r"""Hugging Face ``transformers`` schedules as lrsched schedules.
+
+:func:`from_hf` takes what ``transformers.get_scheduler(name, optimizer, num_warmup_steps,
+num_training_steps, scheduler_specific_kwargs)`` takes (and what ``TrainingArguments``'
+``lr_scheduler_type`` / ``lr_scheduler_kwargs`` pass to it), with the optimizer's lr as
+``base_lr``, and returns the schedule whose value at step ``k`` is the lr that Hugging
+Face's ``LambdaLR`` gives after ``k`` calls of ``scheduler.step()``: ``base_lr *
+lr_lambda(k)``. :func:`from_hf_lambda` reads one of those ``lr_lambda`` objects (a
+``functools.partial`` of a named function of ``transformers.optimization``) — the part
+``lrsched_torch.from_torch`` uses to convert a ``LambdaLR`` that Hugging Face built.
+
+What is exact: every step ``k >= 0`` that Hugging Face defines, *including past*
+``num_training_steps``, where Hugging Face's formulas keep going and lrsched follows them
+instead of its own hold rule: ``cosine``/``cosine_with_min_lr``/``cosine_warmup_with_min_lr``
+continue the cosine (the lr climbs back up: a periodic cosine), ``linear`` and
+``cosine_with_restarts`` stay at 0, ``polynomial`` at ``lr_end``, ``warmup_stable_decay``
+at ``min_lr_ratio * base_lr``, ``inverse_sqrt`` decays for ever. Float64 values agree with
+``transformers`` to ``1e-12 * base_lr`` (they are the same formulas, rounded differently);
+the restarts of ``cosine_with_restarts`` are placed on the step where Hugging Face's own
+float arithmetic places them (``(num_cycles * progress) % 1`` can round just below a
+whole number and restart one step late), read off on the host when converting.
+
+Refused, with ``ValueError``: arguments Hugging Face itself rejects or divides by zero on
+(``polynomial`` with ``num_training_steps == num_warmup_steps``, ``lr_end >= base_lr``),
+negative step counts, ``min_lr_rate``/``min_lr_ratio``/``warmup_lr_rate < 0`` (a negative
+factor is clipped to 0 by Hugging Face, a curve no lrsched family draws),
+``num_cycles < 0``, ``power <= 0``, more than 1000 hard restarts. ``greedy`` (``GreedyLR``)
+raises ``TypeError``: its lr follows the metric, with rules lrsched does not model.
+``reduce_lr_on_plateau`` returns :func:`~lrsched_jax.core.reduce_on_plateau` (torch's
+``ReduceLROnPlateau``, which Hugging Face builds, as a state machine), not a schedule.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from lrsched_jax.core import families as F
+from lrsched_jax.core import validate as V
+from lrsched_jax.core.combinators import Join, Scale, Shift
+from lrsched_jax.core.plateau import ReduceOnPlateau
+from lrsched_jax.core.schedule import Schedule
+
+__all__ = ["from_hf", "from_hf_lambda", "HF_NAMES"]
+
+#: The names ``transformers.get_scheduler`` accepts that :func:`from_hf` converts.
+HF_NAMES = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+    "reduce_lr_on_plateau",
+    "cosine_with_min_lr",
+    "cosine_warmup_with_min_lr",
+    "warmup_stable_decay",
+)
+
+#: At most this many hard restarts (one cosine window each) in ``cosine_with_restarts``.
+MAX_RESTARTS = 1000
+
+_HF_MODULE = "transformers.optimization"
+
+
+def _count(where: str, name: str, value: Any) -> int:
+    v = V.number(where, name, value)
+    if not v.is_integer() or v < 0:
+        raise ValueError(f"{where}: {name} must be a whole number of steps >= 0, got {value!r}")
+    return int(v)
+
+
+def _nonneg(where: str, name: str, value: Any) -> float:
+    v = V.number(where, name, value)
+    if v < 0:
+        raise ValueError(
+            f"{where}: {name} must be >= 0, got {value!r} (Hugging Face clips the negative lr "
+            "factor this gives to 0, a curve no lrsched family draws)"
+        )
+    return v
+
+
+def _after_ramp(base: float, warm: int, rest: Schedule, ramp: Schedule | None = None) -> Schedule:
+    """Hugging Face's warm-up ``base * t / max(1, W)`` for ``t < W``, then ``rest(t - W)``."""
+    if warm == 0:
+        return rest
+    return Join([ramp if ramp is not None else F.Linear(0.0, base, warm), rest], [warm])
+
+
+def _cos_factor(where: str, base: float, low: float, span: float, cycles: float) -> Schedule:
+    """``low + (base - low) * (1 + cos(2*pi*cycles*u/span)) / 2`` for every ``u >= 0``."""
+    cycles = _nonneg(where, "num_cycles", cycles)
+    if cycles == 0.0:
+        return F.Constant(base)
+    return F.Cosine(base, span / (2.0 * cycles), min_lr=low, periodic=True)
+
+
+# --- one builder per Hugging Face lr_lambda, taking its keyword arguments ----------------------
+
+
+def _constant(base: float) -> Schedule:
+    return F.Constant(base)
+
+
+def _constant_with_warmup(base: float, *, num_warmup_steps: int) -> Schedule:
+    W = _count("from_hf('constant_with_warmup')", "num_warmup_steps", num_warmup_steps)
+    return _after_ramp(base, W, F.Constant(base))
+
+
+def _linear(base: float, *, num_warmup_steps: int, num_training_steps: int) -> Schedule:
+    where = "from_hf('linear')"
+    W = _count(where, "num_warmup_steps", num_warmup_steps)
+    T = _count(where, "num_training_steps", num_training_steps)
+    if T <= W:
+        # (T - t) / max(1, T - W) <= 0 from the first step after the warm-up: clipped to 0
+        return _after_ramp(base, W, F.Constant(0.0))
+    if W == 0:
+        return F.PiecewiseLinear([0, T], [base, 0.0])
+    return F.PiecewiseLinear([0, W, T], [0.0, base, 0.0])
+
+
+def _cosine(
+    base: float,
+    *,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    num_cycles: float = 0.5,
+    min_lr_rate: float = 0.0,
+) -> Schedule:
+    where = "from_hf('cosine')" if not min_lr_rate else "from_hf('cosine_with_min_lr')"
+    W = _count(where, "num_warmup_steps", num_warmup_steps)
+    T = _count(where, "num_training_steps", num_training_steps)
+    rate = _nonneg(where, "min_lr_rate", min_lr_rate)
+    rest = _cos_factor(where, base, base * rate, max(1, T - W), num_cycles)
+    return _after_ramp(base, W, rest)
+
+
+def _cosine_warmup_min_lr(
+    base: float,
+    *,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    num_cycles: float,
+    min_lr_rate: float = 0.0,
+    warmup_lr_rate: float | None = None,
+) -> Schedule:
+    where = "from_hf('cosine_warmup_with_min_lr')"
+    W = _count(where, "num_warmup_steps", num_warmup_steps)
+    T = _count(where, "num_training_steps", num_training_steps)
+    rate = _nonneg(where, "min_lr_rate", min_lr_rate)
+    # the cosine is one step ahead: progress = (t - W + 1) / max(1, T - W)
+    rest = Shift(_cos_factor(where, base, base * rate, max(1, T - W), num_cycles), 1)
+    if W == 0:
+        return rest
+    if warmup_lr_rate is None:
+        # (t + 1) / max(1, W): base / W at step 0, base at step W - 1
+        first = base / W
+    else:
+        first = base * _nonneg(where, "warmup_lr_rate", warmup_lr_rate)
+    ramp = F.Constant(first) if W == 1 else F.PiecewiseLinear([0, W - 1], [first, base])
+    return _after_ramp(base, W, rest, ramp)
+
+
+def _hf_cycle(nc: float, m: int, D: int) -> int:
+    """Hugging Face's cycle index at ``m`` steps after the warm-up, in its float arithmetic."""
+    return math.floor(nc * (float(m) / float(D)))
+
+
+def _cosine_restarts(
+    base: float, *, num_warmup_steps: int, num_training_steps: int, num_cycles: float = 1
+) -> Schedule:
+    where = "from_hf('cosine_with_restarts')"
+    W = _count(where, "num_warmup_steps", num_warmup_steps)
+    T = _count(where, "num_training_steps", num_training_steps)
+    nc = _nonneg(where, "num_cycles", num_cycles)
+    D = max(1, T - W)
+    if nc == 0.0:
+        # (0 * progress) % 1 = 0: the factor is 1 until progress reaches 1
+        return _after_ramp(base, W, Join([F.Constant(base), F.Constant(0.0)], [D]))
+    n = math.ceil(nc)
+    if n > MAX_RESTARTS:
+        raise ValueError(f"{where}: num_cycles must be at most {MAX_RESTARTS}, got {num_cycles!r}")
+    length = D / nc
+    # cycle j's window starts at the first step whose Hugging Face cycle index reaches j (the
+    # index is monotone in the step); a cycle shorter than a step may share its first step
+    # with later ones, and the last of them is the one in force there
+    first: dict[int, float] = {0: 0.0}
+    for j in range(1, n):
+        anchor = j * D / nc
+        m = max(math.floor(anchor) - 2, 0)
+        while _hf_cycle(nc, m, D) < j:
+            m += 1
+        if m >= D:
+            break
+        first[m] = anchor
+    starts = sorted(first)[1:]
+    parts: list[Schedule] = []
+    for m in (0, *starts):
+        # the window keeps its exact phase (t - anchor) / length from the step it takes over
+        shift = max(m - first[m], 0.0)
+        window = F.Cosine(base, length)
+        parts.append(Shift(window, shift) if shift else window)
+    parts.append(F.Constant(0.0))  # progress >= 1: 0
+    return _after_ramp(base, W, Join(parts, [*starts, D]))
+
+
+def _polynomial(
+    base: float,
+    *,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    lr_end: float = 1e-7,
+    power: float = 1.0,
+    lr_init: float,
+) -> Schedule:
+    where = "from_hf('polynomial')"
+    W = _count(where, "num_warmup_steps", num_warmup_steps)
+    T = _count(where, "num_training_steps", num_training_steps)
+    end = _nonneg(where, "lr_end", lr_end)
+    init = V.number(where, "lr_init", lr_init)
+    p = V.number(where, "power", power)
+    if not init > end:
+        raise ValueError(f"{where}: lr_end ({end!r}) must be smaller than the initial lr ({init!r})")
+    if p <= 0:
+        raise ValueError(f"{where}: power must be > 0, got {power!r}")
+    if T == W:
+        raise ValueError(
+            f"{where}: num_training_steps == num_warmup_steps ({T}) makes Hugging Face divide by zero "
+            "at that step"
+        )
+    rest: Schedule = F.Polynomial(init, T - W, end_lr=end, power=p) if T > W else F.Constant(end)
+    sched = _after_ramp(init, W, rest)
+    # LambdaLR multiplies the group's lr by (decay / lr_init)
+    return sched if base == init else Scale(sched, base / init)
+
+
+def _inverse_sqrt(base: float, *, num_warmup_steps: int, timescale: float | None = None) -> Schedule:
+    where = "from_hf('inverse_sqrt')"
+    W = _count(where, "num_warmup_steps", num_warmup_steps)
+    if timescale is None:
+        raise ValueError(f"{where}: timescale must be given (get_inverse_sqrt_schedule sets it)")
+    ts = V.number(where, "timescale", timescale)
+    if ts <= 0:
+        raise ValueError(f"{where}: timescale must be > 0, got {timescale!r}")
+    return F.InverseSqrt(base, W, timescale=ts)
+
+
+_SHAPES = ("linear", "cosine", "1-sqrt")
+
+
+def _wsd(
+    base: float,
+    *,
+    num_warmup_steps: int,
+    num_stable_steps: int,
+    num_decay_steps: int,
+    warmup_type: str = "linear",
+    decay_type: str = "cosine",
+    min_lr_ratio: float = 0.0,
+    num_cycles: float = 0.5,
+) -> Schedule:
+    where = "from_hf('warmup_stable_decay')"
+    W = _count(where, "num_warmup_steps", num_warmup_steps)
+    S = _count(where, "num_stable_steps", num_stable_steps)
+    Dd = _count(where, "num_decay_steps", num_decay_steps)
+    r = _nonneg(where, "min_lr_ratio", min_lr_ratio)
+    for name, kind in (("warmup_type", warmup_type), ("decay_type", decay_type)):
+        if kind not in _SHAPES:
+            raise ValueError(f"{where}: {name} must be one of {_SHAPES}, got {kind!r}")
+    low = base * r
+    phases: list[tuple[int, Schedule]] = []
+    if W:
+        if warmup_type == "linear":
+            warm: Schedule = F.Linear(low, base, W)
+        elif warmup_type == "cosine":
+            warm = F.Cosine(low, W, min_lr=base)  # r + (1 - r) * (1 - cos(pi*p)) / 2
+        else:
+            warm = F.Polynomial(low, W, end_lr=base, power=0.5)  # 1 - (1 - r) * sqrt(1 - p)
+        phases.append((W, warm))
+    if S:
+        phases.append((S, F.Constant(base)))
+    if Dd:
+        if decay_type == "linear":
+            dec: Schedule = F.Linear(base, low, Dd)
+        elif decay_type == "cosine":
+            dec = _cos_factor(where, base, low, Dd, num_cycles)
+        else:
+            dec = F.WarmupStableDecay(base, Dd, 0, Dd, decay="1-sqrt", min_lr=low)
+        phases.append((Dd, dec))
+    schedules = [s for _, s in phases] + [F.Constant(low)]
+    bounds = list(itertools.accumulate(n for n, _ in phases))
+    return schedules[0] if not bounds else Join(schedules, bounds)
+
+
+# lr_lambda function name in transformers.optimization -> builder (same keyword arguments)
+_BUILDERS: dict[str, Callable[..., Schedule]] = {
+    "_get_constant_lambda": lambda base, *a: _constant(base),
+    "_get_constant_schedule_with_warmup_lr_lambda": _constant_with_warmup,
+    "_get_linear_schedule_with_warmup_lr_lambda": _linear,
+    "_get_cosine_schedule_with_warmup_lr_lambda": _cosine,
+    "_get_cosine_with_hard_restarts_schedule_with_warmup_lr_lambda": _cosine_restarts,
+    "_get_polynomial_decay_schedule_with_warmup_lr_lambda": _polynomial,
+    "_get_inverse_sqrt_schedule_lr_lambda": _inverse_sqrt,
+    "_get_cosine_with_min_lr_schedule_with_warmup_lr_rate_lambda": _cosine_warmup_min_lr,
+    "_get_wsd_scheduler_lambda": _wsd,
+}
+
+
+def from_hf_lambda(fn: Any, base_lr: float) -> Schedule | None:
+    """The schedule ``base_lr * fn(k)`` for an ``lr_lambda`` that ``transformers`` built, else ``None``.
+
+    Recognised: the ``functools.partial`` objects (and the plain constant function) that the
+    schedule functions of ``transformers.optimization`` pass to ``LambdaLR``; the function
+    must be that module's own (the module must be imported — it is, if it built ``fn``).
+    Any other callable gives ``None`` (arbitrary code has no readable curve). Keyword
+    arguments Hugging Face would reject raise ``TypeError``/``ValueError``.
+    """
+    mod = sys.modules.get(_HF_MODULE)
+    if mod is None:
+        return None
+    func, kwargs = (fn.func, dict(fn.keywords)) if isinstance(fn, functools.partial) else (fn, {})
+    if isinstance(fn, functools.partial) and fn.args:
+        return None
+    name = getattr(func, "__name__", None)
+    if getattr(func, "__module__", None) != _HF_MODULE or name not in _BUILDERS:
+        return None
+    if getattr(mod, name, None) is not func:
+        return None
+    base = float(base_lr)
+    try:
+        return _BUILDERS[name](base, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"from_hf_lambda: {name} with keywords {sorted(kwargs)}: {e}") from None
+
+
+def _kwargs(where: str, given: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    extra = sorted(set(given) - set(allowed))
+    if extra:
+        raise TypeError(
+            f"{where}: unexpected scheduler_specific_kwargs {extra} (accepted: {list(allowed) or 'none'})"
+        )
+    return dict(given)
+
+
+def from_hf(
+    name: str,
+    *,
+    base_lr: float,
+    num_warmup_steps: int | None = None,
+    num_training_steps: int | None = None,
+    **scheduler_specific_kwargs: Any,
+) -> Schedule | ReduceOnPlateau:
+    r"""The lrsched schedule of ``transformers.get_scheduler(name, ...)`` on an optimizer with lr ``base_lr``.
+
+    ``from_hf(name, base_lr=lr, num_warmup_steps=W, num_training_steps=T, **kw)`` has, at
+    every step ``k >= 0``, the lr of ``get_scheduler(name, opt, W, T,
+    scheduler_specific_kwargs=kw)`` after ``k`` calls of ``step()`` (float64 within
+    ``1e-12 * base_lr``), past ``T`` too: Hugging Face's own continuation (see
+    :mod:`lrsched_jax.core.hf`). ``name`` is one of :data:`HF_NAMES` (a
+    ``SchedulerType``'s value); the arguments are ``get_scheduler``'s and mean the same
+    (``cosine_with_min_lr``'s ``min_lr`` is absolute, ``min_lr_rate`` relative to
+    ``base_lr``). ``reduce_lr_on_plateau`` returns
+    :func:`~lrsched_jax.core.reduce_on_plateau` with ``kw``.
+
+    >>> import lrsched_jax as lrs
+    >>> s = lrs.from_hf("linear", base_lr=1.0, num_warmup_steps=2, num_training_steps=6)
+    >>> [float(s(k)) for k in range(8)]
+    [0.0, 0.5, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+    """
+    kind = getattr(name, "value", name)  # a SchedulerType is a str enum
+    if not isinstance(kind, str):
+        raise TypeError(f"from_hf: name must be a scheduler name (str), got {name!r}")
+    where = f"from_hf({kind!r})"
+    if kind == "greedy":
+        raise TypeError(
+            f"{where}: GreedyLR raises and lowers the lr from the metric passed to step(), with rules of "
+            "its own; it is no function of the step, and lrsched has no model of it"
+        )
+    if kind not in HF_NAMES:
+        raise ValueError(f"from_hf: unknown scheduler name {kind!r}; one of {HF_NAMES}")
+    base = V.number(where, "base_lr", base_lr)
+    kw = scheduler_specific_kwargs
+    if kind == "constant":
+        return _constant(base)
+    if kind == "reduce_lr_on_plateau":
+        return ReduceOnPlateau(**kw)
+    if num_warmup_steps is None:
+        raise ValueError(f"{where} requires num_warmup_steps, as get_scheduler does")
+    W = num_warmup_steps
+    if kind == "constant_with_warmup":
+        return _constant_with_warmup(base, num_warmup_steps=W)  # get_scheduler passes no kwargs
+    if kind == "inverse_sqrt":
+        kw = _kwargs(where, kw, ("timescale",))
+        ts = kw.get("timescale")
+        if ts is None:
+            ts = _count(where, "num_warmup_steps", W) or 10_000
+        return _inverse_sqrt(base, num_warmup_steps=W, timescale=ts)
+    if kind == "warmup_stable_decay":
+        allowed = (
+            "num_decay_steps",
+            "num_stable_steps",
+            "warmup_type",
+            "decay_type",
+            "min_lr_ratio",
+            "num_cycles",
+        )
+        kw = _kwargs(where, kw, allowed)
+        if "num_decay_steps" not in kw:
+            raise TypeError(f"{where}: num_decay_steps is required (in scheduler_specific_kwargs)")
+        stable = kw.pop("num_stable_steps", None)
+        if stable is None:
+            if num_training_steps is None:
+                raise ValueError(f"{where}: either num_training_steps or num_stable_steps must be specified")
+            stable = (
+                _count(where, "num_training_steps", num_training_steps)
+                - _count(where, "num_warmup_steps", W)
+                - _count(where, "num_decay_steps", kw["num_decay_steps"])
+            )
+            if stable < 0:
+                raise ValueError(
+                    f"{where}: num_warmup_steps + num_decay_steps must be <= num_training_steps "
+                    f"({num_training_steps}), got {W} + {kw['num_decay_steps']}"
+                )
+        return _wsd(base, num_warmup_steps=W, num_stable_steps=stable, **kw)
+    if num_training_steps is None:
+        raise ValueError(f"{where} requires num_training_steps, as get_scheduler does")
+    T = num_training_steps
+    if kind == "linear":
+        _kwargs(where, kw, ())
+        return _linear(base, num_warmup_steps=W, num_training_steps=T)
+    if kind == "cosine":
+        kw = _kwargs(where, kw, ("num_cycles",))
+        return _cosine(base, num_warmup_steps=W, num_training_steps=T, **kw)
+    if kind == "cosine_with_restarts":
+        kw = _kwargs(where, kw, ("num_cycles",))
+        return _cosine_restarts(base, num_warmup_steps=W, num_training_steps=T, **kw)
+    if kind == "polynomial":
+        kw = _kwargs(where, kw, ("lr_end", "power"))
+        return _polynomial(base, num_warmup_steps=W, num_training_steps=T, lr_init=base, **kw)
+    # cosine_with_min_lr, cosine_warmup_with_min_lr: min_lr (absolute) or min_lr_rate
+    extra = ("warmup_lr_rate",) if kind == "cosine_warmup_with_min_lr" else ()
+    kw = _kwargs(where, kw, ("num_cycles", "min_lr", "min_lr_rate", *extra))
+    min_lr, rate = kw.pop("min_lr", None), kw.pop("min_lr_rate", None)
+    if min_lr is not None and rate is not None:
+        raise ValueError(f"{where}: only one of min_lr or min_lr_rate should be set")
+    if min_lr is not None:
+        if base == 0:
+            raise ValueError(f"{where}: min_lr needs base_lr > 0 (Hugging Face divides by it)")
+        rate = V.number(where, "min_lr", min_lr) / base
+    elif rate is None:
+        raise ValueError(f"{where}: one of min_lr or min_lr_rate must be set")
+    if kind == "cosine_with_min_lr":
+        return _cosine(base, num_warmup_steps=W, num_training_steps=T, min_lr_rate=rate, **kw)
+    kw.setdefault("num_cycles", 0.5)
+    return _cosine_warmup_min_lr(base, num_warmup_steps=W, num_training_steps=T, min_lr_rate=rate, **kw)
