@@ -32,9 +32,11 @@ _LAZY = {
     "find_lr": "lrsched_jax.finder.jax_driver",
     "find_lr_pure": "lrsched_jax.finder.jax_driver",
     "FinderResult": "lrsched_jax.core.finder",
+    "compare": "lrsched_jax.arena",
 }
 
 if TYPE_CHECKING:
+    from lrsched_jax.arena import compare as compare
     from lrsched_jax.optax_glue import applied_lr as applied_lr
     from lrsched_jax.plateau_optax import plateau_lr as plateau_lr
     from lrsched_jax.plateau_optax import plateau_state as plateau_state

@@ -14,7 +14,9 @@ import optax
 
 __all__ = ["applied_lr"]
 
-_INJECT_TYPES: tuple[type, ...] = tuple(
+#: The optimizer-state types that carry ``optax.inject_hyperparams``'s hyperparameters (the
+#: stateful variant exists in newer Optax only). Read here and by the finder's JAX driver.
+INJECT_STATE_TYPES: tuple[type, ...] = tuple(
     t
     for t in (
         getattr(optax, "InjectHyperparamsState", None),
@@ -57,7 +59,7 @@ def applied_lr(opt_state: Any, schedule: Callable[[Any], Any] | None = None) -> 
     0.2
     """
     for node in _walk(opt_state):
-        if _INJECT_TYPES and isinstance(node, _INJECT_TYPES):
+        if isinstance(node, INJECT_STATE_TYPES):
             hp = node.hyperparams  # type: ignore[attr-defined]  # the injected-state types
             if "learning_rate" in hp:
                 return jnp.asarray(hp["learning_rate"])

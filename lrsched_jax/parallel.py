@@ -190,7 +190,7 @@ class DataParallel:
                 return _prebatch_on_mesh(a, n_batches, batch_size, self)
             if isinstance(a, jax.Array):
                 # On another device (a single GPU): cut there, then one device-to-device copy.
-                cut = a[:used].reshape(n_batches, batch_size, *a.shape[1:])
+                cut: Any = a[:used].reshape(n_batches, batch_size, *a.shape[1:])
             else:
                 cut = np.asarray(a)[:used].reshape(n_batches, batch_size, *np.shape(a)[1:])
             return _put(cut, self.batch_sharding(1))
@@ -251,7 +251,10 @@ def infer(tree: Any) -> DataParallel | None:
         if not isinstance(a, jax.Array) or a.ndim == 0:
             continue
         sharding = a.sharding
-        if not isinstance(sharding, NamedSharding) or len(sharding.device_set) < 2:
+        # A concrete array's NamedSharding holds a concrete Mesh (AbstractMesh only under tracing).
+        if not isinstance(sharding, NamedSharding) or not isinstance(sharding.mesh, Mesh):
+            continue
+        if len(sharding.device_set) < 2:
             continue
         first = sharding.spec[0] if len(sharding.spec) else None
         if first is None:

@@ -5,8 +5,9 @@ They are what the demo and the benchmarks use, and a starting point for users' s
 * :func:`make_optimizer` — an ``nnx.Optimizer`` whose learning rate is a schedule, built
   with ``optax.inject_hyperparams`` so the applied lr can be read back;
 * :func:`train_step` — one jitted update, returning the loss and the lr it applied;
-* :func:`train_epoch` — a whole epoch as one jitted ``lax.scan`` over batches, returning
-  the loss and the applied lr of every step;
+* :func:`train_epoch` — a whole epoch, returning the loss and the applied lr of every step:
+  one jitted ``lax.scan`` over the batches, or one jitted call per update where XLA runs the
+  update faster outside a loop (convolutions on the CPU; :func:`epoch_path` says which);
 * :func:`evaluate` — mean loss and accuracy over arrays.
 
 Everything runs on JAX's default device (a GPU when JAX sees one) — or data-parallel over a
@@ -24,8 +25,8 @@ multi-host recipe.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -37,7 +38,7 @@ from jax.sharding import Mesh
 from lrsched_jax.optax_glue import applied_lr
 from lrsched_jax.parallel import DataParallel, resolve
 
-__all__ = ["batches", "evaluate", "make_optimizer", "replicate", "train_epoch", "train_step"]
+__all__ = ["batches", "epoch_path", "evaluate", "make_optimizer", "replicate", "train_epoch", "train_step"]
 
 DataAxis = str | Sequence[str] | None
 
@@ -121,6 +122,7 @@ def train_step(
     arrays already on it are left alone); ``ValueError`` naming ``x`` when the batch does not
     split evenly.
     """
+    _samples("train_step", x, y)
     dp = resolve("train_step", mesh, data_axis, (x, y))
     if dp is not None:
         x, y = _batch_args("train_step", dp, x, y)
@@ -147,6 +149,11 @@ def batches(n: int, batch_size: int, key: jax.Array | None = None) -> np.ndarray
     return order[: steps * batch_size].reshape(steps, batch_size)
 
 
+EpochPath = Literal["auto", "scan", "steps"]
+
+_PATHS = ("auto", "scan", "steps")
+
+
 def train_epoch(
     model: nnx.Module,
     optimizer: nnx.Optimizer,
@@ -158,32 +165,173 @@ def train_epoch(
     loss_fn: LossFn = cross_entropy,
     mesh: Mesh | None = None,
     data_axis: DataAxis = None,
+    path: EpochPath = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One epoch over ``(x, y)`` as a single jitted ``lax.scan`` over batches.
+    """One epoch over ``(x, y)``: the batches gathered once, then every update jitted.
 
     Updates ``model`` and ``optimizer`` in place; returns the per-step losses (before each
     update) and the lr each update applied (``schedule(k)`` for global update ``k``).
     ``key`` shuffles the epoch; the last partial batch is dropped.
 
+    ``path`` chooses how the updates run; both paths run the same update on the same
+    batches in the same order, so they give the same parameters (up to the float rounding
+    of different kernels: XLA may pick another convolution algorithm in a loop):
+
+    * ``"scan"`` — the whole epoch as one jitted ``lax.scan``: no host round-trip per
+      update, by far the fastest for small dense networks;
+    * ``"steps"`` — one jitted call per update on the pre-gathered epoch (the batch is
+      sliced inside the call, the results come to the host once, at the end);
+    * ``"auto"`` (default) — :func:`epoch_path`: ``"steps"`` when the update contains a
+      convolution and runs on the CPU, else ``"scan"``. XLA:CPU rewrites convolutions into
+      the form its fast (Eigen) kernels take only at the top level of a program, not inside
+      a loop body, so in a scan the gradient convolutions fall back to a generic loop
+      emitter (the 3×3 kernel gradient of the digits CNN: ~21× slower).
+
     Data parallel (``mesh``, or ``x``/``y`` already sharded over a mesh): ``batch_size`` is
     the global batch. The epoch is gathered once into ``(steps, batch_size, ...)`` with the
-    batch dimension split over the data axis, so each scan step's batch is already
+    batch dimension split over the data axis, so each step's batch is already
     distributed; ``model`` and ``optimizer`` are placed replicated on the mesh (in place;
     arrays already on it are left alone). The losses are global means and the lrs come from
     the replicated count: the same numbers as on one device, up to float rounding in the
-    reductions. ``ValueError`` naming ``batch_size`` when it does not split evenly.
+    reductions. ``ValueError`` naming ``batch_size`` when it does not split evenly, naming
+    ``x`` and ``y`` when their sample counts differ (on one device too: a gather would clamp
+    the missing labels' indices), and naming ``path`` when it is not one of the three.
     """
-    idx = batches(int(np.shape(x)[0]), batch_size, key)
+    if path not in _PATHS:
+        raise ValueError(f"train_epoch: path must be one of {', '.join(_PATHS)}, got {path!r}")
+    # Before any indexing: a gather clamps out-of-range indices, so a short ``y`` would
+    # otherwise train on repeated labels without a word.
+    idx = batches(_samples("train_epoch", x, y), batch_size, key)
     dp = resolve("train_epoch", mesh, data_axis, (x, y))
     if dp is None:
         xb, yb = jnp.asarray(x)[idx], jnp.asarray(y)[idx]
     else:
         dp.check("train_epoch", "batch_size", batch_size)
-        _samples("train_epoch", x, y)
         xb, yb = (_epoch_batches(dp, a, idx) for a in (x, y))
         _place_nodes(dp, model, optimizer)
-    losses, lrs = _scan_epoch(model, optimizer, xb, yb, loss_fn, dp)
-    return np.asarray(losses), np.asarray(lrs)
+    if path == "auto":
+        path = _choose_path(model, optimizer, xb, yb, loss_fn, dp)
+    if path == "scan":
+        losses, lrs = _scan_epoch(model, optimizer, xb, yb, loss_fn, dp)
+        return np.asarray(losses), np.asarray(lrs)
+    graphdef, state = nnx.split((model, optimizer))
+    out = []
+    for k in range(int(idx.shape[0])):
+        state, loss_lr = _epoch_step(graphdef, state, xb, yb, k, loss_fn, dp)
+        out.append(loss_lr)
+    nnx.update((model, optimizer), state)
+    step_losses, step_lrs = zip(*out)
+    return np.asarray(jnp.stack(step_losses)), np.asarray(jnp.stack(step_lrs))
+
+
+def epoch_path(
+    model: nnx.Module,
+    optimizer: nnx.Optimizer,
+    x: jax.Array | np.ndarray,
+    y: jax.Array | np.ndarray,
+    batch_size: int,
+    *,
+    loss_fn: LossFn = cross_entropy,
+    mesh: Mesh | None = None,
+    data_axis: DataAxis = None,
+) -> Literal["scan", "steps"]:
+    """The path ``train_epoch(..., path="auto")`` takes for these arguments.
+
+    ``"steps"`` when the update (``loss_fn``'s value and gradient, traced once on a
+    ``batch_size`` batch, nested calls and custom derivatives included) contains a
+    convolution and the model's state (or the mesh) is on CPU devices; ``"scan"``
+    otherwise. Nothing is trained or compiled.
+    """
+    _samples("epoch_path", x, y)
+    if batch_size < 1:
+        raise ValueError(f"epoch_path: batch_size must be >= 1, got {batch_size}")
+    dp = resolve("epoch_path", mesh, data_axis, (x, y))
+    # The epoch's shapes: (steps, batch_size, ...), in the dtypes the update will see.
+    xb, yb = (
+        jax.ShapeDtypeStruct((1, batch_size, *np.shape(a)[1:]), jnp.asarray(a[:1]).dtype) for a in (x, y)
+    )
+    return _choose_path(model, optimizer, xb, yb, loss_fn, dp)
+
+
+def _update(
+    graphdef: Any, state: Any, batch: tuple[Any, Any], loss_fn: LossFn, dp: DataParallel | None, layout: Any
+) -> tuple[Any, tuple[jax.Array, jax.Array]]:
+    """One update from the split ``state``: the body of both epoch paths."""
+    if dp is not None:
+        # Keep the step's slice split over the data axis (the partitioner would be free
+        # to choose another layout for a slice under automatic sharding).
+        batch = dp.constrain(batch, dp.batch_sharding(0))
+    m, opt = nnx.merge(graphdef, state)
+    loss, grads = nnx.value_and_grad(loss_fn)(m, *batch)
+    opt.update(m, grads)
+    lr = applied_lr(opt.opt_state)
+    new = nnx.state((m, opt))
+    return (new if dp is None else dp.keep_layout(new, layout)), (loss, lr)
+
+
+def _primitive_names(jaxpr: Any) -> Iterator[str]:
+    """Every primitive of ``jaxpr``, including those of the jaxprs nested in its equations'
+    parameters (``pjit``, ``custom_vjp_call``, ``cond`` branches, loops, ...)."""
+    for eqn in jaxpr.eqns:
+        yield eqn.primitive.name
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, (tuple, list)) else (param,):
+                inner = getattr(sub, "jaxpr", sub)  # a ClosedJaxpr holds its Jaxpr
+                if hasattr(inner, "eqns"):
+                    yield from _primitive_names(inner)
+
+
+def _platforms(leaves: list[Any], dp: DataParallel | None) -> frozenset[str]:
+    if dp is not None:
+        return frozenset(d.platform for d in dp.mesh.devices.flat)
+    arrays = [a for a in leaves if isinstance(a, jax.Array)]
+    if not arrays:
+        return frozenset({jax.default_backend()})
+    return frozenset(d.platform for a in arrays for d in a.devices())
+
+
+def _has_convolution(
+    model: nnx.Module, optimizer: nnx.Optimizer, batch: tuple[Any, Any], loss_fn: LossFn
+) -> bool:
+    graphdef, state = nnx.split((model, optimizer))
+
+    def step(state: Any, x: jax.Array, y: jax.Array) -> Any:
+        return _update(graphdef, state, (x, y), loss_fn, None, None)
+
+    jaxpr = jax.make_jaxpr(step)(state, *batch)
+    return any(name.startswith("conv_general_dilated") for name in _primitive_names(jaxpr.jaxpr))
+
+
+# (structure and shapes of model and optimizer, batch shapes, loss_fn, platforms) -> path.
+# The key costs a pytree flatten (~0.1 ms); tracing an update costs far more, and so would
+# ``nnx.split`` on every epoch of a small network.
+_PATH_CACHE: dict[Any, Literal["scan", "steps"]] = {}
+_CACHEABLE = (jax.Array, np.ndarray, np.generic, int, float, bool, complex)
+
+
+def _choose_path(
+    model: nnx.Module, optimizer: nnx.Optimizer, xb: Any, yb: Any, loss_fn: LossFn, dp: DataParallel | None
+) -> Literal["scan", "steps"]:
+    leaves, treedef = jax.tree.flatten((model, optimizer))
+    if "cpu" not in _platforms(leaves, dp):
+        return "scan"
+    # One step's batch: the epoch's leading (step) dimension dropped.
+    batch = (
+        jax.ShapeDtypeStruct(tuple(xb.shape[1:]), xb.dtype),
+        jax.ShapeDtypeStruct(tuple(yb.shape[1:]), yb.dtype),
+    )
+    key = None
+    if all(isinstance(a, _CACHEABLE) for a in leaves):
+        shapes = tuple((np.shape(a), getattr(a, "dtype", type(a))) for a in leaves)
+        key = (treedef, shapes, tuple((b.shape, b.dtype) for b in batch), loss_fn, _platforms(leaves, dp))
+        if key in _PATH_CACHE:
+            return _PATH_CACHE[key]
+    path: Literal["scan", "steps"] = "steps" if _has_convolution(model, optimizer, batch, loss_fn) else "scan"
+    if key is not None:
+        if len(_PATH_CACHE) >= 256:
+            _PATH_CACHE.clear()
+        _PATH_CACHE[key] = path
+    return path
 
 
 def _epoch_batches(dp: DataParallel, a: Any, idx: np.ndarray) -> Any:
@@ -219,20 +367,29 @@ def _scan_epoch(
     layout = None if dp is None else dp.layout(state)
 
     def body(state: Any, batch: tuple[jax.Array, jax.Array]) -> tuple[Any, tuple[jax.Array, jax.Array]]:
-        if dp is not None:
-            # Keep the step's slice split over the data axis (the partitioner would be free
-            # to choose another layout for a scan's slice under automatic sharding).
-            batch = dp.constrain(batch, dp.batch_sharding(0))
-        m, opt = nnx.merge(graphdef, state)
-        loss, grads = nnx.value_and_grad(loss_fn)(m, *batch)
-        opt.update(m, grads)
-        lr = applied_lr(opt.opt_state)
-        new = nnx.state((m, opt))
-        return (new if dp is None else dp.keep_layout(new, layout)), (loss, lr)
+        return _update(graphdef, state, batch, loss_fn, dp, layout)
 
     state, out = jax.lax.scan(body, state, (xb, yb))
     nnx.update((model, optimizer), state)
     return out if dp is None else dp.constrain(out, dp.replicated)
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "loss_fn", "dp"))
+def _epoch_step(
+    graphdef: Any,
+    state: Any,
+    xb: jax.Array,
+    yb: jax.Array,
+    k: jax.Array,
+    loss_fn: LossFn,
+    dp: DataParallel | None,
+) -> tuple[Any, tuple[jax.Array, jax.Array]]:
+    # The pure state in and out (no NNX graph walk per call) and the batch sliced in the
+    # program: per update, one dispatch and no host-side copy. The results stay on the
+    # device until the epoch ends.
+    layout = None if dp is None else dp.layout(state)
+    state, out = _update(graphdef, state, (xb[k], yb[k]), loss_fn, dp, layout)
+    return state, (out if dp is None else dp.constrain(out, dp.replicated))
 
 
 @nnx.jit(static_argnames=("loss_fn",))
@@ -259,12 +416,16 @@ def evaluate(
     split evenly, the largest part that does is evaluated sharded and the few samples left
     over replicated, and the two means are combined by their sample counts — exact for a
     ``loss_fn`` that is a mean over the samples (the default cross-entropy is).
+
+    ``ValueError`` naming ``x`` and ``y`` when their sample counts differ or are 0.
     """
+    n = _samples("evaluate", x, y)
+    if n == 0:
+        raise ValueError("evaluate: x and y hold no samples (a mean over 0 samples is undefined)")
     dp = resolve("evaluate", mesh, data_axis, (x, y))
     if dp is None:
         loss, acc = _eval(model, jnp.asarray(x), jnp.asarray(y), loss_fn)
         return {"loss": float(loss), "accuracy": float(acc)}
-    n = _samples("evaluate", x, y)
     graphdef, state = nnx.split(model)
     placed = nnx.merge(graphdef, dp.place_state(state))
     # Arrays already on the mesh are evaluated as placed; others split where they divide.

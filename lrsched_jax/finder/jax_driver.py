@@ -26,6 +26,7 @@ returned replicated, so the suggestion rules run on identical float64 host copie
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import threading
 from collections.abc import Callable, Sequence
@@ -50,58 +51,75 @@ from lrsched_jax.core.finder import (
     tracker_init,
     tracker_step,
 )
+from lrsched_jax.optax_glue import INJECT_STATE_TYPES
 from lrsched_jax.parallel import DataParallel, infer, resolve
 
 __all__ = ["find_lr", "find_lr_pure"]
 
 _WHERE = "find_lr"
 
-_INJECT_TYPES: tuple[type, ...] = tuple(
-    t
-    for t in (
-        getattr(optax, "InjectHyperparamsState", None),
-        getattr(optax, "InjectStatefulHyperparamsState", None),
-    )
-    if t is not None
-)
-
-
 # ---------------------------------------------------------------------------------------
 # The optimizer: a factory ``lr -> GradientTransformation`` or an injected transformation.
 
 
-def _set_lr(where: str, state: Any, lr: Any) -> Any:
-    """``state`` with every injected ``learning_rate`` set to ``lr`` (in its own dtype)."""
-    found = False
+def _visit_lrs(where: str, state: Any, fn: Callable[[int, Any], Any]) -> Any:
+    """``state`` with injected ``learning_rate`` number ``g`` replaced by ``fn(g, value)``.
+
+    The injected lrs are numbered in JAX's pytree order (dict keys sorted: for an
+    ``optax.multi_transform``, its labels in sorted order), the outer before the nested."""
+    count = 0
 
     def visit(node: Any) -> Any:
-        nonlocal found
-        if _INJECT_TYPES and isinstance(node, _INJECT_TYPES) and "learning_rate" in node.hyperparams:
+        nonlocal count
+        if isinstance(node, INJECT_STATE_TYPES) and "learning_rate" in getattr(node, "hyperparams", {}):
+            injected: Any = node
             if "learning_rate" in getattr(node, "hyperparams_states", {}):
                 raise TypeError(
                     f"{where}: optimizer: its injected learning_rate is a schedule, which would override "
                     "the sweep; build it with a number (optax.inject_hyperparams(optax.adam)(learning_rate="
                     "1e-3)) or pass a factory such as `lambda lr: optax.adam(lr)`"
                 )
-            found = True
-            hp = dict(node.hyperparams)
-            hp["learning_rate"] = jnp.asarray(lr, dtype=jnp.result_type(hp["learning_rate"]))
-            return node._replace(hyperparams=hp, inner_state=visit(node.inner_state))
+            hp = dict(injected.hyperparams)
+            g, count = count, count + 1
+            hp["learning_rate"] = fn(g, hp["learning_rate"])
+            return injected._replace(hyperparams=hp, inner_state=visit(injected.inner_state))
         if isinstance(node, tuple) and hasattr(node, "_fields"):
             return type(node)(*[visit(c) for c in node])
         if isinstance(node, (tuple, list)):
             return type(node)(visit(c) for c in node)
         if isinstance(node, dict):
-            return {k: visit(v) for k, v in node.items()}
+            return {k: visit(node[k]) for k in sorted(node)}
         return node
 
     out = visit(state)
-    if not found:
+    if not count:
         raise TypeError(
             f"{where}: optimizer: its state has no injected learning_rate to sweep; pass a factory such as "
             "`lambda lr: optax.adamw(lr)`, or build the transformation with optax.inject_hyperparams"
         )
     return out
+
+
+def _set_lr(where: str, state: Any, lr: Any, scales: tuple[float, ...] = (1.0,)) -> Any:
+    """``state`` with injected lr ``g`` set to ``lr * scales[g]`` (in its own dtype; one
+    scale: every injected lr follows the sweep)."""
+
+    def put(g: int, old: Any) -> Any:
+        value = lr if len(scales) == 1 else lr * scales[g]
+        return jnp.asarray(value, dtype=jnp.result_type(old))
+
+    return _visit_lrs(where, state, put)
+
+
+def _injected_lrs(where: str, state: Any) -> list[Any]:
+    found: list[Any] = []
+
+    def keep(g: int, old: Any) -> Any:
+        found.append(old)
+        return old
+
+    _visit_lrs(where, state, keep)
+    return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +128,9 @@ class _Tx:
 
     factory: Callable[[Any], optax.GradientTransformation] | None
     transformation: optax.GradientTransformation | None
+    #: Each param group's lr over the first's (an injected transformation with several
+    #: injected lrs, e.g. an ``optax.multi_transform``): swept in proportion.
+    scales: tuple[float, ...] = (1.0,)
 
     def build(self, lr0: Any) -> optax.GradientTransformation:
         if self.factory is None:
@@ -120,13 +141,39 @@ class _Tx:
         # inject_hyperparams calls the inner factory with the current lr (a traced scalar) at
         # every update, so a factory may compute with its lr (``optax.sgd(lr * 0.5)``).
         def inner(learning_rate: Any) -> optax.GradientTransformation:
-            return factory(learning_rate)
+            tx = factory(learning_rate)
+            if not isinstance(tx, optax.GradientTransformation):
+                raise TypeError(
+                    f"{_WHERE}: optimizer: the factory must return an optax.GradientTransformation "
+                    f"(e.g. `lambda lr: optax.sgd(lr)`), got "
+                    # The lr is a tracer here, so a factory that computes a number returns one.
+                    + ("an array" if isinstance(tx, jax.Array) else type(tx).__name__)
+                )
+            return tx
 
         return optax.inject_hyperparams(inner)(learning_rate=lr0)
 
     def update(self, tx: optax.GradientTransformation, grads: Any, opt_state: Any, params: Any, lr: Any):
-        opt_state = _set_lr(_WHERE, opt_state, lr)
+        opt_state = _set_lr(_WHERE, opt_state, lr, self.scales)
         return tx.update(grads, opt_state, params)
+
+    def with_scales(self, where: str, params: Any) -> _Tx:
+        """This optimizer with its group scales: for a transformation, its injected lrs at
+        ``init`` over the first (computed once, jitted: only the lrs are kept), as torch's
+        ``lr_g / lr_0``; a factory has one group."""
+        if self.transformation is None:
+            return self
+        tx = self.transformation
+        values = jax.jit(lambda p: _injected_lrs(where, tx.init(p)))(params)
+        lrs0 = [float(v) for v in jax.device_get(values)]
+        if len(lrs0) == 1:
+            return self
+        if not lrs0[0] > 0:
+            raise ValueError(
+                f"{where}: optimizer: the first param group's injected learning_rate must be > 0 (the other "
+                f"groups are swept in proportion to it), got {lrs0[0]!r}"
+            )
+        return dataclasses.replace(self, scales=tuple(lr / lrs0[0] for lr in lrs0))
 
 
 def _as_tx(where: str, optimizer: Any) -> _Tx:
@@ -159,9 +206,21 @@ def _check_loss(where: str, loss: Any) -> Any:
     return loss
 
 
+def _sum_dtype() -> Any:
+    """The accumulators' dtype: float64 where JAX has it (x64), as the torch driver's float64
+    Python sums; float32 otherwise."""
+    return jax.dtypes.canonicalize_dtype(np.float64)
+
+
 @dataclasses.dataclass(frozen=True)
 class _ModelStep:
-    """An NNX model (``graphdef`` set) or a params pytree (``graphdef`` None) with Optax."""
+    """An NNX model (``graphdef`` set) or a params pytree (``graphdef`` None) with Optax.
+
+    One step: the gradients of every micro-batch (``batches``: ``accumulation_steps`` of
+    them) of ``loss / accumulation_steps``, summed in order (torch's ``.grad``
+    accumulation), one optimizer update; the recorded loss is the micro-batches' mean loss
+    before the update — or, with ``val`` (validation mode), the mean of the per-batch losses
+    over the validation batches after the update, in eval mode (``model.eval()``)."""
 
     graphdef: Any
     loss_fn: Callable[..., Any]
@@ -171,30 +230,73 @@ class _ModelStep:
         params = model_state[0]
         return (*model_state, self.tx.build(lr0).init(params))
 
-    def step(self, state: Any, batch: Any, lr: Any) -> tuple[Any, Any]:
-        params, rest, opt_state = state
+    def _model(self, params: Any, rest: Any) -> Any:
+        # Fresh Variable objects at this trace level: NNX refuses to update (batch
+        # statistics, RNG counts) a Variable created outside the gradient trace.
+        return nnx.merge(self.graphdef, params, jax.tree.map(lambda a: a, rest))
 
-        def objective(p: Any) -> tuple[Any, Any]:
+    def step(self, state: Any, batches: tuple[Any, ...], lr: Any, val: Any = None) -> tuple[Any, Any]:
+        params, rest, opt_state = state
+        acc = len(batches)
+
+        def objective(p: Any, rest: Any, batch: Any) -> tuple[Any, Any]:
             if self.graphdef is None:
-                return _check_loss(_WHERE, self.loss_fn(p, batch)), rest
-            # Fresh Variable objects at this trace level: NNX refuses to update (batch
-            # statistics, RNG counts) a Variable created outside the gradient trace.
-            model = nnx.merge(self.graphdef, p, jax.tree.map(lambda a: a, rest))
+                loss = _check_loss(_WHERE, self.loss_fn(p, batch))
+                return (loss / acc if acc > 1 else loss), (loss, rest)
+            model = self._model(p, rest)
             loss = _check_loss(_WHERE, self.loss_fn(model, batch))
             # Batch statistics, RNG counters and other non-Param state the call updated.
-            _, _, new_rest = nnx.split(model, nnx.Param, ...)
-            return loss, new_rest
+            parts: tuple[Any, ...] = nnx.split(model, nnx.Param, ...)
+            return (loss / acc if acc > 1 else loss), (loss, parts[2])
 
-        (loss, rest), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        grads: Any = None
+        losses = []
+        for batch in batches:
+            (_, (loss, rest)), g = jax.value_and_grad(objective, has_aux=True)(params, rest, batch)
+            grads = g if grads is None else jax.tree.map(jnp.add, grads, g)
+            losses.append(loss)
+        if acc > 1:
+            # The mean as torch takes it: float64 values summed in order, then / acc.
+            total = losses[0].astype(_sum_dtype())
+            for x in losses[1:]:
+                total = total + x.astype(_sum_dtype())
+            loss = (total / acc).astype(losses[0].dtype)
         tx = self.tx.build(lr)
         updates, opt_state = self.tx.update(tx, grads, opt_state, params, lr)
         params = optax.apply_updates(params, updates)
+        if val is not None:
+            loss = self._validation_loss(params, rest, val)
         return (params, rest, opt_state), loss
+
+    def _validation_loss(self, params: Any, rest: Any, val: Any) -> Any:
+        """The mean of the per-batch losses over the validation batches (``val``: groups of
+        equally shaped batches, stacked), summed in order; eval mode, no state kept."""
+        total: Any = None
+        count = 0
+        dtype: Any = jnp.float32
+
+        def one(batch: Any) -> Any:
+            if self.graphdef is None:
+                return _check_loss(_WHERE, self.loss_fn(params, batch))
+            model = self._model(params, rest)
+            model.eval()
+            return _check_loss(_WHERE, self.loss_fn(model, batch))
+
+        for group in val:
+            count += jax.tree.leaves(group)[0].shape[0]
+            dtype = jax.eval_shape(one, jax.tree.map(lambda a: a[0], group)).dtype
+
+            def add(t: Any, batch: Any) -> tuple[Any, None]:
+                return t + one(batch).astype(_sum_dtype()), None
+
+            # 0 + x is x exactly: the same running sum as torch's, started at the first loss.
+            total, _ = jax.lax.scan(add, jnp.zeros((), _sum_dtype()) if total is None else total, group)
+        return (total / count).astype(dtype)
 
 
 @dataclasses.dataclass(frozen=True)
 class _PureStep:
-    """A user's pure ``train_step(state, batch, lr) -> (state, loss)``."""
+    """A user's pure ``train_step(state, batch, lr) -> (state, loss)`` (one batch a step)."""
 
     train_step: Callable[[Any, Any, Any], tuple[Any, Any]]
     where: str = "find_lr_pure"
@@ -202,7 +304,8 @@ class _PureStep:
     def init(self, model_state: Any, lr0: Any) -> Any:
         return model_state
 
-    def step(self, state: Any, batch: Any, lr: Any) -> tuple[Any, Any]:
+    def step(self, state: Any, batches: tuple[Any, ...], lr: Any, val: Any = None) -> tuple[Any, Any]:
+        (batch,) = batches
         out = self.train_step(state, batch, lr)
         if not (isinstance(out, tuple) and len(out) == 2):
             raise TypeError(f"{self.where}: train_step must return (state, loss), got {type(out).__name__}")
@@ -224,11 +327,14 @@ class _Spec:
     progress_every: int
     # Data parallel (in-memory data only; the host loop places each batch itself).
     dp: DataParallel | None = None
+    #: Micro-batches per step (their gradients summed, one update).
+    accumulation_steps: int = 1
 
 
-def _advance(spec: _Spec, state: Any, tracker: Tracker, batch: Any, lr: Any, divisor: Any):
-    """One step: train, then smoothing and the stop rule (shared by both paths)."""
-    state, loss = spec.stepper.step(state, batch, lr)
+def _advance(spec: _Spec, state: Any, tracker: Tracker, batches: Any, lr: Any, divisor: Any, val: Any):
+    """One step (``batches``: its micro-batches): train, then smoothing and the stop rule
+    (shared by both paths)."""
+    state, loss = spec.stepper.step(state, batches, lr, val)
     dt = tracker.smoothed.dtype
     loss = loss.astype(dt)
     divisor = None if divisor is None else divisor.astype(dt)
@@ -236,7 +342,7 @@ def _advance(spec: _Spec, state: Any, tracker: Tracker, batch: Any, lr: Any, div
     return state, tracker, loss, code
 
 
-def _start(spec: _Spec, model_state: Any, batch: Any, lr0: Any) -> tuple[Any, Tracker]:
+def _start(spec: _Spec, model_state: Any, batches: Any, lr0: Any, val: Any) -> tuple[Any, Tracker]:
     """The training state and the tracker before step 0.
 
     The tracker computes in the loss's precision (float64 losses in float64, anything
@@ -245,7 +351,7 @@ def _start(spec: _Spec, model_state: Any, batch: Any, lr0: Any) -> tuple[Any, Tr
     same trace checks the loss (scalar, floating) and the optimizer before any compilation.
     """
     state = spec.stepper.init(model_state, lr0)
-    loss = jax.eval_shape(lambda st, b, lr: spec.stepper.step(st, b, lr)[1], state, batch, lr0)
+    loss = jax.eval_shape(lambda st, b, lr, v: spec.stepper.step(st, b, lr, v)[1], state, batches, lr0, val)
     dt = jnp.float64 if loss.dtype == jnp.float64 else jnp.float32
     return state, tracker_init(jnp, dt)
 
@@ -305,7 +411,7 @@ def _tick(done: Any) -> None:
             bar.update(done - bar.n)
 
 
-def _program(spec: _Spec, model_state: Any, data: Any, lrs: Any, divisors: Any, key: Any):
+def _program(spec: _Spec, model_state: Any, data: Any, lrs: Any, divisors: Any, key: Any, val: Any):
     """The whole sweep over in-memory data, as one traced program."""
     n = spec.config.num_iter
     dp = spec.dp
@@ -332,7 +438,8 @@ def _program(spec: _Spec, model_state: Any, data: Any, lrs: Any, divisors: Any, 
                 ),
                 data,
             )
-    state, tracker = _start(spec, model_state, first, lrs[0])
+    acc = spec.accumulation_steps
+    state, tracker = _start(spec, model_state, (first,) * acc, lrs[0], val)
     layout = None if dp is None else dp.layout(state)
     dt = tracker.smoothed.dtype
     carry = (
@@ -350,9 +457,12 @@ def _program(spec: _Spec, model_state: Any, data: Any, lrs: Any, divisors: Any, 
 
     def body(c: Any) -> Any:
         k, state, tracker, _, raw, smoothed, perm = c
-        batch, perm = _batch(spec, data, k, perm, key)
+        batches = []
+        for i in range(acc):
+            batch, perm = _batch(spec, data, k * acc + i, perm, key)
+            batches.append(batch)
         divisor = None if divisors is None else divisors[k]
-        new, tracker, loss, code = _advance(spec, state, tracker, batch, lrs[k], divisor)
+        new, tracker, loss, code = _advance(spec, state, tracker, tuple(batches), lrs[k], divisor, val)
         state = new if dp is None else dp.keep_layout(new, layout)
         raw = raw.at[k].set(loss)
         smoothed = smoothed.at[k].set(tracker.smoothed)
@@ -397,12 +507,12 @@ def _in_memory(data: Any) -> bool:
 
 def _check_arrays(where: str, data: Any, batch_size: Any) -> tuple[int, int]:
     """``(batch_size, n_batches)`` for in-memory ``data``."""
-    sizes = {a.shape[0] if a.ndim else None for a in jax.tree.leaves(data)}
+    sizes: set[int | None] = {a.shape[0] if a.ndim else None for a in jax.tree.leaves(data)}
     if None in sizes or len(sizes) != 1:
         raise ValueError(
             f"{where}: data arrays must share their leading (sample) dimension, got sizes {sizes}"
         )
-    n = sizes.pop()
+    n = int(sizes.pop())  # type: ignore[arg-type]  # not None: checked above
     if n == 0:
         raise ValueError(f"{where}: data is empty (0 samples)")
     if batch_size is None:
@@ -427,6 +537,13 @@ def _check_key(where: str, key: Any) -> Any:
     return key
 
 
+def _config(where: str, given: dict[str, Any]) -> SweepConfig:
+    """The one place the sweep settings become a :class:`SweepConfig`: ``given`` holds the
+    caller's arguments (its ``locals()``, read first thing), of which the settings are the
+    keys of ``DEFAULTS`` — the same names in both public signatures."""
+    return SweepConfig.make(where, **{name: given[name] for name in DEFAULTS})
+
+
 def _sweep(
     where: str,
     stepper: Any,
@@ -438,92 +555,178 @@ def _sweep(
     progress: bool,
     mesh: Any,
     data_axis: Any,
+    accumulation_steps: Any = 1,
+    val_data: Any = None,
+    group_scales: tuple[float, ...] = (1.0,),
 ) -> FinderResult:
+    """Check the remaining arguments, run the in-memory program or the host loop, and read
+    the curve's result."""
     if not isinstance(progress, bool):
         raise TypeError(f"{where}: progress must be True or False, got {progress!r}")
+    if isinstance(accumulation_steps, bool) or not isinstance(accumulation_steps, (int, np.integer)):
+        raise TypeError(f"{where}: accumulation_steps must be an int, got {accumulation_steps!r}")
+    if accumulation_steps < 1:
+        raise ValueError(f"{where}: accumulation_steps must be >= 1, got {accumulation_steps}")
+    acc = int(accumulation_steps)
+    val = _val_groups(where, val_data)
     lr_dtype = jax.dtypes.canonicalize_dtype(np.float64)
     lrs = config.lr_table().astype(lr_dtype)
     # float64 on the host; the program rounds them to the tracker's dtype, as NumPy would.
     divisors = config.divisors()
     if divisors is not None:
         divisors = divisors.astype(lr_dtype)
-    n = config.num_iter
-    in_memory = _in_memory(data)
-    # With mesh=None: data already sharded over a mesh brings its mesh (an iterable's
-    # batches are looked at when the first one arrives).
-    dp = resolve(where, mesh, data_axis, data if in_memory else None)
-    if in_memory:
+    if _in_memory(data):
+        # With mesh=None: data already sharded over a mesh brings its mesh.
+        dp = resolve(where, mesh, data_axis, data)
         bs, nb = _check_arrays(where, data, batch_size)
         key = _check_key(where, shuffle_key)
-        source = None
         if dp is not None:
             dp.check(where, "batch_size", bs)
             data = dp.replicate_data(data) if key is not None else dp.prebatch(data, nb, bs)
             model_state = dp.place_state(model_state)
-        spec = _Spec(stepper, config, bs, nb, key is not None, max(1, n // 50) if progress else 0, dp)
+        every = max(1, config.num_iter // 50) if progress else 0
+        if dp is not None and val is not None:
+            val = dp.replicate_data(val)
+        spec = _Spec(stepper, config, bs, nb, key is not None, every, dp, acc)
+        raw, smoothed, code = _in_program(where, spec, model_state, data, lrs, divisors, key, val, progress)
     else:
         if batch_size is not None or shuffle_key is not None:
             raise ValueError(
                 f"{where}: batch_size and shuffle_key apply to in-memory arrays; an iterable of batches "
                 "is used as it comes"
             )
+        # An iterable's batches bring their mesh when the first one arrives (mesh=None).
+        dp = resolve(where, mesh, data_axis, None)
+        spec = _Spec(stepper, config, 0, 0, False, 0, None, acc)
         source = Cycle(where, "data", data)
-        key = None
-        spec = _Spec(stepper, config, 0, 0, False, 0)
+        raw, smoothed, code = _on_host(
+            where, spec, model_state, source, lrs, divisors, dp, mesh, progress, val
+        )
+    return build_result(config, raw, smoothed, len(raw) - 1, code, group_scales=group_scales, framework="jax")
+
+
+def _val_groups(where: str, val_data: Any) -> tuple[Any, ...] | None:
+    """``val_data`` as groups of consecutive, equally shaped batches, each group stacked
+    along a new leading axis (the program scans over it), in order."""
+    if val_data is None:
+        return None
+    if (
+        _in_memory(val_data)
+        or isinstance(val_data, (str, bytes, collections.abc.Iterator))
+        or not isinstance(val_data, collections.abc.Iterable)
+    ):
+        raise TypeError(
+            f"{where}: val_data must be a re-iterable collection of batches (a list such as "
+            f"[(x_val, y_val)], a data loader), got {type(val_data).__name__}"
+        )
+    batches = list(val_data)
+    if not batches:
+        raise ValueError(f"{where}: val_data yielded no batches")
+    groups: list[list[Any]] = []
+    sig_prev: Any = None
+    for b in batches:
+        leaves, tree = jax.tree.flatten(b)
+        if not leaves or not all(_is_array(a) or isinstance(a, (int, float)) for a in leaves):
+            raise TypeError(
+                f"{where}: val_data batches must be arrays or pytrees of arrays, got {type(b).__name__}"
+            )
+        sig = (tree, tuple((np.shape(a), np.result_type(a)) for a in leaves))
+        if sig != sig_prev:
+            groups.append([])
+            sig_prev = sig
+        groups[-1].append(b)
+    return tuple(jax.tree.map(lambda *a: jnp.stack([jnp.asarray(x) for x in a]), *g) for g in groups)
+
+
+def _in_program(
+    where: str,
+    spec: _Spec,
+    model_state: Any,
+    data: Any,
+    lrs: Any,
+    divisors: Any,
+    key: Any,
+    val: Any,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The in-memory sweep: one jitted while-loop; returns ``(raw, smoothed, stop code)``."""
+    bar = progress_bar(progress, spec.config.num_iter, where)
+    if bar is None:
+        raw_d, smoothed_d, k_d, code_d = _run_program(spec, model_state, data, lrs, divisors, key, val)
+        steps, code = int(k_d), int(code_d)
+    else:
+        with _BAR_LOCK:
+            _BAR["bar"] = bar
+            try:
+                raw_d, smoothed_d, k_d, code_d = _run_program(
+                    spec, model_state, data, lrs, divisors, key, val
+                )
+                steps, code = int(k_d), int(code_d)
+                jax.effects_barrier()  # the last progress callbacks, before the bar closes
+            finally:
+                _BAR.pop("bar", None)
+                bar.close()
+    return np.asarray(raw_d)[:steps], np.asarray(smoothed_d)[:steps], code
+
+
+def _on_host(
+    where: str,
+    spec: _Spec,
+    model_state: Any,
+    source: Cycle,
+    lrs: Any,
+    divisors: Any,
+    dp: DataParallel | None,
+    mesh: Any,
+    progress: bool,
+    val: Any = None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """An iterable's sweep: the jitted step from a host loop; returns ``(raw, smoothed, stop code)``."""
+    n = spec.config.num_iter
+    raw: list[Any] = []
+    smoothed: list[Any] = []
+    codes: list[Any] = []
+    stop = n - 1  # unless an earlier step stops
     bar = progress_bar(progress, n, where)
     try:
-        if source is None and bar is None:
-            raw_d, smoothed_d, k_d, code_d = _run_program(spec, model_state, data, lrs, divisors, key)
-            steps, code = int(k_d), int(code_d)
-        elif source is None:
-            with _BAR_LOCK:
-                _BAR["bar"] = bar
-                try:
-                    raw_d, smoothed_d, k_d, code_d = _run_program(spec, model_state, data, lrs, divisors, key)
-                    steps, code = int(k_d), int(code_d)
-                    jax.effects_barrier()  # the last progress callbacks, before the bar closes
-                finally:
-                    _BAR.pop("bar", None)
-        if source is None:
-            raw = np.asarray(raw_d)[:steps]
-            smoothed = np.asarray(smoothed_d)[:steps]
-        else:
-            raw_l: list[Any] = []
-            smoothed_l: list[Any] = []
-            codes: list[Any] = []
-            stop = n - 1  # unless an earlier step stops
-            for k in range(n):
+        for k in range(n):
+            batches = []
+            for _ in range(spec.accumulation_steps):
                 batch = next(source)
                 if k == 0 and dp is None and mesh is None:
                     dp = infer(batch)
                 if dp is not None:
                     batch = dp.place_batch(where, "data", batch)
-                if k == 0:
-                    if dp is not None:
-                        model_state = dp.place_state(model_state)
-                    state, tracker = _run_start(spec, model_state, batch, lrs[0])
-                divisor = None if divisors is None else divisors[k]
-                state, tracker, loss, code_d = _run_step(spec, state, tracker, batch, lrs[k], divisor)
-                raw_l.append(loss)
-                smoothed_l.append(tracker.smoothed)
-                codes.append(code_d)
-                # One step in flight: step k is dispatched before step k-1's code is read
-                # (the one host sync per step), so the device never waits for the host. A
-                # step run past the stop is dropped (its batch was drawn but not used).
-                if k and int(codes[k - 1]) != RUNNING:
-                    stop = k - 1
-                    break
-                if bar is not None:
-                    bar.update(1)
-            code = int(codes[stop])
-            del raw_l[stop + 1 :], smoothed_l[stop + 1 :]
-            steps = len(raw_l)
-            raw = np.asarray(jax.device_get(raw_l), dtype=np.float64)
-            smoothed = np.asarray(jax.device_get(smoothed_l), dtype=np.float64)
+                batches.append(batch)
+            micro = tuple(batches)
+            if k == 0:
+                if dp is not None:
+                    model_state = dp.place_state(model_state)
+                    val = None if val is None else dp.replicate_data(val)
+                state, tracker = _run_start(spec, model_state, micro, lrs[0], val)
+            divisor = None if divisors is None else divisors[k]
+            state, tracker, loss, code_d = _run_step(spec, state, tracker, micro, lrs[k], divisor, val)
+            raw.append(loss)
+            smoothed.append(tracker.smoothed)
+            codes.append(code_d)
+            # One step in flight: step k is dispatched before step k-1's code is read (the
+            # one host sync per step), so the device never waits for the host. A step run
+            # past the stop is dropped (its batch was drawn but not used).
+            if k and int(codes[k - 1]) != RUNNING:
+                stop = k - 1
+                break
+            if bar is not None:
+                bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    return build_result(config, raw, smoothed, steps - 1, code, framework="jax")
+    code = int(codes[stop])
+    del raw[stop + 1 :], smoothed[stop + 1 :]
+    return (
+        np.asarray(jax.device_get(raw), dtype=np.float64),
+        np.asarray(jax.device_get(smoothed), dtype=np.float64),
+        code,
+    )
 
 
 def find_lr(
@@ -544,6 +747,8 @@ def find_lr(
     skip_end: int = DEFAULTS["skip_end"],
     suggestion: str = DEFAULTS["suggestion"],
     progress: bool = False,
+    accumulation_steps: int = 1,
+    val_data: Any = None,
     mesh: Mesh | None = None,
     data_axis: str | Sequence[str] | None = None,
 ) -> FinderResult:
@@ -561,6 +766,14 @@ def find_lr(
     ``nnx.merge``) whose results are dropped, so parameters, batch statistics, RNG state
     and the optimizer are bitwise what they were, also when ``loss_fn`` or ``data`` raises.
     The sweep always starts from a fresh optimizer state (``tx.init(params)``).
+
+    **Param groups** are swept in proportion, as in the torch driver: pass a transformation
+    with several injected lrs — typically ``optax.multi_transform({"a": optax.inject_hyperparams(
+    optax.adam)(learning_rate=1e-3), "b": optax.inject_hyperparams(optax.adam)(learning_rate=
+    1e-4)}, labels)`` — and group ``g`` runs at ``lr_g / lr_0 * sweep(k)``, ``lr_g`` being the
+    injected lrs at ``init``, numbered in JAX's pytree order (a ``multi_transform``'s labels
+    sorted). ``result.lrs`` are the first group's, ``result.group_scales`` the ratios; set
+    group ``g`` to ``lr * result.group_scales[g]`` afterwards. The first group's lr must be > 0.
 
     Args:
         model: an ``nnx.Module`` (its ``nnx.Param`` variables are trained; batch statistics,
@@ -581,12 +794,18 @@ def find_lr(
             by a host loop over the same jitted step: the same batches give the same result.
         batch_size: samples per batch for in-memory data (default: all of them, one batch).
         shuffle_key: a JAX PRNG key: epoch ``e`` uses ``permutation(fold_in(key, e), N)``.
-        start_lr, end_lr, num_iter, mode: the sweep (``mode`` ``"exp"`` or ``"linear"``).
-        smooth: EMA factor ``beta`` in ``[0, 1)``; 0 disables smoothing.
-        diverge_factor: the stop threshold (> 1).
-        skip_start, skip_end: points left out at each end by the smoothed-loss rules.
-        suggestion: the rule behind ``result.suggestion`` (default ``"valley"``).
+        start_lr, end_lr, num_iter, mode, smooth, diverge_factor, skip_start, skip_end, suggestion:
+            the sweep's settings, the same in both drivers: their meaning, ranges and
+            defaults are documented once, on :class:`lrsched_jax.core.finder.SweepConfig`.
         progress: show a tqdm bar (the jitted program reports about 50 times per sweep).
+        accumulation_steps: micro-batches per step (as in the torch driver): each step takes
+            the next ``accumulation_steps`` batches, sums the gradients of each micro-batch's
+            ``loss / accumulation_steps`` in order, makes one update and records their mean
+            loss. Whole, ``>= 1``.
+        val_data: validation mode (as in the torch driver): after each step's update, the
+            recorded loss is the mean of the per-batch losses over this re-iterable of
+            batches (a list such as ``[(x_val, y_val)]``), computed in eval mode
+            (``model.eval()`` on the step's copy) without gradients, inside the program.
         mesh: run data-parallel over this ``jax.sharding.Mesh``: each global batch of
             ``batch_size`` samples (or each batch of an iterable) is split over the mesh's data
             axis, the model and optimizer state are replicated (arrays already on the mesh
@@ -624,23 +843,13 @@ def find_lr(
     >>> 1e-4 < res.suggestion < 1.0
     True
     """
-    config = SweepConfig.make(
-        _WHERE,
-        start_lr=start_lr,
-        end_lr=end_lr,
-        num_iter=num_iter,
-        mode=mode,
-        smooth=smooth,
-        diverge_factor=diverge_factor,
-        skip_start=skip_start,
-        skip_end=skip_end,
-        suggestion=suggestion,
-    )
+    config = _config(_WHERE, locals())
     tx = _as_tx(_WHERE, optimizer)
     if not callable(loss_fn):
         raise TypeError(f"{_WHERE}: loss_fn must be callable, got {type(loss_fn).__name__}")
     if isinstance(model, nnx.Module):
-        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        graphdef, params, *more = nnx.split(model, nnx.Param, ...)
+        (rest,) = more
         model_state: Any = (params, rest)
     else:
         leaves = jax.tree.leaves(model)
@@ -650,9 +859,22 @@ def find_lr(
                 f"arrays, got {type(model).__name__}"
             )
         graphdef, model_state = None, (model, None)
+    tx = tx.with_scales(_WHERE, model_state[0])
     stepper = _ModelStep(graphdef, loss_fn, tx)
     return _sweep(
-        _WHERE, stepper, model_state, data, config, batch_size, shuffle_key, progress, mesh, data_axis
+        _WHERE,
+        stepper,
+        model_state,
+        data,
+        config,
+        batch_size,
+        shuffle_key,
+        progress,
+        mesh,
+        data_axis,
+        accumulation_steps,
+        val_data,
+        tx.scales,
     )
 
 
@@ -683,7 +905,8 @@ def find_lr_pure(
     ``train_step`` applies one update with learning rate ``lr`` (a scalar array) and
     returns the new state and the batch's loss (computed before the update). Everything
     else — data handling, the sweep, smoothing, the stop rule, the suggestions, the single
-    jitted program for in-memory arrays — is :func:`find_lr`'s, with the same arguments.
+    jitted program for in-memory arrays — is :func:`find_lr`'s, with the same arguments
+    (the sweep's settings are documented on :class:`lrsched_jax.core.finder.SweepConfig`).
     ``state`` is never modified (no buffer is donated); ``train_step`` must be hashable
     (a function or ``functools.partial``): it is a static argument of the jitted program.
     With ``mesh`` the state is replicated over the mesh (arrays already on it stay as
@@ -703,18 +926,7 @@ def find_lr_pure(
     >>> res.stop_reason
     'diverged'
     """
-    config = SweepConfig.make(
-        "find_lr_pure",
-        start_lr=start_lr,
-        end_lr=end_lr,
-        num_iter=num_iter,
-        mode=mode,
-        smooth=smooth,
-        diverge_factor=diverge_factor,
-        skip_start=skip_start,
-        skip_end=skip_end,
-        suggestion=suggestion,
-    )
+    config = _config("find_lr_pure", locals())
     if not callable(train_step):
         raise TypeError(f"find_lr_pure: train_step must be callable, got {type(train_step).__name__}")
     return _sweep(

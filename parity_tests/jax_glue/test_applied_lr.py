@@ -90,7 +90,7 @@ def train_flax(schedule: lrs.Schedule) -> tuple[list[float], np.ndarray]:
 
 def _one_cycle() -> lrs.Schedule:
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
-    return from_torch(tl.OneCycleLR(opt, max_lr=0.1, total_steps=N_UPDATES, three_phase=True))
+    return from_torch(tl.OneCycleLR(opt, max_lr=0.1, total_steps=N_UPDATES, three_phase=True), field="lr")
 
 
 def _sequential() -> lrs.Schedule:

@@ -349,6 +349,12 @@ def test_bad_data_model_optimizer_and_loss():
         lrs.find_lr(model, 0.1, mse, (X, Y), batch_size=32)
     with pytest.raises(TypeError, match="no injected learning_rate"):
         lrs.find_lr(model, optax.adam(1e-3), mse, (X, Y), batch_size=32)
+    with pytest.raises(
+        TypeError, match=r"optimizer: the factory must return an optax.GradientTransformation.*got an array"
+    ):
+        lrs.find_lr(model, lambda lr: lr * 2.0, mse, (X, Y), batch_size=32)
+    with pytest.raises(TypeError, match=r"factory must return.*function"):
+        lrs.find_lr(model, lambda lr: optax.sgd, mse, BATCHES)
     scheduled = optax.inject_hyperparams(optax.sgd)(learning_rate=optax.linear_schedule(0.0, 1.0, 10))
     with pytest.raises(TypeError, match="is a schedule"):
         lrs.find_lr(model, scheduled, mse, (X, Y), batch_size=32)
@@ -357,3 +363,80 @@ def test_bad_data_model_optimizer_and_loss():
     with pytest.raises(TypeError, match="train_step must return"):
         lrs.find_lr_pure(lambda s, b, lr: s, jnp.zeros(()), (X, Y), batch_size=32)
     assert_bitwise(before, model_state(model))
+
+
+def test_issue_reproducer_no_suggestion_past_the_divergence():
+    """The issue's case: Adam, a sweep from 1e-3 to 1e4 over 40 steps on the digits MLP.
+    fastai's valley picks a point past the smoothed loss's minimum (the loss is already
+    rising there); the result moves it below and says so."""
+    from lrsched_jax.train import cross_entropy
+    from lrtwin.demo.data import flax_mlp, initial_weights, load_digits
+
+    d = load_digits()
+    res = lrs.find_lr(
+        flax_mlp(initial_weights(0)),
+        adam,
+        lambda m, b: cross_entropy(m, *b),
+        (d.x_train, d.y_train),
+        batch_size=32,
+        shuffle_key=jax.random.key(2),
+        start_lr=1e-3,
+        end_lr=1e4,
+        num_iter=40,
+    )
+    s = res.smoothed_losses[: res.num_points]
+    lr_min = res.lrs[int(np.argmin(s))]
+    assert all(v < lr_min for v in res.suggestions.values() if v is not None)
+    (note,) = [n for n in res.notes if n.startswith("valley:")]
+    assert "not below the lr of the smoothed loss's minimum" in note
+    assert res.suggestions["valley"] == lr_min / 10
+
+
+def test_accumulation_and_validation_arguments_are_checked():
+    model = Net()
+    for bad, err in ((0, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(err, match="accumulation_steps"):
+            lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, accumulation_steps=bad, **KW)
+    for bad in ((X, Y), iter(BATCHES), "xy"):
+        with pytest.raises(TypeError, match="val_data must be a re-iterable"):
+            lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, val_data=bad, **KW)
+    with pytest.raises(ValueError, match="val_data yielded no batches"):
+        lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, val_data=[], **KW)
+
+
+def test_validation_mode_evaluates_in_eval_mode_and_leaves_the_model_alone():
+    model = Net()
+    before = snapshot(nnx.state(model))
+    res = lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, val_data=BATCHES[:2], **KW)
+    jax.tree.map(np.testing.assert_array_equal, snapshot(nnx.state(model)), before)
+    # Step 0's recorded loss is the validation loss after the first update, in eval mode
+    # (dropout off, batch norm on its running statistics): recompute it by hand.
+    g, params, rest = nnx.split(model, nnx.Param, ...)
+    tx = optax.sgd(res.lrs[0])
+
+    def loss_of(p, r, batch):
+        m = nnx.merge(g, p, jax.tree.map(lambda a: a, r))  # fresh Variables in the trace
+        return mse(m, batch), nnx.state(m, nnx.Not(nnx.Param))
+
+    (_, rest2), grads = jax.value_and_grad(loss_of, has_aux=True)(params, rest, (X[:32], Y[:32]))
+    upd, _ = tx.update(grads, tx.init(params), params)
+    m = nnx.merge(g, optax.apply_updates(params, upd), rest2)
+    m.eval()
+    want = np.mean([float(mse(m, b)) for b in BATCHES[:2]])
+    np.testing.assert_allclose(res.losses[0], want, rtol=1e-6)
+
+
+def test_param_groups_of_a_multi_transform_are_swept_in_proportion():
+    inj = optax.inject_hyperparams(optax.sgd)
+
+    def labels(params):
+        return jax.tree_util.tree_map_with_path(
+            lambda path, _: "a_head" if "l2" in str(path) else "b_body", params
+        )
+
+    tx = optax.multi_transform({"a_head": inj(learning_rate=0.5), "b_body": inj(learning_rate=0.05)}, labels)
+    res = lrs.find_lr(Net(), tx, mse, (X, Y), batch_size=32, **KW)
+    assert res.group_scales == pytest.approx((1.0, 0.1))
+    bad = optax.multi_transform({"a_head": inj(learning_rate=0.0), "b_body": inj(learning_rate=0.05)}, labels)
+    with pytest.raises(ValueError, match="first param group's injected learning_rate must be > 0"):
+        lrs.find_lr(Net(), bad, mse, (X, Y), batch_size=32, **KW)

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lrsched_jax as lrs
+from lrtwin.models import flax_mlp
 
 STEPS = np.unique(np.concatenate([np.arange(0, 3000), np.linspace(0, 200_000, 2000).astype(np.int64)]))
 
@@ -154,13 +155,8 @@ def test_optax_float32_cosine_loses_20_percent_where_ours_does_not():
     assert ours_rel < 8 * 2**-23
 
 
-class MLP(nnx.Module):
-    def __init__(self, rngs: nnx.Rngs, dtype=jnp.float32):
-        self.l1 = nnx.Linear(4, 8, rngs=rngs, param_dtype=dtype, dtype=dtype)
-        self.l2 = nnx.Linear(8, 1, rngs=rngs, param_dtype=dtype, dtype=dtype)
-
-    def __call__(self, x):
-        return self.l2(jax.nn.relu(self.l1(x)))
+def MLP(rngs: nnx.Rngs, dtype=jnp.float32):
+    return flax_mlp((4, 8, 1), rngs=rngs, dtype=dtype)
 
 
 @pytest.mark.parametrize("schedule", [lrs.warmup_cosine(3e-3, 5, 20, min_lr=1e-5), lrs.one_cycle(1e-2, 20)])
@@ -206,3 +202,23 @@ def _train_and_recover(schedule):
         recorded.append(float(lrs.applied_lr(opt.opt_state)))
     np.testing.assert_allclose(applied, schedule(np.arange(20)), rtol=1e-9)
     np.testing.assert_allclose(recorded, schedule(np.arange(20)), rtol=1e-15)
+
+
+@pytest.mark.parametrize("anneal", ["cos", "linear"])
+def test_sgd_past_a_one_cycle_horizon_applies_its_final_lr(anneal):
+    """Training past total_steps (an extra epoch, a resumed run): optax.sgd keeps applying
+    lr(T-1) — never torch's step-T value, 127x the final lr or (linear) negative, which
+    would be gradient ascent."""
+    T = 20
+    s = lrs.one_cycle(0.1, T, anneal=anneal)
+    opt = optax.sgd(s)
+    params = jnp.zeros(())
+    state = opt.init(params)
+    update = jax.jit(lambda st: opt.update(jnp.ones(()), st, params))
+    applied = []
+    for _ in range(T + 5):
+        u, state = update(state)
+        applied.append(-float(u))
+    np.testing.assert_allclose(applied[:T], s(np.arange(T)), rtol=1e-6)
+    np.testing.assert_allclose(applied[T - 1 :], applied[T - 1], rtol=0)
+    assert min(applied) > 0

@@ -110,3 +110,23 @@ def test_applied_lr_errors():
         lrs.applied_lr(optax.sgd(0.1).init({"w": jnp.zeros(1)}))
     with pytest.raises(ValueError, match="ScaleByScheduleState"):
         lrs.applied_lr(optax.sgd(0.1).init({"w": jnp.zeros(1)}), lrs.constant(0.1))
+
+
+def test_schedule_of_an_nnx_optimizer_step_is_right():
+    """nnx.Optimizer counts its steps in uint32 (Flax 0.12): logging ``schedule(opt.step[...])``
+    must give the lr of that step, also past int32 (where no int64 exists without x64)."""
+    from flax import nnx
+
+    s = lrs.one_cycle(0.1, 1000)
+    model = nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+    opt = nnx.Optimizer(model, optax.sgd(s), wrt=nnx.Param)
+    step = opt.step[...]
+    assert step.dtype == jnp.uint32
+    assert float(s(step)) == pytest.approx(float(s(0)), rel=1e-6)
+    opt.step[...] = jnp.asarray(100, dtype=step.dtype)
+    assert float(jax.jit(s)(opt.step[...])) == pytest.approx(float(s(100)), rel=1e-6)
+    cyc = lrs.cyclic(1e-4, 1e-2, 2000)
+    far = np.asarray([2**31 + 777, 2**32 - 1], dtype=np.uint32)
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(cyc)(jnp.asarray(far))), cyc(far.astype(np.int64)), rtol=1e-6
+    )

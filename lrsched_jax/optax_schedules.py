@@ -1,0 +1,342 @@
+r"""Optax's schedule functions, by the same names and arguments, returning lrsched schedules.
+
+Switch by changing one import::
+
+    from lrsched_jax import optax_schedules as sched   # was: import optax as sched / optax.schedules
+    lr = sched.warmup_cosine_decay_schedule(0.0, 1e-3, 1_000, 100_000, end_value=1e-6)
+    opt = optax.adamw(learning_rate=lr)
+
+Each function builds the lrsched schedule (families and combinators) whose float64 values are
+Optax's own at every step (to ``1e-12`` times the largest value, tested against Optax under
+x64), and gains what every lrsched schedule has: the float32 contract (Optax's float32
+cosine loses up to ~20% near its end, its ``exponential_decay`` raises a rounded float32
+rate to large powers), configs, plots, the torch adapter (``lrsched_torch.ScheduleLR``).
+
+Exceptions, all documented where they arise: Optax's jitted ``polynomial_schedule`` (and
+so ``linear_schedule``'s relatives with a fractional ``power``) returns NaN at and after its
+end for many ``transition_steps``; these hold ``end_value``. Optax's float32 staircase
+``exponential_decay`` can decay a step late at exact multiples; these decay on the multiple.
+
+Refused with ``ValueError``/``TypeError`` (what no lrsched schedule draws, or what Optax
+itself rejects): negative values (an lr is in ``[0, 1e30]``), ``decay_rate > 1`` or ``< 0``
+in the exponential schedules (growth), ``power < 0``, negative boundaries, non-increasing
+``join_schedules`` boundaries, and plain Python functions in ``join_schedules`` (wrap them
+in an lrsched schedule). Optax's own silent fallbacks are kept: ``transition_steps <= 0``
+gives a constant ``init_value``, a negative ``transition_begin`` counts as 0,
+``decay_rate == 0`` gives a constant.
+
+This module imports neither JAX nor Optax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import lrsched_jax.core as lrs
+from lrsched_jax.core import Schedule
+from lrsched_jax.core import validate as V
+
+__all__ = [
+    "constant_schedule",
+    "linear_schedule",
+    "polynomial_schedule",
+    "exponential_decay",
+    "cosine_decay_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
+    "warmup_constant_schedule",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "linear_onecycle_schedule",
+    "cosine_onecycle_schedule",
+    "sgdr_schedule",
+    "join_schedules",
+]
+
+
+_num = V.number
+
+
+def _whole(v: float) -> Any:
+    """A whole float as an int (the families' step counts are ints; others they refuse)."""
+    return int(v) if float(v).is_integer() else v
+
+
+def _begin(where: str, value: Any) -> float:
+    """Optax: a negative ``transition_begin`` falls back to 0."""
+    return max(_num(where, "transition_begin", value), 0.0)
+
+
+def _delayed(first: float, rest: Schedule, begin: float) -> Schedule:
+    """``first`` before ``begin``, then ``rest(count - begin)`` (Optax's ``transition_begin``)."""
+    return rest if begin == 0 else lrs.sequence([lrs.constant(first), rest], [begin])
+
+
+def constant_schedule(value: float) -> Schedule:
+    """Optax ``constant_schedule(value)``: ``value`` at every step."""
+    return lrs.constant(_num("constant_schedule", "value", value))
+
+
+def polynomial_schedule(
+    init_value: float, end_value: float, power: float, transition_steps: float, transition_begin: float = 0
+) -> Schedule:
+    """Optax ``polynomial_schedule``: ``(init - end) * (1 - c/T)**power + end`` with
+    ``c = clip(count - transition_begin, 0, T)``. Where Optax's jitted version returns NaN
+    (fractional ``power`` at and after the end), this holds ``end_value``."""
+    where = "polynomial_schedule"
+    init, end = _num(where, "init_value", init_value), _num(where, "end_value", end_value)
+    p = _num(where, "power", power)
+    T = _num(where, "transition_steps", transition_steps)
+    if T <= 0:
+        return lrs.constant(init)
+    if p < 0:
+        raise ValueError(
+            f"{where}: power must be >= 0, got {power!r} (a negative power is infinite at the end)"
+        )
+    begin = _begin(where, transition_begin)
+    if p == 0:
+        return lrs.constant(init)  # frac**0 == 1 at every step, the end included (0**0 == 1)
+    body = (
+        lrs.linear(init, end, _whole(T)) if p == 1 else lrs.polynomial(init, _whole(T), end_lr=end, power=p)
+    )
+    return _delayed(init, body, begin)
+
+
+def linear_schedule(
+    init_value: float, end_value: float, transition_steps: float, transition_begin: float = 0
+) -> Schedule:
+    """Optax ``linear_schedule``: ``init_value`` to ``end_value`` over ``transition_steps``
+    after ``transition_begin``, held after."""
+    return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
+
+
+def exponential_decay(
+    init_value: float,
+    transition_steps: float,
+    decay_rate: float,
+    transition_begin: float = 0,
+    staircase: bool = False,
+    end_value: float | None = None,
+) -> Schedule:
+    """Optax ``exponential_decay``: ``init * decay_rate ** ((count - begin) / T)`` (the
+    exponent floored with ``staircase``), ``init`` before ``begin``, floored at ``end_value``.
+    ``decay_rate > 1`` (growth, capped by ``end_value``) has no lrsched family: refused."""
+    where = "exponential_decay"
+    init = _num(where, "init_value", init_value)
+    T = _num(where, "transition_steps", transition_steps)
+    rate = _num(where, "decay_rate", decay_rate)
+    if T <= 0 or rate == 0:
+        return lrs.constant(init)
+    if not 0 < rate <= 1:
+        raise ValueError(
+            f"{where}: decay_rate must be in (0, 1] here, got {decay_rate!r} (a growing exponential "
+            "has no lrsched family; write the curve with lrsched_jax.piecewise_linear or sequence)"
+        )
+    begin = _begin(where, transition_begin)
+    if rate == 1 and end_value is not None:
+        # Optax clips with minimum for decay_rate >= 1: end_value caps the constant init
+        return lrs.constant(min(init, _num(where, "end_value", end_value)))
+    floor = 0.0 if end_value is None else _num(where, "end_value", end_value)
+    body = lrs.exponential(init, rate, every=T, staircase=bool(staircase), min_lr=floor)
+    return _delayed(max(init, floor), body, begin)
+
+
+def cosine_decay_schedule(
+    init_value: float, decay_steps: float, alpha: float = 0.0, exponent: float = 1.0
+) -> Schedule:
+    """Optax ``cosine_decay_schedule``: ``init * ((1 - alpha) * c**exponent + alpha)`` with
+    ``c = (1 + cos(pi * min(count, D) / D)) / 2``."""
+    where = "cosine_decay_schedule"
+    init = _num(where, "init_value", init_value)
+    D = _num(where, "decay_steps", decay_steps)
+    if not D > 0:
+        raise ValueError(f"{where}: requires positive decay_steps, got {decay_steps!r}")
+    a = _num(where, "alpha", alpha)
+    return lrs.cosine(init, D, min_lr=init * a, exponent=_num(where, "exponent", exponent))
+
+
+def warmup_constant_schedule(init_value: float, peak_value: float, warmup_steps: float) -> Schedule:
+    """Optax ``warmup_constant_schedule``: linear ``init -> peak`` over ``warmup_steps``, then ``peak``."""
+    return linear_schedule(init_value, peak_value, warmup_steps)
+
+
+def warmup_cosine_decay_schedule(
+    init_value: float,
+    peak_value: float,
+    warmup_steps: float,
+    decay_steps: float,
+    end_value: float = 0.0,
+    exponent: float = 1.0,
+) -> Schedule:
+    """Optax ``warmup_cosine_decay_schedule``: linear ``init -> peak`` over ``warmup_steps``,
+    then ``cosine_decay_schedule(peak, decay_steps - warmup_steps, alpha=end/peak, exponent)``
+    (``decay_steps`` counts the warm-up, as in Optax)."""
+    where = "warmup_cosine_decay_schedule"
+    peak = _num(where, "peak_value", peak_value)
+    W = _num(where, "warmup_steps", warmup_steps)
+    if W < 0:
+        raise ValueError(f"{where}: warmup_steps must be >= 0, got {warmup_steps!r}")
+    alpha = 0.0 if peak == 0.0 else _num(where, "end_value", end_value) / peak
+    decay = cosine_decay_schedule(peak, _num(where, "decay_steps", decay_steps) - W, alpha, exponent)
+    return join_schedules([linear_schedule(init_value, peak, W), decay], [W])
+
+
+def warmup_exponential_decay_schedule(
+    init_value: float,
+    peak_value: float,
+    warmup_steps: float,
+    transition_steps: float,
+    decay_rate: float,
+    transition_begin: float = 0,
+    staircase: bool = False,
+    end_value: float | None = None,
+) -> Schedule:
+    """Optax ``warmup_exponential_decay_schedule``: linear ``init -> peak`` over
+    ``warmup_steps``, then ``exponential_decay(peak, ...)`` counted from the warm-up's end."""
+    where = "warmup_exponential_decay_schedule"
+    W = _num(where, "warmup_steps", warmup_steps)
+    if W < 0:
+        raise ValueError(f"{where}: warmup_steps must be >= 0, got {warmup_steps!r}")
+    decay = exponential_decay(
+        peak_value, transition_steps, decay_rate, transition_begin, staircase, end_value
+    )
+    return join_schedules([linear_schedule(init_value, peak_value, W), decay], [W])
+
+
+def _scaled(
+    where: str, init: float, boundaries_and_scales: Mapping[Any, float] | None
+) -> tuple[list[float], list[float]]:
+    """Sorted boundaries and the values after each, the running product of the scales (in
+    Optax's order, so the float64 products are Optax's)."""
+    if boundaries_and_scales is None:
+        return [], [init]
+    if not isinstance(boundaries_and_scales, Mapping):
+        raise TypeError(
+            f"{where}: boundaries_and_scales must be a dict {{step: scale}}, got {boundaries_and_scales!r}"
+        )
+    items = sorted(
+        (_num(where, "a boundary", b), _num(where, f"the scale at {b!r}", s))
+        for b, s in boundaries_and_scales.items()
+    )
+    if any(s < 0 for _, s in items):
+        raise ValueError(f"{where}: expects non-negative scale factors, got {dict(boundaries_and_scales)!r}")
+    if any(b < 0 for b, _ in items):
+        raise ValueError(f"{where}: boundaries must be steps >= 0, got {sorted(boundaries_and_scales)!r}")
+    values = [init]
+    for _, s in items:
+        values.append(values[-1] * s)
+    return [b for b, _ in items], values
+
+
+def piecewise_constant_schedule(
+    init_value: float, boundaries_and_scales: Mapping[float, float] | None = None
+) -> Schedule:
+    """Optax ``piecewise_constant_schedule``: from each boundary ``b`` on (``count >= b``) the
+    value is multiplied by its scale."""
+    where = "piecewise_constant_schedule"
+    bounds, values = _scaled(where, _num(where, "init_value", init_value), boundaries_and_scales)
+    # a boundary at 0 applies from the first step
+    while bounds and bounds[0] == 0:
+        bounds, values = bounds[1:], values[1:]
+    return lrs.piecewise_constant(bounds, values)
+
+
+def piecewise_interpolate_schedule(
+    interpolate_type: str, init_value: float, boundaries_and_scales: Mapping[float, float] | None = None
+) -> Schedule:
+    """Optax ``piecewise_interpolate_schedule``: between consecutive knots ``0, b1, b2, ...``
+    the value goes from one running product of the scales to the next, linearly or along a
+    half cosine; constant after the last boundary."""
+    where = "piecewise_interpolate_schedule"
+    if interpolate_type not in ("linear", "cosine"):
+        raise ValueError(
+            f"{where}: `interpolate_type` must be either 'cosine' or 'linear', got {interpolate_type!r}"
+        )
+    bounds, values = _scaled(where, _num(where, "init_value", init_value), boundaries_and_scales)
+    knots, vals = [0.0, *bounds], values
+    # an interval of length 0 (a boundary at 0) is never in force: the later value takes its knot
+    kk: list[float] = []
+    vv: list[float] = []
+    for k, v in zip(knots, vals):
+        if kk and k == kk[-1]:
+            vv[-1] = v
+        else:
+            kk.append(k)
+            vv.append(v)
+    if len(kk) == 1:
+        return lrs.constant(vv[0])
+    if interpolate_type == "linear":
+        return lrs.piecewise_linear(kk, vv)
+    windows = [lrs.cosine(a, b1 - b0, min_lr=b) for a, b, b0, b1 in zip(vv, vv[1:], kk, kk[1:])]
+    return lrs.sequence([*windows, lrs.constant(vv[-1])], kk[1:])
+
+
+def linear_onecycle_schedule(
+    transition_steps: float,
+    peak_value: float,
+    pct_start: float = 0.3,
+    pct_final: float = 0.85,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> Schedule:
+    """Optax ``linear_onecycle_schedule``: linear ``peak/div -> peak`` to ``int(pct_start*T)``,
+    ``-> peak/div`` to ``int(pct_final*T)``, ``-> peak/div/final_div`` to ``T``."""
+    T = _num("linear_onecycle_schedule", "transition_steps", transition_steps)
+    if T <= 0:
+        raise ValueError(f"linear_onecycle_schedule: transition_steps must be > 0, got {transition_steps!r}")
+    return piecewise_interpolate_schedule(
+        "linear",
+        peak_value / div_factor,
+        {
+            int(pct_start * T): div_factor,
+            int(pct_final * T): 1.0 / div_factor,
+            transition_steps: 1.0 / final_div_factor,
+        },
+    )
+
+
+def cosine_onecycle_schedule(
+    transition_steps: float,
+    peak_value: float,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> Schedule:
+    """Optax ``cosine_onecycle_schedule``: half cosines ``peak/div -> peak`` to
+    ``int(pct_start*T)`` and ``-> peak/(div*final_div)`` to ``T``."""
+    T = _num("cosine_onecycle_schedule", "transition_steps", transition_steps)
+    if T <= 0:
+        raise ValueError(f"cosine_onecycle_schedule: transition_steps must be > 0, got {transition_steps!r}")
+    return piecewise_interpolate_schedule(
+        "cosine",
+        peak_value / div_factor,
+        {int(pct_start * T): div_factor, int(T): 1.0 / (div_factor * final_div_factor)},
+    )
+
+
+def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[float]) -> Schedule:
+    """Optax ``join_schedules``: ``schedules[i]`` from ``boundaries[i-1]`` on, counting from
+    there (``lrsched_jax.sequence``). Boundaries strictly increasing; the schedules lrsched
+    schedules (``TypeError`` otherwise: a plain function has no readable curve)."""
+    schedules, boundaries = list(schedules), list(boundaries)
+    # Optax's where-chain: a boundary at or before 0 hands over from the first step on
+    while boundaries and boundaries[0] <= 0:
+        shift = -boundaries[0]
+        nxt = schedules[1]
+        schedules = [lrs.shift(nxt, shift) if shift else nxt, *schedules[2:]]
+        boundaries = boundaries[1:]
+    return lrs.sequence(schedules, boundaries) if boundaries else schedules[0]
+
+
+def sgdr_schedule(cosine_kwargs: Iterable[dict[str, Any]]) -> Schedule:
+    """Optax ``sgdr_schedule``: ``warmup_cosine_decay_schedule(**kw)`` for each ``kw`` in turn,
+    each lasting its ``decay_steps``."""
+    schedules, boundaries, step = [], [], 0.0
+    for kw in cosine_kwargs:
+        schedules.append(warmup_cosine_decay_schedule(**kw))
+        step += _num("sgdr_schedule", "decay_steps", kw["decay_steps"])
+        boundaries.append(step)
+    if not schedules:
+        raise ValueError("sgdr_schedule: cosine_kwargs needs at least one cycle")
+    return join_schedules(schedules, boundaries[:-1])

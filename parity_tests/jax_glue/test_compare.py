@@ -1,0 +1,194 @@
+"""``lrsched_jax.compare``: every member of the one vmapped program is the run Optax itself
+makes with that member's schedule alone; the one-program, sequential and per-step runs agree;
+the verdicts follow their rule; bad input is refused with the argument named."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+import lrsched_jax as lrs
+from lrsched_jax.arena import compare
+from lrsched_jax.core.arena import MemberResult, batch_order, verdicts
+from lrtwin.models import flax_mlp
+
+EPOCHS, BATCH = 2, 16
+TOTAL_SAMPLES = 160
+
+
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(TOTAL_SAMPLES + 60, 8)).astype(np.float32)
+    y = (x[:, :3].sum(axis=1) > 0).astype(np.int32) + (x[:, 3] > 0.5)
+    return (x[:TOTAL_SAMPLES], y[:TOTAL_SAMPLES]), (x[TOTAL_SAMPLES:], y[TOTAL_SAMPLES:])
+
+
+STEPS = TOTAL_SAMPLES // BATCH
+T = EPOCHS * STEPS
+# Mixed families: the program selects each member's schedule in-graph.
+SCHEDULES = {
+    "fixed": lrs.constant(0.05),
+    "cosine": lrs.cosine(0.1, T),
+    "one-cycle": lrs.one_cycle(0.2, T),
+    "step": lrs.multistep(0.1, [T // 2], 0.1),
+}
+SEEDS = [3, 7]
+
+
+def model(seed):
+    return flax_mlp((8, 16, 3), rngs=seed)
+
+
+def momentum(lr):
+    return optax.sgd(lr, momentum=0.9)
+
+
+@pytest.fixture(scope="module")
+def one_program():
+    train, val = data()
+    return compare(model, momentum, train, val, SCHEDULES, SEEDS, EPOCHS, batch_size=BATCH, target=0.6)
+
+
+def reference(schedule, seed):
+    """The member trained alone by plain Optax with ``schedule`` itself: per-step losses and
+    per-epoch validation accuracy."""
+    (xt, yt), (xv, yv) = data()
+    graphdef, params = nnx.split(model(seed))
+    tx = momentum(schedule)
+    opt_state = tx.init(params)
+
+    def loss_of(p, x, y):
+        return optax.softmax_cross_entropy_with_integer_labels(nnx.merge(graphdef, p)(x), y).mean()
+
+    @jax.jit
+    def step(p, s, x, y):
+        value, g = jax.value_and_grad(loss_of)(p, x, y)
+        u, s = tx.update(g, s, p)
+        return optax.apply_updates(p, u), s, value
+
+    losses, accs = [], []
+    for e in range(EPOCHS):
+        for b in batch_order(seed, e, len(xt), BATCH):
+            params, opt_state, value = step(params, opt_state, xt[b], yt[b])
+            losses.append(float(value))
+        logits = nnx.merge(graphdef, params)(jnp.asarray(xv))
+        accs.append(float(jnp.mean(jnp.argmax(logits, -1) == yv)))
+    return np.array(losses), accs
+
+
+def test_every_member_is_optax_alone_with_its_schedule(one_program):
+    res = one_program
+    assert [(m.schedule, m.seed) for m in res.members] == [(n, s) for n in SCHEDULES for s in SEEDS]
+    for i, m in enumerate(res.members):
+        losses, accs = reference(SCHEDULES[m.schedule], m.seed)
+        np.testing.assert_allclose(res.step_losses[i], losses, rtol=2e-5, atol=1e-6)
+        np.testing.assert_allclose(m.val_metric, accs, atol=1.5 / 60)
+        assert m.config == SCHEDULES[m.schedule].to_config()
+    # The schedules really differ: members of one seed do not train alike.
+    assert not np.allclose(res.step_losses[0], res.step_losses[len(SEEDS)])
+
+
+def test_sequential_and_per_step_runs_are_the_same_members(one_program):
+    train, val = data()
+    for kw in ({"sequential": True}, {"path": "steps"}, {"sequential": True, "path": "steps"}):
+        other = compare(
+            model, momentum, train, val, SCHEDULES, SEEDS, EPOCHS, batch_size=BATCH, target=0.6, **kw
+        )
+        np.testing.assert_allclose(other.step_losses, one_program.step_losses, rtol=2e-5, atol=1e-6)
+        for a, b in zip(other.members, one_program.members):
+            assert (a.schedule, a.seed) == (b.schedule, b.seed)
+            np.testing.assert_allclose(a.val_metric, b.val_metric, atol=1.5 / 60)
+        assert other.how == ("sequential" if kw.get("sequential") else "one program")
+
+
+def test_result_fields_and_baseline(one_program):
+    res = one_program
+    assert res.baseline == "fixed" and res.steps_per_epoch == STEPS and res.epochs == EPOCHS
+    assert res.step_losses.shape == (len(SCHEDULES) * len(SEEDS), T)
+    assert res.compile_s > 0 and res.train_s > 0
+    assert set(res.verdicts) == set(SCHEDULES)
+    for m in res.members:
+        assert m.final_val_metric == m.val_metric[-1]
+        reached = [e for e, v in enumerate(m.val_metric) if v >= 0.6]
+        assert m.steps_to_target == ((reached[0] + 1) * STEPS if reached else None)
+        assert (m.seconds_to_target is None) == (m.steps_to_target is None)
+    d = res.to_dict()
+    assert "step_losses" not in d and len(d["members"]) == len(res.members)
+    assert res.member("cosine", 7).seed == 7
+    assert "| cosine |" in res.table()
+
+
+def _member(name, seed, steps, final=0.9):
+    return MemberResult(name, seed, {}, [final], [0.1], [0.1], final, steps, None if steps is None else 1.0)
+
+
+def test_verdict_rules():
+    seeds = [0, 1, 2]
+    members = [
+        _member("fixed", 0, 400),
+        _member("fixed", 1, 200),
+        _member("fixed", 2, 300),
+        _member("fast", 0, 100),
+        _member("fast", 1, 100),
+        _member("fast", 2, 150),
+        _member("censored", 0, 100),
+        _member("censored", 1, None),
+        _member("censored", 2, 100),
+    ]
+    v = verdicts(members, ["fixed", "fast", "censored"], seeds, "fixed")
+    assert v["fast"]["reached"] == "3/3"
+    assert v["fast"]["steps_to_target"] == {"median": 100, "min": 100, "max": 150}
+    assert v["fast"]["speedup_vs_baseline"] == {"median": 2.0, "min": 2.0, "max": 4.0}
+    # A seed that never reached the target: no median of steps and no speed-up.
+    assert v["censored"]["reached"] == "2/3"
+    assert v["censored"]["steps_to_target"] is None and v["censored"]["speedup_vs_baseline"] is None
+    assert v["censored"]["steps_to_target_reached"]["max"] == 100
+    assert verdicts(members, ["fast"], seeds, None)["fast"]["speedup_vs_baseline"] is None
+
+
+def _call(**over):
+    train, val = data()
+    kw = dict(
+        model=model,
+        optimizer=momentum,
+        train=train,
+        val=val,
+        schedules=SCHEDULES,
+        seeds=SEEDS,
+        epochs=1,
+        batch_size=BATCH,
+    )
+    kw.update(over)
+    return compare(**kw)
+
+
+@pytest.mark.parametrize(
+    "over,error,match",
+    [
+        ({"schedules": []}, ValueError, "schedules is empty"),
+        ({"schedules": [lrs.constant(0.1), 0.1]}, TypeError, "schedules"),
+        ({"schedules": [lrs.constant(0.1), lrs.constant(0.1)]}, ValueError, "more than once"),
+        ({"seeds": []}, ValueError, "seeds"),
+        ({"seeds": [1, 1]}, ValueError, "distinct"),
+        ({"seeds": [-1]}, ValueError, "seeds"),
+        ({"epochs": 0}, ValueError, "epochs"),
+        ({"target": float("nan")}, ValueError, "target"),
+        ({"mode": "up"}, ValueError, "mode"),
+        ({"baseline": "nope"}, ValueError, "baseline"),
+        ({"batch_size": 10_000}, ValueError, "batch_size"),
+        ({"batch_size": 2.0}, TypeError, "batch_size"),
+        ({"path": "loop"}, ValueError, "path"),
+        ({"train": (np.zeros((10, 8)), np.zeros(9))}, ValueError, "train"),
+        ({"val": np.zeros((10, 8))}, TypeError, "val"),
+        ({"optimizer": lambda lr: lr}, TypeError, "optimizer"),
+        ({"model": lambda s: object()}, TypeError, "model"),
+        ({"model": lambda s: flax_mlp((8, 16 + s, 3))}, ValueError, "structure"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_argument(over, error, match):
+    with pytest.raises(error, match=match):
+        _call(**over)
