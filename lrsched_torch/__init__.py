@@ -4,7 +4,10 @@
   lrsched schedule (absolute or multiplier mode), with checkpoint-safe state.
 * :func:`attach` — count-bound mode: the lr follows the optimizer's own update count
   (Optax's semantics), immune to forgotten or doubled ``scheduler.step()`` calls.
-* :func:`from_torch` — a torch scheduler's curve as an lrsched schedule (for Optax).
+* :func:`from_torch` — a torch scheduler's curve as an lrsched schedule (for Optax);
+  :func:`from_timm` the same for timm's schedulers.
+* :func:`compare` — the schedule arena: (schedule, seed) members trained to one budget, a
+  verdict per schedule (:mod:`lrsched_torch.arena`; the JAX side is ``lrsched_jax.compare``).
 * :func:`find_lr` — the LR range test; with a ``DistributedDataParallel`` model the ranks
   agree on every step's loss and on failures (:mod:`lrsched_torch.distributed`).
 
@@ -14,9 +17,32 @@ imports JAX, so a torch process starts no JAX backend and takes no accelerator m
 
 from __future__ import annotations
 
-from lrsched_torch.convert import from_torch
+try:
+    import torch as _torch  # noqa: F401  (the dependency this package adapts to)
+except ModuleNotFoundError as _e:
+    if _e.name != "torch":
+        raise
+    raise ImportError(
+        "lrsched_torch needs PyTorch, which cannot be imported here. Install it with "
+        '`pip install torch` (or the project\'s extra: `pip install "lrtwin[torch]"`); '
+        "lrsched_jax works without it."
+    ) from _e
+
+from lrsched_torch.arena import compare
+from lrsched_torch.convert import UnconvertedFieldWarning, from_torch
 from lrsched_torch.count_bound import COUNT_KEY, AttachHandle, attach
 from lrsched_torch.finder import find_lr
 from lrsched_torch.schedule_lr import ScheduleLR
+from lrsched_torch.timm import from_timm
 
-__all__ = ["ScheduleLR", "attach", "AttachHandle", "COUNT_KEY", "from_torch", "find_lr"]
+__all__ = [
+    "ScheduleLR",
+    "attach",
+    "AttachHandle",
+    "COUNT_KEY",
+    "from_torch",
+    "from_timm",
+    "UnconvertedFieldWarning",
+    "find_lr",
+    "compare",
+]

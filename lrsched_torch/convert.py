@@ -8,7 +8,7 @@ conversion composes existing ``lrsched_jax`` schedules (families, ``piecewise_co
 from __future__ import annotations
 
 import math
-import numbers
+import warnings
 from typing import Any
 
 import torch
@@ -16,10 +16,11 @@ from torch.optim import lr_scheduler as tl
 
 import lrsched_jax.core as lrs
 from lrsched_jax.core import Schedule
-from lrsched_torch._common import as_float
+from lrsched_jax.core import validate as V
+from lrsched_torch._common import as_float, check_step
 from lrsched_torch.schedule_lr import ScheduleLR
 
-__all__ = ["from_torch"]
+__all__ = ["from_torch", "UnconvertedFieldWarning"]
 
 # Chainable schedulers that multiply the group's current lr by f(k)/f(k-1) at each step.
 _MULTIPLICATIVE: tuple[type, ...] = (
@@ -36,7 +37,8 @@ _ABSOLUTE: tuple[type, ...] = (tl.CosineAnnealingWarmRestarts, tl.CyclicLR, tl.O
 _SUPPORTED = (
     "StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR, CosineAnnealingLR, "
     "CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, SequentialLR, ChainedScheduler, "
-    "lrsched_torch.ScheduleLR (and a LambdaLR whose lr_lambdas are lrsched schedules)"
+    "lrsched_torch.ScheduleLR (and a LambdaLR whose lr_lambdas are lrsched schedules or were built by "
+    "Hugging Face's transformers.get_scheduler)"
 )
 
 
@@ -51,12 +53,7 @@ def _name(s: Any) -> str:
 def _num(where: str, name: str, value: Any) -> float:
     if isinstance(value, torch.Tensor):
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: {name} must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{where}: {name} must be finite, got {value!r}")
-    return v
+    return V.number(where, name, value)
 
 
 def _whole(where: str, name: str, value: Any, minimum: int) -> int:
@@ -92,7 +89,8 @@ def _kind(s: Any) -> str:
             "drive torch with lrsched_torch.ScheduleLR(optimizer, schedule)"
         )
     if t is tl.LambdaLR:
-        if all(isinstance(f, Schedule) for f in s.lr_lambdas):
+        # lrsched schedules, or the lr_lambdas Hugging Face's schedule functions build
+        if all(isinstance(f, Schedule) or lrs.from_hf_lambda(f, 1.0) is not None for f in s.lr_lambdas):
             return "absolute"
         raise TypeError(
             "from_torch: LambdaLR with a Python function: from_torch cannot read a curve out of arbitrary "
@@ -226,6 +224,10 @@ def _absolute(s: Any, g: int, constructed: bool = True) -> Schedule:
     if t is tl.LambdaLR:
         base = as_float(where, f"base_lrs[{g}]", s.base_lrs[g])
         fn = s.lr_lambdas[g]
+        if not isinstance(fn, Schedule):
+            hf = lrs.from_hf_lambda(fn, base)
+            assert hf is not None  # _kind checked it
+            return hf
         return fn if base == 1.0 else lrs.scale(fn, base)
     if t is tl.CosineAnnealingWarmRestarts:
         return lrs.warm_restarts(
@@ -242,27 +244,7 @@ def _absolute(s: Any, g: int, constructed: bool = True) -> Schedule:
             )
         base = as_float(where, f"base_lrs[{g}]", s.base_lrs[g])
         top = as_float(where, f"max_lrs[{g}]", s.max_lrs[g])
-        total = _positive(where, "total_size", s.total_size)
-        up = total * float(s.step_ratio)
-        # torch keeps total_size and step_ratio = up/total; recover the sizes it was given.
-        if abs(up - round(up)) <= 1e-9 * total:
-            up = float(round(up))
-        down = total - up
-        if abs(down - round(down)) <= 1e-9 * total:
-            down = float(round(down))
-        if up <= 0:
-            # torch divides 0 by 0 at the start of every cycle there
-            raise TypeError(
-                f"{where}: step_size_up={up!r}: torch's CyclicLR divides by zero with an empty rise"
-            )
-        cyc = lrs.cyclic(
-            base,
-            top,
-            int(up) if up.is_integer() else up,
-            int(down) if down.is_integer() else down,
-            mode=s.mode,
-            gamma=_num(where, "gamma", s.gamma),
-        )
+        cyc = _cyclic_wave(where, s, base, top)
         # CyclicLR's constructor takes its initial step before it sets its own base_lrs, so
         # step 0 gets the group's initial_lr when one was already there (an earlier scheduler).
         first = as_float(where, "initial_lr", s.optimizer.param_groups[g].get("initial_lr", base))
@@ -275,28 +257,50 @@ def _absolute(s: Any, g: int, constructed: bool = True) -> Schedule:
         initial = as_float(where, "initial_lr", group["initial_lr"])
         peak = as_float(where, "max_lr", group["max_lr"])
         final = as_float(where, "min_lr", group["min_lr"])
-        total = _whole(where, "total_steps", s.total_steps, 1)
-        phases = s._schedule_phases
-        anneal = getattr(s, "_anneal_func_type", None)
-        if anneal not in ("cos", "linear"):
-            raise TypeError(f"{where}: unknown anneal strategy {anneal!r} (expected 'cos' or 'linear')")
+        shape = _one_cycle_shape(where, s)
         if peak == 0.0 and initial == 0.0 and final == 0.0:
             return lrs.constant(0.0)
         if not (initial > 0 and final > 0):
             raise ValueError(
                 f"{where}: initial_lr={initial!r}, min_lr={final!r}: the div factors must be finite and > 0"
             )
-        pct = (float(phases[0]["end_step"]) + 1) / total
-        return lrs.one_cycle(
-            peak,
-            total,
-            pct_start=pct,
-            anneal=anneal,
-            div_factor=peak / initial,
-            final_div_factor=initial / final,
-            three_phase=len(phases) == 3,
-        )
+        return lrs.one_cycle(peak, div_factor=peak / initial, final_div_factor=initial / final, **shape)
     raise AssertionError(t)
+
+
+def _one_cycle_shape(where: str, s: Any) -> dict[str, Any]:
+    """OneCycleLR's phase structure (shared by its lr and momentum): the ``one_cycle``
+    arguments ``total_steps``, ``pct_start``, ``anneal``, ``three_phase``."""
+    total = _whole(where, "total_steps", s.total_steps, 1)
+    phases = s._schedule_phases
+    anneal = getattr(s, "_anneal_func_type", None)
+    if anneal not in ("cos", "linear"):
+        raise TypeError(f"{where}: unknown anneal strategy {anneal!r} (expected 'cos' or 'linear')")
+    pct = (float(phases[0]["end_step"]) + 1) / total
+    return {"total_steps": total, "pct_start": pct, "anneal": anneal, "three_phase": len(phases) == 3}
+
+
+def _cyclic_wave(where: str, s: Any, start: float, turn: float) -> Schedule:
+    """CyclicLR's triangle wave from ``start`` (cycle start) to ``turn`` (after step_size_up)."""
+    total = _positive(where, "total_size", s.total_size)
+    up = total * float(s.step_ratio)
+    # torch keeps total_size and step_ratio = up/total; recover the sizes it was given.
+    if abs(up - round(up)) <= 1e-9 * total:
+        up = float(round(up))
+    down = total - up
+    if abs(down - round(down)) <= 1e-9 * total:
+        down = float(round(down))
+    if up <= 0:
+        # torch divides 0 by 0 at the start of every cycle there
+        raise TypeError(f"{where}: step_size_up={up!r}: torch's CyclicLR divides by zero with an empty rise")
+    return lrs.cyclic(
+        start,
+        turn,
+        int(up) if up.is_integer() else up,
+        int(down) if down.is_integer() else down,
+        mode=s.mode,
+        gamma=_num(where, "gamma", s.gamma),
+    )
 
 
 # --- the combining schedulers ------------------------------------------------------------------
@@ -446,6 +450,158 @@ def _convert(s: Any, g: int) -> Schedule:
     return _multiplicative(s, base, restart=False)
 
 
+# --- hyperparameters beside the lr (momentum) ----------------------------------------------------
+
+
+class UnconvertedFieldWarning(UserWarning):
+    """``from_torch(scheduler)`` converted the lr of a scheduler that also drives another
+    hyperparameter — torch's ``OneCycleLR``/``CyclicLR`` cycle the momentum (``betas[0]``) by
+    default. The lr curve alone trains a different recipe: convert the other curve too with
+    ``from_torch(scheduler, field="momentum")`` (or build the torch scheduler with
+    ``cycle_momentum=False``)."""
+
+
+def _leaves(s: Any) -> list[Any]:
+    """Every scheduler inside a SequentialLR / ChainedScheduler (nested ones too), else ``[s]``."""
+    if type(s) is tl.ChainedScheduler or type(s) is tl.SequentialLR:
+        return [leaf for child in s._schedulers for leaf in _leaves(child)]
+    return [s]
+
+
+def _drives(s: Any, field: str) -> bool:
+    """Whether the scheduler itself writes ``field`` into the param groups at each step."""
+    if isinstance(s, ScheduleLR):
+        return field in s.fields
+    if type(s) in (tl.OneCycleLR, tl.CyclicLR):
+        return field == "momentum" and bool(getattr(s, "cycle_momentum", False))
+    return False
+
+
+def _driven_fields(s: Any) -> list[str]:
+    names: list[str] = []
+    for leaf in _leaves(s):
+        candidates = list(leaf.fields) if isinstance(leaf, ScheduleLR) else ["momentum"]
+        names += [n for n in candidates if n not in names and _drives(leaf, n)]
+    return names
+
+
+def _exact_div(where: str, peak: float, initial: float) -> float:
+    """A ``div_factor`` with ``peak / div_factor == initial`` exactly (``peak / initial`` is
+    off by one ulp for about one pair in eight; a neighbouring float usually is not), so the
+    converted momentum starts at torch's value exactly."""
+    d = peak / initial
+    for _ in range(4):
+        if peak / d == initial:
+            return d
+        d = math.nextafter(d, math.inf if peak / d > initial else -math.inf)
+    return peak / initial
+
+
+def _field_leaf(s: Any, g: int, field: str) -> Schedule:
+    """The curve of ``field`` that one (non-combining) scheduler writes."""
+    where = f"from_torch({_name(s)}, field={field!r})"
+    if isinstance(s, ScheduleLR):
+        return s.fields[field][g]
+    if type(s) is tl.OneCycleLR:
+        # torch reads these group entries at every step, like the lr's.
+        group = s.optimizer.param_groups[g]
+        top = _num(where, "max_momentum", group["max_momentum"])
+        low = _num(where, "base_momentum", group["base_momentum"])
+        shape = _one_cycle_shape(where, s)
+        if top == low:
+            return lrs.constant(top)
+        if not (top > 0 and low > 0):
+            raise ValueError(
+                f"{where}: max_momentum={top!r}, base_momentum={low!r}: a zero momentum at one end of "
+                "the cycle has no exact one_cycle form"
+            )
+        # The momentum runs max -> base -> max (three-phase: max -> base -> max -> max): the lr's
+        # phases with initial = max_momentum, peak = base_momentum, final = initial.
+        return lrs.one_cycle(low, div_factor=_exact_div(where, low, top), final_div_factor=1.0, **shape)
+    if type(s) is tl.CyclicLR:
+        if s._scale_fn_custom is not None:
+            raise TypeError(
+                f"{where}: a custom scale_fn is arbitrary Python code, which from_torch cannot read; use "
+                "mode='triangular', 'triangular2' or 'exp_range', or write the curve as an lrsched schedule"
+            )
+        top = _num(where, f"max_momentums[{g}]", s.max_momentums[g])
+        low = _num(where, f"base_momentums[{g}]", s.base_momentums[g])
+        # torch: max_momentum - (max_momentum - base_momentum) * scale — the lr's wave, inverted.
+        return _cyclic_wave(where, s, top, low)
+    raise AssertionError(type(s))
+
+
+def _initial_field(s: Any, g: int, field: str) -> float:
+    """What ``field`` holds in a SequentialLR before the first scheduler that writes it runs:
+    the value the last-built writer set at its construction. torch's OneCycleLR and CyclicLR
+    also record it as the group's ``max_momentum`` (their step-0 momentum), so it is known
+    when every writer is one of them."""
+    where = f"from_torch(SequentialLR, field={field!r})"
+    writers = [c for c in _leaves(s) if _drives(c, field)]
+    group = s.optimizer.param_groups[g]
+    if field != "momentum" or any(isinstance(w, ScheduleLR) for w in writers) or "max_momentum" not in group:
+        raise ValueError(
+            f"{where}: the first scheduler does not write {field!r}, so it holds whatever the optimizer "
+            "had when the SequentialLR was built, which from_torch cannot read; put the scheduler that "
+            f"drives {field!r} first, or drive the whole recipe with ScheduleLR"
+        )
+    return _num(where, "max_momentum", group["max_momentum"])
+
+
+def _field_sequential(s: Any, g: int, field: str) -> Schedule:
+    """A field through ``SequentialLR``: each writer's curve in its own local time (restarted
+    at its milestone like the lr); a scheduler that does not write it leaves the value the
+    previous one set at the step before its milestone."""
+    where = f"from_torch(SequentialLR, field={field!r})"
+    ms = [_num(where, "milestones", m) for m in s._milestones]
+    if any(not m.is_integer() for m in ms) or ms != sorted(ms):
+        raise ValueError(f"{where}: milestones must be sorted whole steps, got {s._milestones!r}")
+    bounds = [-math.inf, *ms, math.inf]
+    parts: list[Schedule] = []
+    starts: list[int] = []
+    held = False  # whether parts[-1] is a held constant
+    for i, child in enumerate(s._schedulers):
+        lo, hi = bounds[i], bounds[i + 1]
+        if hi <= max(lo, 0.0):
+            continue
+        if _kind(child) in ("sequential", "chained"):
+            raise _UnsupportedError(
+                f"{where}: a {_name(child)} inside a SequentialLR is re-stepped at construction and "
+                "cannot be restarted at a milestone by torch — not expressible exactly"
+            )
+        start = int(lo) if lo > 0 else 0
+        if _drives(child, field):
+            parts.append(_field_leaf(child, g, field))
+            held = False
+        elif held:
+            continue
+        else:
+            if parts:
+                value = float(parts[-1].curve(1, start - 1 - starts[-1])[0])
+            else:
+                value = _initial_field(s, g, field)
+            parts.append(lrs.constant(value))
+            held = True
+        starts.append(start)
+    return parts[0] if len(parts) == 1 else lrs.sequence(parts, starts[1:])
+
+
+def _field_convert(s: Any, g: int, field: str) -> Schedule:
+    kind = _kind(s)
+    if kind == "sequential":
+        return _field_sequential(s, g, field)
+    if kind == "chained":
+        children = _flatten(s)
+        if any(_kind(c) == "sequential" for c in children):
+            raise _UnsupportedError(
+                f"from_torch(ChainedScheduler, field={field!r}): a SequentialLR inside a ChainedScheduler "
+                "is not expressible exactly"
+            )
+        # Every child steps in list order on the same groups: the last writer's value stays.
+        return _field_leaf([c for c in children if _drives(c, field)][-1], g, field)
+    return _field_leaf(s, g, field)
+
+
 def _position(s: Any) -> float:
     """The step the scheduler is at: the ``k`` whose lr the optimizer holds now."""
     if type(s) is tl.ChainedScheduler:
@@ -479,6 +635,7 @@ def from_torch(
     *,
     group: int | None = None,
     from_current_step: bool = False,
+    field: str | None = None,
 ) -> Schedule | tuple[Schedule, ...]:
     r"""The lrsched schedule with a torch scheduler's exact learning-rate curve.
 
@@ -494,15 +651,17 @@ def from_torch(
     Supported: ``StepLR``, ``MultiStepLR``, ``ConstantLR``, ``LinearLR``, ``ExponentialLR``,
     ``PolynomialLR``, ``CosineAnnealingLR`` (→ ``cosine(..., periodic=True)``, torch's
     continuation past ``T_max``; torch's recursion drifts from this closed form by ~1e-11
-    relative), ``CosineAnnealingWarmRestarts``, ``CyclicLR`` (all three modes; its momentum
-    cycling is out of scope — only the lr is converted; a custom ``scale_fn`` raises
-    ``TypeError``), ``OneCycleLR`` (cos/linear, two/three phase, including the value at
+    relative), ``CosineAnnealingWarmRestarts``, ``CyclicLR`` (all three modes; a custom
+    ``scale_fn`` raises ``TypeError``), ``OneCycleLR`` (cos/linear, two/three phase, including the value at
     step ``total_steps``; after it the value is held where torch raises), ``SequentialLR``
     (→ ``sequence``: each scheduler in its own local time, as torch restarts it at its
     milestone), ``ChainedScheduler`` (→ ``product`` of the multiplicative children; a
     non-chainable child overwrites the lr, so it must come last — see below),
     :class:`~lrsched_torch.ScheduleLR` (its schedule; in multiplier mode ``scale``\ d by
-    the group's base lr) and a ``LambdaLR`` whose ``lr_lambdas`` are lrsched schedules.
+    the group's base lr), a ``LambdaLR`` whose ``lr_lambdas`` are lrsched schedules, and a
+    ``LambdaLR`` that Hugging Face's ``transformers.get_scheduler`` built (its ``lr_lambda``
+    is a ``functools.partial`` of a named function, read by
+    :func:`lrsched_jax.from_hf_lambda`; the curve is :func:`lrsched_jax.from_hf`'s).
     Combinations torch computes in ways no lrsched schedule expresses raise ``TypeError``
     saying why: a chainable scheduler after a non-chainable one in a ``ChainedScheduler``;
     ``CosineAnnealingLR`` chained with schedulers still changing the lr after ``T_max``
@@ -512,12 +671,34 @@ def from_torch(
     instead. Hyperparameters without an exact equivalent (e.g. a fractional ``step_size``,
     ``gamma <= 0``) raise ``ValueError``.
 
+    The momentum: torch's ``OneCycleLR`` and ``CyclicLR`` cycle it by default
+    (``cycle_momentum=True``; the group's ``momentum``, or ``betas[0]`` for optimizers with
+    betas). ``from_torch(scheduler, field="momentum")`` returns that curve with the lr's
+    step semantics — ``m(k)`` is the momentum torch's optimizer holds at ``last_epoch == k``
+    (to ``1e-12`` absolute in float64): OneCycleLR's as a ``one_cycle`` from
+    ``max_momentum`` down to ``base_momentum`` and back (a zero momentum at either end raises
+    ``ValueError``), CyclicLR's as the inverted ``cyclic`` wave, also inside
+    ``SequentialLR`` (a scheduler that does not cycle the momentum leaves the value the
+    previous one set; before the first one, the ``max_momentum`` torch recorded in the group)
+    and ``ChainedScheduler`` (the last child that cycles it wins, as each step writes it in
+    list order); a :class:`~lrsched_torch.ScheduleLR` gives its ``momentum=``/``fields``
+    schedules under their names. Optax takes it as
+    ``optax.inject_hyperparams(optax.sgd)(learning_rate=lr, momentum=m)`` (or ``b1=m`` for
+    ``adamw``); torch as ``ScheduleLR(opt, lr, momentum=m)``. ``from_torch(scheduler)`` on a
+    scheduler that also drives the momentum (or another field) warns once with
+    :class:`UnconvertedFieldWarning`, naming ``field="momentum"``: the lr alone is not the
+    recipe (``field="lr"`` asks for the lr explicitly, without the warning). A scheduler
+    without such a curve raises ``ValueError`` for ``field="momentum"``.
+
     Args:
         scheduler: the torch scheduler.
         group: return only this param group's schedule.
         from_current_step: return ``shift(s, k)`` with ``k`` the scheduler's current step
             (``last_epoch``; SGDR's fractional epoch included), so that a fresh Optax count
             continues where torch is: Optax's update 0 uses the lr torch's optimizer holds now.
+        field: ``"lr"``, ``"momentum"`` (the momentum or ``betas[0]`` curve), or the name
+            of another field a :class:`~lrsched_torch.ScheduleLR` drives. Default (None): the
+            lr, with :class:`UnconvertedFieldWarning` when the scheduler drives more.
 
     Returns:
         one schedule when the optimizer has one param group or ``group`` is given, else a
@@ -527,18 +708,34 @@ def from_torch(
     >>> from lrsched_torch import from_torch
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     >>> torch_sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10)
-    >>> s = from_torch(torch_sched)
+    >>> s = from_torch(torch_sched, field="lr")
     >>> s == lrs.one_cycle(max_lr=1.0, total_steps=10)
     True
-    >>> torch_lrs = []
+    >>> m = from_torch(torch_sched, field="momentum")  # SGD's momentum: 0.95 -> 0.85 -> 0.95
+    >>> torch_lrs, torch_ms = [], []
     >>> for _ in range(10):
     ...     torch_lrs.append(opt.param_groups[0]["lr"])
+    ...     torch_ms.append(opt.param_groups[0]["momentum"])
     ...     opt.step(); torch_sched.step()
     >>> bool(max(abs(a - b) for a, b in zip(torch_lrs, s.curve(10))) < 1e-15)
+    True
+    >>> bool(max(abs(a - b) for a, b in zip(torch_ms, m.curve(10))) < 1e-15)
     True
     """
     opt = _owner(scheduler)
     _kind(scheduler)
+    warn = field is None
+    if field is None:
+        field = "lr"
+    if not isinstance(field, str):
+        raise TypeError(f"from_torch: field must be a str ('lr', 'momentum', ...), got {field!r}")
+    driven = _driven_fields(scheduler)
+    if field != "lr" and field not in driven:
+        raise ValueError(
+            f"from_torch: this {_name(scheduler)} has no {field!r} curve: it drives "
+            f"{', '.join(['lr', *driven])} only (torch's OneCycleLR and CyclicLR cycle the momentum "
+            "unless built with cycle_momentum=False; ScheduleLR drives the fields given to it)"
+        )
     n = len(opt.param_groups)
     if group is not None:
         if isinstance(group, bool) or not isinstance(group, int):
@@ -549,7 +746,10 @@ def from_torch(
         raise TypeError(f"from_torch: from_current_step must be True or False, got {from_current_step!r}")
     indices = range(n) if group is None else (group,)
     try:
-        out = [_convert(scheduler, g) for g in indices]
+        if field == "lr":
+            out = [_convert(scheduler, g) for g in indices]
+        else:
+            out = [_field_convert(scheduler, g, field) for g in indices]
     except _UnsupportedError as e:
         raise TypeError(str(e)) from None
     except ValueError as e:
@@ -558,9 +758,20 @@ def from_torch(
             msg = f"from_torch({_name(scheduler)}): no exact lrsched equivalent: {msg}"
         raise ValueError(msg) from e
     if from_current_step:
-        pos = _position(scheduler)
+        pos = check_step("from_torch", "scheduler", _position(scheduler))
         if pos < 0:
             raise ValueError(f"from_torch: the scheduler has not started (last_epoch={pos})")
         if pos:
             out = [lrs.shift(s, pos) for s in out]
+    if warn and driven:
+        hint = ", ".join(f"field={name!r}" for name in driven)
+        warnings.warn(
+            f"from_torch: converted the lr only, but this {_name(scheduler)} also drives "
+            f"{', '.join(driven)} (torch's cycle_momentum=True: the momentum, or betas[0], follows a "
+            f"curve too); the lr alone trains another recipe — convert it as well with "
+            f"from_torch(scheduler, {hint}) and pass it to optax.inject_hyperparams / ScheduleLR(..., "
+            "momentum=...); field='lr' asks for the lr alone without this warning",
+            UnconvertedFieldWarning,
+            stacklevel=2,
+        )
     return out[0] if len(out) == 1 else tuple(out)

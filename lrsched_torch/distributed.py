@@ -97,8 +97,8 @@ class RankSync:
         self.world = dist.get_world_size(group)
         # gloo reduces CPU tensors; NCCL (and other device backends) need them on the device.
         backend = str(dist.get_backend(group))
-        cpu = backend == "gloo" or device is None or device.type == "cpu"
-        self.device = torch.device("cpu") if cpu else device
+        on_device = device is not None and device.type != "cpu" and backend != "gloo"
+        self.device = device if device is not None and on_device else torch.device("cpu")
 
     @property
     def distributed(self) -> bool:

@@ -1,7 +1,8 @@
 r"""The torch driver of the LR finder: :func:`find_lr` for any ``torch.nn.Module`` and optimizer.
 
-A plain host loop around the shared finder logic of :mod:`lrsched_jax.finder` (smoothing,
-stop rule and suggestion rules evaluated with NumPy — JAX is never imported), with the
+A plain host loop — the JAX driver's, step for step — around the shared finder logic of
+:mod:`lrsched_jax.core.finder` (smoothing, stop rule and suggestion rules evaluated with
+NumPy — JAX is never imported), with the
 sweep applied by a :class:`~lrsched_torch.ScheduleLR` over the ``lr_range`` schedule.
 Everything the sweep touches is snapshotted first and put back afterwards, also when an
 exception escapes (see :func:`find_lr`). Under ``torch.distributed`` (a
@@ -17,16 +18,24 @@ import contextlib
 import copy
 import random
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
-from lrsched_jax.core.finder.config import DEFAULTS, SweepConfig
-from lrsched_jax.core.finder.data import Cycle, progress_bar
-from lrsched_jax.core.finder.result import FinderResult, build_result
-from lrsched_jax.core.finder.sweep import RUNNING, quiet, tracker_init, tracker_step
+from lrsched_jax.core.finder import (
+    DEFAULTS,
+    RUNNING,
+    Cycle,
+    FinderResult,
+    SweepConfig,
+    Tracker,
+    build_result,
+    progress_bar,
+    tracker_init,
+    tracker_step,
+)
 from lrsched_torch._common import as_float, check_optimizer
 from lrsched_torch.count_bound import AttachHandle
 from lrsched_torch.distributed import RankSync, forward_buffers, sync_group, unwrap
@@ -76,7 +85,7 @@ class _Snapshot:
             (g, dict(g), {k: v.detach().clone() for k, v in g.items() if isinstance(v, torch.Tensor)})
             for g in optimizer.param_groups
         ]
-        self.hooks = [
+        self.hooks: list[tuple[Any, Any]] = [
             (h, collections.OrderedDict(h))
             for h in (optimizer._optimizer_step_pre_hooks, optimizer._optimizer_step_post_hooks)
         ]
@@ -97,55 +106,64 @@ class _Snapshot:
 
     def restore(self) -> None:
         with torch.no_grad():
-            for m, training, params, buffers in self.modules:
-                m.training = training
-                m._parameters.clear()
-                m._parameters.update(params)
-                m._buffers.clear()
-                m._buffers.update(buffers)
-            for t, saved in self.tensors:
-                t.copy_(saved)
-            for p, g, saved in self.grads:
-                if g is not None:
-                    g.copy_(saved)
-                p.grad = g
-            opt = self.optimizer
-            attrs = vars(opt)
-            for k in [k for k in attrs if k not in self.opt_attrs]:
-                del attrs[k]
-            attrs.update(self.opt_attrs)
-            state = self.opt_attrs["state"]
-            state.clear()
-            for p, d, items, tensors in self.opt_state:
-                d.clear()
-                d.update(items)
-                for k, saved in tensors.items():
-                    items[k].copy_(saved)
-                state[p] = d
-            self.opt_attrs["param_groups"][:] = self.group_list
-            for g, items, tensors in self.groups:
-                g.clear()
-                g.update(items)
-                for k, saved in tensors.items():
-                    items[k].copy_(saved)
-            for h, saved in self.hooks:
-                h.clear()
-                h.update(saved)
-            if self.scaler is not None:
-                sattrs = vars(self.scaler)
-                for k in [k for k in sattrs if k not in self.scaler_attrs]:
-                    del sattrs[k]
-                for k, (obj, keep) in self.scaler_attrs.items():
-                    if isinstance(obj, torch.Tensor):
-                        obj.copy_(keep)
-                        sattrs[k] = obj
-                    else:
-                        sattrs[k] = keep
+            self._restore_model()
+            self._restore_optimizer()
+            self._restore_scaler()
         torch.set_rng_state(self.cpu_rng)
         if self.cuda_rng is not None:
             torch.cuda.set_rng_state_all(self.cuda_rng)
         random.setstate(self.py_rng)
         np.random.set_state(self.np_rng)
+
+    def _restore_model(self) -> None:
+        for m, training, params, buffers in self.modules:
+            m.training = training
+            m._parameters.clear()
+            m._parameters.update(params)
+            m._buffers.clear()
+            m._buffers.update(buffers)
+        for t, saved in self.tensors:
+            t.copy_(saved)
+        for p, grad, saved_grad in self.grads:
+            if grad is not None:
+                grad.copy_(saved_grad)
+            p.grad = grad
+
+    def _restore_optimizer(self) -> None:
+        attrs = vars(self.optimizer)
+        for k in [k for k in attrs if k not in self.opt_attrs]:
+            del attrs[k]
+        attrs.update(self.opt_attrs)
+        state = self.opt_attrs["state"]
+        state.clear()
+        for param, d, items, tensors in self.opt_state:
+            d.clear()
+            d.update(items)
+            for k, saved in tensors.items():
+                items[k].copy_(saved)
+            state[param] = d
+        self.opt_attrs["param_groups"][:] = self.group_list
+        for group, group_items, group_tensors in self.groups:
+            group.clear()
+            group.update(group_items)
+            for k, saved in group_tensors.items():
+                group_items[k].copy_(saved)
+        for hooks, saved_hooks in self.hooks:
+            hooks.clear()
+            hooks.update(saved_hooks)
+
+    def _restore_scaler(self) -> None:
+        if self.scaler is None:
+            return
+        sattrs = vars(self.scaler)
+        for k in [k for k in sattrs if k not in self.scaler_attrs]:
+            del sattrs[k]
+        for k, (obj, keep) in self.scaler_attrs.items():
+            if isinstance(obj, torch.Tensor):
+                obj.copy_(keep)
+                sattrs[k] = obj
+            else:
+                sattrs[k] = keep
 
 
 def _suspend_attach_hooks(optimizer: torch.optim.Optimizer) -> None:
@@ -190,40 +208,6 @@ def _compute_loss(loss_fn: Any, model: torch.nn.Module, batch: Any) -> torch.Ten
     return loss
 
 
-def _val_loss(
-    model: torch.nn.Module,
-    loss_fn: Any,
-    val_data: Iterable[Any],
-    device: torch.device,
-    autocast: Callable[[], Any],
-    modes: list[tuple[torch.nn.Module, bool]],
-) -> tuple[float, int, torch.dtype]:
-    """The sum (float64) and number of the per-batch losses over ``val_data`` in eval mode,
-    then the training modes back. A DDP model evaluates through its inner module: the
-    parameters are the same on every rank, and its forward pass would take part in DDP's
-    collectives (buffer broadcast), which ranks with different numbers of batches could
-    not match."""
-    model.eval()
-    net = unwrap(model)
-    total: torch.Tensor | None = None
-    count = 0
-    dtype = torch.float32
-    try:
-        with torch.no_grad():
-            for batch in val_data:
-                with autocast():
-                    loss = _compute_loss(loss_fn, net, _to_device(batch, device))
-                dtype = loss.dtype
-                total = loss.detach().double() if total is None else total + loss.detach().double()
-                count += 1
-    finally:
-        for m, training in modes:
-            m.training = training
-    if total is None:
-        raise ValueError(f"{_WHERE}: val_data yielded no batches")
-    return total.item(), count, dtype
-
-
 def find_lr(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -252,11 +236,11 @@ def find_lr(
 
     Step ``k`` (0-based) trains on the next batch with lr ``lr_range(start_lr, end_lr,
     num_iter, mode)(k)`` — ``start_lr`` at step 0, ``end_lr`` at step ``num_iter - 1`` —
-    records the batch's loss (before the step's update), smooths it and stops at the first
-    step whose smoothed loss exceeds ``diverge_factor`` × the best smoothed loss (a margin
-    of ``(diverge_factor - 1) * |best|`` above it for negative losses) or whose loss is not
-    finite. Same algorithm, arguments, defaults and result as
-    :func:`lrsched_jax.find_lr` (the rules and defaults: :mod:`lrsched_jax.finder`).
+    records the batch's loss (before the step's update), smooths it and stops when it
+    diverges or is not finite. Same algorithm, settings, defaults and result as
+    :func:`lrsched_jax.find_lr`: the settings and the stop rule are
+    :class:`~lrsched_jax.core.finder.SweepConfig`'s, the suggestion rules
+    :mod:`lrsched_jax.core.finder`'s. The loop is the JAX driver's host loop, step for step.
 
     **Param groups** are swept in proportion: group ``g`` runs at ``lr_g / lr_0 *
     sweep(k)``, where ``lr_g`` are the groups' lrs when ``find_lr`` is called — the first
@@ -299,7 +283,10 @@ def find_lr(
         data: a ``DataLoader`` or any iterable of batches, cycled when exhausted (a one-shot
             iterator is replayed from the batches it gave).
         start_lr, end_lr, num_iter, mode, smooth, diverge_factor, skip_start, skip_end,
-            suggestion, progress: as in :func:`lrsched_jax.find_lr`.
+            suggestion: the sweep's settings, the same in both drivers —
+            :class:`~lrsched_jax.core.finder.SweepConfig` gives each one's meaning, range and
+            default.
+        progress: show a tqdm bar (on rank 0 only).
         accumulation_steps: micro-batches per step; each micro-batch's loss is divided by it
             before ``backward`` and the step records their mean loss.
         val_data: validation mode: after each step's update, the recorded loss is the mean
@@ -337,18 +324,8 @@ def find_lr(
     >>> opt.param_groups[0]["lr"]
     0.1
     """
-    config = SweepConfig.make(
-        _WHERE,
-        start_lr=start_lr,
-        end_lr=end_lr,
-        num_iter=num_iter,
-        mode=mode,
-        smooth=smooth,
-        diverge_factor=diverge_factor,
-        skip_start=skip_start,
-        skip_end=skip_end,
-        suggestion=suggestion,
-    )
+    settings = locals()  # first thing: the arguments as given
+    config = SweepConfig.make(_WHERE, **{name: settings[name] for name in DEFAULTS})
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"{_WHERE}: model must be a torch.nn.Module, got {type(model).__name__}")
     check_optimizer(_WHERE, optimizer)
@@ -376,18 +353,43 @@ def find_lr(
         raise TypeError(
             f"{_WHERE}: scaler must be a torch.amp.GradScaler or None, got {type(scaler).__name__}"
         )
-    params = list(model.parameters())
+    dev = _device(model, device)
+    scales = _group_scales(optimizer)
+    sync = RankSync(_WHERE, sync_group(_WHERE, model, process_group), dev)
+    snapshot = _Snapshot(model, optimizer, scaler)
+    try:
+        sweep = _Sweep(
+            model,
+            optimizer,
+            loss_fn,
+            config,
+            scales,
+            sync=sync,
+            device=dev,
+            precision=_Precision(amp, amp_dtype, scaler, dev),
+            accumulation_steps=accumulation_steps,
+            val_data=val_data,
+        )
+        return sweep.run(data, progress=progress and sync.rank == 0)
+    finally:
+        snapshot.restore()
+
+
+def _device(model: torch.nn.Module, device: Any) -> torch.device:
+    """Where batches go: ``device``, else the device of the model's first parameter."""
     if device is None:
+        params = list(model.parameters())
         if not params:
             raise ValueError(f"{_WHERE}: model has no parameters")
-        dev = params[0].device
-    else:
-        try:
-            dev = torch.device(device)
-        except (TypeError, RuntimeError) as e:
-            raise TypeError(
-                f"{_WHERE}: device must be a torch.device or a device string, got {device!r}"
-            ) from e
+        return params[0].device
+    try:
+        return torch.device(device)
+    except (TypeError, RuntimeError) as e:
+        raise TypeError(f"{_WHERE}: device must be a torch.device or a device string, got {device!r}") from e
+
+
+def _group_scales(optimizer: torch.optim.Optimizer) -> tuple[float, ...]:
+    """Each param group's lr over the first group's: the groups are swept in proportion."""
     lrs0 = [
         as_float(_WHERE, f"optimizer.param_groups[{i}]['lr']", g["lr"])
         for i, g in enumerate(optimizer.param_groups)
@@ -397,180 +399,250 @@ def find_lr(
             f"{_WHERE}: optimizer: the first param group's lr must be > 0 (the other groups are swept in "
             f"proportion to it), got {lrs0[0]!r}"
         )
-    scales = tuple(lr / lrs0[0] for lr in lrs0)
-    sync = RankSync(_WHERE, sync_group(_WHERE, model, process_group), dev)
-
-    snapshot = _Snapshot(model, optimizer, scaler)
-    try:
-        return _run(
-            model,
-            optimizer,
-            loss_fn,
-            data,
-            config,
-            scales,
-            accumulation_steps,
-            val_data,
-            amp,
-            amp_dtype,
-            scaler,
-            dev,
-            progress and sync.rank == 0,
-            sync,
-        )
-    finally:
-        snapshot.restore()
+    return tuple(lr / lrs0[0] for lr in lrs0)
 
 
-def _run(
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    loss_fn: Any,
-    data: Iterable[Any],
-    config: SweepConfig,
-    scales: tuple[float, ...],
-    acc: int,
-    val_data: Iterable[Any] | None,
-    amp: bool,
-    amp_dtype: torch.dtype | None,
-    scaler: Any,
-    device: torch.device,
-    progress: bool,
-    sync: RankSync,
-) -> FinderResult:
-    if amp:
-        dtype = amp_dtype or (torch.float16 if device.type == "cuda" else torch.bfloat16)
+class _Precision:
+    """The AMP mode: the autocast context of every forward pass, and the ``GradScaler`` (if
+    any) that the backward passes and the optimizer steps go through."""
 
-        def autocast() -> Any:
-            return torch.autocast(device.type, dtype=dtype)
+    def __init__(self, amp: bool, amp_dtype: torch.dtype | None, scaler: Any, device: torch.device) -> None:
+        self.device_type = device.type
+        self.dtype: torch.dtype | None = None
+        if amp:
+            self.dtype = amp_dtype or (torch.float16 if device.type == "cuda" else torch.bfloat16)
+            if scaler is None and self.dtype == torch.float16:
+                scaler = torch.amp.GradScaler(device.type)
+        self.scaler = scaler
 
-        if scaler is None and dtype == torch.float16:
-            scaler = torch.amp.GradScaler(device.type)
-    else:
-
-        def autocast() -> Any:
+    def autocast(self) -> Any:
+        if self.dtype is None:
             return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
 
-    source = Cycle(_WHERE, "data", data)
-    modes = [(m, m.training) for m in model.modules()]
-    for g, s in zip(optimizer.param_groups, scales):
-        g["initial_lr"] = s
-    _suspend_attach_hooks(optimizer)
-    # quiet: NumPy warnings of the tracker on a non-finite loss (which simply stops the sweep)
-    with warnings.catch_warnings(), quiet(np):
-        for msg in _SCHED_WARNINGS:
-            warnings.filterwarnings("ignore", message=msg, category=UserWarning)
-        sched = ScheduleLR(optimizer, config.sweep(), mode="multiplier")
-        n = config.num_iter
-        divisors64 = config.divisors()
-        divisors: np.ndarray | None = None
-        dt: Any = None
-        tracker: Any = None
-        raw: list[float] = []
-        smoothed: list[float] = []
-        code = RUNNING
-        bar = progress_bar(progress, n, _WHERE)
-        # Distributed (lrsched_torch.distributed): the ranks agree after fetching each batch
-        # and after each loss — before the model's own collectives in the forward and backward
-        # passes — so an error on one rank is announced to all instead of leaving them inside
-        # a collective; the loss agreement carries the loss. An error in a step's update is
-        # announced at the next agreement. Locally, errors simply propagate.
-        dist_ = sync.distributed
-        no_sync = getattr(model, "no_sync", None) if dist_ and acc > 1 else None
+    def backward(self, loss: torch.Tensor) -> None:
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            optimizer.step()
+        else:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+
+
+def _start(dtype: torch.dtype) -> Tracker:
+    """The tracker before step 0. It computes in the loss's precision (float64 losses in
+    float64, anything narrower in float32), as the JAX driver's ``_start`` does."""
+    return tracker_init(np, np.float64 if dtype == torch.float64 else np.float32)
+
+
+def _advance(tracker: Tracker, value: float, divisor: Any, diverge_factor: float) -> tuple[Tracker, Any, int]:
+    """Smoothing and the stop rule for one step's loss, in the tracker's dtype — the JAX
+    driver's ``_advance`` after its training step: ``(tracker, loss, code)``."""
+    dt = tracker.smoothed.dtype.type
+    loss = dt(value)
+    tracker, code = tracker_step(tracker, loss, None if divisor is None else dt(divisor), diverge_factor)
+    return tracker, loss, int(code)
+
+
+class _Sweep:
+    """One sweep over a live model and optimizer.
+
+    :meth:`_on_host` is the JAX driver's host loop (``lrsched_jax.finder.jax_driver._on_host``)
+    with the same step order and names: the step's batch(es) and loss, the tracker started at
+    step 0, the step's divisor, smoothing and the stop rule (:func:`_advance`), the curve
+    recorded, the bar, the stop — then, unlike the JAX step, which updates inside, the
+    update (the stopping step's update is not needed). The modes are small pieces:
+    :class:`_Precision` (AMP), :meth:`_micro_step` (accumulation, the rank agreements),
+    and the two recording modes chosen once — the training loss before the update
+    (:meth:`_training_loss`, :meth:`_train_and_schedule`) or the validation loss after it
+    (:meth:`_validation_loss`, :meth:`_schedule`).
+
+    **Distributed** (:mod:`lrsched_torch.distributed`): the ranks agree after fetching each
+    batch and after each loss — before the model's own collectives in the forward and
+    backward passes — so an error on one rank is announced to all instead of leaving them
+    inside a collective; the loss agreement carries the loss. An error in a step's update is
+    announced at the next agreement. Locally the agreements are no-ops and errors simply
+    propagate.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss_fn: Any,
+        config: SweepConfig,
+        scales: tuple[float, ...],
+        *,
+        sync: RankSync,
+        device: torch.device,
+        precision: _Precision,
+        accumulation_steps: int,
+        val_data: Iterable[Any] | None,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.config = config
+        self.scales = scales
+        self.sync = sync
+        self.device = device
+        self.precision = precision
+        self.acc = accumulation_steps
+        self.val_data = val_data
+        # With accumulation, DDP reduces the gradients at the last backward only.
+        self.no_sync = (
+            getattr(model, "no_sync", None) if sync.distributed and accumulation_steps > 1 else None
+        )
         # DDP broadcasts its buffers at the start of every forward pass: a collective inside
-        # ``loss_fn``, which a rank whose loss_fn raises before calling the model would never
+        # loss_fn, which a rank whose loss_fn raises before calling the model would never
         # join. So the sweep broadcasts them itself, right after the batch agreement, and the
         # forward pass has no collective left in it.
-        buffers = forward_buffers(model) if dist_ else []
-        if buffers:
-            model.broadcast_buffers = False
+        self.buffers = forward_buffers(model)
+        self.modes = [(m, m.training) for m in model.modules()]
+        self.measure = self._training_loss if val_data is None else self._validation_loss
+        self.update = self._train_and_schedule if val_data is None else self._schedule
+        self.sched: ScheduleLR | None = None
 
-        def fetch(i: int) -> Any:
-            if i == 0:
-                optimizer.zero_grad(set_to_none=True)
-            return _to_device(next(source), device)
+    def run(self, data: Iterable[Any], progress: bool) -> FinderResult:
+        source = Cycle(_WHERE, "data", data)
+        with self._session():
+            raw, smoothed, code = self._on_host(source, progress)
+        return build_result(
+            self.config, raw, smoothed, len(raw) - 1, code, group_scales=self.scales, framework="torch"
+        )
 
-        def forward(batch: Any) -> torch.Tensor:
-            with autocast():
-                return _compute_loss(loss_fn, model, batch)
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[None]:
+        """The sweep drives the optimizer: each group's ``initial_lr`` is its scale and a
+        ``ScheduleLR`` in multiplier mode applies the ``lr_range``; :func:`attach`'s hooks
+        are suspended and DDP's buffer broadcast is the sweep's. The snapshot puts it all back."""
+        for g, s in zip(self.optimizer.param_groups, self.scales):
+            g["initial_lr"] = s
+        _suspend_attach_hooks(self.optimizer)
+        # np.errstate: NumPy warnings of the tracker on a non-finite loss, which simply stops
+        # the sweep; torch's call-order warnings of a fresh scheduler (_SCHED_WARNINGS).
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            for msg in _SCHED_WARNINGS:
+                warnings.filterwarnings("ignore", message=msg, category=UserWarning)
+            self.sched = ScheduleLR(self.optimizer, self.config.sweep(), mode="multiplier")
+            ddp: Any = self.model
+            if self.buffers:
+                ddp.broadcast_buffers = False
+            try:
+                yield
+            finally:
+                if self.buffers:
+                    ddp.broadcast_buffers = True
 
-        def update() -> None:
-            if val_data is None:
-                _step(optimizer, scaler)
-            sched.step()
-
+    def _on_host(self, source: Cycle, progress: bool) -> tuple[np.ndarray, np.ndarray, int]:
+        """The loop; returns ``(raw, smoothed, stop code)``."""
+        config, sync = self.config, self.sync
+        n = config.num_iter
+        divisors = config.divisors()
+        raw: list[Any] = []
+        smoothed: list[Any] = []
+        code = RUNNING
+        bar = progress_bar(progress, n, _WHERE)
         try:
             for k in range(n):
-                micro: list[torch.Tensor] = []
-                means: list[float] = []  # distributed: each micro-batch's loss, mean over the ranks
-                for i in range(acc):
-                    batch = sync.attempt(lambda i=i: fetch(i))
-                    if dist_:
-                        sync.check()
-                        sync.broadcast_from_first(buffers)
-                    # With accumulation, DDP reduces the gradients at the last backward only.
-                    ctx = no_sync() if no_sync is not None and i < acc - 1 else contextlib.nullcontext()
-                    with ctx:
-                        loss = sync.attempt(lambda batch=batch: forward(batch))
-                        if dist_:
-                            mine = None if loss is None else loss.detach().double().item()
-                            means.append(float(sync.mean(sync.check([mine]))[0]))
-                        scaled = loss / acc if acc > 1 else loss
-                        (scaler.scale(scaled) if scaler is not None else scaled).backward()
-                    micro.append(loss.detach())
-                if val_data is None:
-                    loss_dtype = micro[0].dtype
-                    if dist_:
-                        value = means[0] if acc == 1 else sum(means) / acc
-                    else:
-                        value = micro[0].item() if acc == 1 else torch.stack(micro).double().mean().item()
-                else:
-                    sync.attempt(lambda: _step(optimizer, scaler))
-                    out = sync.attempt(lambda: _val_loss(model, loss_fn, val_data, device, autocast, modes))
-                    total, count, loss_dtype = out if out is not None else (None, None, None)
-                    if dist_:
-                        # Every rank's per-batch losses count alike (summed in rank order).
-                        sums = sync.check([total, count])
-                        total, count = float(np.sum(sums[:, 0])), int(np.sum(sums[:, 1]))
-                    value = total / count
-                if tracker is None:
-                    # The tracker computes in the loss's precision (float64 losses in float64,
-                    # anything narrower in float32), as the JAX driver does.
-                    dt = np.float64 if loss_dtype == torch.float64 else np.float32
-                    divisors = None if divisors64 is None else divisors64.astype(dt)
-                    tracker = tracker_init(np, dt)
-                x = dt(value)
+                loss, dtype = self.measure(source)
+                if k == 0:
+                    tracker = _start(dtype)
                 divisor = None if divisors is None else divisors[k]
-                tracker, c = tracker_step(tracker, x, divisor, config.diverge_factor)
-                raw.append(float(x))
-                smoothed.append(float(tracker.smoothed))
+                tracker, loss, code = _advance(tracker, loss, divisor, config.diverge_factor)
+                raw.append(loss)
+                smoothed.append(tracker.smoothed)
                 if bar is not None:
                     bar.update(1)
-                code = int(c)
                 if code != RUNNING:
                     break  # the stopping step's update is not needed
-                sync.attempt(update)
-            if dist_:
-                sync.check()  # the last update's errors; and every rank leaves the sweep together
+                sync.attempt(self.update)
+            sync.check()  # the last update's errors; and every rank leaves the sweep together
         finally:
-            if buffers:
-                model.broadcast_buffers = True
             if bar is not None:
                 bar.close()
-    return build_result(
-        config,
-        np.asarray(raw),
-        np.asarray(smoothed),
-        len(raw) - 1,
-        code,
-        group_scales=scales,
-        framework="torch",
-    )
+        return np.asarray(raw, dtype=np.float64), np.asarray(smoothed, dtype=np.float64), code
 
+    # --- the step's loss: two recording modes -------------------------------------------
 
-def _step(optimizer: torch.optim.Optimizer, scaler: Any) -> None:
-    if scaler is None:
-        optimizer.step()
-    else:
-        scaler.step(optimizer)
-        scaler.update()
+    def _training_loss(self, source: Cycle) -> tuple[float, torch.dtype]:
+        """The step's loss before its update: the mean of its micro-batches' losses (each
+        the mean over the ranks), their gradients accumulated; and the loss dtype."""
+        micro = [self._micro_step(source, i) for i in range(self.acc)]
+        means = [mean for _, mean in micro]
+        return (means[0] if self.acc == 1 else sum(means) / self.acc), micro[0][0].dtype
+
+    def _validation_loss(self, source: Cycle) -> tuple[float, torch.dtype]:
+        """Validation mode: the step's update first, then the mean of the per-batch losses
+        over ``val_data`` (every rank's batches count alike, summed in rank order)."""
+        self._training_loss(source)  # the gradients; this loss is not recorded
+        sync = self.sync
+        sync.attempt(lambda: self.precision.step(self.optimizer))
+        out = sync.attempt(self._validation_sums)
+        # A rank whose work failed passes None (its values are ignored) and raises at the check.
+        total, count, dtype = out if out is not None else (None, None, torch.float64)
+        sums = sync.check([total, count])
+        return float(np.sum(sums[:, 0])) / int(np.sum(sums[:, 1])), dtype
+
+    def _train_and_schedule(self) -> None:
+        self.precision.step(self.optimizer)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        assert self.sched is not None
+        self.sched.step()
+
+    # --- pieces of a step ---------------------------------------------------------------
+
+    def _micro_step(self, source: Cycle, i: int) -> tuple[torch.Tensor, float]:
+        """Micro-batch ``i`` of a step: fetch, agree, forward, agree on the loss, backward.
+        Returns the loss and its mean over the ranks (locally: its float64 value)."""
+        sync, acc = self.sync, self.acc
+        batch = sync.attempt(lambda: self._fetch(source, i))
+        sync.check()
+        sync.broadcast_from_first(self.buffers)
+        ctx = self.no_sync() if self.no_sync is not None and i < acc - 1 else contextlib.nullcontext()
+        with ctx:
+            loss = sync.attempt(lambda: self._forward(batch))
+            mine = None if loss is None else loss.detach().double().item()
+            mean = float(sync.mean(sync.check([mine]))[0])
+            self.precision.backward(loss / acc if acc > 1 else loss)
+        return loss, mean
+
+    def _fetch(self, source: Cycle, i: int) -> Any:
+        if i == 0:
+            self.optimizer.zero_grad(set_to_none=True)
+        return _to_device(next(source), self.device)
+
+    def _forward(self, batch: Any) -> torch.Tensor:
+        with self.precision.autocast():
+            return _compute_loss(self.loss_fn, self.model, batch)
+
+    def _validation_sums(self) -> tuple[float, int, torch.dtype]:
+        """The sum (float64) and number of the per-batch losses over ``val_data`` in eval
+        mode, then the training modes back. A DDP model evaluates through its inner module:
+        the parameters are the same on every rank, and its forward pass would take part in
+        DDP's collectives (buffer broadcast), which ranks with different numbers of batches
+        could not match."""
+        assert self.val_data is not None
+        self.model.eval()
+        net = unwrap(self.model)
+        total: torch.Tensor | None = None
+        count = 0
+        dtype = torch.float32
+        try:
+            with torch.no_grad():
+                for batch in self.val_data:
+                    with self.precision.autocast():
+                        loss = _compute_loss(self.loss_fn, net, _to_device(batch, self.device))
+                    dtype = loss.dtype
+                    total = loss.detach().double() if total is None else total + loss.detach().double()
+                    count += 1
+        finally:
+            for m, training in self.modes:
+                m.training = training
+        if total is None:
+            raise ValueError(f"{_WHERE}: val_data yielded no batches")
+        return total.item(), count, dtype

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -12,10 +12,14 @@ from torch.optim.lr_scheduler import LambdaLR
 from lrsched_jax.core import Schedule
 from lrsched_torch._common import (
     Curve,
+    Field,
     as_float,
     check_mode,
     check_optimizer,
+    check_step,
+    fields_json,
     from_json,
+    group_fields,
     group_schedules,
     to_json,
 )
@@ -26,7 +30,7 @@ __all__ = ["ScheduleLR"]
 STATE_KEY = "lrsched"
 _FORMAT = 1
 # Attributes of ours that are rebuilt from the constructor, never saved.
-_PRIVATE = ("optimizer", "lr_lambdas", "_schedules", "_mode", "_curve", "_fast")
+_PRIVATE = ("optimizer", "lr_lambdas", "_schedules", "_mode", "_curve", "_fast", "_fields")
 
 
 class ScheduleLR(LambdaLR):
@@ -51,6 +55,17 @@ class ScheduleLR(LambdaLR):
             (kept in ``base_lrs``).
         last_epoch: as in torch: ``-1`` starts at step 0; a value ``>= 0`` resumes (the
             optimizer's groups must then hold ``initial_lr``, as torch requires).
+        momentum: a schedule (or one per param group) for the momentum, set where torch's
+            ``OneCycleLR``/``CyclicLR`` set it: ``betas[0]`` when the optimizer has ``betas``
+            (Adam, AdamW, ...), else ``momentum`` (SGD, RMSprop). Same step semantics as the
+            lr: update ``k`` uses ``momentum(k)``, as
+            ``optax.inject_hyperparams(optax.sgd)(learning_rate=lr, momentum=m)`` does.
+        fields: ``{entry: schedule or one per group}`` for any other numeric param-group
+            entry (``{"weight_decay": s}``); ``"momentum"`` here means the same as
+            ``momentum=`` (give it one way, not both). Field schedules give the value itself
+            in either ``mode``. An entry that no group has, a group without it, or a
+            non-numeric entry (``nesterov``, ``betas`` itself, ``lr``) raises ``ValueError``
+            or ``TypeError`` at construction.
 
     The values are the schedule's float64 values exactly (evaluated with NumPy, never
     through JAX), served from chunks of 4096 steps evaluated ahead in one vectorised call,
@@ -59,8 +74,11 @@ class ScheduleLR(LambdaLR):
 
     :meth:`state_dict` holds only plain types (it survives ``torch.save`` /
     ``torch.load(weights_only=True)``), including each group's schedule config; a run
-    resumed with :meth:`load_state_dict` at any step continues the identical curve, and a
-    state saved for another schedule, mode or number of param groups raises ``ValueError``.
+    resumed with :meth:`load_state_dict` at any step continues the identical curve (the
+    groups get the restored step's lr — and fields — at once, so the optimizer's state need
+    not be loaded for them to be right), and a state saved for another schedule, field
+    schedule, mode or number of param groups raises ``ValueError``. A step that is not a
+    finite number (``step(float("nan"))``) raises before anything changes.
 
     Absolute mode — the schedule gives the lr:
 
@@ -88,6 +106,23 @@ class ScheduleLR(LambdaLR):
     ...     sched.step()
     >>> sched.get_last_lr()
     [0.05, 0.01]
+
+    The momentum too — torch's one-cycle recipe (``OneCycleLR`` cycles ``betas[0]`` of
+    AdamW between 0.95 and 0.85), driven from its converted curves:
+
+    >>> from lrsched_torch import from_torch
+    >>> opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+    >>> torch_sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=100)
+    >>> lr, m = from_torch(torch_sched, field="lr"), from_torch(torch_sched, field="momentum")
+    >>> opt2 = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+    >>> sched = ScheduleLR(opt2, lr, momentum=m)
+    >>> opt2.param_groups[0]["betas"]
+    (0.95, 0.999)
+    >>> for _ in range(29):  # pct_start=0.3: the momentum is lowest at step 0.3 * 100 - 1
+    ...     opt2.step()
+    ...     sched.step()
+    >>> round(opt2.param_groups[0]["betas"][0], 6)
+    0.85
     """
 
     def __init__(
@@ -96,10 +131,14 @@ class ScheduleLR(LambdaLR):
         schedule: Schedule | Sequence[Schedule],
         mode: str = "absolute",
         last_epoch: int = -1,
+        *,
+        momentum: Schedule | Sequence[Schedule] | None = None,
+        fields: Mapping[str, Schedule | Sequence[Schedule]] | None = None,
     ) -> None:
         where = "ScheduleLR"
         check_optimizer(where, optimizer)
         schedules = group_schedules(where, schedule, len(optimizer.param_groups))
+        self._fields: tuple[Field, ...] = group_fields(where, optimizer, momentum, fields)
         self._mode = check_mode(where, mode)
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, int):
             raise TypeError(f"{where}: last_epoch must be an int, got {last_epoch!r}")
@@ -109,13 +148,19 @@ class ScheduleLR(LambdaLR):
         # A subclass overriding get_lr gets torch's own _update_lr, which calls it.
         self._fast = type(self).get_lr is ScheduleLR.get_lr
         # Built before LambdaLR's constructor, which sets lr(0) through get_lr().
-        self._curve = Curve(schedules) if self._mode == "absolute" else None
+        self._curve = Curve(schedules, fields=self._fields) if self._mode == "absolute" else None
         super().__init__(optimizer, lr_lambda=list(schedules), last_epoch=last_epoch)
 
     @property
     def schedules(self) -> tuple[Schedule, ...]:
         """The schedule of each param group."""
         return self._schedules
+
+    @property
+    def fields(self) -> dict[str, tuple[Schedule, ...]]:
+        """The schedules of the other hyperparameters, ``{name: one per param group}``
+        (``"momentum"`` for ``momentum=``; empty when only the lr is driven)."""
+        return {f.name: f.schedules for f in self._fields}
 
     @property
     def mode(self) -> str:
@@ -126,7 +171,7 @@ class ScheduleLR(LambdaLR):
         scales = None
         if self._mode == "multiplier":
             scales = [as_float("ScheduleLR", f"base_lrs[{i}]", b) for i, b in enumerate(self.base_lrs)]
-        self._curve = Curve(self._schedules, scales)
+        self._curve = Curve(self._schedules, scales, self._fields)
         return self._curve
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
@@ -147,60 +192,102 @@ class ScheduleLR(LambdaLR):
             curve = self._rebuild_curve()
         return curve.row(self.last_epoch)
 
+    def step(self, epoch: Any = None) -> None:
+        """torch's ``LRScheduler.step``: the next step (or step ``epoch``, torch's deprecated
+        form; fractional epochs allowed), then every group's lr is that step's value.
+
+        Raises ``TypeError``/``ValueError`` naming ``epoch`` for a step that is not a finite
+        real number (NaN, ±inf, a string, a bool) before anything changes — torch itself would
+        write the NaN into the optimizer.
+        """
+        if epoch is not None:
+            epoch = check_step("ScheduleLR.step", "epoch", epoch)
+        super().step(epoch)
+
     def _update_lr(self, epoch: Any = None) -> None:
         # torch's LRScheduler._update_lr without its per-step overhead (a context manager,
-        # helper calls, the get_lr warning check). step() itself — with torch's call-order and
-        # epoch-deprecation warnings — is torch's own. A subclass overriding get_lr, and an
-        # optimizer whose param groups changed, take torch's path.
+        # helper calls, the get_lr warning check): Curve.apply, the hot path shared with
+        # attach(). step() itself — with torch's call-order and epoch-deprecation warnings —
+        # is torch's own. A subclass overriding get_lr, and an optimizer whose param groups
+        # changed, take torch's path; the fields are then written after torch's lr update, as
+        # torch's OneCycleLR writes the momentum while it computes the lr.
         groups = self.optimizer.param_groups
         curve = self._curve
-        if not self._fast or curve is None or len(groups) != len(curve.schedules):
+        if curve is None:
+            # Multiplier mode: LRScheduler.__init__ has set base_lrs before the first step.
+            curve = self._rebuild_curve()
+        if not self._fast or len(groups) != len(curve.schedules):
             super()._update_lr(epoch)
+            if self._fields:
+                if len(groups) != len(curve.schedules):
+                    raise RuntimeError(
+                        f"ScheduleLR: the optimizer now has {len(groups)} param group(s) but the field "
+                        f"schedules cover {len(curve.schedules)}; build a new ScheduleLR after "
+                        "add_param_group"
+                    )
+                curve.apply(groups, self.last_epoch, lr=False)
             return
         k = self.last_epoch + 1 if epoch is None else epoch
+        self._last_lr = curve.apply(groups, k)
         self.last_epoch = k
-        j = k - curve.start if type(k) is int else -1
-        if 0 <= j < curve.size:
-            row = [c[j] for c in curve.cols]
-        else:
-            row = curve.row(k)
-        tensors = False
-        for group, lr in zip(groups, row):
-            old = group["lr"]
-            # type() first: isinstance(x, torch.Tensor) goes through torch's metaclass (slow).
-            if type(old) is not float and isinstance(old, torch.Tensor):
-                old.fill_(lr)
-                tensors = True
-            else:
-                group["lr"] = lr
-        if tensors:
-            self._last_lr = [
-                g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in groups
-            ]
-        else:
-            self._last_lr = row
 
     def state_dict(self) -> dict[str, Any]:
         """The scheduler's state, plain types only (``torch.load(weights_only=True)`` reads it).
 
         torch's own entries (``last_epoch``, ``base_lrs``, ``_last_lr``, ``_step_count``, ...)
         plus ``"lrsched"``: ``{"format": 1, "mode": ..., "schedules": [<JSON config per
-        group>]}``, which :meth:`load_state_dict` checks against this scheduler.
+        group>], "fields": {name: [<JSON config per group>]}}``, which :meth:`load_state_dict`
+        checks against this scheduler (a state without ``"fields"``, saved before fields
+        existed, drove the lr only).
         """
         state = {k: v for k, v in self.__dict__.items() if k not in _PRIVATE}
         state[STATE_KEY] = {
             "format": _FORMAT,
             "mode": self._mode,
             "schedules": [to_json(s) for s in self._schedules],
+            "fields": fields_json(self._fields),
         }
         return state
+
+    def _check_fields(self, where: str, saved: Any) -> None:
+        mine = {f.name: f.schedules for f in self._fields}
+        if not isinstance(saved, dict) or set(saved) != set(mine):
+            names = sorted(saved) if isinstance(saved, dict) else saved
+            raise ValueError(
+                f"{where}: the state was saved driving the fields {names!r} beside the lr, this "
+                f"scheduler drives {sorted(mine)!r}"
+            )
+        for name, ours in mine.items():
+            texts = saved[name]
+            if not isinstance(texts, list) or len(texts) != len(ours):
+                raise ValueError(
+                    f"{where}: field {name!r}: the state holds {texts!r}, not one config per group"
+                )
+            for i, (text, schedule) in enumerate(zip(texts, ours)):
+                try:
+                    theirs = from_json(text) if isinstance(text, str) else None
+                except (TypeError, ValueError) as e:
+                    raise ValueError(
+                        f"{where}: field {name!r}, param group {i}: unreadable config: {e}"
+                    ) from e
+                if theirs != schedule:
+                    raise ValueError(
+                        f"{where}: field {name!r}, param group {i}: the state was saved for a different "
+                        f"schedule.\n  saved: {theirs!r}\n  this scheduler: {schedule!r}"
+                    )
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Resume from :meth:`state_dict` output: the curve continues exactly where it was saved.
 
-        Raises ``ValueError`` when the state was saved for a different schedule, mode or
-        number of param groups (instead of silently following another curve), or is not a
-        ``ScheduleLR`` state at all (e.g. a plain ``LambdaLR``'s). The dict is not modified.
+        Every param group's lr is set to the restored step's value (``lr(last_epoch)``, times
+        ``base_lrs`` in multiplier mode), and every field to its value there, so the next
+        update applies what the uninterrupted run would — whether or not the optimizer's state
+        is loaded too, and in either order.
+
+        Raises ``ValueError`` when the state was saved for a different schedule, field
+        schedules (a field more, fewer or another curve), mode or number of param groups
+        (instead of silently following another curve), or is not a ``ScheduleLR`` state at
+        all (e.g. a plain ``LambdaLR``'s). The dict is not modified.
         """
         where = "ScheduleLR.load_state_dict"
         if not isinstance(state_dict, dict):
@@ -236,7 +323,20 @@ class ScheduleLR(LambdaLR):
                     f"  saved: {theirs!r}\n  this scheduler: {mine!r}\n"
                     "Build the ScheduleLR with the saved schedule to resume that run."
                 )
-        self.__dict__.update({k: v for k, v in state_dict.items() if k != STATE_KEY and k not in _PRIVATE})
+        self._check_fields(where, meta.get("fields", {}))
+        if "last_epoch" not in state_dict:
+            raise ValueError(f"{where}: the state has no 'last_epoch' (the step to resume at)")
+        step = check_step(where, "state_dict['last_epoch']", state_dict["last_epoch"])
+        if step < 0:
+            raise ValueError(f"{where}: state_dict['last_epoch'] must be >= 0, got {step!r}")
+        restored = {k: v for k, v in state_dict.items() if k != STATE_KEY and k not in _PRIVATE}
+        restored["last_epoch"] = step
+        self.__dict__.update(restored)
         # base_lrs may have changed (multiplier mode), and the step certainly has.
         if self._mode == "multiplier":
-            self._curve = None
+            self._rebuild_curve()
+        # The groups get the restored step's lr now, so the next update uses it even when the
+        # optimizer's own state is not loaded (or is loaded first, then this): torch's
+        # LambdaLR leaves the constructor's lr(0) there. Through _update_lr, so that a
+        # subclass overriding get_lr is asked as on every step.
+        self._update_lr(step)

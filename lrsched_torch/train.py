@@ -22,7 +22,7 @@ instead of leaving the others inside a collective (:mod:`lrsched_torch.distribut
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -35,11 +35,31 @@ __all__ = ["batches", "evaluate", "train_epoch"]
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
+def _check_batch_size(where: str, batch_size: Any) -> int | None:
+    """``batch_size`` as an int >= 1 (or None): ``TypeError`` for a bool, a float or any other
+    non-integer (``2.5`` would otherwise fail inside slicing, ``True`` pass as 1)."""
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"{where}: batch_size must be an int or None, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"{where}: batch_size must be >= 1, got {batch_size!r}")
+    return int(batch_size)
+
+
 def batches(n: int, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Indices of ``n // batch_size`` full batches, shape ``(steps, batch_size)``; shuffled
-    with ``generator`` if given. The remainder is dropped, as in :func:`lrsched_jax.train.batches`."""
-    if batch_size < 1 or batch_size > n:
-        raise ValueError(f"batch_size must be in [1, {n}], got {batch_size}")
+    with ``generator`` if given. The remainder is dropped, as in :func:`lrsched_jax.train.batches`.
+
+    ``batch_size`` must be an int in ``[1, n]`` (``TypeError``/``ValueError`` naming it)."""
+    return _indices("batches", n, batch_size, generator)
+
+
+def _indices(where: str, n: int, batch_size: Any, generator: torch.Generator | None) -> torch.Tensor:
+    if _check_batch_size(where, batch_size) is None:
+        raise TypeError(f"{where}: batch_size must be an int, got None")
+    if batch_size > n:
+        raise ValueError(f"{where}: batch_size must be in [1, {n}] (the number of samples), got {batch_size}")
     order = torch.arange(n) if generator is None else torch.randperm(n, generator=generator)
     steps = n // batch_size
     return order[: steps * batch_size].reshape(steps, batch_size)
@@ -50,6 +70,7 @@ def _is_pair(data: Any) -> bool:
 
 
 def _iterate(
+    where: str,
     data: Batch | Iterable[Batch],
     batch_size: int | None,
     generator: torch.Generator | None,
@@ -58,19 +79,19 @@ def _iterate(
     if _is_pair(data):
         x, y = data
         if batch_size is None:
-            raise ValueError("batch_size is required when data is an (x, y) pair of tensors")
+            raise ValueError(f"{where}: batch_size is required when data is an (x, y) pair of tensors")
         if sync is None or not sync.distributed:
-            for idx in batches(len(x), batch_size, generator):
+            for idx in _indices(where, len(x), batch_size, generator):
                 yield x[idx], y[idx]
             return
         # The global batch's contiguous share of this rank (checked to split evenly).
         share = batch_size // sync.world
         lo = sync.rank * share
-        for idx in batches(len(x), batch_size, generator):
+        for idx in _indices(where, len(x), batch_size, generator):
             mine = idx[lo : lo + share]
             yield x[mine], y[mine]
     else:
-        yield from data
+        yield from cast(Iterable[Batch], data)
 
 
 def _check_split(where: str, sync: RankSync, data: Any, batch_size: int | None) -> None:
@@ -120,13 +141,14 @@ def train_epoch(
     [0.1, 0.075, 0.05, 0.025]
     """
     where = "train_epoch"
+    batch_size = _check_batch_size(where, batch_size)
     dev = None if device is None else torch.device(device)
     sync = RankSync(where, sync_group(where, model, process_group), dev)
     _check_split(where, sync, data, batch_size)
     model.train()
     losses: list[float] = []
     applied: list[float] = []
-    it = iter(_iterate(data, batch_size, generator, sync))
+    it = iter(_iterate(where, data, batch_size, generator, sync))
     if not sync.distributed:
         for xb, yb in it:
             if dev is not None:
@@ -145,7 +167,7 @@ def train_epoch(
     # batch is fetched (also: has every rank one more batch?) and after the loss — so that
     # an error on one rank, or one rank running out of batches early, stops every rank.
     def fetch() -> Any:
-        batch = next(it, _END)
+        batch: Any = next(it, _END)
         if batch is _END:
             return batch
         xb, yb = batch
@@ -192,7 +214,9 @@ def evaluate(
     process_group: Any = None,
 ) -> dict[str, float]:
     """``{"loss": ..., "accuracy": ...}`` over ``data`` (an ``(x, y)`` pair — all at once when
-    ``batch_size`` is None — or an iterable of batches); accuracy for class logits.
+    ``batch_size`` is None — or an iterable of batches); accuracy for class logits. The loss is
+    the sample-weighted mean of the per-batch losses. ``ValueError`` naming ``data`` when it
+    holds no sample (over all ranks).
 
     Data parallel (a DDP model, or ``process_group``): an ``(x, y)`` pair is split into one
     contiguous share of the samples per rank (any number of samples); an iterable is each
@@ -201,18 +225,20 @@ def evaluate(
     with different numbers of batches never meet inside DDP's collectives.
     """
     where = "evaluate"
+    batch_size = _check_batch_size(where, batch_size)
     sync = RankSync(
         where, sync_group(where, model, process_group), None if device is None else torch.device(device)
     )
     net = unwrap(model) if sync.distributed else model
     if sync.distributed and _is_pair(data):
-        share = torch.tensor_split(torch.arange(len(data[0])), sync.world)[sync.rank]
-        data = (data[0][share], data[1][share])
+        x, y = cast(Batch, data)
+        share = torch.tensor_split(torch.arange(len(x)), sync.world)[sync.rank]
+        data = (x[share], y[share])
 
     def local() -> tuple[float, float, int]:
         total, loss_sum, correct = 0, 0.0, 0.0
         batches_ = [data] if isinstance(data, tuple) and batch_size is None else data
-        for xb, yb in _iterate(batches_, batch_size, None):  # type: ignore[arg-type]
+        for xb, yb in _iterate(where, batches_, batch_size, None):
             if device is not None:
                 xb, yb = xb.to(device), yb.to(device)
             out = net(xb)
@@ -235,4 +261,6 @@ def evaluate(
         loss_sum, correct, total = (float(np.sum(table[:, j])) for j in range(3))
     else:
         loss_sum, correct, total = sums
+    if total == 0:
+        raise ValueError(f"{where}: data has no samples (no batch, or only empty ones); nothing to evaluate")
     return {"loss": loss_sum / total, "accuracy": correct / total}

@@ -125,6 +125,94 @@ def test_count_survives_an_optimizer_state_dict_round_trip(attach_before_load: b
     h2.detach()
 
 
+def _opt_snapshot(opt: torch.optim.Optimizer) -> str:
+    return repr([{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups])
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        dict(schedule=SCHEDULES[1]),
+        dict(schedule=lrs.warmup_cosine(0.1, 10, 201, min_lr=1e-4)),
+        dict(mode="multiplier"),
+    ],
+    ids=["other-family", "other-horizon", "other-mode"],
+)
+def test_a_count_saved_under_another_schedule_is_refused(other: dict) -> None:
+    """As ScheduleLR.load_state_dict refuses another schedule's state: loading into an attached
+    optimizer (before torch loads anything) and attaching to loaded groups both raise, naming
+    both schedules; the same schedule resumes as before."""
+    s = SCHEDULES[0]
+    probe = Probe([0.1])
+    saving = attach(probe.opt, s)
+    for _ in range(5):
+        probe.step()
+    state = _save_load(probe.opt.state_dict())
+    saving.detach()
+    theirs = other.get("schedule", s)
+    mode = other.get("mode", "absolute")
+
+    fresh = Probe([0.1])
+    handle = attach(fresh.opt, theirs, mode=mode)
+    before = _opt_snapshot(fresh.opt)
+    with pytest.raises(ValueError, match="saved under another schedule") as info:
+        fresh.opt.load_state_dict(state)
+    assert repr(s) in str(info.value) and repr(theirs) in str(info.value)
+    assert _opt_snapshot(fresh.opt) == before and handle.count == 0  # nothing was loaded
+    handle.detach()
+
+    unattached = Probe([0.1])
+    unattached.opt.load_state_dict(state)
+    with pytest.raises(ValueError, match=r"attach: param group 0: .*saved under another schedule"):
+        attach(unattached.opt, theirs, mode=mode)
+    h2 = attach(unattached.opt, s)  # the saved schedule resumes at the saved count
+    assert h2.count == 5 and unattached.step() == [float(s(5))]
+    h2.detach()
+
+
+def test_a_non_integer_count_in_a_loaded_state_is_refused_before_loading() -> None:
+    probe = Probe([0.1])
+    handle = attach(probe.opt, SCHEDULES[2])
+    probe.step()
+    state = _save_load(probe.opt.state_dict())
+    before = _opt_snapshot(probe.opt)
+    for bad in (float("nan"), 2.5, -1, True):
+        state["param_groups"][0][COUNT_KEY] = bad
+        with pytest.raises(ValueError, match=r"optimizer\.load_state_dict: param group 0.*'lrsched_count'"):
+            probe.opt.load_state_dict(state)
+        assert _opt_snapshot(probe.opt) == before
+    handle.detach()
+
+
+def test_attach_shares_the_scheduler_hot_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each optimizer.step() goes through Curve.apply — the function ScheduleLR.step() uses —
+    twice (pre-hook: this update; post-hook: shows the next), reading the chunk evaluated ahead."""
+    from lrsched_torch._common import Curve
+
+    calls = {"apply": 0, "fill": 0, "single": 0}
+
+    def counting(name: str, fn: Any) -> Any:
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return spy
+
+    for name, attr in (("apply", "apply"), ("fill", "_fill"), ("single", "_single")):
+        monkeypatch.setattr(Curve, attr, counting(name, getattr(Curve, attr)))
+    s = SCHEDULES[0]
+    for mode in ("absolute", "multiplier"):
+        probe = Probe([0.1, 0.05])
+        handle = attach(probe.opt, s, mode=mode)
+        for k in calls:
+            calls[k] = 0
+        applied = [probe.step() for _ in range(100)]
+        assert calls == {"apply": 200, "fill": 0, "single": 0}
+        bases = [1.0, 1.0] if mode == "absolute" else [0.1, 0.05]
+        np.testing.assert_array_equal(np.asarray(applied), np.outer(s.curve(100), bases))
+        handle.detach()
+
+
 def test_a_closure_that_raises_is_not_counted() -> None:
     probe = Probe([0.1])
     handle = attach(probe.opt, lrs.exponential(0.1, 0.5))
@@ -223,3 +311,121 @@ def test_handle_outliving_its_optimizer() -> None:
     with pytest.raises(RuntimeError, match="optimizer no longer exists"):
         _ = handle.count
     handle.detach()
+
+
+# --- momentum and other fields -----------------------------------------------------------------------
+
+
+def _hyper(opt: torch.optim.Optimizer) -> list[float]:
+    """lr, momentum (betas[0] where torch's OneCycleLR puts it) and weight decay per group."""
+    out = []
+    for g in opt.param_groups:
+        m = g["betas"][0] if "betas" in opt.defaults else g["momentum"]
+        out += [float(g["lr"]), float(m), float(g["weight_decay"])]
+    return out
+
+
+def _applied(opt: torch.optim.Optimizer) -> list[list[float]]:
+    """Registered after attach(): its pre-hook has set the values the update then uses."""
+    seen: list[list[float]] = []
+    opt.register_step_pre_hook(lambda o, a, k: seen.append(_hyper(o)))
+    return seen
+
+
+def _opt(cls: type, **kw: Any) -> torch.optim.Optimizer:
+    groups = [
+        {"params": [torch.nn.Parameter(torch.ones(2))]},
+        {"params": [torch.nn.Parameter(torch.ones(2))]},
+    ]
+    return cls(groups, lr=0.1, **kw)
+
+
+@pytest.mark.parametrize(("cls", "kw"), [(torch.optim.SGD, {"momentum": 0.9}), (torch.optim.AdamW, {})])
+def test_momentum_follows_the_count_where_torch_one_cycle_puts_it(cls: type, kw: dict) -> None:
+    """Update k uses momentum(k) — the momentum torch's OneCycleLR gives update k — with no
+    scheduler.step(); a field schedule drives weight_decay the same way."""
+    n = 120
+    ref = _opt(cls, **kw)
+    ref_seen = _applied(ref)
+    torch_sched = tl.OneCycleLR(ref, 0.2, total_steps=n)
+    for _ in range(n):
+        ref.step()
+        if torch_sched.last_epoch < n - 1:
+            torch_sched.step()
+    m = lrs.one_cycle(0.85, n, div_factor=0.85 / 0.95, final_div_factor=1.0)
+    wd = [lrs.linear(0.0, 0.1, n), lrs.constant(0.01)]
+    opt = _opt(cls, **kw)
+    handle = attach(opt, lrs.one_cycle(0.2, n), momentum=m, fields={"weight_decay": wd})
+    seen = _applied(opt)
+    for _ in range(n):
+        opt.step()
+    got, want = np.asarray(seen), np.asarray(ref_seen)
+    np.testing.assert_allclose(got[:, [0, 1, 3, 4]], want[:, [0, 1, 3, 4]], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(got[:, 2], wd[0].curve(n))
+    np.testing.assert_array_equal(got[:, 5], wd[1].curve(n))
+    assert handle.fields == {"momentum": (m, m), "weight_decay": tuple(wd)}
+    handle.detach()
+
+
+@pytest.mark.parametrize("attach_before_load", [True, False])
+def test_fields_resume_from_an_optimizer_state_dict(attach_before_load: bool) -> None:
+    lr, m = lrs.warmup_cosine(0.1, 5, 100), lrs.linear(0.95, 0.85, 60)
+    opt = _opt(torch.optim.AdamW)
+    handle = attach(opt, lr, momentum=m)
+    seen = _applied(opt)
+    for _ in range(30):
+        opt.step()
+    state = _save_load(opt.state_dict())
+    for _ in range(10):
+        opt.step()
+    handle.detach()
+
+    fresh = _opt(torch.optim.AdamW, betas=(0.1, 0.5))  # other betas: the attachment decides beta1
+    if attach_before_load:
+        h2 = attach(fresh, lr, momentum=m)
+        fresh.load_state_dict(state)
+    else:
+        fresh.load_state_dict(state)
+        h2 = attach(fresh, lr, momentum=m)
+    resumed = _applied(fresh)
+    for _ in range(10):
+        fresh.step()
+    assert h2.count == 40 and resumed == seen[30:]
+    h2.detach()
+
+
+def test_a_count_saved_under_another_momentum_schedule_is_refused() -> None:
+    lr, m = lrs.constant(0.1), lrs.linear(0.95, 0.85, 60)
+    opt = _opt(torch.optim.SGD, momentum=0.9)
+    handle = attach(opt, lr, momentum=m)
+    opt.step()
+    state = _save_load(opt.state_dict())
+    handle.detach()
+    for other in (
+        {},
+        {"momentum": lrs.linear(0.95, 0.8, 60)},
+        {"fields": {"weight_decay": lrs.constant(0.0)}},
+    ):
+        fresh = _opt(torch.optim.SGD, momentum=0.9)
+        h = attach(fresh, lr, **other)
+        with pytest.raises(ValueError, match=r"(?s)another schedule.*saved: .*fields \{'momentum'"):
+            fresh.load_state_dict(state)
+        h.detach()
+        fresh.load_state_dict(state)
+        with pytest.raises(ValueError, match=r"attach: param group 0: .*saved under another schedule"):
+            attach(fresh, lr, **other)
+    fresh = _opt(torch.optim.SGD, momentum=0.9)
+    fresh.load_state_dict(state)
+    assert attach(fresh, lr, momentum=m).count == 1
+
+
+def test_field_arguments_are_checked_by_attach() -> None:
+    s = lrs.constant(0.1)
+    opt = _opt(torch.optim.SGD)
+    with pytest.raises(ValueError, match="attach: the momentum schedule is given twice"):
+        attach(opt, s, momentum=s, fields={"momentum": s})
+    with pytest.raises(ValueError, match="attach: fields\\['bar'\\]: unknown field 'bar'"):
+        attach(opt, s, fields={"bar": s})
+    with pytest.raises(ValueError, match="attach: momentum: Adagrad has neither"):
+        attach(torch.optim.Adagrad([torch.nn.Parameter(torch.zeros(1))]), s, momentum=s)
+    attach(opt, s).detach()  # nothing was left attached by the refused calls

@@ -30,6 +30,7 @@ from torch.optim import lr_scheduler as tl
 
 import lrsched_jax as lrs
 from lrsched_torch import ScheduleLR, from_torch
+from lrsched_torch.convert import UnconvertedFieldWarning
 
 #: The float32 contract: within this many float32 ulps of torch's float64 value.
 F32_ULPS = 8
@@ -105,8 +106,16 @@ def check_case(case: Case, at: int) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # torch would warn about misuse; there must be none
         sched = case.build(opt)
-        ss = as_tuple(from_torch(sched))
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            ss = as_tuple(from_torch(sched))
+        warnings.filterwarnings("ignore", category=UnconvertedFieldWarning)  # counted just above
         ref, snap = record(sched, opt, case.n, at)
+    # one warning exactly when the recipe cycles the momentum (the lr alone is not the recipe)
+    cycles = cycles_momentum(sched)
+    assert [w.category for w in seen] == ([UnconvertedFieldWarning] if cycles else [])
+    if cycles:
+        check_momentum(case, at)
     G = len(case.bases)
     assert len(ss) == G
     if case.closed_form:
@@ -147,7 +156,62 @@ def check_case(case: Case, at: int) -> None:
 
     # group= picks one group's schedule
     g = G - 1
-    assert from_torch(sched, group=g) == ss[g]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnconvertedFieldWarning)  # checked above
+        assert from_torch(sched, group=g) == ss[g]
+
+
+def leaves(sched: Any) -> list[Any]:
+    children = getattr(sched, "_schedulers", None)
+    return [sched] if children is None else [x for c in children for x in leaves(c)]
+
+
+def cycles_momentum(sched: Any) -> bool:
+    return any(getattr(c, "cycle_momentum", False) for c in leaves(sched))
+
+
+def group_momenta(opt: torch.optim.Optimizer) -> list[float]:
+    """What torch's schedulers write: ``betas[0]`` where the optimizer has betas, else ``momentum``."""
+    key = "betas" in opt.defaults
+    return [float(g["betas"][0]) if key else float(g["momentum"]) for g in opt.param_groups]
+
+
+def record_momenta(
+    sched: Any, opt: torch.optim.Optimizer, n: int, at: int | None = None
+) -> tuple[np.ndarray, Any]:
+    """The group momenta at last_epoch 0..n-1, torch stepping a real optimizer, and
+    ``from_torch(..., field="momentum", from_current_step=True)`` taken at step ``at``."""
+    rows, snap = [], None
+    for k in range(n):
+        if k:
+            opt.step()
+            sched.step()
+        rows.append(group_momenta(opt))
+        if k == at:
+            snap = from_torch(sched, field="momentum", from_current_step=True)
+    return np.asarray(rows, dtype=np.float64), snap
+
+
+def check_momentum(case: Case, at: int) -> None:
+    """``from_torch(..., field="momentum")`` is the momentum torch's optimizer holds at every
+    step (1e-12 absolute), drives a fresh optimizer through ScheduleLR to exactly its float64
+    values, and continues mid-run with ``from_current_step``."""
+    opt = make_opt(case.bases)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched = case.build(opt)
+        ms = as_tuple(from_torch(sched, field="momentum"))
+        ref, snap = record_momenta(sched, opt, case.n, at)
+    ours = curve64(ms, case.n)
+    err = np.abs(ours - ref)
+    assert err.max() <= F64_TOL, f"momentum off by {err.max():.3g} at step {err.max(1).argmax()}"
+    np.testing.assert_array_equal(curve64(as_tuple(snap), case.n - at), ours[at:])
+    opt2 = make_opt(case.bases)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnconvertedFieldWarning)
+        lr = list(as_tuple(from_torch(sched)))
+    driven, _ = record_momenta(ScheduleLR(opt2, lr, momentum=list(ms)), opt2, case.n)
+    np.testing.assert_array_equal(driven, ours)
 
 
 # --- hyperparameter strategies -------------------------------------------------------------------
@@ -270,8 +334,9 @@ def one_cycle_lr(draw: Any) -> Case:
     bases = draw(bases_st)
     total = draw(st.integers(10, 1500))
     kw = _one_cycle_kwargs(draw, bases, total)
-    # total_steps + 1 values: torch's last legal step is total_steps itself
-    return Case(bases, partial(tl.OneCycleLR, **kw), total + 1)
+    # the applied lrs: updates 0..total_steps-1 (torch's step-total_steps value is set after
+    # the last update and never applied; ours holds lr(total_steps - 1) from there on)
+    return Case(bases, partial(tl.OneCycleLR, **kw), total)
 
 
 def _multiplicative_child(draw: Any) -> Any:
@@ -439,15 +504,21 @@ def test_cosine_recursive_drift_is_bounded() -> None:
 # --- single behaviours ---------------------------------------------------------------------------
 
 
-def test_one_cycle_value_at_total_steps_and_after() -> None:
+@pytest.mark.parametrize("anneal", ["cos", "linear"])
+def test_one_cycle_holds_the_last_applied_lr_past_total_steps(anneal: str) -> None:
     opt = make_opt([0.5])
-    sched = tl.OneCycleLR(opt, max_lr=0.5, total_steps=20, three_phase=True)
+    sched = tl.OneCycleLR(opt, max_lr=0.5, total_steps=20, three_phase=True, anneal_strategy=anneal)
     ref, _ = record(sched, opt, 21)
-    s = from_torch(sched)
-    np.testing.assert_allclose(s.curve(21), ref[:, 0], rtol=0, atol=1e-15)
+    s = from_torch(sched, field="lr")
+    # every applied lr (updates 0..19) is torch's
+    np.testing.assert_allclose(s.curve(20), ref[:20, 0], rtol=0, atol=1e-15)
     with pytest.raises(ValueError, match="Tried to step"):
-        sched.step()  # torch refuses step 21; ours holds step 20's value
-    assert s(25) == s(20)
+        sched.step()  # torch refuses step 21
+    # torch's step-20 value (set after the last update) is never applied: ours holds lr(19),
+    # where torch's would be larger than the final lr (cos) or negative (linear)
+    assert ref[20, 0] != ref[19, 0]
+    assert s(20) == s(25) == s(10**9) == s(19)
+    assert float(s(20)) == pytest.approx(ref[19, 0], rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -633,14 +704,14 @@ def test_cyclic_lr_built_after_another_scheduler_starts_at_initial_lr() -> None:
     tl.StepLR(opt, 5)
     sched = tl.CyclicLR(opt, 0.01, 0.1, step_size_up=4)
     ref, _ = record(sched, opt, 20)
-    s = from_torch(sched)
+    s = from_torch(sched, field="lr")
     assert ref[0, 0] == 0.3
     np.testing.assert_allclose(s.curve(20), ref[:, 0], rtol=0, atol=1e-16)
     # inside SequentialLR the initial step is re-run after construction: no such quirk
     opt = make_opt([0.3])
     seq = tl.SequentialLR(opt, [tl.StepLR(opt, 5), tl.CyclicLR(opt, 0.01, 0.1, step_size_up=4)], [3])
     ref, _ = record(seq, opt, 20)
-    np.testing.assert_allclose(from_torch(seq).curve(20), ref[:, 0], rtol=0, atol=1e-16)
+    np.testing.assert_allclose(from_torch(seq, field="lr").curve(20), ref[:, 0], rtol=0, atol=1e-16)
 
 
 def _mutated(build: Any, **attrs: Any) -> Any:
@@ -659,7 +730,7 @@ def _mutated(build: Any, **attrs: Any) -> Any:
     ("build", "error", "match"),
     [
         (lambda o: tl.StepLR(o, 3, gamma=math.inf), ValueError, "gamma must be finite"),
-        (_mutated(lambda o: tl.StepLR(o, 3), step_size="3"), TypeError, "step_size must be a number"),
+        (_mutated(lambda o: tl.StepLR(o, 3), step_size="3"), TypeError, "step_size must be a real number"),
         (_mutated(lambda o: tl.ConstantLR(o, 0.5), factor=1.5), ValueError, r"factor must be in \[0, 1\]"),
         (lambda o: tl.CosineAnnealingLR(o, 10, eta_min=-0.1), ValueError, "eta_min must be >= 0"),
         (
@@ -690,7 +761,7 @@ def test_each_conversion_check(build: Any, error: type, match: str) -> None:
 
 def test_one_cycle_with_zero_max_lr_is_constant_zero() -> None:
     opt = make_opt([0.1])
-    assert from_torch(tl.OneCycleLR(opt, 0.0, total_steps=10)) == lrs.constant(0.0)
+    assert from_torch(tl.OneCycleLR(opt, 0.0, total_steps=10), field="lr") == lrs.constant(0.0)
 
 
 def test_current_step_that_cannot_be_told() -> None:
@@ -706,3 +777,150 @@ def test_current_step_that_cannot_be_told() -> None:
     a.step()  # only one child stepped
     with pytest.raises(ValueError, match="children are at different steps"):
         from_torch(chain, from_current_step=True)
+
+
+def test_current_step_that_is_not_finite_names_the_scheduler() -> None:
+    """torch's own step(nan) leaves NaN in last_epoch (and in the optimizer); the conversion
+    refuses it with the scheduler named, instead of an error from deep inside ``shift``."""
+    opt = make_opt([0.1])
+    sched = tl.StepLR(opt, 3, 0.5)
+    opt.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's epoch deprecation warning
+        sched.step(float("nan"))
+    assert math.isnan(opt.param_groups[0]["lr"])  # torch itself writes the NaN
+    with pytest.raises(ValueError, match=r"from_torch: scheduler: .*must be finite, got nan"):
+        from_torch(sched, from_current_step=True)
+
+
+# --- the momentum curve (field="momentum") ----------------------------------------------------------
+
+
+def _adamw(bases: list[float]) -> torch.optim.AdamW:
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": b} for b in bases]
+    return torch.optim.AdamW(groups, lr=bases[0])
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda o: tl.OneCycleLR(o, [0.1, 0.3], total_steps=150, base_momentum=0.8, max_momentum=0.97),
+        lambda o: tl.OneCycleLR(o, 0.1, total_steps=150, three_phase=True, anneal_strategy="linear"),
+        lambda o: tl.CyclicLR(o, 0.01, 0.1, step_size_up=7, step_size_down=12, mode="triangular2"),
+        lambda o: tl.CyclicLR(o, 0.01, 0.1, step_size_up=5.5, mode="exp_range", gamma=0.97),
+        lambda o: tl.SequentialLR(
+            o, [tl.LinearLR(o, 0.1, total_iters=10), tl.OneCycleLR(o, 0.1, total_steps=140)], [10]
+        ),
+    ],
+)
+def test_beta1_curve_of_adam_type_optimizers(build: Any) -> None:
+    """On AdamW torch cycles betas[0]; field="momentum" is that curve, and ScheduleLR writes
+    it back there (betas[1] untouched)."""
+    opt = _adamw([0.1, 0.3])
+    sched = build(opt)
+    ms = as_tuple(from_torch(sched, field="momentum"))
+    ref, _ = record_momenta(sched, opt, 150)
+    assert np.abs(curve64(ms, 150) - ref).max() <= F64_TOL
+    opt2 = _adamw([0.1, 0.3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnconvertedFieldWarning)
+        lr = list(as_tuple(from_torch(sched)))
+    driven, _ = record_momenta(ScheduleLR(opt2, lr, momentum=list(ms)), opt2, 150)
+    np.testing.assert_array_equal(driven, curve64(ms, 150))
+    assert all(g["betas"][1] == 0.999 and isinstance(g["betas"], tuple) for g in opt2.param_groups)
+
+
+def test_one_cycle_momentum_starts_at_max_momentum() -> None:
+    """The converted curve starts at max_momentum exactly (its div_factor is chosen so) and
+    ends there; torch's own anneal can land one ulp off it."""
+    for top, low in [(0.95, 0.85), (0.97, 0.8), (0.9, 0.3), (0.999, 0.9)]:
+        opt = make_opt([0.1])
+        sched = tl.OneCycleLR(opt, 0.1, total_steps=50, base_momentum=low, max_momentum=top)
+        m = from_torch(sched, field="momentum")
+        assert float(m(0)) == top
+        assert abs(opt.param_groups[0]["momentum"] - top) <= 2e-16
+        assert abs(float(m(49)) - top) <= 1e-15
+
+
+def test_lr_only_conversion_warns_once_naming_the_momentum_field() -> None:
+    opt = _adamw([0.1, 0.2])
+    sched = tl.OneCycleLR(opt, [0.1, 0.2], total_steps=100)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        from_torch(sched)
+    assert len(seen) == 1 and issubclass(seen[0].category, UserWarning)
+    assert seen[0].category is UnconvertedFieldWarning
+    assert "field='momentum'" in str(seen[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from_torch(sched, field="momentum")
+        from_torch(sched, field="lr")  # the lr alone, asked for explicitly
+        from_torch(tl.OneCycleLR(make_opt([0.1]), 0.1, total_steps=10, cycle_momentum=False))
+        from_torch(tl.CyclicLR(make_opt([0.1]), 0.01, 0.1, cycle_momentum=False))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda o: tl.StepLR(o, 3),
+        lambda o: tl.OneCycleLR(o, 0.1, total_steps=10, cycle_momentum=False),
+        lambda o: tl.SequentialLR(o, [tl.StepLR(o, 3), tl.CyclicLR(o, 0.01, 0.1, cycle_momentum=False)], [4]),
+        lambda o: ScheduleLR(o, lrs.constant(0.1)),
+    ],
+)
+def test_momentum_of_a_scheduler_without_one_raises(build: Any) -> None:
+    sched = build(make_opt([0.1]))
+    with pytest.raises(ValueError, match="has no 'momentum' curve"):
+        from_torch(sched, field="momentum")
+
+
+def test_field_argument_checks_and_schedule_lr_fields() -> None:
+    opt = make_opt([0.1])
+    sched = tl.OneCycleLR(opt, 0.1, total_steps=10)
+    with pytest.raises(TypeError, match="field must be a str"):
+        from_torch(sched, field=0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="has no 'weight_decay' curve"):
+        from_torch(sched, field="weight_decay")
+    wd, m = lrs.linear(1e-4, 1e-3, 10), lrs.cosine(0.9, 10, 0.5)
+    driver = ScheduleLR(make_opt([0.1]), lrs.constant(0.1), momentum=m, fields={"weight_decay": wd})
+    assert from_torch(driver, field="weight_decay") == wd
+    assert from_torch(driver, field="momentum") == m
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert from_torch(driver) == lrs.constant(0.1)
+    assert len(seen) == 1 and "field='momentum', field='weight_decay'" in str(seen[0].message)
+
+
+def test_sequential_momentum_holds_what_torch_leaves() -> None:
+    """A non-cycling scheduler first: the momentum is the max_momentum the cycling one set when
+    it was built; after a cycling one: the value it set at the step before the milestone."""
+
+    def build(o: torch.optim.Optimizer) -> Any:
+        warm = tl.LinearLR(o, 0.1, total_iters=15)
+        cyc = tl.CyclicLR(o, 0.01, 0.1, step_size_up=6, base_momentum=0.7, max_momentum=0.92)
+        return tl.SequentialLR(o, [warm, cyc, tl.ConstantLR(o, 0.5, 5)], [15, 40])
+
+    opt = make_opt([0.1])
+    sched = build(opt)
+    m = from_torch(sched, field="momentum")
+    ref, _ = record_momenta(sched, opt, 80)
+    assert np.abs(m.curve(80) - ref[:, 0]).max() <= F64_TOL
+    assert isinstance(m, lrs.sequence) and m.boundaries == (15, 40)
+    assert m.schedules[0] == lrs.constant(0.92)
+
+
+def test_momentum_conversions_without_an_exact_form_raise() -> None:
+    opt = make_opt([0.1])
+    sched = tl.OneCycleLR(opt, 0.1, total_steps=10, base_momentum=0.0)
+    with pytest.raises(ValueError, match="zero momentum"):
+        from_torch(sched, field="momentum")
+    opt = make_opt([0.1])
+    first = tl.StepLR(opt, 3)
+    driver = ScheduleLR(opt, lrs.constant(0.1), momentum=lrs.constant(0.5))
+    seq = tl.SequentialLR(opt, [first, driver], [5])
+    with pytest.raises(ValueError, match="cannot read"):
+        from_torch(seq, field="momentum")
+    opt = make_opt([0.1])
+    sched = tl.CyclicLR(opt, 0.01, 0.1, scale_fn=lambda x: 1.0)
+    with pytest.raises(TypeError, match="custom scale_fn"):
+        from_torch(sched, field="momentum")

@@ -177,6 +177,80 @@ def test_subclass_overriding_get_lr_is_respected() -> None:
     assert lrs_of(opt) == [0.2]
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [float("nan"), float("inf"), -float("inf"), np.float64("nan"), torch.tensor(float("nan"))],
+    ids=["nan", "inf", "-inf", "np.nan", "tensor-nan"],
+)
+@pytest.mark.parametrize("lr_tensor", [False, True])
+def test_a_non_finite_epoch_is_refused_and_changes_nothing(bad: Any, lr_tensor: bool) -> None:
+    """torch's own LambdaLR writes NaN into the optimizer; ScheduleLR refuses before any change."""
+    opt = make_opt([0.1, 0.2], lr_tensor=lr_tensor)
+    sched = ScheduleLR(opt, lrs.warm_restarts(1.0, 4, 2))
+    opt.step()
+    sched.step()
+    lrs_before, state_before = lrs_of(opt), sched.state_dict()
+    with pytest.raises(ValueError, match=r"ScheduleLR\.step: epoch: .*must be finite"):
+        sched.step(bad)
+    assert lrs_of(opt) == lrs_before and sched.state_dict() == state_before
+    # A non-finite step set by hand is refused too, the optimizer untouched.
+    sched.last_epoch = float("inf")
+    with pytest.raises(ValueError, match="must be finite"):
+        sched.step()
+    assert lrs_of(opt) == lrs_before
+
+
+def test_a_non_finite_or_negative_restored_step_is_refused() -> None:
+    opt = make_opt([0.1])
+    sched = ScheduleLR(opt, SCHEDULES[0])
+    run(opt, sched, 3)
+    for bad, exc in (
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        (-1, ValueError),
+        ("3", TypeError),
+    ):
+        state = sched.state_dict()
+        state["last_epoch"] = bad
+        target_opt = make_opt([0.1])
+        target = ScheduleLR(target_opt, SCHEDULES[0])
+        with pytest.raises(exc, match=r"state_dict\['last_epoch'\]"):
+            target.load_state_dict(state)
+        assert target.last_epoch == 0 and lrs_of(target_opt) == [float(SCHEDULES[0](0))]
+
+
+def test_the_fast_path_is_taken_for_integer_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Common case: step() is one Curve.apply call (the hot path shared with attach) that reads
+    the chunk evaluated ahead — no schedule evaluation, no call into torch's _update_lr."""
+    from lrsched_torch._common import CHUNK, Curve
+
+    calls = {"apply": 0, "fill": 0, "single": 0, "torch_update": 0}
+
+    def counting(name: str, fn: Any) -> Any:
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return spy
+
+    monkeypatch.setattr(Curve, "apply", counting("apply", Curve.apply))
+    monkeypatch.setattr(Curve, "_fill", counting("fill", Curve._fill))
+    monkeypatch.setattr(Curve, "_single", counting("single", Curve._single))
+    monkeypatch.setattr(tl.LRScheduler, "_update_lr", counting("torch_update", tl.LRScheduler._update_lr))
+    s = lrs.warmup_cosine(0.1, 100, 10_000)
+    for mode in ("absolute", "multiplier"):
+        opt = make_opt([0.1, 0.2])
+        sched = ScheduleLR(opt, s, mode=mode)
+        for k in calls:
+            calls[k] = 0
+        out = run(opt, sched, CHUNK - 10)
+        assert calls == {"apply": CHUNK - 10, "fill": 0, "single": 0, "torch_update": 0}
+        scale = np.array([1.0, 1.0]) if mode == "absolute" else np.array([0.1, 0.2])
+        np.testing.assert_array_equal(out, np.outer(s.curve(CHUNK - 10, start=1), scale))
+        run(opt, sched, 20)  # crosses into the next chunk: one more vectorised evaluation
+        assert calls["fill"] == 1 and calls["single"] == 0 and calls["torch_update"] == 0
+
+
 # --- state_dict / resume --------------------------------------------------------------------------
 
 
@@ -218,6 +292,75 @@ def test_resume_at_any_step_continues_the_identical_curve(
     assert sched2.last_epoch == stop and sched2.get_last_lr() == lrs_of(opt2)
     resumed = run(opt2, sched2, n_after)
     np.testing.assert_array_equal(resumed, reference)
+
+
+class Applied:
+    """The lr of each param group at every optimizer.step() (a pre-hook: what the update uses)."""
+
+    def __init__(self, opt: torch.optim.Optimizer) -> None:
+        self.seen: list[list[float]] = []
+        opt.register_step_pre_hook(lambda o, a, k: self.seen.append([float(g["lr"]) for g in o.param_groups]))
+
+
+def _train(opt: torch.optim.Optimizer, sched: Any, n: int) -> None:
+    for _ in range(n):
+        opt.step()
+        sched.step()
+
+
+@pytest.mark.parametrize("mode", ["absolute", "multiplier"])
+@pytest.mark.parametrize("load", ["scheduler_only", "optimizer_then_scheduler", "scheduler_then_optimizer"])
+def test_resume_applies_the_restored_steps_lr_like_torch(mode: str, load: str) -> None:
+    """Every update after a resume applies the uninterrupted run's lr — as a resumed torch
+    LambdaLR over the same curve does (torch's way: both states loaded) — also when only the
+    scheduler's state is loaded (torch's LambdaLR would leave the constructor's lr there)."""
+    s = lrs.warmup_cosine(1.0, 5, 40, min_lr=0.01)
+    bases = [0.1, 0.03] if mode == "multiplier" else [1.0, 1.0]
+    n, stop = 30, 12
+
+    def fresh(kind: str, lrs0: list[float]) -> tuple[torch.optim.Optimizer, Any, Applied]:
+        opt = make_opt(lrs0)
+        if kind == "torch":  # LambdaLR multiplies the group's initial lr by the factor
+            sched: Any = tl.LambdaLR(opt, lambda k: float(s(k)))
+        else:
+            sched = ScheduleLR(opt, s, mode=mode)
+        return opt, sched, Applied(opt)
+
+    results = {}
+    for kind in ("torch", "ours"):
+        opt, sched, full = fresh(kind, bases)
+        _train(opt, sched, n)
+        opt, sched, first = fresh(kind, bases)
+        _train(opt, sched, stop)
+        opt_state, sched_state = _roundtrip(opt.state_dict(), True), _roundtrip(sched.state_dict(), True)
+        opt2, sched2, after = fresh(kind, bases)
+        how = "optimizer_then_scheduler" if kind == "torch" else load
+        if how == "optimizer_then_scheduler":
+            opt2.load_state_dict(opt_state)
+        sched2.load_state_dict(sched_state)
+        if how == "scheduler_then_optimizer":
+            opt2.load_state_dict(opt_state)
+        _train(opt2, sched2, n - stop)
+        assert first.seen + after.seen == full.seen, kind
+        assert sched2.get_last_lr() == lrs_of(opt2)
+        results[kind] = full.seen
+    expected = [[b * float(s(k)) for b in bases] for k in range(n)]
+    np.testing.assert_array_equal(results["ours"], expected)
+    np.testing.assert_allclose(results["torch"], expected, rtol=1e-15)
+
+
+def test_resume_in_a_subclass_overriding_get_lr_asks_get_lr() -> None:
+    class Doubled(ScheduleLR):
+        def get_lr(self) -> list[float]:
+            return [2 * v for v in super().get_lr()]
+
+    s = lrs.linear(0.1, 0.0, 10)
+    opt = make_opt([0.1])
+    sched = Doubled(opt, s)
+    run(opt, sched, 4)
+    resumed_opt = make_opt([0.1])
+    Doubled(resumed_opt, s).load_state_dict(sched.state_dict())
+    assert lrs_of(resumed_opt) == lrs_of(opt) == [2 * float(s(4))]
 
 
 def test_state_dict_holds_plain_types_only() -> None:
@@ -353,3 +496,200 @@ def test_torch_side_never_imports_jax() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+# --- momentum and other fields -----------------------------------------------------------------------
+
+
+def _momenta(opt: torch.optim.Optimizer) -> list[float]:
+    """Where torch's OneCycleLR/CyclicLR keep the momentum: betas[0], else momentum."""
+    if "betas" in opt.defaults:
+        return [float(g["betas"][0]) for g in opt.param_groups]
+    return [float(g["momentum"]) for g in opt.param_groups]
+
+
+class AppliedFields:
+    """lr, momentum and weight decay of each group at every optimizer.step() (what it uses)."""
+
+    def __init__(self, opt: torch.optim.Optimizer) -> None:
+        self.seen: list[list[float]] = []
+
+        def hook(o: torch.optim.Optimizer, a: Any, k: Any) -> None:
+            self.seen.append([*lrs_of(o), *_momenta(o), *(float(g["weight_decay"]) for g in o.param_groups)])
+
+        opt.register_step_pre_hook(hook)
+
+
+def _two_groups(cls: type, **kw: Any) -> torch.optim.Optimizer:
+    groups = [
+        {"params": [torch.nn.Parameter(torch.zeros(2))]},
+        {"params": [torch.nn.Parameter(torch.zeros(2))]},
+    ]
+    return cls(groups, lr=0.1, **kw)
+
+
+@pytest.mark.parametrize(
+    ("cls", "kw"), [(torch.optim.SGD, {"momentum": 0.9}), (torch.optim.AdamW, {}), (torch.optim.RMSprop, {})]
+)
+@pytest.mark.parametrize("three_phase", [False, True])
+def test_momentum_is_applied_where_and_when_torch_one_cycle_applies_it(
+    cls: type, kw: dict, three_phase: bool
+) -> None:
+    """Update k uses momentum(k), in the group entry torch's OneCycleLR writes (SGD/RMSprop:
+    momentum; AdamW: betas[0]) — recorded by a step pre-hook on both optimizers."""
+    n = 200
+    ref_opt = _two_groups(cls, **kw)
+    ref_seen = AppliedFields(ref_opt)
+    torch_sched = tl.OneCycleLR(ref_opt, [0.1, 0.3], total_steps=n, three_phase=three_phase)
+    lr = [lrs.one_cycle(0.1, n, three_phase=three_phase), lrs.one_cycle(0.3, n, three_phase=three_phase)]
+    m = from_torch(torch_sched, field="momentum")
+    opt = _two_groups(cls, **kw)
+    seen = AppliedFields(opt)
+    sched = ScheduleLR(opt, lr, momentum=list(m))
+    _train(ref_opt, torch_sched, n - 1)
+    _train(opt, sched, n - 1)
+    assert np.abs(np.asarray(seen.seen) - np.asarray(ref_seen.seen)).max() <= 1e-12
+    assert sched.fields == {"momentum": tuple(m)}
+
+
+@pytest.mark.parametrize("mode", ["absolute", "multiplier"])
+def test_any_numeric_field_per_group_in_either_mode(mode: str) -> None:
+    """fields= drives any numeric group entry; field schedules give the value itself, also in
+    multiplier mode; one schedule per group works as for the lr."""
+    wd = [lrs.linear(0.0, 0.01, 10), lrs.constant(0.5)]
+    m = lrs.cosine(0.99, 10, 0.9)
+    opt = _two_groups(torch.optim.SGD, momentum=0.5)
+    seen = AppliedFields(opt)
+    sched = ScheduleLR(opt, lrs.exponential(1.0, 0.9), mode=mode, momentum=m, fields={"weight_decay": wd})
+    _train(opt, sched, 12)
+    got = np.asarray(seen.seen)
+    k = np.arange(12)
+    np.testing.assert_array_equal(got[:, 2], m.curve(12))
+    np.testing.assert_array_equal(got[:, 3], m.curve(12))
+    np.testing.assert_array_equal(got[:, 4], wd[0].curve(12))
+    np.testing.assert_array_equal(got[:, 5], wd[1].curve(12))
+    scale = 0.1 if mode == "multiplier" else 1.0
+    np.testing.assert_allclose(got[:, 0], scale * 0.9**k, rtol=1e-15)
+
+
+def test_fields_go_through_the_one_hot_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lrsched_torch._common import Curve
+
+    calls = {"apply": 0, "torch_update": 0}
+
+    def counting(name: str, fn: Any) -> Any:
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return spy
+
+    monkeypatch.setattr(Curve, "apply", counting("apply", Curve.apply))
+    monkeypatch.setattr(tl.LRScheduler, "_update_lr", counting("torch_update", tl.LRScheduler._update_lr))
+    opt = _two_groups(torch.optim.AdamW)
+    m = lrs.linear(0.9, 0.8, 10)
+    sched = ScheduleLR(opt, lrs.constant(0.1), momentum=m)
+    assert calls == {"apply": 1, "torch_update": 0}
+    _train(opt, sched, 5)
+    assert calls == {"apply": 6, "torch_update": 0}
+    assert _momenta(opt) == [float(m(5))] * 2
+
+
+def test_subclass_overriding_get_lr_still_gets_its_fields() -> None:
+    class Doubled(ScheduleLR):
+        def get_lr(self) -> list[float]:
+            return [2 * v for v in super().get_lr()]
+
+    opt = make_opt([0.1])
+    sched = Doubled(opt, lrs.constant(0.1), fields={"weight_decay": lrs.linear(0.0, 1.0, 4)})
+    _train(opt, sched, 2)
+    assert lrs_of(opt) == [0.2] and opt.param_groups[0]["weight_decay"] == 0.5
+
+
+def test_tensor_field_values_are_filled_in_place() -> None:
+    opt = make_opt([0.1])
+    wd = torch.tensor(0.0, dtype=torch.float64)
+    opt.param_groups[0]["weight_decay"] = wd
+    sched = ScheduleLR(opt, lrs.constant(0.1), fields={"weight_decay": lrs.linear(0.0, 1.0, 4)})
+    _train(opt, sched, 3)
+    assert opt.param_groups[0]["weight_decay"] is wd and float(wd) == 0.75
+
+
+@pytest.mark.parametrize("stop", [0, 7, 4100])
+@pytest.mark.parametrize("via_file", [False, True])
+def test_resume_continues_every_field(stop: int, via_file: bool) -> None:
+    lr, m = (
+        lrs.warmup_cosine(0.1, 10, 5000),
+        lrs.one_cycle(0.85, 5000, div_factor=0.85 / 0.95, final_div_factor=1.0),
+    )
+    wd = lrs.linear(1e-4, 1e-2, 5000)
+    opt = _two_groups(torch.optim.AdamW)
+    sched = ScheduleLR(opt, lr, momentum=m, fields={"weight_decay": wd})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # skipping optimizer.step() to get far fast
+        for _ in range(stop):
+            sched.step()
+    state = _roundtrip(sched.state_dict(), via_file)
+    assert json.loads(state["lrsched"]["fields"]["momentum"][0]) == m.to_config()
+    ref = AppliedFields(opt)
+    _train(opt, sched, 20)
+    opt2 = _two_groups(torch.optim.AdamW, betas=(0.5, 0.999), weight_decay=3.0)
+    sched2 = ScheduleLR(opt2, lr, momentum=m, fields={"weight_decay": wd})
+    sched2.load_state_dict(state)  # the optimizer's state is not loaded: the fields are set anyway
+    resumed = AppliedFields(opt2)
+    _train(opt2, sched2, 20)
+    np.testing.assert_array_equal(np.asarray(resumed.seen), np.asarray(ref.seen))
+
+
+def test_loading_a_state_with_other_fields_raises() -> None:
+    s, m = lrs.constant(0.1), lrs.linear(0.9, 0.8, 10)
+    with_m = ScheduleLR(make_opt([0.1]), s, momentum=m).state_dict()
+    plain = ScheduleLR(make_opt([0.1]), s).state_dict()
+    with pytest.raises(ValueError, match=r"driving the fields \['momentum'\].*drives \[\]"):
+        ScheduleLR(make_opt([0.1]), s).load_state_dict(with_m)
+    with pytest.raises(ValueError, match=r"driving the fields \[\]"):
+        ScheduleLR(make_opt([0.1]), s, momentum=m).load_state_dict(plain)
+    target = ScheduleLR(make_opt([0.1]), s, momentum=lrs.linear(0.9, 0.7, 10))
+    with pytest.raises(
+        ValueError, match="field 'momentum', param group 0: the state was saved for a different"
+    ):
+        target.load_state_dict(with_m)
+    assert target.last_epoch == 0
+    # a state saved before fields existed (no "fields" entry) drove the lr only
+    old = {**plain, "lrsched": {k: v for k, v in plain["lrsched"].items() if k != "fields"}}
+    ScheduleLR(make_opt([0.1]), s).load_state_dict(old)
+
+
+def test_field_arguments_are_checked() -> None:
+    s = lrs.constant(0.1)
+    groups = [
+        {"params": [torch.nn.Parameter(torch.zeros(1))], "foo": 1.0},
+        {"params": [torch.nn.Parameter(torch.zeros(1))]},
+    ]
+    opt = torch.optim.SGD(groups, lr=0.1)
+    with pytest.raises(ValueError, match="given twice, as momentum= and as fields"):
+        ScheduleLR(opt, s, momentum=s, fields={"momentum": s})
+    with pytest.raises(ValueError, match=r"unknown field 'bar'.*numeric entries: .*weight_decay"):
+        ScheduleLR(opt, s, fields={"bar": s})
+    with pytest.raises(ValueError, match="param group 1 has no 'foo' entry"):
+        ScheduleLR(opt, s, fields={"foo": s})
+    with pytest.raises(TypeError, match="'nesterov' holds False, not a number"):
+        ScheduleLR(opt, s, fields={"nesterov": s})
+    with pytest.raises(ValueError, match="'lr' cannot follow a field schedule"):
+        ScheduleLR(opt, s, fields={"lr": s})
+    with pytest.raises(ValueError, match=r"'betas' cannot follow.*momentum= drives betas\[0\]"):
+        ScheduleLR(torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))]), s, fields={"betas": s})
+    with pytest.raises(ValueError, match="Adagrad has neither 'momentum' nor 'betas'"):
+        ScheduleLR(torch.optim.Adagrad([torch.nn.Parameter(torch.zeros(1))]), s, momentum=s)
+    with pytest.raises(ValueError, match="momentum: schedule has 3 entries but the optimizer has 2"):
+        ScheduleLR(opt, s, momentum=[s, s, s])
+    with pytest.raises(
+        TypeError, match=r"fields\['weight_decay'\]: schedule must be an lrsched_jax schedule"
+    ):
+        ScheduleLR(opt, s, fields={"weight_decay": 0.1})
+    with pytest.raises(TypeError, match="fields must be a dict"):
+        ScheduleLR(opt, s, fields=[("weight_decay", s)])  # type: ignore[arg-type]
+    # fields={"momentum": ...} is momentum=: betas[0] on Adam
+    adam = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+    ScheduleLR(adam, s, fields={"momentum": lrs.constant(0.5)})
+    assert adam.param_groups[0]["betas"] == (0.5, 0.999)
