@@ -113,10 +113,20 @@ def section_main(
 ) -> int:
     """The command line of one section run alone (``python -m benchmarks.<section>``):
     ``--quick`` (and ``--device`` where the section has one), then its table."""
+    from lrtwin.devices import CHOICES, HELP, pin_jax_to_cpu, torch_device
+
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=quick_help)
     if device:
-        parser.add_argument("--device", default="cpu", help="torch's device (default cpu)")
+        parser.add_argument("--device", choices=CHOICES, default="cpu", help=HELP)
     args = parser.parse_args(argv)
-    print(table(run(args.quick, args.device) if device else run(args.quick)))
+    if not device:
+        print(table(run(args.quick)))
+        return 0
+    pin_jax_to_cpu(args.device)
+    try:
+        torch_dev = torch_device(args.device)
+    except ValueError as e:
+        parser.exit(2, f"{parser.prog}: error: {e}\n")
+    print(table(run(args.quick, torch_dev)))
     return 0

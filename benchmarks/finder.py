@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
-import itertools
 import os
 import statistics
 import sys
@@ -46,6 +45,7 @@ from flax import nnx
 import lrsched_jax as lrs
 import lrsched_torch
 from benchmarks._common import section_main
+from lrtwin.models import flax_mlp, torch_mlp
 
 N_SAMPLES, BATCH, SIZES = 4096, 64, (784, 256, 256, 10)
 SWEEP = {"start_lr": 1e-5, "end_lr": 0.1}
@@ -93,16 +93,6 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-class JaxMLP(nnx.Module):
-    def __init__(self, rngs: nnx.Rngs) -> None:
-        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(SIZES)])
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        for layer in self.layers[:-1]:
-            x = jax.nn.relu(layer(x))
-        return self.layers[-1](x)
-
-
 def jax_loss(model: Any, batch: Any) -> jax.Array:
     x, y = batch
     return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
@@ -110,16 +100,6 @@ def jax_loss(model: Any, batch: Any) -> jax.Array:
 
 def jax_sgd(lr: Any) -> optax.GradientTransformation:
     return optax.sgd(lr, momentum=0.9)
-
-
-def torch_mlp() -> torch.nn.Module:
-    torch.manual_seed(0)
-    layers: list[torch.nn.Module] = []
-    for i, (a, b) in enumerate(itertools.pairwise(SIZES)):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(SIZES) - 2:
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
 
 
 def torch_loader(x: np.ndarray, y: np.ndarray) -> torch.utils.data.DataLoader:
@@ -135,7 +115,7 @@ def torch_loader(x: np.ndarray, y: np.ndarray) -> torch.utils.data.DataLoader:
 def _jax_contenders(num_iter: int) -> dict[str, Callable[[], float]]:
     x, y = _data()
     xd, yd = jnp.asarray(x), jnp.asarray(y)
-    model = JaxMLP(nnx.Rngs(0))
+    model = flax_mlp(SIZES, rngs=0)
     nb = N_SAMPLES // BATCH
     batches = [(xd[i * BATCH : (i + 1) * BATCH], yd[i * BATCH : (i + 1) * BATCH]) for i in range(nb)]
     host_batches = [(x[i * BATCH : (i + 1) * BATCH], y[i * BATCH : (i + 1) * BATCH]) for i in range(nb)]
@@ -188,7 +168,8 @@ def _torch_lr_finder() -> Any:
 def _torch_contenders(num_iter: int) -> tuple[dict[str, Callable[[], float]], str | None]:
     x, y = _data()
     loader = torch_loader(x, y)
-    model = torch_mlp()
+    torch.manual_seed(0)
+    model = torch_mlp(SIZES)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     crit = torch.nn.CrossEntropyLoss()
 

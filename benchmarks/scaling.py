@@ -2,7 +2,7 @@
 ``("data",)`` mesh, torch ``DistributedDataParallel`` over N processes — with the same global
 batches, so every row must also give the 1-device answer.
 
-    python -m benchmarks.scaling [--quick] [--devices N] [--device cpu|cuda]
+    python -m benchmarks.scaling [--quick] [--devices N] [--device cpu|gpu|auto]
 
 Rows for 1, 2, 4, ... and N devices (ranks). The network is an MLP 64-512-512-10 on the
 digits (1,438 training images), AdamW; the global batch is 256 (rounded to a multiple of
@@ -40,8 +40,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lrtwin.devices import CHOICES, HELP, pin_jax_to_cpu, torch_device
+from lrtwin.models import flax_mlp, torch_mlp
+
 ROOT = Path(__file__).resolve().parents[1]
 HIDDEN = 512
+SIZES = (64, HIDDEN, HIDDEN, 10)
 BATCH = 256
 LR = {"start_lr": 1e-6, "end_lr": 10.0}
 
@@ -95,7 +99,6 @@ def _jax_worker(quick: bool, devices: int) -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
     import optax
-    from flax import nnx
 
     import lrsched_jax as lrs
     from benchmarks._common import interleaved, spread, timed
@@ -113,16 +116,6 @@ def _jax_worker(quick: bool, devices: int) -> dict[str, Any]:
     x, y = d.x_train, d.y_train.astype("int32")
     meshes = {n: None if n == 1 else jax.make_mesh((n,), ("data",), devices=available[:n]) for n in counts}
 
-    class MLP(nnx.Module):
-        def __init__(self) -> None:
-            rngs = nnx.Rngs(0)
-            self.l1 = nnx.Linear(64, HIDDEN, rngs=rngs)
-            self.l2 = nnx.Linear(HIDDEN, HIDDEN, rngs=rngs)
-            self.l3 = nnx.Linear(HIDDEN, 10, rngs=rngs)
-
-        def __call__(self, v: jax.Array) -> jax.Array:
-            return self.l3(jax.nn.relu(self.l2(jax.nn.relu(self.l1(v)))))
-
     def loss_fn(m: Any, b: Any) -> jax.Array:
         return optax.softmax_cross_entropy_with_integer_labels(m(b[0]), b[1]).mean()
 
@@ -135,7 +128,7 @@ def _jax_worker(quick: bool, devices: int) -> dict[str, Any]:
     epoch_calls: dict[str, Any] = {}
     schedule = lrs.one_cycle(1e-3, 1000)
     for n in counts:
-        model = MLP()
+        model = flax_mlp(SIZES)
 
         def sweep(n: int = n, model: Any = model) -> Any:
             return lrs.find_lr(
@@ -145,7 +138,7 @@ def _jax_worker(quick: bool, devices: int) -> dict[str, Any]:
         first = [None]
         compile_s = timed(lambda first=first, sweep=sweep: first.__setitem__(0, sweep()))
         res = first[0]
-        m = MLP()
+        m = flax_mlp(SIZES)
         opt = make_optimizer(m, schedule, optax.adamw)
         t0 = time.perf_counter()
         losses, lrs_applied = train_epoch(m, opt, x, y, batch, loss_fn=ce, mesh=meshes[n])
@@ -253,13 +246,7 @@ def _torch_worker(
 
     def net() -> Any:
         torch.manual_seed(0)
-        m = torch.nn.Sequential(
-            torch.nn.Linear(64, HIDDEN),
-            torch.nn.ReLU(),
-            torch.nn.Linear(HIDDEN, HIDDEN),
-            torch.nn.ReLU(),
-            torch.nn.Linear(HIDDEN, 10),
-        ).to(dev)
+        m = torch_mlp(SIZES).to(dev)
         if world == 1:
             return m
         from torch.nn.parallel import DistributedDataParallel
@@ -327,7 +314,15 @@ def _run_torch(quick: bool, devices: int, device: str, batch: int) -> dict[str, 
     for n in counts:
         port = _free_port()
         cmd = [sys.executable, "-m", "benchmarks.scaling", "--worker", "torch", "--devices", str(n)]
-        cmd += ["--port", port, "--device", device, "--batch", str(batch), *(["--quick"] if quick else [])]
+        cmd += [
+            "--port",
+            port,
+            "--torch-device",
+            device,
+            "--batch",
+            str(batch),
+            *(["--quick"] if quick else []),
+        ]
         procs = [
             subprocess.Popen(
                 [*cmd, "--rank", str(r)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -421,7 +416,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--devices", type=int, default=2)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--device", default="cpu", choices=CHOICES, help=HELP)
+    # Internal: the torch device a worker runs on ("cpu" or "cuda").
+    parser.add_argument("--torch-device", default="cpu", help=argparse.SUPPRESS)
     # Internal: the worker processes.
     parser.add_argument("--worker", choices=("jax", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--rank", type=int, default=0, help=argparse.SUPPRESS)
@@ -431,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker == "jax":
         print(json.dumps(_jax_worker(args.quick, args.devices)))
     elif args.worker == "torch":
-        out = _torch_worker(args.quick, args.rank, args.devices, args.port, args.device, args.batch)
+        out = _torch_worker(args.quick, args.rank, args.devices, args.port, args.torch_device, args.batch)
         if out is not None:
             print(json.dumps(out))
         # The figures are out; skip the interpreter's teardown of torch's communication
@@ -440,7 +437,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
         os._exit(0)
     else:
-        print(table(run(args.quick, args.device, args.devices)))
+        pin_jax_to_cpu(args.device)
+        try:
+            torch_dev = torch_device(args.device)
+        except ValueError as e:
+            parser.exit(2, f"{parser.prog}: error: {e}\n")
+        print(table(run(args.quick, torch_dev, args.devices)))
     return 0
 
 

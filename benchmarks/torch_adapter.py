@@ -102,7 +102,7 @@ def bench_step(n: int, repeats: int) -> dict[str, dict[str, float]]:
     """ScheduleLR.step() vs the native step() per family, plus vs an HF-style LambdaLR."""
     pairs: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {}
     for name, build in FAMILIES.items():
-        curve = from_torch(build(_optimizer()))
+        curve = from_torch(build(_optimizer()), field="lr")
         pairs[name] = (
             lambda build=build: _ready(build(_optimizer())),
             lambda curve=curve: _ready(ScheduleLR(_optimizer(), curve)),
@@ -189,7 +189,7 @@ def bench_long_curve(n: int, repeats: int) -> dict[str, dict[str, float]]:
         ("OneCycleLR", lambda o: tl.OneCycleLR(o, max_lr=0.1, total_steps=n)),
         ("CosineAnnealingLR", lambda o: tl.CosineAnnealingLR(o, T_max=n, eta_min=1e-6)),
     ):
-        curve = from_torch(build(_optimizer()))
+        curve = from_torch(build(_optimizer()), field="lr")
         ours, theirs = [], []
         for r in range(repeats):
             jobs = [

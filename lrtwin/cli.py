@@ -6,12 +6,15 @@ import argparse
 import csv
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from lrsched_jax.core.schedule import registered_names
+from lrtwin.devices import CHOICES as DEVICE_CHOICES
+from lrtwin.devices import HELP as DEVICE_HELP
 
 __all__ = ["main"]
 
@@ -20,6 +23,45 @@ SPEC_HELP = (
     "a .json/.yaml file, or the short form name:key=value,... "
     "(e.g. warmup_cosine:peak_lr=1e-3,warmup_steps=500,total_steps=10000)"
 )
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, wrapped between words only: a spec, a flag or a command line in
+    the help stays whole (argparse's default breaks them at hyphens and mid-word)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        text = " ".join(text.split())
+        return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        text = " ".join(text.split())
+        return textwrap.fill(
+            text,
+            width,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"lrtwin {version('lrtwin')}"
+    except PackageNotFoundError:  # a source tree that was never installed
+        from lrtwin import __version__
+
+        return f"lrtwin {__version__} (not installed)"
+
+
+def _out_folder(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "an empty path; name a folder (or leave --out out for a new lrtwin-demo-* folder)"
+        )
+    return text
 
 
 def _positive_int(text: str) -> int:
@@ -36,6 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lrtwin",
         description="Learning-rate schedules written once, identical in JAX/Optax and PyTorch.",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (repeatable; the current folder is searched too): the schedules it "
+        "registers with lrsched_jax.register become valid names in specs",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -46,18 +99,31 @@ def build_parser() -> argparse.ArgumentParser:
             "Train a small network on scikit-learn's 8x8 digits in JAX and torch: fixed vs "
             "scheduled lr, the schedule zoo, the LR finder, and the full pipeline (finder -> "
             "AdamW + one-cycle -> checkpoints -> best model reloaded). Writes PNGs, a Markdown "
-            "and a JSON summary to --out."
+            "and a JSON summary to --out. --task lm: the same for a byte-level transformer on "
+            "Python's standard-library sources, with warm-up + cosine, WSD and inverse-sqrt schedules."
+        ),
+        formatter_class=_Formatter,
+    )
+    demo.add_argument(
+        "--out",
+        type=_out_folder,
+        default=None,
+        help=(
+            "output folder: new, empty, or written by an earlier demo run, whose files it replaces "
+            "(it never touches files it did not write). Default: a new lrtwin-demo-* folder here"
         ),
     )
-    demo.add_argument(
-        "--out", type=Path, default=None, help="output folder (default: a new lrtwin-demo-* folder here)"
-    )
     demo.add_argument("--framework", choices=("jax", "torch", "both"), default="both", help="default: both")
+    demo.add_argument(
+        "--task",
+        choices=("digits", "lm"),
+        default="digits",
+        help="digits (default): the MLP on scikit-learn's digits; lm: a byte-level transformer on "
+        "Python's own standard-library sources (warm-up + cosine, WSD, inverse sqrt, the finder)",
+    )
     demo.add_argument("--quick", action="store_true", help="a short run (well under a minute)")
     demo.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed (default 0)")
-    demo.add_argument(
-        "--device", default="cpu", help="torch device (default cpu); JAX uses its default device"
-    )
+    demo.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help=DEVICE_HELP)
     demo.add_argument(
         "--devices",
         type=_positive_int,
@@ -75,24 +141,102 @@ def build_parser() -> argparse.ArgumentParser:
         help="plot one or more schedules",
         description="Plot schedules to a PNG and/or write their values to CSV.",
         epilog="valid schedule names: " + ", ".join(registered_names()),
+        formatter_class=_Formatter,
     )
     plot.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP)
     plot.add_argument(
-        "--steps", type=_positive_int, default=None, help="number of steps (default: past the last phase)"
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="number of steps (default: 10%% past the last phase; a few periods of a periodic schedule)",
     )
     plot.add_argument("--log", action="store_true", help="log-scale lr axis")
     plot.add_argument(
-        "-o", "--output", type=Path, default=None, help="PNG file (default lrsched_plot.png unless --csv)"
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help=(
+            "image file (default lrsched_plot.png unless --csv); .png is added to a name without "
+            "a suffix, and a folder gets lrsched_plot.png inside"
+        ),
     )
     plot.add_argument("--csv", type=Path, default=None, help="also write step,lr... values to this CSV file")
 
-    sub.add_parser("list", help="list the schedule names", description="List the schedule names.")
+    compare = sub.add_parser(
+        "compare",
+        help="the schedule arena: schedules x seeds on the digits, one JAX program, a verdict per schedule",
+        description=(
+            "Train every (schedule, seed) member of the digits MLP to the same budget and say, per "
+            "schedule, how many seeds reached the target validation accuracy, after how many updates, "
+            "and how much faster than the fixed lr. JAX trains all members at once as one vmapped, "
+            "jitted program. The digits run has 44 updates per epoch (batches of 32). Writes "
+            "compare.json and compare.png to --out."
+        ),
+        formatter_class=_Formatter,
+    )
+    compare.add_argument(
+        "--schedules",
+        nargs="+",
+        metavar="SPEC",
+        default=None,
+        help="schedules to compare instead of the default eight (fixed, step decay, exponential, linear, "
+        "cosine, warm-up + cosine, one-cycle, warm-up-stable-decay at --lr); each " + SPEC_HELP,
+    )
+    compare.add_argument(
+        "--seeds", type=_positive_int, default=None, help="seeds 0..N-1 (default 8; --quick: 3)"
+    )
+    compare.add_argument("--epochs", type=_positive_int, default=None, help="budget (default 30; --quick: 5)")
+    compare.add_argument(
+        "--lr", type=float, default=0.05, help="peak lr of the default schedules (default 0.05)"
+    )
+    compare.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="target validation accuracy (default 0.97; --quick: 0.9)",
+    )
+    compare.add_argument(
+        "--optimizer",
+        choices=("momentum", "sgd", "adamw"),
+        default="momentum",
+        help="default: momentum (SGD, 0.9)",
+    )
+    compare.add_argument(
+        "--framework",
+        choices=("jax", "torch"),
+        default="jax",
+        help="jax (default: all members in one vmapped, jitted program) or torch (all members in one "
+        "torch.func loop; torch's own optimizer and ScheduleLR)",
+    )
+    compare.add_argument(
+        "--sequential",
+        action="store_true",
+        help="the same members one at a time (JAX: one compiled program reused; torch: plain eager loops)",
+    )
+    compare.add_argument("--quick", action="store_true", help="a short run (3 seeds, 5 epochs)")
+    compare.add_argument(
+        "--out",
+        type=_out_folder,
+        default=None,
+        help="output folder: new, empty, or written by an earlier compare run (default: a new "
+        "lrtwin-compare-* folder here)",
+    )
+    compare.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help=DEVICE_HELP)
+    compare.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sub.add_parser(
+        "list",
+        help="list the schedule names",
+        description="List the schedule names.",
+        formatter_class=_Formatter,
+    )
     return parser
 
 
 def _plot(args: argparse.Namespace) -> int:
     from lrsched_jax.core.config import from_spec
-    from lrsched_jax.core.plots import default_horizon, label
+    from lrsched_jax.core.plots import default_horizon
 
     schedules = [from_spec(s) for s in args.specs]
     steps = args.steps or default_horizon(schedules)
@@ -100,7 +244,7 @@ def _plot(args: argparse.Namespace) -> int:
     if args.csv is not None:
         with args.csv.open("w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["step", *[label(s, width=200) for s in schedules]])
+            w.writerow(["step", *_labels(schedules, width=200)])
             cols = [s(t) for s in schedules]
             for i in range(steps):
                 w.writerow([i, *[repr(float(c[i])) for c in cols]])
@@ -109,14 +253,29 @@ def _plot(args: argparse.Namespace) -> int:
     if output is not None:
         from lrsched_jax.core.plots import plot_schedules, pyplot
 
+        if output.is_dir():
+            output = output / "lrsched_plot.png"
+        elif not output.suffix:
+            output = output.with_suffix(".png")  # what matplotlib would write; say so
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(9, 5))
-        plot_schedules(schedules, steps, ax=ax, log=args.log)
+        plot_schedules(schedules, steps, ax=ax, log=args.log, labels=_labels(schedules))
         fig.tight_layout()
         fig.savefig(output, dpi=120)
         plt.close(fig)
         print(f"wrote {output}")
     return 0
+
+
+def _labels(schedules: Sequence[object], width: int = 60) -> list[str]:
+    """Legend / column labels: each schedule's short label; where two would read the same
+    (cut at ``width``), the full label, and where even those agree, a ``#n`` suffix."""
+    from lrsched_jax.core.plots import label
+
+    short = [label(s, width=width) for s in schedules]  # type: ignore[arg-type]
+    full = [label(s, width=10**9) for s in schedules]  # type: ignore[arg-type]
+    out = [f if short.count(sh) > 1 else sh for sh, f in zip(short, full)]
+    return [f"{lab} #{i + 1}" if out.count(lab) > 1 else lab for i, lab in enumerate(out)]
 
 
 def simulate_cpu_devices(n: int) -> None:
@@ -129,30 +288,75 @@ def simulate_cpu_devices(n: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns its exit status: 0, 2 for a bad argument or input (one
+    line on stderr), 130 after Ctrl-C (one line, no traceback)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "demo" and args.devices > 1:
+    if args.imports:
+        import importlib
+
+        sys.path.insert(0, os.getcwd())
+        for module in args.imports:
+            try:
+                importlib.import_module(module)
+            except ImportError as e:
+                parser.exit(2, f"lrtwin: error: --import {module}: {e}\n")
+    if args.command in ("demo", "compare"):
         # First thing, before anything imports JAX (this module and the schedules do not).
-        simulate_cpu_devices(args.devices)
+        from lrtwin.devices import pin_jax_to_cpu
+
+        pin_jax_to_cpu(args.device)
+    if args.command == "demo":
+        if args.devices > 1:
+            simulate_cpu_devices(args.devices)
     try:
         if args.command == "list":
             print("\n".join(registered_names()))
             return 0
         if args.command == "plot":
             return _plot(args)
+        if args.command == "compare":
+            from lrtwin.compare import run_compare
+
+            return run_compare(
+                out=args.out,
+                framework=args.framework,
+                specs=args.schedules,
+                seeds=args.seeds,
+                epochs=args.epochs,
+                lr=args.lr,
+                target=args.target,
+                optimizer=args.optimizer,
+                quick=args.quick,
+                sequential=args.sequential,
+                device=args.device,
+                progress=not args.no_progress,
+            )
         from lrtwin.demo import run_demo
 
-        return run_demo(
+        code = run_demo(
             out=args.out,
             framework=args.framework,
             quick=args.quick,
             seed=args.seed,
             device=args.device,
             devices=args.devices,
+            task=args.task,
         )
     except (ValueError, TypeError, OSError) as e:
-        parser.exit(2, f"lrsched {args.command}: error: {e}\n")
-    return 0
+        parser.exit(2, f"lrtwin {args.command}: error: {e}\n")
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        print(f"\nlrtwin {args.command}: interrupted", file=sys.stderr)
+        return 130
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # A torchrun rank whose run finished: leave now, skipping the interpreter's teardown
+        # of torch's communication threads, which on a loaded machine now and then aborts a
+        # finished process (exit -6) and with it the whole torchrun job.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -8,13 +8,18 @@ the same batches in both frameworks:
 2. the schedule zoo on a log-lr axis, computed by the library;
 3. the LR finder (AdamW) in both frameworks, side by side, the suggestion marked;
 4. the full pipeline: finder → AdamW with one-cycle stepped per batch at the suggested lr
-   (the finder's default rule, "valley"; the article's own rule — the lr of the steepest
+   (the finder's default rule, "halfway"; the article's own rule — the lr of the steepest
    decline of the raw loss ÷ 10 — is printed beside it, and on this data it lands far too
    high, in the diverging part of the curve) → per-epoch train and
    validation loss, validation accuracy and lr logged → the best model checkpointed (Orbax
    for JAX, ``torch.save`` for torch) and a checkpoint saved before each major lr change →
    the best checkpoint reloaded and evaluated;
 5. a summary table (terminal, ``summary.md``, ``summary.json``) and every picture as PNG.
+
+The output folder is the demo's own: ``--out`` must be new, empty or written by an earlier
+demo run, and checkpoints are replaced only once their successor is complete
+(:mod:`lrtwin.demo.outputs`). ``device`` is ``cpu``, ``gpu`` or ``auto`` for both frameworks
+(:mod:`lrtwin.devices`), checked before anything is written.
 
 Data parallel, with the same global batches (so the same curves, up to float rounding):
 ``--devices N`` runs JAX over N devices (simulated CPU devices on a machine without
@@ -25,26 +30,19 @@ over N ranks, each with its share of every batch; rank 0 prints and writes the o
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from lrtwin.demo.data import load_digits
+from lrtwin.demo.outputs import OutputDir
 from lrtwin.demo.runners import BATCH, History, JaxRunner, Runner, TorchRunner
+from lrtwin.devices import check_device
 
 __all__ = ["run_demo"]
 
 TARGET_ACC = 0.9
-
-
-def _out_dir(out: Path | None) -> Path:
-    if out is None:
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path.cwd() / f"lrtwin-demo-{stamp}"
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def _progress(total: int, desc: str, show: bool = True) -> tuple[Any, Any]:
@@ -72,19 +70,17 @@ def _train(runner: Runner, name: str, optimizer: str, schedule: Any, epochs: int
         bar.close()
 
 
-def _torchrun(framework: str, devices: int, device: str) -> tuple[int, int, str, bool]:
+def _world() -> int:
+    """The number of torchrun processes (1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _torchrun(device: str) -> tuple[int, int, str, bool]:
     """Under ``torchrun`` (``WORLD_SIZE`` > 1): join the process group (gloo on CPU, NCCL on
-    CUDA, each rank on its local GPU). Returns ``(rank, world, device, joined_here)``."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    CUDA, each rank on its local GPU). Returns ``(rank, world, torch device, joined_here)``."""
+    world = _world()
     if world == 1:
         return 0, 1, device, False
-    if framework != "torch":
-        raise ValueError(
-            "under torchrun the demo runs --framework torch (JAX runs data-parallel in one process: "
-            "lrtwin demo --framework jax --devices N)"
-        )
-    if devices > 1:
-        raise ValueError("--devices is JAX's; under torchrun the ranks are torch's devices")
     import datetime
 
     import torch
@@ -101,19 +97,30 @@ def _torchrun(framework: str, devices: int, device: str) -> tuple[int, int, str,
 
 
 def run_demo(
-    out: Path | None = None,
+    out: str | Path | None = None,
     framework: str = "both",
     quick: bool = False,
     seed: int = 0,
     device: str = "cpu",
     devices: int = 1,
+    task: str = "digits",
 ) -> int:
     """Run the demo; write PNGs, ``summary.md``, ``summary.json`` and ``history.json`` to ``out``.
 
-    ``devices``: JAX data parallel over that many devices (the batch of 32 must split evenly
-    over them). Under ``torchrun`` the torch runs are data-parallel over the ranks and rank 0
-    prints and writes the outputs.
+    ``out``: a new, empty or demo-written folder (default: a new ``lrtwin-demo-*`` folder in
+    the current one); ``ValueError`` otherwise, and for an empty path. ``device``: ``cpu``,
+    ``gpu`` or ``auto`` for both frameworks (``ValueError`` when ``gpu`` is asked for and a
+    framework that runs sees none). ``devices``: JAX data parallel over that many devices
+    (the batch of 32 must split evenly over them). Under ``torchrun`` the torch runs are
+    data-parallel over the ranks and rank 0 prints and writes the outputs. Every check runs
+    before the folder is created.
+
+    ``task``: ``"digits"`` (the default: the MLP on the digits, as above) or ``"lm"`` (a
+    byte-level transformer on Python's standard-library sources, :mod:`lrtwin.demo.lm`; one
+    device, no torchrun).
     """
+    if task not in ("digits", "lm"):
+        raise ValueError(f"task must be 'digits' or 'lm', got {task!r}")
     if framework not in ("jax", "torch", "both"):
         raise ValueError(f"framework must be 'jax', 'torch' or 'both', got {framework!r}")
     if devices > 1 and framework == "torch":
@@ -121,25 +128,92 @@ def run_demo(
             "--devices applies to JAX; for torch data parallel run "
             "`torchrun --nproc-per-node N --no-python lrtwin demo --framework torch`"
         )
-    rank, world, device, joined = _torchrun(framework, devices, device)
+    world = _world()
+    if task == "lm":
+        if devices > 1 or world > 1:
+            raise ValueError("--task lm runs on one device (no --devices N, no torchrun)")
+        placed_lm = check_device(device, [fw for fw in ("jax", "torch") if framework in (fw, "both")])
+        from lrtwin.demo.lm import run_lm
+
+        store = OutputDir.open(out)
+        return run_lm(
+            store.root,
+            store.claim,
+            [fw for fw in ("jax", "torch") if framework in (fw, "both")],
+            quick,
+            seed,
+            placed_lm.get("torch", "cpu"),
+            placed_lm.get("jax"),
+        )
+    if world > 1 and framework != "torch":
+        raise ValueError(
+            "under torchrun the demo runs --framework torch (JAX runs data-parallel in one process: "
+            "lrtwin demo --framework jax --devices N)"
+        )
     for n, what in ((devices, "--devices"), (world, "the number of torchrun processes")):
         if BATCH % n:
             raise ValueError(f"{what} ({n}) must divide the batch of {BATCH}")
+    # The device first: a one-line error, before any folder exists or anything trains.
+    placed = check_device(device, [fw for fw in ("jax", "torch") if framework in (fw, "both")])
+    rank, world, torch_device, joined = _torchrun(placed.get("torch", "cpu"))
+    finished = False
     try:
-        return _run(out, framework, quick, seed, device, devices, rank, world)
+        code = _run(out, framework, quick, seed, torch_device, placed.get("jax"), devices, rank, world)
+        finished = True
+        return code
     finally:
         if joined:
             import torch.distributed as dist
 
+            if finished:
+                # Every rank done before any tears down: a rank leaving while another still
+                # talks to it can abort gloo's threads ("terminate called without an active
+                # exception"). After a failure the others may never arrive: no barrier then.
+                dist.barrier()
             dist.destroy_process_group()
 
 
+def _open_out(
+    out: str | Path | None, frameworks: list[str], rank: int, world: int
+) -> tuple[Path, OutputDir | None]:
+    """The output folder and its ``checkpoints/<framework>`` folders, checked and created by
+    rank 0 (which alone writes; it gets the :class:`OutputDir`) before any other rank can
+    create them; every rank learns the path, or rank 0's ``ValueError``."""
+
+    def create() -> OutputDir:
+        store = OutputDir.open(out)
+        for fw in frameworks:
+            store.claim(store / "checkpoints")
+            store.claim(store / "checkpoints" / fw).mkdir(parents=True, exist_ok=True)
+        return store
+
+    if world == 1:
+        single = create()
+        return single.root, single
+    import torch.distributed as dist
+
+    store: OutputDir | None = None
+    box: list[Any] = [None]
+    if rank == 0:
+        try:
+            store = create()
+            box = [("ok", str(store.root))]
+        except ValueError as e:
+            box = [("error", str(e))]
+    dist.broadcast_object_list(box, src=0)
+    kind, text = box[0]
+    if kind == "error":
+        raise ValueError(text)
+    return Path(text), store
+
+
 def _run(
-    out: Path | None,
+    out_arg: str | Path | None,
     framework: str,
     quick: bool,
     seed: int,
     device: str,
+    platform: str | None,
     devices: int,
     rank: int,
     world: int,
@@ -149,22 +223,19 @@ def _run(
     from lrtwin.demo.data import initial_weights
     from lrtwin.demo.finder import run_finder
 
-    if world > 1:
-        import torch.distributed as dist
+    frameworks = [fw for fw in ("jax", "torch") if framework in (fw, "both")]
+    out, store = _open_out(out_arg, frameworks, rank, world)
 
-        # Rank 0 names the folder (a timestamp by default); every rank reads its checkpoints.
-        box = [str(_out_dir(out)) if rank == 0 else None]
-        dist.broadcast_object_list(box, src=0)
-        out = Path(box[0])
-    else:
-        out = _out_dir(out)
+    def claim(path: Path) -> Path:
+        return path if store is None else store.claim(path)
+
     say = print if rank == 0 else (lambda *a, **k: None)
     epochs = 6 if quick else 30
     data = load_digits()
     weights = initial_weights(seed)
     runners: list[Runner] = []
     if framework in ("jax", "both"):
-        runners.append(JaxRunner(data, weights, seed, devices=devices))
+        runners.append(JaxRunner(data, weights, seed, devices=devices, platform=platform))
     if framework in ("torch", "both"):
         runners.append(TorchRunner(data, weights, seed, device=device))
     spe = runners[0].steps_per_epoch
@@ -193,7 +264,7 @@ def _run(
             0.1, total, total // 20, total // 5, "1-sqrt", 1e-5
         ),
     }
-    pictures = [report.zoo_figure(zoo, total, out / "schedule_zoo.png")] if rank == 0 else []
+    pictures = [report.zoo_figure(zoo, total, claim(out / "schedule_zoo.png"))] if rank == 0 else []
 
     compare = {
         "fixed lr 0.1": lrs.constant(0.1),
@@ -219,9 +290,16 @@ def _run(
         )
         one_cycle = lrs.one_cycle(suggested[fw], total)
         pipeline[fw] = _train(
-            r, "one-cycle (pipeline)", "adamw", one_cycle, epochs, checkpoint_dir=(out / "checkpoints" / fw)
+            r,
+            "one-cycle (pipeline)",
+            "adamw",
+            one_cycle,
+            epochs,
+            checkpoint_dir=out / "checkpoints" / fw,
+            claim=None if store is None else claim,
         )
         h = pipeline[fw]
+        assert h.best_epoch is not None  # set by every run with checkpoints
         say(
             f"{fw:>5} best checkpoint: epoch {h.best_epoch + 1}, val loss {h.best_val_loss:.4f}; reloaded: "
             f"val loss {h.reloaded_val_loss:.4f}, accuracy {h.reloaded_val_acc:.3f}"
@@ -230,9 +308,9 @@ def _run(
 
     if rank != 0:
         return 0  # rank 0 writes the pictures and the summary
-    pictures.append(report.fixed_vs_scheduled_figure(by_fw, out / "fixed_vs_scheduled.png"))
-    pictures.append(report.finder_figure(finders, out / "finder.png"))
-    pictures.append(report.pipeline_figure(pipeline, out / "pipeline.png"))
+    pictures.append(report.fixed_vs_scheduled_figure(by_fw, claim(out / "fixed_vs_scheduled.png")))
+    pictures.append(report.finder_figure(finders, claim(out / "finder.png")))
+    pictures.append(report.pipeline_figure(pipeline, claim(out / "pipeline.png")))
 
     rows = report.summary_rows(histories, optimizers, suggested, TARGET_ACC)
     meta = {
@@ -249,8 +327,12 @@ def _run(
         "data_parallel": parallel,
         "finder": {fw: res.to_dict() for fw, res in finders.items()},
     }
+    claim(out / "summary.md")
+    claim(out / "summary.json")
     md, js = report.write_summary(out, rows, meta, TARGET_ACC)
-    (out / "history.json").write_text(json.dumps([h.__dict__ for h in histories], default=float, indent=1))
+    claim(out / "history.json").write_text(
+        json.dumps([h.__dict__ for h in histories], default=float, indent=1)
+    )
     print()
     print(report.markdown_table(rows, TARGET_ACC))
     print()

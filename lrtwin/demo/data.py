@@ -1,6 +1,6 @@
 """The demo's data and network: scikit-learn's 1,797 8×8 digits (shipped inside sklearn, no
-download), a fixed train/validation split, and one small MLP defined once in torch and
-copied into Flax so both frameworks start from the same weights."""
+download), a fixed train/validation split, and the demo's MLP (:mod:`lrtwin.models`), drawn
+in torch and copied into Flax so both frameworks start from the same weights."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from lrtwin.models import Weights, mlp_weights
 
 SPLIT_SEED = 0  # the train/validation split never changes; --seed changes init and shuffling
 HIDDEN = 128
@@ -36,63 +38,32 @@ def load_digits(val_fraction: float = 0.2) -> Digits:
     return Digits(x[train], y[train], x[val], y[val])
 
 
+#: The demo network's layer widths: 64 pixels → 128 → 10 classes (ReLU between).
+SIZES = (64, HIDDEN, 10)
+
+
 def torch_mlp(seed: int) -> Any:
-    """The demo network in torch: 64 → 128 → 10 with ReLU, initialised from ``seed``."""
-    import torch
+    """The demo network in torch (:func:`lrtwin.models.torch_mlp`), initialised from ``seed``."""
+    from lrtwin.models import torch_mlp as mlp
 
-    gen = torch.Generator().manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(64, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 10))
-    with torch.no_grad():
-        for layer in (model[0], model[2]):
-            # torch's default Linear init bound, drawn from our generator for reproducibility
-            bound = 1.0 / np.sqrt(layer.in_features)
-            for p in (layer.weight, layer.bias):
-                p.copy_(torch.empty(p.shape).uniform_(-bound, bound, generator=gen))
-    return model
+    return mlp(SIZES, seed=seed)
 
 
-def initial_weights(seed: int) -> dict[str, np.ndarray]:
-    """The torch network's initial weights as NumPy arrays (``w1, b1, w2, b2``, torch layout)."""
-    m = torch_mlp(seed)
-    return {
-        "w1": m[0].weight.detach().numpy().copy(),
-        "b1": m[0].bias.detach().numpy().copy(),
-        "w2": m[2].weight.detach().numpy().copy(),
-        "b2": m[2].bias.detach().numpy().copy(),
-    }
+def initial_weights(seed: int) -> Weights:
+    """The torch network's initial weights as NumPy arrays, one ``(weight, bias)`` pair per
+    layer in torch's layout (:func:`lrtwin.models.mlp_weights`)."""
+    return mlp_weights(torch_mlp(seed))
 
 
-def flax_mlp(weights: dict[str, np.ndarray]) -> Any:
-    """The same network in Flax NNX, with the given (torch-layout) weights."""
-    import jax
-    import jax.numpy as jnp
-    from flax import nnx
+def flax_mlp(weights: Weights) -> Any:
+    """The same network in Flax NNX, with the given weights."""
+    from lrtwin.models import flax_mlp_from
 
-    class MLP(nnx.Module):
-        def __init__(self) -> None:
-            rngs = nnx.Rngs(0)
-            self.l1 = nnx.Linear(64, HIDDEN, rngs=rngs)
-            self.l2 = nnx.Linear(HIDDEN, 10, rngs=rngs)
-
-        def __call__(self, x: jax.Array) -> jax.Array:
-            return self.l2(jax.nn.relu(self.l1(x)))
-
-    model = MLP()
-    model.l1.kernel.set_value(jnp.asarray(weights["w1"].T))
-    model.l1.bias.set_value(jnp.asarray(weights["b1"]))
-    model.l2.kernel.set_value(jnp.asarray(weights["w2"].T))
-    model.l2.bias.set_value(jnp.asarray(weights["b2"]))
-    return model
+    return flax_mlp_from(weights)
 
 
-def torch_mlp_from(weights: dict[str, np.ndarray]) -> Any:
+def torch_mlp_from(weights: Weights) -> Any:
     """The torch network with the given weights."""
-    import torch
+    from lrtwin.models import torch_mlp_from as from_weights
 
-    m = torch_mlp(0)
-    with torch.no_grad():
-        m[0].weight.copy_(torch.from_numpy(weights["w1"]))
-        m[0].bias.copy_(torch.from_numpy(weights["b1"]))
-        m[2].weight.copy_(torch.from_numpy(weights["w2"]))
-        m[2].bias.copy_(torch.from_numpy(weights["b2"]))
-    return m
+    return from_weights(weights)

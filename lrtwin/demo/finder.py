@@ -22,8 +22,6 @@ def run_finder(runner: Runner, num_iter: int = 100, optimizer: str = "adamw", pr
         from lrsched_jax.train import cross_entropy
         from lrtwin.demo.data import flax_mlp
 
-        model = flax_mlp(runner.weights)
-
         def loss_fn(m: Any, batch: Any) -> Any:
             return cross_entropy(m, *batch)
 
@@ -32,16 +30,17 @@ def run_finder(runner: Runner, num_iter: int = 100, optimizer: str = "adamw", pr
                 return optax.adamw(lr, weight_decay=WEIGHT_DECAY)
             return optax.sgd(lr, momentum=MOMENTUM)
 
-        return find_lr(
-            model,
-            tx,
-            loss_fn,
-            (x, y),
-            batch_size=BATCH,
-            num_iter=num_iter,
-            progress=progress,
-            mesh=runner.mesh,
-        )
+        with runner.placed():
+            return find_lr(
+                flax_mlp(runner.weights),
+                tx,
+                loss_fn,
+                (x, y),
+                batch_size=BATCH,
+                num_iter=num_iter,
+                progress=progress,
+                mesh=runner.mesh,
+            )
     if isinstance(runner, TorchRunner):
         import torch
 

@@ -44,8 +44,11 @@ def zoo_figure(schedules: dict[str, Any], steps: int, path: Path) -> Path:
     return path
 
 
-def fixed_vs_scheduled_figure(runs: dict[str, list[History]], path: Path) -> Path:
-    """One panel per framework: train (solid) and validation (dashed) loss per epoch."""
+def fixed_vs_scheduled_figure(
+    runs: dict[str, list[History]], path: Path, title: str = "fixed vs scheduled learning rate (SGD)"
+) -> Path:
+    """One panel per framework, titled ``"<framework>: <title>"``: train (solid) and validation
+    (dashed) loss per epoch."""
     plt = pyplot()
     fws = list(runs)
     fig, axes = plt.subplots(1, len(fws), figsize=(6.5 * len(fws), 4.5), squeeze=False, sharey=True)
@@ -55,7 +58,7 @@ def fixed_vs_scheduled_figure(runs: dict[str, list[History]], path: Path) -> Pat
             epochs = np.arange(1, len(h.train_loss) + 1)
             ax.plot(epochs, h.train_loss, color=color, label=f"{h.name} (train)")
             ax.plot(epochs, h.val_loss, color=color, linestyle="--", label=f"{h.name} (validation)")
-        ax.set_title(f"{fw}: fixed vs scheduled learning rate (SGD)")
+        ax.set_title(f"{fw}: {title}")
         ax.set_xlabel("epoch")
         ax.set_ylabel("cross-entropy loss")
         ax.set_yscale("log")
@@ -68,21 +71,32 @@ def fixed_vs_scheduled_figure(runs: dict[str, list[History]], path: Path) -> Pat
 
 
 def finder_figure(results: dict[str, Any], path: Path) -> Path:
-    """The LR finder's curve per framework, suggestion and divergence point marked."""
+    """The LR finder's curve per framework, every rule's suggestion and the divergence point
+    marked; all panels on one loss range (the union of the results' ``y_range()``), so the
+    frameworks' curves compare by eye."""
     plt = pyplot()
     fws = list(results)
-    fig, axes = plt.subplots(1, len(fws), figsize=(6.5 * len(fws), 4.5), squeeze=False)
+    ranges = [r for r in (results[fw].y_range() for fw in fws) if r is not None]
+    ylim = (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else None
+    fig, axes = plt.subplots(
+        1, len(fws), figsize=(6.5 * len(fws), 4.5), squeeze=False, sharey=True, layout="constrained"
+    )
     for ax, fw in zip(axes[0], fws):
-        results[fw].plot(ax=ax)
+        results[fw].plot(ax=ax, ylim=ylim)
         ax.set_title(f"{fw}: LR range test (AdamW)")
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
 
 
-def pipeline_figure(runs: dict[str, History], path: Path) -> Path:
-    """Validation loss, validation accuracy and lr per epoch of the full pipeline."""
+def pipeline_figure(
+    runs: dict[str, History],
+    path: Path,
+    schedule: str = "one-cycle",
+    suptitle: str = "Pipeline: finder → AdamW + one-cycle per batch → best checkpoint",
+) -> Path:
+    """Validation loss, validation accuracy and lr per epoch of the full pipeline (``schedule``
+    names its lr panel, ``suptitle`` heads the figure)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     for i, (fw, h) in enumerate(runs.items()):
@@ -96,17 +110,21 @@ def pipeline_figure(runs: dict[str, History], path: Path) -> Path:
             axes[0].plot(
                 [h.best_epoch + 1], [h.val_loss[h.best_epoch]], marker="*", markersize=12, color=f"C{i}"
             )
+    starred = any(h.best_epoch is not None for h in runs.values())  # runs with checkpoints
     axes[0].set(
-        title="validation loss (★ best checkpoint)", xlabel="epoch", ylabel="cross-entropy loss", yscale="log"
+        title="validation loss" + (" (★ best checkpoint)" if starred else ""),
+        xlabel="epoch",
+        ylabel="cross-entropy loss",
+        yscale="log",
     )
     axes[1].set(title="validation accuracy", xlabel="epoch", ylabel="accuracy")
     axes[2].set(
-        title="learning rate (one-cycle, per update)", xlabel="epoch", ylabel="learning rate", yscale="log"
+        title=f"learning rate ({schedule}, per update)", xlabel="epoch", ylabel="learning rate", yscale="log"
     )
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Pipeline: finder → AdamW + one-cycle per batch → best checkpoint")
+    fig.suptitle(suptitle)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

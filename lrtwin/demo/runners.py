@@ -15,7 +15,7 @@ of every batch. Same global batches, so the same curves as on one device.
 from __future__ import annotations
 
 import abc
-import json
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,11 +26,12 @@ import numpy as np
 
 from lrsched_jax.core.schedule import Schedule
 from lrtwin.demo.data import Digits, flax_mlp, torch_mlp_from
+from lrtwin.demo.outputs import replace_dir, replace_file
+from lrtwin.models import Weights
 
 BATCH = 32
 WEIGHT_DECAY = 1e-2  # AdamW's, in both frameworks (their defaults differ: torch 1e-2, Optax 1e-4)
 MOMENTUM = 0.9  # SGD with momentum: torch's and Optax's formulations coincide (no dampening)
-OPTIMIZERS = ("sgd", "momentum", "adamw")
 
 
 @dataclass
@@ -81,7 +82,7 @@ class Runner(abc.ABC):
 
     framework = ""
 
-    def __init__(self, data: Digits, weights: dict[str, np.ndarray], seed: int) -> None:
+    def __init__(self, data: Digits, weights: Weights, seed: int) -> None:
         self.data = data
         self.weights = weights
         self.seed = seed
@@ -104,9 +105,19 @@ class Runner(abc.ABC):
     def _evaluate(self) -> dict[str, float]:
         """Validation loss and accuracy of the current model."""
 
+    def checkpoint_path(self, path: Path) -> Path:
+        """Where the checkpoint called ``path`` is written (a framework may add a suffix)."""
+        return path
+
+    def placed(self) -> contextlib.AbstractContextManager[Any]:
+        """A context in which the framework computes on the runner's device."""
+        return contextlib.nullcontext()
+
     @abc.abstractmethod
     def _save(self, path: Path, epoch: int, val_loss: float) -> Path:
-        """Checkpoint epoch, model, optimizer state and validation loss; return the path."""
+        """Checkpoint epoch, model, optimizer state and validation loss at
+        ``checkpoint_path(path)``, replacing an earlier one there only once the new one is
+        complete; return the path."""
 
     @abc.abstractmethod
     def _reload_and_evaluate(
@@ -124,14 +135,37 @@ class Runner(abc.ABC):
         *,
         checkpoint_dir: Path | None = None,
         progress: Callable[[History], None] | None = None,
+        claim: Callable[[Path], Path] | None = None,
     ) -> History:
         """Train a fresh copy of the network for ``epochs`` epochs with ``schedule``
         (stepped per update). With ``checkpoint_dir``: save the best model (by validation
         loss) and a checkpoint before each epoch that contains one of the schedule's change
-        points, then reload the best checkpoint and evaluate it."""
+        points, then reload the best checkpoint and evaluate it. ``claim(path)`` is called
+        before each checkpoint is written (the demo's check that the path is its own)."""
+        with self.placed():
+            return self._train(name, optimizer, schedule, epochs, checkpoint_dir, progress, claim)
+
+    def _train(
+        self,
+        name: str,
+        optimizer: str,
+        schedule: Schedule,
+        epochs: int,
+        checkpoint_dir: Path | None,
+        progress: Callable[[History], None] | None,
+        claim: Callable[[Path], Path] | None,
+    ) -> History:
         hist = History(self.framework, name, steps_per_epoch=self.steps_per_epoch)
         if checkpoint_dir is not None:
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
+
+        def save(stem: str, epoch: int, val_loss: float) -> Path:
+            assert checkpoint_dir is not None
+            path = checkpoint_dir / stem
+            if claim is not None:
+                claim(self.checkpoint_path(path))
+            return self._save(path, epoch, val_loss)
+
         self._setup(optimizer, schedule)
         total = epochs * self.steps_per_epoch
         changes = [int(np.ceil(p)) for p in schedule.change_points(total)]
@@ -141,9 +175,8 @@ class Runner(abc.ABC):
             if checkpoint_dir is not None:
                 for p in changes:
                     if first <= p < last and p > 0:
-                        path = checkpoint_dir / f"before_lr_change_step{p}"
                         prev = hist.val_loss[-1] if hist.val_loss else float("nan")
-                        hist.checkpoints.append(str(self._save(path, epoch, prev)))
+                        hist.checkpoints.append(str(save(f"before_lr_change_step{p}", epoch, prev)))
             losses, lrs = self._epoch(epoch)
             ev = self._evaluate()
             hist.epoch_end_times.append(time.perf_counter() - start)
@@ -156,7 +189,7 @@ class Runner(abc.ABC):
             hist.step_lrs.extend(float(v) for v in lrs)
             if checkpoint_dir is not None and (hist.best_val_loss is None or ev["loss"] < hist.best_val_loss):
                 hist.best_val_loss, hist.best_epoch = ev["loss"], epoch
-                best_path = self._save(checkpoint_dir / "best", epoch, ev["loss"])
+                best_path = save("best", epoch, ev["loss"])
             if progress is not None:
                 progress(hist)
         hist.wall_time = time.perf_counter() - start
@@ -172,13 +205,23 @@ class Runner(abc.ABC):
 class JaxRunner(Runner):
     framework = "jax"
 
-    def __init__(self, data: Digits, weights: dict[str, np.ndarray], seed: int, devices: int = 1) -> None:
+    def __init__(
+        self,
+        data: Digits,
+        weights: Weights,
+        seed: int,
+        devices: int = 1,
+        platform: str | None = None,
+    ) -> None:
+        """``platform``: JAX's ``"cpu"`` or ``"gpu"`` devices (default: JAX's default backend's);
+        ``devices > 1``: a data-parallel mesh over the first ``devices`` of them."""
         super().__init__(data, weights, seed)
-        self.mesh = None
-        if devices > 1:
-            import jax
+        import jax
 
-            available = jax.devices()
+        self.mesh = None
+        self.device = jax.devices(platform)[0]
+        if devices > 1:
+            available = jax.devices(platform)
             if len(available) < devices:
                 raise ValueError(
                     f"--devices {devices}: JAX sees {len(available)} {available[0].platform} device(s); on a "
@@ -186,6 +229,13 @@ class JaxRunner(Runner):
                     "is the process that starts JAX (XLA_FLAGS=--xla_force_host_platform_device_count=N)"
                 )
             self.mesh = jax.make_mesh((devices,), ("data",), devices=available[:devices])
+
+    def placed(self) -> contextlib.AbstractContextManager[Any]:
+        import jax
+
+        # Arrays created and programs run in the block go to this device (a mesh, when
+        # there is one, places its own).
+        return jax.default_device(self.device)
 
     def _setup(self, optimizer: str, schedule: Schedule) -> None:
         self.model, self.opt = self._fresh(optimizer, schedule)
@@ -231,10 +281,15 @@ class JaxRunner(Runner):
     def _save(self, path: Path, epoch: int, val_loss: float) -> Path:
         import orbax.checkpoint as ocp
 
-        with ocp.StandardCheckpointer() as ck:
-            ck.save(path.resolve(), self._pure(self.model, self.opt, epoch, val_loss), force=True)
-            ck.wait_until_finished()
-        return path
+        state = self._pure(self.model, self.opt, epoch, val_loss)
+
+        def write(new: Path) -> None:
+            # Into a fresh directory: no force=True, which deletes the old checkpoint first.
+            with ocp.StandardCheckpointer() as ck:
+                ck.save(new.resolve(), state)
+                ck.wait_until_finished()
+
+        return replace_dir(path, write)
 
     def _reload_and_evaluate(
         self, path: Path, optimizer: str, schedule: Schedule
@@ -258,7 +313,7 @@ class JaxRunner(Runner):
 class TorchRunner(Runner):
     framework = "torch"
 
-    def __init__(self, data: Digits, weights: dict[str, np.ndarray], seed: int, device: str = "cpu") -> None:
+    def __init__(self, data: Digits, weights: Weights, seed: int, device: str = "cpu") -> None:
         super().__init__(data, weights, seed)
         import torch
         import torch.distributed as dist
@@ -292,6 +347,7 @@ class TorchRunner(Runner):
 
         model = self.wrap(torch_mlp_from(self.weights).to(self.device))
         lr0 = float(schedule(0))
+        opt: torch.optim.Optimizer
         if optimizer == "sgd":
             opt = torch.optim.SGD(model.parameters(), lr=lr0)
         elif optimizer == "momentum":
@@ -318,24 +374,25 @@ class TorchRunner(Runner):
 
         return evaluate(self.model, (self.x_val, self.y_val))
 
+    def checkpoint_path(self, path: Path) -> Path:
+        return path.with_suffix(".pt")
+
     def _save(self, path: Path, epoch: int, val_loss: float) -> Path:
         import torch
 
         from lrsched_torch.distributed import unwrap
 
-        path = path.with_suffix(".pt")
+        path = self.checkpoint_path(path)
         if self.rank == 0:
-            torch.save(
-                {
-                    "epoch": epoch,
-                    "val_loss": val_loss,
-                    # The plain network's keys (no "module." prefix): one checkpoint format.
-                    "model": unwrap(self.model).state_dict(),
-                    "optimizer": self.opt.state_dict(),
-                    "scheduler": self.sched.state_dict(),
-                },
-                path,
-            )
+            state = {
+                "epoch": epoch,
+                "val_loss": val_loss,
+                # The plain network's keys (no "module." prefix): one checkpoint format.
+                "model": unwrap(self.model).state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "scheduler": self.sched.state_dict(),
+            }
+            replace_file(path, lambda tmp: torch.save(state, tmp))
         if self.distributed:
             torch.distributed.barrier()  # every rank may read it from here on
         return path
@@ -354,7 +411,3 @@ class TorchRunner(Runner):
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         return evaluate(model, (self.x_val, self.y_val)), int(ck["epoch"])
-
-
-def history_json(h: History) -> str:
-    return json.dumps(h.__dict__, default=float)

@@ -93,7 +93,155 @@ def test_errors_are_one_line_and_nonzero(args, message, tmp_path):
 def test_list_and_help():
     proc = run("list")
     assert proc.returncode == 0
-    assert proc.stdout.split() == list(lrs.registered_names())
+    # the names a fresh process knows (this one may hold schedules that examples registered)
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import lrsched_jax as lrs; print(*lrs.registered_names())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.split() == fresh.stdout.split()
+    assert set(fresh.stdout.split()) <= set(lrs.registered_names())
     helptext = run("--help").stdout
     assert "demo" in helptext and "plot" in helptext
     assert "valid schedule names: article_one_cycle" in run("plot", "--help").stdout
+
+
+# --- plot: a readable horizon, distinct labels, the file it wrote --------------------------
+
+
+def test_plot_of_a_periodic_schedule_shows_a_few_periods(tmp_path):
+    """A cyclic schedule's change points never end: three cycles, not 11,000,000 steps."""
+    spec = "cyclic:base_lr=1e-3,max_lr=0.1,step_size_up=100"
+    assert main(["plot", spec, "--csv", str(tmp_path / "c.csv")]) == 0
+    with (tmp_path / "c.csv").open() as f:
+        rows = list(csv.reader(f))[1:]
+    assert len(rows) == 660  # 10% past the 6th change point: 3 cycles of 200 steps
+    values = np.array([float(r[1]) for r in rows])
+    np.testing.assert_array_equal(values, lrs.cyclic(1e-3, 0.1, 100)(np.arange(660)))
+    assert (tmp_path / "c.csv").stat().st_size < 100_000
+
+
+@pytest.mark.parametrize(
+    ("schedule", "steps"),
+    [
+        (lrs.warm_restarts(0.1, 10, 2), 693),  # restarts at 10, 30, ..., 630
+        (lrs.cosine(0.1, 100, periodic=True), 660),
+        (lrs.step_decay(0.1, 30, 0.5), 198),
+        (lrs.one_cycle(0.1, 1000), 1100),  # a schedule that ends: 10% past its end, as before
+        (lrs.multistep(0.1, [10, 30]), 100),
+    ],
+)
+def test_default_horizon(schedule, steps):
+    from lrsched_jax.core.plots import default_horizon
+
+    assert default_horizon([schedule]) == steps
+
+
+def test_plot_legend_labels_stay_distinct(tmp_path, monkeypatch):
+    """Two schedules whose short labels agree (cut at 60 characters) get their full labels."""
+    import lrsched_jax.core.plots as plots
+
+    seen = {}
+    real = plots.plot_schedules
+
+    def spy(*args, **kwargs):
+        ax = real(*args, **kwargs)
+        seen["labels"] = ax.get_legend_handles_labels()[1]
+        return ax
+
+    monkeypatch.setattr(plots, "plot_schedules", spy)
+    base = "warmup_stable_decay:peak_lr=0.1,total_steps=1000,warmup_steps=100,decay_steps=200,min_lr="
+    specs = [base + "1e-5", base + "2e-5", base + "2e-5"]
+    assert main(["plot", *specs, "-o", str(tmp_path / "w.png")]) == 0
+    labels = seen["labels"]
+    assert len(set(labels)) == 3, labels
+    assert "min_lr=1e-05" in labels[0] and labels[2].endswith("#3")
+
+
+def test_plot_output_without_suffix_or_a_folder_says_what_it_wrote(tmp_path, capsys):
+    assert main(["plot", "constant:value=0.1", "-o", str(tmp_path / "fig")]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'fig.png'}"
+    assert (tmp_path / "fig.png").read_bytes()[:8] == PNG
+    assert main(["plot", "constant:value=0.1", "-o", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'lrsched_plot.png'}"
+    assert (tmp_path / "lrsched_plot.png").read_bytes()[:8] == PNG
+
+
+def test_help_keeps_examples_whole_and_version():
+    import os
+    from importlib.metadata import version
+
+    env = {**os.environ, "COLUMNS": "80"}
+    out = subprocess.run(
+        [sys.executable, "-m", "lrtwin.cli", "plot", "--help"], capture_output=True, text=True, env=env
+    ).stdout
+    assert "warmup_cosine:peak_lr=1e-3,warmup_steps=500,total_steps=10000)" in out.split()
+    demo = subprocess.run(
+        [sys.executable, "-m", "lrtwin.cli", "demo", "--help"], capture_output=True, text=True, env=env
+    ).stdout
+    assert "--nproc-per-node" in demo.split() and "cpu, gpu or auto" in " ".join(demo.split())
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"lrtwin {version('lrtwin')}"
+
+
+# --- demo: checks that run before anything is written -------------------------------------
+
+
+def _demo(*args, cwd):
+    return run("demo", "--quick", "--framework", "torch", *args, cwd=cwd)
+
+
+def test_demo_refuses_an_empty_out(tmp_path):
+    proc = _demo("--out", "", cwd=tmp_path)
+    assert proc.returncode == 2 and "--out" in proc.stderr and "empty path" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_refuses_a_folder_of_the_users_and_touches_nothing(tmp_path):
+    user = tmp_path / "mine"
+    (user / "checkpoints" / "jax" / "best").mkdir(parents=True)
+    (user / "checkpoints" / "jax" / "best" / "weights.bin").write_bytes(b"precious")
+    (user / "summary.json").write_text("{}")
+    proc = _demo("--out", str(user), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "not empty and was not written by lrtwin demo" in last, proc.stderr[-2000:]
+    assert (user / "checkpoints" / "jax" / "best" / "weights.bin").read_bytes() == b"precious"
+    assert (user / "summary.json").read_text() == "{}"
+    assert sorted(p.name for p in user.iterdir()) == ["checkpoints", "summary.json"]
+
+
+def test_demo_folder_with_a_users_file_in_the_demos_way(tmp_path):
+    """A demo folder (its manifest) in which the user put a file where the demo writes one."""
+    from lrtwin.demo.outputs import MANIFEST
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / MANIFEST).write_text(json.dumps({"written": ["finder.png"]}))
+    (out / "summary.md").write_text("my notes")
+    proc = _demo("--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 2 and "summary.md: exists and was not written by lrtwin demo" in proc.stderr
+    assert (out / "summary.md").read_text() == "my notes"
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps"])
+def test_demo_device_outside_the_vocabulary(device, tmp_path):
+    proc = _demo("--device", device, cwd=tmp_path)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr and "'gpu'" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_device_gpu_without_a_gpu_is_one_line_and_no_folder(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("torch sees a GPU here")
+    import re
+
+    for framework, says in (("torch", "torch .* sees no CUDA GPU"), ("both", "(JAX|torch) .* sees no")):
+        proc = run("demo", "--quick", "--framework", framework, "--device", "gpu", cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and re.search(f"--device gpu: {says}", lines[0]), lines
+        assert list(tmp_path.iterdir()) == []

@@ -139,3 +139,57 @@ def test_seed_reproduces_within_a_framework(demo_out, tmp_path):
     for name, r in again.items():
         np.testing.assert_equal(r["final_val_loss"], first[name]["final_val_loss"])
         np.testing.assert_equal(r["suggested_lr"], first[name]["suggested_lr"])
+
+
+def _torch_demo(out: Path, **kw):
+    cmd = [sys.executable, "-m", "lrtwin.cli", "demo", "--quick", "--framework", "torch", "--out", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
+
+
+def test_rerun_into_its_own_folder_keeps_the_users_other_files(tmp_path):
+    """A folder the demo wrote may be written again (its manifest says what is the demo's);
+    a file the user added beside is left alone."""
+    out = tmp_path / "run"
+    assert _torch_demo(out).returncode == 0
+    (out / "notes.txt").write_text("mine")
+    (out / "checkpoints" / "mine").mkdir()
+    first = (out / "summary.json").read_text()
+    proc = _torch_demo(out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (out / "notes.txt").read_text() == "mine" and (out / "checkpoints" / "mine").is_dir()
+    again = {
+        r["schedule"]: r["final_val_loss"] for r in json.loads((out / "summary.json").read_text())["rows"]
+    }
+    assert again == {r["schedule"]: r["final_val_loss"] for r in json.loads(first)["rows"]}
+    assert not [p for p in out.rglob("*.partial")]  # no temporary checkpoint left behind
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
+    import os
+    import signal
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # the full run (seconds of training after its first progress bar), so the interrupt
+    # always lands mid-run however fast the machine is
+    cmd = [sys.executable, "-m", "lrtwin.cli", "demo", "--framework", "torch"]
+    proc = subprocess.Popen(
+        [*cmd, "--out", str(tmp_path / "o")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        header = proc.stdout.readline()  # the first line: training starts
+        assert header.startswith("lrtwin demo →"), header
+        assert proc.stderr is not None
+        first = proc.stderr.read(1)  # the first progress bar: training is under way
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        err = first + err
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "lrtwin demo: interrupted"

@@ -16,10 +16,10 @@ import numpy as np
 import optax
 import pytest
 import torch
-from flax import nnx
 
 import lrsched_jax as lrs
 import lrsched_torch
+from lrtwin import models
 
 RNG = np.random.default_rng(42)
 XS = RNG.normal(size=(320, 10))
@@ -28,22 +28,13 @@ BS = 32
 
 
 def torch_mlp(seed: int, dtype: torch.dtype) -> torch.nn.Sequential:
-    """The article's MLP: 10 -> 50 -> 1."""
+    """The article's MLP: 10 -> 50 -> 1 (torch's initialisation from ``seed``)."""
     torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(10, 50), torch.nn.ReLU(), torch.nn.Linear(50, 1)).to(dtype)
+    return models.torch_mlp((10, 50, 1), dtype=dtype)
 
 
-class FlaxMLP(nnx.Module):
-    def __init__(self, tm: torch.nn.Sequential, dtype):
-        rngs = nnx.Rngs(0)
-        self.l1 = nnx.Linear(10, 50, rngs=rngs, dtype=dtype, param_dtype=dtype)
-        self.l2 = nnx.Linear(50, 1, rngs=rngs, dtype=dtype, param_dtype=dtype)
-        for layer, t in ((self.l1, tm[0]), (self.l2, tm[2])):
-            layer.kernel[...] = jnp.asarray(t.weight.detach().numpy().T, dtype=dtype)
-            layer.bias[...] = jnp.asarray(t.bias.detach().numpy(), dtype=dtype)
-
-    def __call__(self, x):
-        return self.l2(nnx.relu(self.l1(x)))
+def FlaxMLP(tm: torch.nn.Sequential, dtype):  # the Flax twin of tm, with its weights
+    return models.flax_mlp_from(models.mlp_weights(tm), dtype=dtype)
 
 
 def run_both(seed, dtype, *, offset=0.0, jax_data="arrays", **kw):
@@ -154,3 +145,95 @@ def test_same_parameters_and_defaults_in_both_drivers():
         0.98,
         4.0,
     )
+
+
+# --- the torch finder's features in the JAX finder: float64, the same decisions -------------
+
+
+def _both_float64(seed, *, torch_groups=None, jax_tx=None, val=False, acc=1, jax_data="arrays", **kw):
+    """The torch and the JAX finder in float64 on the same MLP, data and batch order, with
+    ``val_data`` (four validation batches: three of 32 and one of 16), ``accumulation_steps``
+    or param groups (``torch_groups(model) -> param groups``; ``jax_tx``: the matching Optax
+    transformation)."""
+    xs, ys = XS, YS
+    tm = torch_mlp(seed, torch.float64)
+    opt = torch.optim.SGD(tm.parameters() if torch_groups is None else torch_groups(tm), lr=0.1)
+    data = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.from_numpy(xs), torch.from_numpy(ys)), batch_size=BS
+    )
+    vx = RNG_VAL.normal(size=(112, 10))
+    vy = vx @ np.linspace(-1.0, 1.0, 10)[:, None]
+    cuts = [(0, 32), (32, 64), (64, 96), (96, 112)]
+    val_np = [(vx[a:b], vy[a:b]) for a, b in cuts] if val else None
+    val_t = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in val_np] if val else None
+    rt = lrsched_torch.find_lr(
+        tm, opt, torch.nn.MSELoss(), data, val_data=val_t, accumulation_steps=acc, **kw
+    )
+
+    def jax_loss(model, batch):
+        return jnp.mean((model(batch[0]) - batch[1]) ** 2)
+
+    with jax.enable_x64(True):
+        jm = FlaxMLP(tm, jnp.float64)
+        tx = optax.sgd if jax_tx is None else jax_tx
+        source = (xs, ys) if jax_data == "arrays" else [(x.numpy(), y.numpy()) for x, y in data]
+        extra = {"batch_size": BS} if jax_data == "arrays" else {}
+        rj = lrs.find_lr(jm, tx, jax_loss, source, val_data=val_np, accumulation_steps=acc, **extra, **kw)
+    return rt, rj
+
+
+RNG_VAL = np.random.default_rng(7)
+
+
+def _assert_same_decisions(rt, rj):
+    assert rt.framework == "torch" and rj.framework == "jax"
+    np.testing.assert_array_equal(rt.lrs, rj.lrs)
+    assert (rt.stop_step, rt.stop_reason) == (rj.stop_step, rj.stop_reason)
+    assert rt.suggestions == rj.suggestions  # every rule, exactly
+    assert rt.notes == rj.notes and rt.group_scales == rj.group_scales
+    np.testing.assert_allclose(rj.losses, rt.losses, rtol=1e-10)
+    np.testing.assert_allclose(rj.smoothed_losses, rt.smoothed_losses, rtol=1e-10)
+
+
+@pytest.mark.parametrize("jax_data", ["arrays", "batches"])
+def test_float64_validation_mode_matches_torch(jax_data):
+    rt, rj = _both_float64(5, val=True, jax_data=jax_data, num_iter=60, end_lr=3.0)
+    _assert_same_decisions(rt, rj)
+    assert rt.stop_reason == "diverged"
+
+
+@pytest.mark.parametrize("jax_data", ["arrays", "batches"])
+def test_float64_accumulation_matches_torch(jax_data):
+    rt, rj = _both_float64(6, acc=3, jax_data=jax_data, num_iter=50, end_lr=3.0)
+    _assert_same_decisions(rt, rj)
+    assert rt.stop_reason == "diverged" and rt.stop_step > 20
+
+
+def test_float64_validation_with_accumulation_matches_torch():
+    rt, rj = _both_float64(8, acc=2, val=True, num_iter=40, end_lr=3.0)
+    _assert_same_decisions(rt, rj)
+
+
+def _labels(params):
+    # The first Linear layer is group "a" (the reference), the second group "b".
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: "a" if 0 in [getattr(k, "key", None) for k in path] else "b", params
+    )
+
+
+def test_float64_param_groups_swept_in_proportion_as_in_torch():
+    def groups(tm):
+        first, last = tm[0], tm[2]
+        return [
+            {"params": first.parameters(), "lr": 0.2},
+            {"params": last.parameters(), "lr": 0.02},
+        ]
+
+    sgd = optax.inject_hyperparams(optax.sgd)
+    tx = optax.multi_transform({"a": sgd(learning_rate=0.2), "b": sgd(learning_rate=0.02)}, _labels)
+    rt, rj = _both_float64(9, torch_groups=groups, jax_tx=tx, num_iter=60, end_lr=3.0)
+    assert rt.group_scales == pytest.approx((1.0, 0.1), rel=1e-15)
+    _assert_same_decisions(rt, rj)
+    # Not the single-group sweep: the second layer ran 10x slower.
+    _, single = _both_float64(9, num_iter=60, end_lr=3.0)
+    assert not np.array_equal(single.losses[:20], rj.losses[:20])

@@ -1,0 +1,98 @@
+"""``lrtwin compare``: the JAX one-program run and the torch member-by-member run give the same
+members with the same decisions; the outputs (compare.json, compare.png) and the folder rule;
+errors exit 2 with one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lrtwin.compare import MANIFEST
+
+PNG = b"\x89PNG\r\n\x1a\n"
+N_VAL = 359  # the digits' validation split
+
+
+def run(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "lrtwin.cli", "compare", "--no-progress", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    out = {}
+    for name, extra in (("jax", []), ("torch", ["--framework", "torch", "--sequential"])):
+        r = run("--quick", "--out", str(root / name), *extra)
+        assert r.returncode == 0, r.stderr[-3000:]
+        out[name] = (root / name, json.loads((root / name / "compare.json").read_text()), r.stdout)
+    return out
+
+
+def test_jax_one_program_and_torch_sequential_make_the_same_decisions(both):
+    (_, jx, _), (_, tc, _) = both["jax"], both["torch"]
+    assert (jx["framework"], jx["how"]) == ("jax", "one program")
+    assert (tc["framework"], tc["how"]) == ("torch", "sequential")
+    assert len(jx["members"]) == 8 * 3 == len(tc["members"])
+    for a, b in zip(jx["members"], tc["members"]):
+        assert (a["schedule"], a["seed"]) == (b["schedule"], b["seed"])
+        # float32 noise between XLA's and torch's kernels: at most a sample's argmax apart
+        assert abs(a["final_val_acc"] - b["final_val_acc"]) <= 1.5 / N_VAL
+        assert a["steps_to_target"] == b["steps_to_target"]
+    assert jx["verdicts"].keys() == tc["verdicts"].keys()
+    for name in jx["verdicts"]:
+        assert jx["verdicts"][name]["reached"] == tc["verdicts"][name]["reached"]
+
+
+def test_outputs(both):
+    folder, doc, stdout = both["jax"]
+    assert (folder / "compare.png").read_bytes()[:8] == PNG
+    assert json.loads((folder / MANIFEST).read_text())["written"] == ["compare.json", "compare.png"]
+    assert doc["epochs"] == 5 and doc["seeds"] == [0, 1, 2] and doc["target_val_acc"] == 0.9
+    assert doc["steps_per_epoch"] == 44 and doc["baseline"] == "fixed"
+    m = doc["members"][0]
+    assert {"schedule", "seed", "final_val_acc", "steps_to_target", "val_acc"} <= m.keys()
+    assert m["final_val_acc"] == m["val_acc"][-1] and len(m["val_acc"]) == 5
+    assert "| warm-up + cosine |" in stdout and "wrote" in stdout
+
+
+def test_custom_schedules_and_rerun_in_its_own_folder(tmp_path):
+    specs = ["constant:value=0.05", "cosine:init_lr=0.05,total_steps=88"]
+    args = ("--schedules", *specs, "--seeds", "2", "--epochs", "2", "--out", str(tmp_path / "o"))
+    assert run(*args).returncode == 0
+    r = run(*args, "--sequential")  # its own folder: replaced
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "o" / "compare.json").read_text())
+    assert doc["schedules"] == specs and doc["how"] == "sequential" and doc["baseline"] == specs[0]
+    assert [m["config"]["name"] for m in doc["members"]] == ["constant"] * 2 + ["cosine"] * 2
+
+
+def test_refuses_a_folder_it_did_not_create(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    r = run("--quick", "--out", str(tmp_path))
+    assert r.returncode == 2 and "did not create" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--schedules", "nosuch:lr=1"], "--schedules 'nosuch:lr=1'"),
+        (["--target", "1.5"], "--target"),
+        (["--lr", "-1"], "--lr"),
+        (["--seeds", "0"], "--seeds"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message):
+    r = run(*args, "--out", str(tmp_path / "x"))
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x").exists()
