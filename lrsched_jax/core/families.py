@@ -416,6 +416,54 @@ class Cosine(Schedule):
         return [self.total_steps]
 
 
+def _restart_table(
+    first_period: float, period_mult: float, cycles: int | None = None
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Cycle starts and lengths, accumulated in float64 as torch does (``T_i *= T_mult``), up
+    to step 2**63 (or ``cycles`` cycles)."""
+    starts, lengths = [0.0], [float(first_period)]
+    while starts[-1] + lengths[-1] < 2.0**63 and (cycles is None or len(starts) <= cycles):
+        starts.append(starts[-1] + lengths[-1])
+        lengths.append(lengths[-1] * period_mult)
+    return tuple(starts), tuple(lengths)
+
+
+def _cycle_position(
+    ctx: Ctx,
+    t: Any,
+    first_period: float,
+    table: tuple[tuple[float, ...], tuple[float, ...]] | None,
+    scale: float,
+) -> tuple[Any, Any, Any, Any]:
+    """``(n, cur, length, per_unit)`` of step ``t`` in a train of cycles: the cycle index
+    (float), the steps done in it, its length, and ``scale / length`` as a float32 split pair
+    for :func:`_math.cos_mix` (``None`` in float64). Equal cycles of ``first_period`` when
+    ``table`` is ``None``; else the starts and lengths of :func:`_restart_table`, looked up
+    exactly for integer steps (``t >= S_n`` is ``t >= ceil(S_n)``), so every restart lands on
+    the same step in float32 and float64."""
+    xp = ctx.xp
+    if table is None:
+        n, cur = m.floor_divmod(ctx, t, first_period)
+        length: Any = float(first_period)
+        per = None if ctx.dtype == xp.float64 else m._split12(scale / length)
+        return ctx.f(n), cur, length, per
+    starts, lengths = table
+    n = m.step_lookup(ctx, t, starts[1:], tuple(float(i) for i in range(len(starts))))
+    idx = xp.astype(n, xp.int32)
+
+    def take(values: Any) -> Any:
+        return xp.take(xp.asarray(values, dtype=ctx.dtype), idx)
+
+    length = take(lengths)
+    # float steps past the table (beyond 2**63) stay at the last cycle's end
+    cur = xp.minimum(ctx.f(t) - take(starts), length)
+    per = None
+    if ctx.dtype != xp.float64:
+        k1, k2 = m.split_table([scale / x for x in lengths])
+        per = (take(k1), take(k2))
+    return n, cur, length, per
+
+
 @register("warm_restarts")
 class WarmRestarts(Schedule):
     r"""Cosine annealing with warm restarts (SGDR).
@@ -457,36 +505,11 @@ class WarmRestarts(Schedule):
 
     @functools.cached_property
     def _table(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """Cycle starts and lengths (float64, torch's ``T_i *= T_mult`` products) to 2**63."""
-        starts, lengths = [0.0], [float(self.first_period)]
-        while starts[-1] + lengths[-1] < 2.0**63:
-            starts.append(starts[-1] + lengths[-1])
-            lengths.append(lengths[-1] * self.period_mult)
-        return tuple(starts), tuple(lengths)
+        return _restart_table(self.first_period, self.period_mult)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
-        xp = ctx.xp
-        per_unit = None
-        if self.period_mult == 1:
-            n, cur = m.floor_divmod(ctx, t, self.first_period)
-            n = ctx.f(n)
-            length: Any = self.first_period
-        else:
-            starts, lengths = self._table
-            # A table lookup, exact for integer steps (t >= S_n is t >= ceil(S_n)), so
-            # every restart lands on the same step in float32 and float64.
-            n = m.step_lookup(ctx, t, starts[1:], tuple(float(i) for i in range(len(starts))))
-            idx = xp.astype(n, xp.int32)
-
-            def take(values: Any) -> Any:
-                return xp.take(xp.asarray(values, dtype=ctx.dtype), idx)
-
-            length = take(lengths)
-            # steps past the table (float steps beyond 2**63) stay at the last cycle's end
-            cur = xp.minimum(ctx.f(t) - take(starts), length)
-            if ctx.dtype != xp.float64:
-                k1, k2 = m.split_table([math.pi / 2 / x for x in lengths])
-                per_unit = (take(k1), take(k2))
+        table = None if self.period_mult == 1 else self._table
+        n, cur, length, per_unit = _cycle_position(ctx, t, self.first_period, table, math.pi / 2)
         peak: Any = self.base_lr
         if self.peak_decay != 1.0:
             # base*d + min*(1-d) with 1-d from expm1: no cancellation, even for min > base.
@@ -1261,36 +1284,13 @@ class DecayCycles(Schedule):
 
     @functools.cached_property
     def _table(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """Cycle starts and lengths (float64 products, as :class:`WarmRestarts`) to 2**63."""
-        starts, lengths = [0.0], [float(self.first_period)]
-        while starts[-1] + lengths[-1] < 2.0**63 and (self.cycles is None or len(starts) <= self.cycles):
-            starts.append(starts[-1] + lengths[-1])
-            lengths.append(lengths[-1] * self.period_mult)
-        return tuple(starts), tuple(lengths)
+        return _restart_table(self.first_period, self.period_mult, self.cycles)
 
     def _cycle(self, ctx: Ctx, t: Any, scale: float) -> tuple[Any, Any, Any, Any, Any]:
         """Cycle index ``n`` (float), the steps done ``cur`` and left ``rest`` in it, its
         length, and ``scale / length`` as a float32 split pair (``None`` in float64)."""
-        xp = ctx.xp
-        if self.period_mult == 1:
-            n, cur = m.floor_divmod(ctx, t, self.first_period)
-            length: Any = float(self.first_period)
-            per = None if ctx.dtype == xp.float64 else m._split12(scale / length)
-            return ctx.f(n), cur, length - cur, length, per
-        starts, lengths = self._table
-        n = m.step_lookup(ctx, t, starts[1:], tuple(float(i) for i in range(len(starts))))
-        idx = xp.astype(n, xp.int32)
-
-        def take(values: Any) -> Any:
-            return xp.take(xp.asarray(values, dtype=ctx.dtype), idx)
-
-        length = take(lengths)
-        # float steps past the table stay at the last cycle's end
-        cur = xp.minimum(ctx.f(t) - take(starts), length)
-        per = None
-        if ctx.dtype != xp.float64:
-            k1, k2 = m.split_table([scale / x for x in lengths])
-            per = (take(k1), take(k2))
+        table = None if self.period_mult == 1 else self._table
+        n, cur, length, per = _cycle_position(ctx, t, self.first_period, table, scale)
         return n, cur, length - cur, length, per
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
