@@ -16,10 +16,8 @@ wrote (its manifest ``.lrtwin-compare.json`` lists what it wrote): nothing else 
 
 from __future__ import annotations
 
-import datetime as _dt
 import itertools
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,7 +27,7 @@ import numpy as np
 
 from lrsched_jax.core.schedule import Schedule
 from lrtwin.demo.data import SIZES, Digits, load_digits
-from lrtwin.demo.outputs import replace_file
+from lrtwin.demo.outputs import OutputDir
 from lrtwin.models import Weights
 
 __all__ = ["MANIFEST", "OUTPUTS", "default_schedules", "flax_mlp", "numpy_weights", "run_compare"]
@@ -95,60 +93,13 @@ def _write_text(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-class _Folder:
-    """The command's output folder (see the module docstring)."""
+class _Folder(OutputDir):
+    """The command's output folder (see the module docstring): the demo's rules, its own names."""
 
-    def __init__(self, out: str | Path | None) -> None:
-        if out is None:
-            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            for i in range(1, 1000):
-                root = Path.cwd() / (f"lrtwin-compare-{stamp}" + (f"-{i}" if i > 1 else ""))
-                try:
-                    root.mkdir(parents=True)
-                    break
-                except FileExistsError:
-                    continue
-            else:  # pragma: no cover - a thousand runs started in one second
-                raise ValueError("--out: could not create a new lrtwin-compare-* folder here")
-            self.root, self.written = root, set[str]()
-            self._save()
-            return
-        if not str(out).strip():
-            raise ValueError("--out: an empty path; name a folder (or leave --out out for a new one)")
-        root = Path(out).expanduser().absolute()
-        self.root = root
-        if root.exists() and not root.is_dir():
-            raise ValueError(f"--out {out}: exists and is not a folder")
-        manifest = root / MANIFEST
-        if not root.exists() or not any(root.iterdir()):
-            root.mkdir(parents=True, exist_ok=True)
-            self.written = set[str]()
-            self._save()
-            return
-        if not manifest.is_file():
-            raise ValueError(
-                f"--out {out}: a non-empty folder that lrtwin compare did not create; choose a new or "
-                "empty folder (nothing in it was touched)"
-            )
-        try:
-            self.written = set(json.loads(manifest.read_text())["written"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"--out {out}: unreadable manifest {MANIFEST} ({e})") from None
-        for name in OUTPUTS:
-            if os.path.lexists(root / name) and name not in self.written:
-                raise ValueError(f"{root / name}: exists and was not written by lrtwin compare; refused")
-
-    def _save(self) -> None:
-        text = json.dumps({"written": sorted(self.written)}, indent=1) + "\n"
-        replace_file(self.root / MANIFEST, lambda p: _write_text(p, text))
-
-    def write(self, name: str, write: Callable[[Path], None]) -> Path:
-        """Record ``name`` in the manifest (first: an interrupted write is still ours), then
-        write it atomically."""
-        if name not in self.written:
-            self.written.add(name)
-            self._save()
-        return replace_file(self.root / name, write)
+    command = "lrtwin compare"
+    manifest = MANIFEST
+    prefix = "lrtwin-compare"
+    top_level = OUTPUTS
 
 
 def _optimizers(name: str, framework: str) -> Any:
@@ -347,7 +298,7 @@ def run_compare(
                 raise ValueError(f"--schedules {text!r}: {e}") from None
     else:
         schedules = default_schedules(lr, epochs * steps)
-    folder = _Folder(out)
+    folder = _Folder.open(out)
     from tqdm.auto import tqdm
 
     n = len(schedules) * seeds

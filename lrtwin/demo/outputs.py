@@ -25,6 +25,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from typing_extensions import Self
+
 __all__ = ["MANIFEST", "OutputDir", "replace_dir", "replace_file"]
 
 MANIFEST = ".lrtwin-demo.json"
@@ -91,27 +93,37 @@ def replace_dir(path: Path, write: Callable[[Path], None]) -> Path:
 
 
 class OutputDir:
-    """The demo's folder and its manifest of the paths (relative, POSIX) the demo wrote."""
+    """A command's output folder and its manifest of the paths (relative, POSIX) it wrote.
+
+    The demo's by default; another command (``lrtwin compare``) subclasses it with its own
+    ``command``, ``manifest``, ``prefix`` and ``top_level`` names."""
+
+    #: The command named in messages, its manifest file, the prefix of a new folder's name and
+    #: the names it writes at the top of its folder (checked up front).
+    command = "lrtwin demo"
+    manifest = MANIFEST
+    prefix = "lrtwin-demo"
+    top_level: tuple[str, ...] = TOP_LEVEL
 
     def __init__(self, root: Path, written: set[str]) -> None:
         self.root = root
         self.written = written
 
     @classmethod
-    def open(cls, out: str | Path | None) -> OutputDir:
+    def open(cls, out: str | Path | None) -> Self:
         """Check and create the folder (see the module docstring); ``ValueError`` naming
-        ``--out`` for an empty path, a file, or a non-empty folder the demo did not write."""
+        ``--out`` for an empty path, a file, or a non-empty folder the command did not write."""
         if out is None:
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             for i in range(1, 1000):
-                root = Path.cwd() / (f"lrtwin-demo-{stamp}" + (f"-{i}" if i > 1 else ""))
+                root = Path.cwd() / (f"{cls.prefix}-{stamp}" + (f"-{i}" if i > 1 else ""))
                 try:
                     root.mkdir(parents=True)
                     break
                 except FileExistsError:
                     continue
-            else:  # pragma: no cover - a thousand demos started in one second
-                raise ValueError("--out: could not create a new lrtwin-demo-* folder here")
+            else:  # pragma: no cover - a thousand runs started in one second
+                raise ValueError(f"--out: could not create a new {cls.prefix}-* folder here")
             return cls._new(root)
         if not str(out).strip():
             raise ValueError("--out: an empty path; name a folder (or leave --out out for a new one)")
@@ -121,23 +133,23 @@ class OutputDir:
         if not root.exists() or not any(root.iterdir()):
             root.mkdir(parents=True, exist_ok=True)
             return cls._new(root)
-        manifest = root / MANIFEST
+        manifest = root / cls.manifest
         if not manifest.is_file():
             raise ValueError(
-                f"--out {out}: the folder is not empty and was not written by lrtwin demo; choose a new "
-                "or empty folder (the demo never replaces files it did not write)"
+                f"--out {out}: the folder is not empty and was not written by {cls.command} (it did not "
+                "create it); choose a new or empty folder (it never replaces files it did not write)"
             )
         try:
             written = set(json.loads(manifest.read_text())["written"])
         except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"--out {out}: unreadable demo manifest {MANIFEST} ({e})") from None
+            raise ValueError(f"--out {out}: unreadable manifest {cls.manifest} ({e})") from None
         self = cls(root, written)
-        for name in TOP_LEVEL:
+        for name in cls.top_level:
             self._check(root / name)
         return self
 
     @classmethod
-    def _new(cls, root: Path) -> OutputDir:
+    def _new(cls, root: Path) -> Self:
         self = cls(root, set())
         self._save()
         return self
@@ -148,7 +160,7 @@ class OutputDir:
     def _check(self, path: Path) -> None:
         if os.path.lexists(path) and self._rel(path) not in self.written:
             raise ValueError(
-                f"{path}: exists and was not written by lrtwin demo; the demo refuses to replace it "
+                f"{path}: exists and was not written by {self.command}, which refuses to replace it "
                 "(move it away or choose another --out)"
             )
 
@@ -158,7 +170,7 @@ class OutputDir:
         def write(path: Path) -> None:
             path.write_text(text)
 
-        replace_file(self.root / MANIFEST, write)
+        replace_file(self.root / self.manifest, write)
 
     def claim(self, path: Path) -> Path:
         """Before the demo writes ``path``: ``ValueError`` if something it did not write is
@@ -170,6 +182,10 @@ class OutputDir:
             self.written.add(rel)
             self._save()
         return path
+
+    def write(self, name: str, write: Callable[[Path], None]) -> Path:
+        """Claim ``name`` (top level), then write it atomically (:func:`replace_file`)."""
+        return replace_file(self.claim(self.root / name), write)
 
     def __truediv__(self, name: str) -> Path:
         return self.root / name
