@@ -208,6 +208,9 @@ def lm_weights(cfg: LMConfig, seed: int, dtype: Any = np.float32) -> dict[str, n
 # --- the two models -------------------------------------------------------------------------
 
 
+# Built once: a class made anew per model would make every model's graph (and a jitted
+# function's cache key) different from the last one's.
+@functools.cache
 def _torch_class() -> type:
     import torch
     import torch.nn.functional as F
@@ -263,6 +266,7 @@ def torch_lm_from(weights: dict[str, np.ndarray], cfg: LMConfig, device: Any = "
     return model.to(device)
 
 
+@functools.cache
 def _flax_class() -> type:
     import jax
     import jax.numpy as jnp
