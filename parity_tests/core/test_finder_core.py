@@ -512,6 +512,26 @@ def test_a_candidate_past_the_minimum_is_replaced_and_noted():
     assert FinderResult.from_json(res.to_json()).notes == res.notes
 
 
+def test_a_lucky_first_loss_does_not_cap_every_rule():
+    # A noisy loss (a regression's minibatch MSE) whose first value happens to be its
+    # smallest: the first smoothed value is the first loss, so over every point the minimum
+    # is step 0 and a cap there would put every rule at start_lr / 10. The rules skip the
+    # first skip_start points; so does the cap. Seen on make_friedman1 (6 of 24 sweeps).
+    rng = np.random.default_rng(0)
+    descent = np.r_[np.full(40, 1.3), np.linspace(1.3, 0.7, 45), np.linspace(0.7, 3.0, 15)]
+    raw = descent * np.exp(rng.normal(0, 0.15, 100))
+    raw[0] = 0.5  # below everything the smoothed curve reaches later
+    config = SweepConfig.make("t", start_lr=1e-7, end_lr=10.0, num_iter=100)
+    s, stop, code = C.scan(raw, C.ema_divisors(100, config.smooth), config.diverge_factor)
+    assert int(np.argmin(s[: int(stop) + 1])) == 0  # the lucky first loss is the minimum
+    res = build_result(config, raw, s, int(stop), int(code))
+    skip = config.skip_start
+    lr_min = res.lrs[skip + int(np.argmin(s[skip : res.num_points]))]
+    assert res.suggestion > 1e3 * config.start_lr  # not the cap at start_lr / 10
+    assert all(v < lr_min for v in res.suggestions.values() if v is not None)
+    assert not any(n.startswith("halfway:") for n in res.notes)
+
+
 def test_suggest_by_usage():
     r = sample_result("noisy", 1)
     assert r.suggest("one_cycle") == r.suggestion == r.suggest()

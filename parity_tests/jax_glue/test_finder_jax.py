@@ -385,7 +385,8 @@ def test_issue_reproducer_no_suggestion_past_the_divergence():
         num_iter=40,
     )
     s = res.smoothed_losses[: res.num_points]
-    lr_min = res.lrs[int(np.argmin(s))]
+    skip = res.config.skip_start
+    lr_min = res.lrs[skip + int(np.argmin(s[skip:]))]
     assert all(v < lr_min for v in res.suggestions.values() if v is not None)
     (note,) = [n for n in res.notes if n.startswith("valley:")]
     assert "not below the lr of the smoothed loss's minimum" in note

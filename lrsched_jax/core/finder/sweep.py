@@ -76,8 +76,9 @@ without a final non-finite one; :func:`valid_count`):
   qualifies; needs more than 15 window points (fastai's ``lr_diff=15, thresh=0.005``).
 
 **No suggestion at or past the minimum** (:func:`capped_values`): a rule's lr must lie below
-the lr where the smoothed loss reached its minimum (over all valid points) — beyond it the
-loss is already rising, training there diverges. A rule whose own candidate is not below
+the lr where the smoothed loss reached its minimum (over the valid points without the first
+``skip_start``, whose noise the rules skip too) — beyond it the loss is already rising,
+training there diverges. A rule whose own candidate is not below
 gets ``lr_at_minimum / 10`` instead, and the result carries a note saying so.
 
 Ties go to the first (smallest) index in every rule, in both namespaces.
@@ -442,18 +443,30 @@ def rule_values(lrs: np.ndarray, indices: dict[str, tuple[Any, Any]]) -> dict[st
 
 
 def capped_values(
-    lrs: np.ndarray, smoothed: np.ndarray, count: int, values: dict[str, float | None]
+    lrs: np.ndarray,
+    smoothed: np.ndarray,
+    count: int,
+    values: dict[str, float | None],
+    skip_start: int = 0,
 ) -> tuple[dict[str, float | None], tuple[str, ...]]:
     """The suggestions with none at or past the smoothed loss's minimum, and a note per change.
 
-    ``lr_min`` is the lr of the first smallest smoothed loss among the ``count`` valid points.
-    A candidate ``>= lr_min`` (the loss is no longer falling there: training at it starts on
-    the diverging side) becomes ``lr_min / 10`` — the ``minimum`` rule's distance below the
-    minimum — and a note names the rule, its candidate and the replacement. Host, float64.
+    ``lr_min`` is the lr of the first smallest smoothed loss among the ``count`` valid points
+    from ``skip_start`` on (all of them when there are no more than ``skip_start``): the
+    first smoothed value *is* the first raw loss, so on a noisy loss (a regression's
+    minibatch MSE) an early point can be the smallest by chance, and a cap there — at the
+    sweep's first lr — would throw every rule's suggestion away (measured: 6 of 24 sweeps
+    on ``make_friedman1``, every rule then at 1e-8). The rules skip those points for the
+    same reason. A candidate ``>= lr_min`` (the loss is no longer falling there: training at
+    it starts on the diverging side) becomes ``lr_min / 10`` — the ``minimum`` rule's
+    distance below the minimum — and a note names the rule, its candidate and the
+    replacement. Host, float64.
     """
     if count < 1:
         return dict(values), ()
-    k = int(_first_argmin(np, np.asarray(smoothed, dtype=np.float64), np.arange(len(smoothed)) < count))
+    idx = np.arange(len(smoothed))
+    start = skip_start if count > skip_start else 0
+    k = int(_first_argmin(np, np.asarray(smoothed, dtype=np.float64), (idx >= start) & (idx < count)))
     lr_min = float(lrs[k])
     out: dict[str, float | None] = {}
     notes: list[str] = []
