@@ -2,7 +2,7 @@
 
     python -m benchmarks.suggestions [--quick]
 
-Five tasks of different kinds, all in JAX (the finder's decisions are framework-neutral: the
+Seven tasks of different kinds, all in JAX (the finder's decisions are framework-neutral: the
 float64 parity tests show the torch driver stops at the same step with the same suggestion
 under every rule):
 
@@ -12,7 +12,11 @@ under every rule):
   target standardised), validation MSE;
 * ``char-lm`` — a character-level language model (an MLP over the one-hot previous 8
   characters) on Python's own ``argparse.py`` source, validation cross-entropy;
-* ``cancer-logreg`` — logistic regression on scikit-learn's breast-cancer data, accuracy.
+* ``cancer-logreg`` — logistic regression on scikit-learn's breast-cancer data, accuracy;
+* held out — added after the default was chosen on the five above, to check it on data it
+  never saw: ``synthetic-4class`` (an MLP 20-64-64-4 on ``make_classification``, 4 classes,
+  accuracy) and ``friedman1`` (an MLP 10-64-64-1 regressing ``make_friedman1``, MSE). They
+  are summarised apart.
 
 Each task × optimizer (SGD with momentum 0.9, AdamW with weight decay 1e-2) runs the finder
 (defaults: 1e-7 → 10 over 100 steps, the training batches shuffled) once per seed on that
@@ -82,6 +86,8 @@ class Task:
     steps: int
     quick_steps: int
     what: str
+    #: Not among the tasks the default was chosen on: a check of it on data it never saw.
+    held_out: bool = False
 
 
 def _ce(m: Any, b: Any) -> Any:
@@ -137,6 +143,35 @@ def _cancer() -> tuple[np.ndarray, ...]:
     d = load_breast_cancer()
     xt, yt, xv, yv = _split(d.data, d.target)
     return xt, yt.astype(np.int32), xv, yv.astype(np.int32)
+
+
+@functools.cache
+def _blobs() -> tuple[np.ndarray, ...]:
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(
+        n_samples=3000,
+        n_features=20,
+        n_informative=8,
+        n_redundant=4,
+        n_classes=4,
+        n_clusters_per_class=2,
+        class_sep=1.0,
+        flip_y=0.02,
+        random_state=0,
+    )
+    xt, yt, xv, yv = _split(x, y)
+    return xt, yt.astype(np.int32), xv, yv.astype(np.int32)
+
+
+@functools.cache
+def _friedman() -> tuple[np.ndarray, ...]:
+    from sklearn.datasets import make_friedman1
+
+    x, y = make_friedman1(n_samples=2000, n_features=10, noise=1.0, random_state=0)
+    xt, yt, xv, yv = _split(x, y)
+    mu, sd = yt.mean(), yt.std()
+    return xt, ((yt - mu) / sd).astype(np.float32), xv, ((yv - mu) / sd).astype(np.float32)
 
 
 CONTEXT, VOCAB = 8, 97  # printable ASCII (95) + newline + "other"
@@ -251,6 +286,32 @@ TASKS = [
         140,
         "logistic regression, breast cancer",
     ),
+    Task(
+        "synthetic-4class",
+        "accuracy",
+        _blobs,
+        lambda s: models.flax_mlp((20, 64, 64, 4), rngs=s),
+        _ce,
+        _acc,
+        32,
+        300,
+        150,
+        "MLP 20-64-64-4, scikit-learn make_classification (held out)",
+        held_out=True,
+    ),
+    Task(
+        "friedman1",
+        "loss",
+        _friedman,
+        lambda s: models.flax_mlp((10, 64, 64, 1), rngs=s),
+        _mse,
+        _mse_metric,
+        32,
+        300,
+        150,
+        "MLP 10-64-64-1, scikit-learn make_friedman1 (MSE, held out)",
+        held_out=True,
+    ),
 ]
 
 OPTIMIZERS: dict[str, tuple[Callable[[Any], optax.GradientTransformation], optax.GradientTransformation]] = {
@@ -270,7 +331,7 @@ def _trivial(task: Task, y_train: np.ndarray, y_val: np.ndarray) -> float:
     """What knowing nothing scores: the majority class's accuracy, the constant predictor's loss."""
     if task.kind == "accuracy":
         return float(np.mean(y_val == np.bincount(y_train).argmax()))
-    if task.name == "diabetes":
+    if task.metric is _mse_metric:
         return float(np.mean((y_val - y_train.mean()) ** 2))
     p = np.bincount(y_train, minlength=VOCAB) + 1.0
     p /= p.sum()
@@ -328,12 +389,18 @@ def run_task(task: Task, quick: bool) -> dict[str, Any]:
     data = tuple(jnp.asarray(a) for a in (x, y, xv, yv))
     index = jnp.asarray(np.stack([_batches(len(x), task.batch, steps, s) for s in seeds]))
     shapes = {"fixed": np.ones(steps), "one-cycle": lrs.one_cycle(1.0, steps).curve(steps)}
-    out: dict[str, Any] = {"task": task.name, "what": task.what, "kind": task.kind, "steps": steps}
+    out: dict[str, Any] = {
+        "task": task.name,
+        "what": task.what,
+        "kind": task.kind,
+        "steps": steps,
+        "held_out": task.held_out,
+    }
     for opt_name, (factory, core) in OPTIMIZERS.items():
         t0 = time.perf_counter()
         # The finder: once per training seed (its own init and shuffle), and over SHUFFLES
         # data orders on seed 0's initialisation for the spread.
-        per_seed = []
+        per_seed, curves = [], []
         for s in seeds:
             res = lrs.find_lr(
                 task.model(s),
@@ -344,19 +411,19 @@ def run_task(task: Task, quick: bool) -> dict[str, Any]:
                 shuffle_key=jax.random.key(s),
             )
             per_seed.append(_choices(res))
-        spread_runs = [per_seed[0]] + [
-            _choices(
-                lrs.find_lr(
-                    task.model(0),
-                    factory,
-                    task.loss,
-                    (x, y),
-                    batch_size=task.batch,
-                    shuffle_key=jax.random.key(100 + r),
-                )
+            curves.append(res.to_dict())
+        shuffled = [
+            lrs.find_lr(
+                task.model(0),
+                factory,
+                task.loss,
+                (x, y),
+                batch_size=task.batch,
+                shuffle_key=jax.random.key(100 + r),
             )
             for r in range(1, QUICK_SHUFFLES if quick else SHUFFLES)
         ]
+        spread_runs = [per_seed[0]] + [_choices(res) for res in shuffled]
         names = [n for n in (*RULES, *CANDIDATES) if all(n in c for c in per_seed)]
         spread = {
             n: max(c[n] for c in spread_runs) / min(c[n] for c in spread_runs)
@@ -407,6 +474,8 @@ def run_task(task: Task, quick: bool) -> dict[str, Any]:
                 "rules": rules,
             }
         out[opt_name] = {
+            # The sweeps themselves (FinderResult.to_dict): a rule can be re-scored offline.
+            "finder_runs": {"seeds": curves, "shuffles": [res.to_dict() for res in shuffled]},
             "finder_s": t_find,
             "train_s": time.perf_counter() - t1,
             "configs": len(configs),
@@ -462,7 +531,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     tasks = [run_task(t, quick) for t in TASKS]
     return {
         "tasks": tasks,
-        "summary": summary(tasks),
+        "summary": summary([t for t in tasks if not t["held_out"]]),
+        "held_out_summary": summary([t for t in tasks if t["held_out"]]),
         "default": _default(),
         "shuffles": QUICK_SHUFFLES if quick else SHUFFLES,
         "seconds": time.perf_counter() - t0,
@@ -502,7 +572,8 @@ def table(result: dict[str, Any]) -> str:
         for opt in OPTIMIZERS:
             for sched in ("fixed", "one-cycle"):
                 cell = t[opt][sched]
-                row = [t["task"], opt, sched, f"{cell['best_lr']:.3g} → {cell['best']:.4g}"]
+                name = t["task"] + (" (held out)" if t["held_out"] else "")
+                row = [name, opt, sched, f"{cell['best_lr']:.3g} → {cell['best']:.4g}"]
                 for n in (*RULES, *CANDIDATES):
                     r = cell["rules"].get(n)
                     if r is None:
@@ -524,12 +595,14 @@ def table(result: dict[str, Any]) -> str:
         "| worst spread |",
         "|---|---|---|---|---|---|---|",
     ]
-    for sched, rules in result["summary"].items():
-        for n, s in rules.items():
-            lines.append(
-                f"| `{n}` | {sched} | {s['all_targets']}/{s['cells']} | {s['mean_abs_decades']:.2f} | "
-                f"{s['acc_regret_max']:.1f} | {100 * s['loss_regret_max']:.1f} % | {s['spread_max']:.2f}× |"
-            )
+    for key, which in (("summary", "the tasks the default was chosen on"), ("held_out_summary", "held out")):
+        for sched, rules in result[key].items():
+            for n, s in rules.items():
+                lines.append(
+                    f"| `{n}` ({which}) | {sched} | {s['all_targets']}/{s['cells']} | "
+                    f"{s['mean_abs_decades']:.2f} | {s['acc_regret_max']:.1f} | "
+                    f"{100 * s['loss_regret_max']:.1f} % | {s['spread_max']:.2f}× |"
+                )
     lines.append(f"\n({result['seconds']:.0f} s)")
     return "\n".join(lines)
 
