@@ -1,17 +1,20 @@
-"""The article's claims, measured on the digits data in both frameworks, with the schedule arena.
+"""The article's claims, measured in both frameworks with the schedule arena, on two tasks:
+the digits MLP (SGD with momentum 0.9) and the LM demo's byte-level transformer (AdamW).
 
     python -m benchmarks.claims [--quick]
 
-Per framework, the LR finder (SGD with momentum 0.9) runs on every seed (≥ 8; ``--quick``:
-3) and the median of its suggestions is the lr. A fixed lr at that value is compared with
-step decay (×0.1 at 50% and 75% of training), exponential decay (to 1/100 over training, per
-update), cosine, warm-up + cosine (10% warm-up) and one-cycle, all with that lr as their peak,
-on the same network, weights and batches, for a fixed budget of epochs: every
-(schedule, seed) member trained by the arena — JAX: all members as one vmapped, jitted
-program (:func:`lrsched_jax.compare`); torch: one member after another, torch's own SGD
-driven by ``ScheduleLR`` (:func:`lrsched_torch.compare`, the article's way). Reported:
-updates until the validation accuracy (checked after every epoch) first reaches the target,
-median and spread over seeds, and the speed-up against the fixed lr — then, plainly,
+Per task and framework, the LR finder runs on every seed (digits ≥ 8 seeds, the LM 3;
+``--quick``: 3 and 2) and the median of its suggestions is the lr. A fixed lr at that value
+is compared with schedules that all peak at it — digits: step decay (×0.1 at 50% and 75% of
+training), exponential decay (to 1/100 over training, per update), cosine, warm-up + cosine
+(10% warm-up) and one-cycle; the LM: cosine, warm-up + cosine, warmup-stable-decay (1-sqrt
+cool-down), inverse square root (10% warm-up each) and one-cycle — on the same network,
+weights and batches, for a fixed budget of epochs: every (schedule, seed) member trained by
+the arena — JAX: all members as one vmapped, jitted program (:func:`lrsched_jax.compare`);
+torch: one member after another, torch's own optimizer driven by ``ScheduleLR``
+(:func:`lrsched_torch.compare`, the article's way). Reported: updates until the validation
+accuracy (next-byte accuracy for the LM; checked after every epoch) first reaches the
+target, median and spread over seeds, and the speed-up against the fixed lr — then, plainly,
 whether "scheduling reduces training time by 30–50%" and "one-cycle trains 2–3× faster"
 hold here — and the wall time each framework took for all its members.
 """
@@ -21,18 +24,21 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import lrsched_jax as lrs
 from benchmarks._common import section_main
 from lrtwin.demo.data import initial_weights, load_digits
 from lrtwin.demo.finder import run_finder
-from lrtwin.demo.runners import BATCH, MOMENTUM, JaxRunner, Runner, TorchRunner
+from lrtwin.demo.runners import BATCH, MOMENTUM, WEIGHT_DECAY, JaxRunner, Runner, TorchRunner
 
 FIXED = "fixed (finder lr)"
 
 
 def schedules(lr: float, total: int) -> dict[str, lrs.Schedule]:
+    """The digits task's schedules, every one peaking at ``lr``."""
     return {
         FIXED: lrs.constant(lr),
         "step decay": lrs.multistep(lr, [total // 2, total * 3 // 4], 0.1),
@@ -43,70 +49,165 @@ def schedules(lr: float, total: int) -> dict[str, lrs.Schedule]:
     }
 
 
-def _arena(
-    framework: str, data: Any, lr: float, seeds: list[int], epochs: int, target: float, device: str
-) -> Any:
+def lm_schedules(lr: float, total: int) -> dict[str, lrs.Schedule]:
+    """The language model's: the fixed lr against the schedules transformers are trained
+    with (10% warm-up each, as in the LM demo) and one-cycle, every one peaking at ``lr``."""
+    warm = max(total // 10, 1)
+    return {
+        FIXED: lrs.constant(lr),
+        "cosine": lrs.cosine(lr, total),
+        "warm-up + cosine": lrs.warmup_cosine(lr, warm, total, min_lr=lr / 100),
+        "warmup-stable-decay (1-sqrt)": lrs.warmup_stable_decay(
+            lr, total, warm, max(total // 5, 1), "1-sqrt", lr / 100
+        ),
+        "inverse sqrt": lrs.inverse_sqrt(lr, warm),
+        "one-cycle": lrs.one_cycle(lr, total),
+    }
+
+
+@dataclass(frozen=True)
+class Task:
+    """One workload of this section: its data, model, optimizer and finder in both
+    frameworks, and its budget and target (``--quick``: the smaller of each pair)."""
+
+    name: str
+    describe: str
+    data: Any
+    epochs: int
+    target: float
+    make_schedules: Callable[[float, int], dict[str, lrs.Schedule]]
+    jax_model: Callable[[int], Any]
+    jax_optimizer: Callable[[float], Callable[[Any], Any]]
+    jax_loss: Any
+    torch_model: Callable[[int, Any], Any]
+    torch_optimizer: Callable[[float], Callable[[Any], Any]]
+    torch_loss: Any
+    finder: Callable[[str, int, str], float]
+
+
+def digits_task(quick: bool) -> Task:
+    import optax
+    import torch
+
+    from lrtwin.demo.data import flax_mlp, torch_mlp_from
+
+    data = load_digits()
+
+    def finder(fw: str, seed: int, device: str) -> float:
+        weights = initial_weights(seed)
+        runner: Runner = (
+            JaxRunner(data, weights, seed) if fw == "jax" else TorchRunner(data, weights, seed, device=device)
+        )
+        return float(run_finder(runner, num_iter=100, optimizer="momentum", progress=False).suggestion)
+
+    return Task(
+        name="digits",
+        describe="Digits MLP, SGD momentum 0.9",
+        data=data,
+        epochs=5 if quick else 20,
+        target=0.9 if quick else 0.95,
+        make_schedules=schedules,
+        jax_model=lambda s: flax_mlp(initial_weights(s)),
+        jax_optimizer=lambda lr: lambda sched: optax.sgd(sched, momentum=MOMENTUM),
+        jax_loss=None,
+        torch_model=lambda s, dev: torch_mlp_from(initial_weights(s)),
+        torch_optimizer=lambda lr: lambda p: torch.optim.SGD(p, lr=lr, momentum=MOMENTUM),
+        torch_loss=None,
+        finder=finder,
+    )
+
+
+def lm_task(quick: bool) -> Task:
+    """The LM demo's byte-level transformer on the standard library's text, AdamW.
+    ``--quick``: the first 8 batches of windows, 2 epochs."""
+    import dataclasses
+
+    import optax
+    import torch
+
+    from lrtwin.demo import lm
+
+    cfg = lm.LMConfig()
+    data = lm.load_text(cfg.context)
+    if quick:
+        n = 8 * BATCH
+        data = dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
+
+    def finder(fw: str, seed: int, device: str) -> float:
+        weights = lm.lm_weights(cfg, seed)
+        runner: Runner = (
+            lm.JaxLMRunner(data, weights, seed, cfg)
+            if fw == "jax"
+            else lm.TorchLMRunner(data, weights, seed, cfg, device=device)
+        )
+        return float(lm.lm_finder(runner, num_iter=20 if quick else 100, progress=False).suggestion)
+
+    return Task(
+        name="lm",
+        describe=f"Byte-level transformer ({cfg.layers} layers, d_model {cfg.d_model}), AdamW",
+        data=data,
+        epochs=2 if quick else 3,
+        target=0.2 if quick else 0.35,
+        make_schedules=lm_schedules,
+        jax_model=lambda s: lm.flax_lm_from(lm.lm_weights(cfg, s), cfg),
+        jax_optimizer=lambda lr: lambda sched: optax.adamw(sched, weight_decay=WEIGHT_DECAY),
+        jax_loss=lm.jax_lm_loss,
+        torch_model=lambda s, dev: lm.torch_lm_from(lm.lm_weights(cfg, s), cfg, dev),
+        torch_optimizer=lambda lr: lambda p: torch.optim.AdamW(p, lr=lr, weight_decay=WEIGHT_DECAY),
+        torch_loss=lm.torch_lm_loss,
+        finder=finder,
+    )
+
+
+def _arena(task: Task, framework: str, lr: float, seeds: list[int], device: str) -> Any:
     """Every (schedule, seed) member of one framework, trained by the arena."""
+    data = task.data
     steps = len(data.x_train) // BATCH
-    sched = schedules(lr, epochs * steps)
-    weights = {s: initial_weights(s) for s in seeds}
-    kw: dict[str, Any] = {"batch_size": BATCH, "target": target, "baseline": FIXED}
+    sched = task.make_schedules(lr, task.epochs * steps)
+    kw: dict[str, Any] = {"batch_size": BATCH, "target": task.target, "baseline": FIXED}
     if framework == "jax":
-        import optax
-
-        from lrtwin.demo.data import flax_mlp
-
+        if task.jax_loss is not None:
+            kw["loss"] = task.jax_loss
         return lrs.compare(
-            lambda s: flax_mlp(weights[s]),
-            lambda lr_: optax.sgd(lr_, momentum=MOMENTUM),
+            task.jax_model,
+            task.jax_optimizer(lr),
             (data.x_train, data.y_train),
             (data.x_val, data.y_val),
             sched,
             seeds,
-            epochs,
+            task.epochs,
             **kw,
         )
     import torch
 
     from lrsched_torch import compare
-    from lrtwin.demo.data import torch_mlp_from
 
+    if task.torch_loss is not None:
+        kw["loss"] = task.torch_loss
     dev = torch.device(device)
     return compare(
-        lambda s: torch_mlp_from(weights[s]),
-        lambda p: torch.optim.SGD(p, lr=lr, momentum=MOMENTUM),
+        lambda s: task.torch_model(s, dev),
+        task.torch_optimizer(lr),
         (torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)),
         (torch.from_numpy(data.x_val), torch.from_numpy(data.y_val)),
         sched,
         seeds,
-        epochs,
+        task.epochs,
         sequential=True,
         device=dev,
         **kw,
     )
 
 
-def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
-    seeds = list(range(3)) if quick else list(range(8))
-    epochs = 5 if quick else 20
-    target = 0.9 if quick else 0.95
-    data = load_digits()
+def run_task(task: Task, seeds: list[int], device: str) -> dict[str, Any]:
+    """Per framework: the finder on every seed, its median as the lr, then the arena."""
     runs: list[dict[str, Any]] = []
     arena: dict[str, Any] = {}
     for fw in ("jax", "torch"):
-        suggestions = []
-        for seed in seeds:
-            weights = initial_weights(seed)
-            runner: Runner = (
-                JaxRunner(data, weights, seed)
-                if fw == "jax"
-                else TorchRunner(data, weights, seed, device=device)
-            )
-            found = run_finder(runner, num_iter=100, optimizer="momentum", progress=False)
-            suggestions.append(float(found.suggestion))
+        suggestions = [task.finder(fw, seed, device) for seed in seeds]
         lr = statistics.median(suggestions)
         t0 = time.perf_counter()
-        res = _arena(fw, data, lr, seeds, epochs, target, device)
+        res = _arena(task, fw, lr, seeds, device)
         arena[fw] = {
             "lr": lr,
             "finder_suggestions": suggestions,
@@ -128,16 +229,28 @@ def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
                     "time_to_target_s": m.seconds_to_target if res.how == "sequential" else None,
                     "final_val_acc": m.final_val_metric,
                     "best_val_acc": max(m.val_metric),
+                    "val_acc": list(m.val_metric),
                 }
             )
         arena[fw]["verdicts"] = res.verdicts
     return {
+        "describe": task.describe,
         "seeds": seeds,
-        "epochs": epochs,
-        "target_accuracy": target,
+        "epochs": task.epochs,
+        "steps_per_epoch": len(task.data.x_train) // BATCH,
+        "target_accuracy": task.target,
         "arena": arena,
         "runs": runs,
         "summary": summarise(arena),
+    }
+
+
+def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
+    """Both tasks: the digits (≥ 8 seeds; ``--quick`` 3) and the language model (3 seeds;
+    ``--quick`` 2)."""
+    return {
+        "digits": run_task(digits_task(quick), list(range(3 if quick else 8)), device),
+        "lm": run_task(lm_task(quick), list(range(2 if quick else 3)), device),
     }
 
 
@@ -195,12 +308,17 @@ def verdict(summary: dict[str, Any]) -> list[str]:
 
 
 def table(result: dict[str, Any]) -> str:
+    return "\n\n".join(task_table(name, t) for name, t in result.items())
+
+
+def task_table(name: str, result: dict[str, Any]) -> str:
     a = result["arena"]
+    accuracy = "validation accuracy" if name == "digits" else "next-byte validation accuracy"
     lines = [
-        f"Digits, SGD momentum 0.9, {result['epochs']} epochs, seeds {result['seeds']}, target validation "
-        f"accuracy {result['target_accuracy']:.0%} (checked after every epoch of 44 updates); lr = the "
-        "median of the finder's suggestions over the seeds "
-        f"(jax {a['jax']['lr']:.3g}, torch {a['torch']['lr']:.3g}). "
+        f"**{name}** — {result['describe']}, {result['epochs']} epochs, seeds {result['seeds']}, target "
+        f"{accuracy} {result['target_accuracy']:.0%} (checked after every epoch of "
+        f"{result['steps_per_epoch']} updates); lr = the median of the finder's suggestions over the "
+        f"seeds (jax {a['jax']['lr']:.3g}, torch {a['torch']['lr']:.3g}). "
         "A speed-up is given only when every seed reached the target with both schedules.",
         "",
         f"All {a['jax']['members']} members: JAX one program {a['jax']['wall_s']:.1f} s (compilation "
