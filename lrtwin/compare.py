@@ -30,7 +30,16 @@ from lrtwin.demo.data import SIZES, Digits, load_digits
 from lrtwin.demo.outputs import OutputDir
 from lrtwin.models import Weights
 
-__all__ = ["MANIFEST", "OUTPUTS", "default_schedules", "flax_mlp", "numpy_weights", "run_compare"]
+__all__ = [
+    "MANIFEST",
+    "OUTPUTS",
+    "arena_document",
+    "default_schedules",
+    "flax_mlp",
+    "numpy_weights",
+    "plot_arena",
+    "run_compare",
+]
 
 MANIFEST = ".lrtwin-compare.json"
 OUTPUTS = ("compare.json", "compare.png")
@@ -176,7 +185,9 @@ def _run(
     )
 
 
-def _plot(result: Any, path: Path) -> None:
+def plot_arena(result: Any, path: Path) -> None:
+    """``compare.png``: validation accuracy and loss per schedule of an arena result, the median
+    over seeds with the min–max band."""
     from lrsched_jax.core.plots import pyplot
 
     plt = pyplot()
@@ -215,7 +226,8 @@ def _plot(result: Any, path: Path) -> None:
     plt.close(fig)
 
 
-def _document(result: Any, meta: dict[str, Any]) -> dict[str, Any]:
+def arena_document(result: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """``compare.json``: ``meta``, then every member of an arena result and the verdicts."""
     members = [
         {
             "schedule": m.schedule,
@@ -339,9 +351,9 @@ def run_compare(
         "device": device,
         "wall_s": wall,
     }
-    doc = _document(result, meta)
+    doc = arena_document(result, meta)
     text = json.dumps(doc, indent=1)
     folder.write("compare.json", lambda p: _write_text(p, text + "\n"))
-    folder.write("compare.png", lambda p: _plot(result, p))
+    folder.write("compare.png", lambda p: plot_arena(result, p))
     print(f"wrote {folder.root / 'compare.json'} and {folder.root / 'compare.png'}")
     return 0

@@ -40,6 +40,9 @@ TOP_LEVEL = (
     "summary.md",
     "summary.json",
     "history.json",
+    "arena.json",
+    "arena_jax.png",
+    "arena_torch.png",
     "checkpoints",
 )
 

@@ -193,3 +193,34 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     assert proc.returncode == 130, err[-3000:]
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == "lrtwin demo: interrupted"
+
+
+def test_arena_trains_the_comparison_over_seeds_in_both_frameworks(demo_out):
+    import matplotlib.image as mpimg
+
+    doc = json.loads((demo_out / "arena.json").read_text())
+    schedules = ["fixed lr 0.1", "0.1·0.95^epoch", "cosine"]
+    members = {}
+    for fw in ("jax", "torch"):
+        d = doc[fw]
+        assert d["schedules"] == schedules and d["seeds"] == [3, 4, 5]  # from --seed 3, 3 seeds
+        assert d["baseline"] == "fixed lr 0.1" and d["target_val_acc"] == 0.9
+        if fw == "jax":
+            assert d["how"] == "one program"
+        assert {(m["schedule"], m["seed"]) for m in d["members"]} == {
+            (s, k) for s in schedules for k in (3, 4, 5)
+        }
+        for m in d["members"]:
+            assert len(m["val_acc"]) == 6 and 0 < m["final_val_acc"] <= 1
+            members[fw, m["schedule"], m["seed"]] = m
+        assert set(d["verdicts"]) == set(schedules)
+        img = mpimg.imread(demo_out / f"arena_{fw}.png")
+        assert img.ndim == 3 and img.std() > 0.01
+    # Same initial weights and batches per member: the frameworks train the same members.
+    for (fw, s, k), m in members.items():
+        if fw == "jax":
+            t = members["torch", s, k]
+            assert m["val_loss"][-1] == pytest.approx(t["val_loss"][-1], rel=1e-3)
+    md = (demo_out / "summary.md").read_text()
+    assert "## Across 3 seeds (the schedule arena)" in md
+    assert md.count("| schedule | reached |") == 2  # a verdict table per framework

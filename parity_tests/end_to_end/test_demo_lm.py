@@ -108,6 +108,19 @@ def test_flax_and_torch_transformers_give_the_same_logits_from_the_same_weights(
     assert not np.allclose(j2[:, -1], j[:, -1])
 
 
+def test_models_of_two_seeds_share_one_structure():
+    # What the arena (and any jit cache) needs: one graph for every seed's model, so the LM
+    # trains as one population in lrs.compare (benchmarks/claims.py does that).
+    from flax import nnx
+
+    from lrtwin.demo.lm import flax_lm_from, torch_lm_from
+
+    g0 = nnx.split(flax_lm_from(lm_weights(TINY, 0), TINY))[0]
+    g1 = nnx.split(flax_lm_from(lm_weights(TINY, 1), TINY))[0]
+    assert g0 == g1
+    assert type(torch_lm_from(lm_weights(TINY, 0), TINY)) is type(torch_lm_from(lm_weights(TINY, 1), TINY))
+
+
 def test_float64_losses_agree_to_1e_9_after_20_updates():
     env = dict(os.environ, JAX_ENABLE_X64="1", JAX_PLATFORMS="cpu")
     proc = subprocess.run(
