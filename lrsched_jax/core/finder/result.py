@@ -288,9 +288,7 @@ def build_result(
     with np.errstate(divide="ignore", invalid="ignore"):
         log_lrs = np.log(lrs)
         indices = rule_indices(raw, smoothed, log_lrs, np.int64(count), config.skip_start, config.skip_end)
-    suggestions, notes = capped_values(
-        lrs, smoothed, count, rule_values(lrs, indices), config.skip_start
-    )
+    suggestions, notes = capped_values(lrs, smoothed, count, rule_values(lrs, indices), config.skip_start)
     return FinderResult(
         lrs=lrs,
         losses=raw,
