@@ -10,7 +10,7 @@ over repeats) to ``--out``, default a new ``benchmark-results-<time>`` folder in
 directory, printing the tables as it goes. The committed ``benchmarks/RESULTS.md`` and
 ``results.json`` are written only by ``--update-committed``, and only by a full run (all
 sections, not ``--quick``). ``--quick`` finishes in a few minutes (the smoke test runs it);
-the full run takes about 15 minutes on 2 CPU cores and runs unchanged on a GPU machine
+the full run takes about 25 minutes on 2 CPU cores and runs unchanged on a GPU machine
 (``--device gpu``: torch on CUDA and JAX on its GPU; ``cpu``: both on the CPU; ``auto``: each
 on its GPU when it has one). ``--devices N`` (default 2) sets how far the data-parallel
 ``scaling`` section goes: 1 to N devices (JAX in a subprocess with N simulated CPU devices
@@ -61,13 +61,15 @@ SECTIONS: list[tuple[str, str, str]] = [
     (
         "suggestions",
         "5b. Finder suggestions",
-        "each rule's lr trained (fixed and one-cycle) against a half-decade grid: 5 tasks, 2 optimizers",
+        "each rule's lr trained (fixed and one-cycle) against a half-decade grid: 5 tasks + 2 held out, "
+        "2 optimizers",
     ),
     ("throughput", "6. Training throughput", "the same networks and data: jitted JAX vs torch eager/compile"),
     (
         "claims",
         "7. The article's claims",
-        "updates to a target accuracy, fixed lr vs schedules, 8 seeds, trained by the schedule arena",
+        "updates to a target accuracy, fixed lr vs schedules, digits (8 seeds) and the LM transformer "
+        "(3 seeds), trained by the schedule arena",
     ),
     (
         "scaling",
