@@ -592,10 +592,14 @@ class OneCycle(Schedule):
     final_div_factor, three_phase)``. Optax's ``cosine_onecycle_schedule`` uses other phase
     boundaries (``int(pct_start*T)``), it matches the article's :class:`ArticleOneCycle`.
 
+    With ``three_phase`` and ``pct_start*T >= (T+1)/2`` the second phase ends at or after
+    ``T - 1``: it covers every update (cut short on its way back to ``initial``) and the
+    third phase is never reached, as in torch.
+
     Ranges: ``max_lr`` an lr; ``total_steps`` a count ``>= 1``; ``pct_start`` in ``(0, 1)``
-    with no empty phase (``pct_start*total_steps > 1``, and ``< (total_steps+1)/2`` for
-    ``three_phase``); ``div_factor``, ``final_div_factor`` ``> 0`` with the initial and final
-    lrs at most ``1e30``.
+    with a first phase that is not empty (``pct_start*total_steps != 1``: torch divides by
+    zero there); ``div_factor``, ``final_div_factor`` ``> 0`` with the initial and final lrs
+    at most ``1e30``.
 
     >>> import lrsched_jax as lrs
     >>> s = lrs.one_cycle(max_lr=1.0, total_steps=10, pct_start=0.3, anneal="linear")
@@ -623,7 +627,7 @@ class OneCycle(Schedule):
                 raise ValueError(
                     f"{where}: pct_start={pct!r} with total_steps={total} gives an empty phase "
                     f"(ending at step {end:g}); torch's OneCycleLR divides by zero there. "
-                    "Use pct_start*total_steps > 1 (and < (total_steps+1)/2 for three_phase)."
+                    "Use pct_start*total_steps != 1."
                 )
 
     def upper_bound(self) -> float:
@@ -638,6 +642,10 @@ class OneCycle(Schedule):
         e1 = float(self.pct_start * T) - 1
         if self.three_phase:
             e2 = float(2 * self.pct_start * T) - 2
+            if e2 >= T - 1:
+                # pct_start*T >= (T+1)/2: torch's second phase covers every update and its
+                # third is never reached (nor divided by), so it is not a phase here either.
+                return [(e1, initial, self.max_lr), (e2, self.max_lr, initial)]
             return [(e1, initial, self.max_lr), (e2, self.max_lr, initial), (T - 1, initial, final)]
         return [(e1, initial, self.max_lr), (T - 1, self.max_lr, final)]
 

@@ -146,12 +146,6 @@ RULES = [
     ),
     (
         lrs.one_cycle,
-        {"max_lr": 1.0, "total_steps": 100, "pct_start": 0.6, "three_phase": True},
-        ValueError,
-        "pct_start=0.6 .* gives an empty phase",
-    ),
-    (
-        lrs.one_cycle,
         {"max_lr": 1.0, "total_steps": 100, "anneal": "cosine"},
         ValueError,
         "anneal must be one of 'cos', 'linear'",

@@ -315,7 +315,8 @@ def _one_cycle_kwargs(draw: Any, bases: list[float], total: int) -> dict[str, An
     e2 = 2 * pct * total - 2
     assume(e1 > 0.5)
     if three:
-        assume(e2 - e1 > 0.5 and (total - 1) - e2 > 0.5)
+        # e2 >= total - 1: torch's third phase is never reached (pct_start >= about 0.5)
+        assume(e2 - e1 > 0.5 and ((total - 1) - e2 > 0.5 or e2 >= total - 1))
     else:
         assume((total - 1) - e1 > 0.5)
     return {
@@ -759,6 +760,21 @@ def test_each_conversion_check(build: Any, error: type, match: str) -> None:
         from_torch(sched)
 
 
+@pytest.mark.parametrize("pct_start", [0.5, 0.5534751660115266, 0.9])
+def test_three_phase_one_cycle_whose_third_phase_torch_never_reaches(pct_start: float) -> None:
+    """three_phase with pct_start*T >= (T+1)/2: torch's second phase covers every update;
+    from_torch converts it (it once refused it as an empty phase) to torch's applied lrs."""
+    opt = make_opt([0.1])
+    sched = tl.OneCycleLR(opt, 0.1, total_steps=303, pct_start=pct_start, three_phase=True)
+    ours = from_torch(sched, field="lr")
+    ref = []
+    for _ in range(303):
+        ref.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert np.abs(ours.curve(303) - np.asarray(ref)).max() <= F64_TOL * 0.1
+
+
 def test_one_cycle_with_zero_max_lr_is_constant_zero() -> None:
     opt = make_opt([0.1])
     assert from_torch(tl.OneCycleLR(opt, 0.0, total_steps=10), field="lr") == lrs.constant(0.0)
@@ -806,6 +822,8 @@ def _adamw(bases: list[float]) -> torch.optim.AdamW:
     [
         lambda o: tl.OneCycleLR(o, [0.1, 0.3], total_steps=150, base_momentum=0.8, max_momentum=0.97),
         lambda o: tl.OneCycleLR(o, 0.1, total_steps=150, three_phase=True, anneal_strategy="linear"),
+        # pct_start > 0.5 with three phases: torch never reaches the third
+        lambda o: tl.OneCycleLR(o, 0.1, total_steps=150, three_phase=True, pct_start=0.62),
         lambda o: tl.CyclicLR(o, 0.01, 0.1, step_size_up=7, step_size_down=12, mode="triangular2"),
         lambda o: tl.CyclicLR(o, 0.01, 0.1, step_size_up=5.5, mode="exp_range", gamma=0.97),
         lambda o: tl.SequentialLR(
