@@ -280,6 +280,54 @@ def _one_cycle_shape(where: str, s: Any) -> dict[str, Any]:
     return {"total_steps": total, "pct_start": pct, "anneal": anneal, "three_phase": len(phases) == 3}
 
 
+def _one_cycle_at_total(s: Any, g: int, field: str) -> float:
+    """What torch's ``OneCycleLR`` gives param group ``g``'s ``field`` at step ``total_steps``
+    (its last phase's anneal continued one step past its end), computed by torch's own
+    ``get_lr``. No update of a OneCycleLR alone applies it (it is set after the last update,
+    and the next ``step()`` raises), but inside a ``SequentialLR`` whose next milestone comes
+    one step later the update at that step does."""
+    where = f"from_torch(SequentialLR: {_name(s)} at step total_steps)"
+    groups = s.optimizer.param_groups
+    saved_epoch = s.last_epoch
+    # get_lr writes the momentum (or betas) into the groups as it computes: put them back.
+    saved = [{k: gr[k] for k in ("momentum", "betas") if k in gr} for gr in groups]
+    try:
+        s.last_epoch = s.total_steps
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "called outside step()"
+            lrs_t = s.get_lr()
+        value = lrs_t[g] if field == "lr" else _momentum_of(groups[g])
+    except ZeroDivisionError:
+        raise ValueError(f"{where}: torch divides by zero there (an empty last phase)") from None
+    finally:
+        s.last_epoch = saved_epoch
+        for gr, kept in zip(groups, saved):
+            gr.update(kept)
+    return as_float(where, field, value)
+
+
+def _momentum_of(group: dict[str, Any]) -> Any:
+    return group["betas"][0] if "betas" in group else group["momentum"]
+
+
+def _through_total(part: Schedule, child: Any, g: int, field: str, length: float) -> Schedule:
+    """``part`` (a OneCycleLR's curve, held from ``total_steps - 1`` on) with torch's own
+    step-``total_steps`` value there when a SequentialLR runs the child that long."""
+    # The last scheduler (length inf) is held as a lone OneCycleLR is: no update applies
+    # its step-total_steps value before torch raises.
+    if type(child) is not tl.OneCycleLR or length <= child.total_steps or math.isinf(length):
+        return part
+    total = int(child.total_steps)
+    value = _one_cycle_at_total(child, g, field)
+    if value < 0:
+        raise ValueError(
+            f"from_torch(SequentialLR): its OneCycleLR (anneal_strategy='linear') runs to step "
+            f"total_steps={total}, where torch applies a negative {field} ({value!r}); no lrsched "
+            "schedule gives a negative value. Put the next milestone at total_steps or earlier"
+        )
+    return lrs.sequence([part, lrs.constant(value)], [total])
+
+
 def _cyclic_wave(where: str, s: Any, start: float, turn: float) -> Schedule:
     """CyclicLR's triangle wave from ``start`` (cycle start) to ``turn`` (after step_size_up)."""
     total = _positive(where, "total_size", s.total_size)
@@ -431,8 +479,9 @@ def _sequential(s: Any, g: int) -> Schedule:
                         f"initial_lr ({init!r}) that SequentialLR starts it from"
                     )
             part = _cosine(child, base) if kind == "cosine" else _multiplicative(child, base, restart)
-        parts.append(part)
-        starts.append(int(lo) if restart else 0)
+        start = int(lo) if restart else 0
+        parts.append(_through_total(part, child, g, "lr", hi - start))
+        starts.append(start)
     return parts[0] if len(parts) == 1 else lrs.sequence(parts, starts[1:])
 
 
@@ -571,7 +620,7 @@ def _field_sequential(s: Any, g: int, field: str) -> Schedule:
             )
         start = int(lo) if lo > 0 else 0
         if _drives(child, field):
-            parts.append(_field_leaf(child, g, field))
+            parts.append(_through_total(_field_leaf(child, g, field), child, g, field, hi - start))
             held = False
         elif held:
             continue
@@ -652,10 +701,12 @@ def from_torch(
     ``PolynomialLR``, ``CosineAnnealingLR`` (→ ``cosine(..., periodic=True)``, torch's
     continuation past ``T_max``; torch's recursion drifts from this closed form by ~1e-11
     relative), ``CosineAnnealingWarmRestarts``, ``CyclicLR`` (all three modes; a custom
-    ``scale_fn`` raises ``TypeError``), ``OneCycleLR`` (cos/linear, two/three phase, including the value at
-    step ``total_steps``; after it the value is held where torch raises), ``SequentialLR``
+    ``scale_fn`` raises ``TypeError``), ``OneCycleLR`` (cos/linear, two/three phase; from step ``total_steps - 1`` on the last
+    value is held: torch sets its own step-``total_steps`` value only after the last update
+    and raises at the next ``step()``, so no update applies it), ``SequentialLR``
     (→ ``sequence``: each scheduler in its own local time, as torch restarts it at its
-    milestone), ``ChainedScheduler`` (→ ``product`` of the multiplicative children; a
+    milestone; a OneCycleLR whose next milestone comes one step after its ``total_steps``
+    gets torch's step-``total_steps`` value there, which that update does apply), ``ChainedScheduler`` (→ ``product`` of the multiplicative children; a
     non-chainable child overwrites the lr, so it must come last — see below),
     :class:`~lrsched_torch.ScheduleLR` (its schedule; in multiplier mode ``scale``\ d by
     the group's base lr), a ``LambdaLR`` whose ``lr_lambdas`` are lrsched schedules, and a

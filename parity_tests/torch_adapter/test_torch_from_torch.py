@@ -942,3 +942,44 @@ def test_momentum_conversions_without_an_exact_form_raise() -> None:
     sched = tl.CyclicLR(opt, 0.01, 0.1, scale_fn=lambda x: 1.0)
     with pytest.raises(TypeError, match="custom scale_fn"):
         from_torch(sched, field="momentum")
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+@pytest.mark.parametrize("adam", [False, True])
+def test_one_cycle_whose_sequential_milestone_comes_one_step_after_total_steps(
+    three_phase: bool, adam: bool
+) -> None:
+    """SequentialLR runs a OneCycleLR to step total_steps when the next milestone is
+    total_steps + 1: that update applies torch's continued anneal (4.95e-3 or 3.8e-4 here, not the
+    held 4e-7), for the lr and the momentum, and the momentum torch left stays after it."""
+    param = [torch.nn.Parameter(torch.zeros(1))]
+    opt: torch.optim.Optimizer = (
+        torch.optim.AdamW(param, lr=0.1) if adam else torch.optim.SGD(param, lr=0.1, momentum=0.9)
+    )
+    first = tl.OneCycleLR(opt, max_lr=0.1, total_steps=10, three_phase=three_phase)
+    sched = tl.SequentialLR(opt, [first, tl.ConstantLR(opt, factor=1.0, total_iters=1)], milestones=[11])
+    before = dict(opt.param_groups[0])
+    lr, m = from_torch(sched, field="lr"), from_torch(sched, field="momentum")
+    assert {k: v for k, v in opt.param_groups[0].items() if k != "params"} == {
+        k: v for k, v in before.items() if k != "params"
+    }  # from_torch leaves the groups as it found them (torch's get_lr writes the momentum)
+    ref_lr, ref_m = [], []
+    for _ in range(20):
+        g = opt.param_groups[0]
+        ref_lr.append(g["lr"])
+        ref_m.append(g["betas"][0] if adam else g["momentum"])
+        opt.step()
+        sched.step()
+    assert ref_lr[10] > 100 * ref_lr[9]  # the case: torch's step-10 value differs from the hold
+    assert np.abs(lr.curve(20) - np.asarray(ref_lr)).max() <= F64_TOL * 0.1
+    assert np.abs(m.curve(20) - np.asarray(ref_m)).max() <= F64_TOL
+
+
+def test_one_cycle_run_to_a_negative_lr_inside_sequential_is_refused() -> None:
+    """anneal 'linear' continued one step past its end is negative: torch applies it at the
+    update before the milestone; from_torch says so instead of a silently different lr."""
+    opt = make_opt([0.1])
+    first = tl.OneCycleLR(opt, max_lr=0.1, total_steps=10, anneal_strategy="linear")
+    sched = tl.SequentialLR(opt, [first, tl.ConstantLR(opt, factor=1.0, total_iters=1)], milestones=[11])
+    with pytest.raises(ValueError, match="negative lr"):
+        from_torch(sched)
