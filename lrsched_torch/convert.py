@@ -701,12 +701,14 @@ def from_torch(
     ``PolynomialLR``, ``CosineAnnealingLR`` (→ ``cosine(..., periodic=True)``, torch's
     continuation past ``T_max``; torch's recursion drifts from this closed form by ~1e-11
     relative), ``CosineAnnealingWarmRestarts``, ``CyclicLR`` (all three modes; a custom
-    ``scale_fn`` raises ``TypeError``), ``OneCycleLR`` (cos/linear, two/three phase; from step ``total_steps - 1`` on the last
-    value is held: torch sets its own step-``total_steps`` value only after the last update
-    and raises at the next ``step()``, so no update applies it), ``SequentialLR``
-    (→ ``sequence``: each scheduler in its own local time, as torch restarts it at its
-    milestone; a OneCycleLR whose next milestone comes one step after its ``total_steps``
-    gets torch's step-``total_steps`` value there, which that update does apply), ``ChainedScheduler`` (→ ``product`` of the multiplicative children; a
+    ``scale_fn`` raises ``TypeError``), ``OneCycleLR`` (cos/linear, two/three phase; from
+    step ``total_steps - 1`` on the last value is held: torch sets its own
+    step-``total_steps`` value only after the last update and raises at the next
+    ``step()``, so no update applies it), ``SequentialLR`` (→ ``sequence``: each scheduler
+    in its own local time, as torch restarts it at its milestone; a OneCycleLR whose next
+    milestone comes one step after its ``total_steps`` gets torch's step-``total_steps``
+    value there, which that update does apply), ``ChainedScheduler`` (→ ``product`` of the
+    multiplicative children; a
     non-chainable child overwrites the lr, so it must come last — see below),
     :class:`~lrsched_torch.ScheduleLR` (its schedule; in multiplier mode ``scale``\ d by
     the group's base lr), a ``LambdaLR`` whose ``lr_lambdas`` are lrsched schedules, and a
