@@ -201,7 +201,11 @@ def write_summary(
         + "\n\nBoth frameworks start from the same weights and see the same batches. Wall time "
         "covers training and per-epoch evaluation; JAX's first epoch includes compiling the "
         "jitted epoch (once per schedule); torch runs one CPU thread. Steps to target: updates "
-        "done when validation accuracy first reached it (checked after each epoch; — never).\n"
+        "done when validation accuracy first reached it (checked after each epoch; — never). "
+        "The one-cycle runs schedule the lr only: AdamW's β1 stays 0.9 in both frameworks, "
+        "as in the article's recipe (torch's `OneCycleLR` would also cycle β1 0.95→0.85→0.95; "
+        "`ScheduleLR(opt, lr, momentum=m)` and `optax.inject_hyperparams` with "
+        '`from_torch(s, field="momentum")` do that).\n'
     )
     js = out / "summary.json"
     js.write_text(json.dumps({"meta": meta, "target_accuracy": target, "rows": rows}, indent=2))

@@ -59,6 +59,8 @@ def test_summary_has_the_documented_fields_with_finite_numbers(demo_out):
             assert math.isfinite(r["suggested_lr"]) and r["suggested_lr"] > 0
     md = (demo_out / "summary.md").read_text()
     assert md.count("\n| jax |") == 4 and md.count("\n| torch |") == 4
+    # a ported one-cycle recipe must know whether β1 cycled: the summary says it did not
+    assert "AdamW's β1 stays 0.9 in both frameworks" in md
     # same weights, same batches: the frameworks agree to float32 training tolerance
     by = {(r["framework"], r["schedule"]): r for r in rows}
     for s in ("fixed lr 0.1", "cosine", "one-cycle (pipeline)"):
