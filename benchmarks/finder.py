@@ -13,7 +13,7 @@ per repeat, so a slow spell hits both sides alike):
   same loader) — target ≤ 1.1×.
 * torch finder vs ``torch-lr-finder`` (``LRFinder(...)``, ``range_test``, ``reset()``: its
   snapshot, sweep and restore, like ours) on the same model and loader — target ≤ 1×.
-  ``torch-lr-finder`` is not a dependency (``pip install "lrsched[bench]"`` or
+  ``torch-lr-finder`` is not a dependency (``pip install "lrtwin[bench]"`` or
   ``pip install torch-lr-finder --no-deps``); without it the row says so and is skipped.
 
 Model: an MLP 784-256-256-10 with cross-entropy on synthetic MNIST-sized data (batch 64),

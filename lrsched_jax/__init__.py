@@ -54,3 +54,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [*_core_all, *_LAZY]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,4 +1,9 @@
-"""lrsched for PyTorch: the same schedules as ``lrsched_jax``, driving torch optimizers.
+"""lrtwin for PyTorch: the same schedules as ``lrsched_jax``, driving torch optimizers.
+
+Every schedule factory and combinator (``lt.warmup_cosine``, ``lt.one_cycle``,
+``lt.sequence``, ...), ``from_config``, ``register``, ``from_hf`` and ``from_keras`` are here
+too: they are the very objects of :mod:`lrsched_jax.core` (one source), so a torch user writes
+``import lrsched_torch as lt`` and never types ``lrsched_jax``.
 
 * :class:`ScheduleLR` — a ``LambdaLR`` subclass that sets each param group's lr from an
   lrsched schedule (absolute or multiplier mode), with checkpoint-safe state.
@@ -28,6 +33,8 @@ except ModuleNotFoundError as _e:
         "lrsched_jax works without it."
     ) from _e
 
+from lrsched_jax.core import *  # noqa: F403  (the core's public names are this package's)
+from lrsched_jax.core import __all__ as _core_all
 from lrsched_torch.arena import compare
 from lrsched_torch.convert import UnconvertedFieldWarning, from_torch
 from lrsched_torch.count_bound import COUNT_KEY, AttachHandle, attach
@@ -36,6 +43,7 @@ from lrsched_torch.schedule_lr import ScheduleLR
 from lrsched_torch.timm import from_timm
 
 __all__ = [
+    *_core_all,
     "ScheduleLR",
     "attach",
     "AttachHandle",
@@ -46,3 +54,7 @@ __all__ = [
     "find_lr",
     "compare",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

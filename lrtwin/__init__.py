@@ -1,4 +1,4 @@
-"""lrtwin: the application layer of lrsched — the ``lrtwin`` command (``plot``, ``demo``) and
+"""lrtwin: the application layer of lrtwin — the ``lrtwin`` command (``plot``, ``demo``) and
 the demo that replays the article in JAX and torch side by side.
 
 This is the only package that uses both frameworks; it sits above ``lrsched_jax`` (core and

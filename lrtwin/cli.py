@@ -157,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help=(
-            "image file (default lrsched_plot.png unless --csv); .png is added to a name without "
-            "a suffix, and a folder gets lrsched_plot.png inside"
+            "image file (default lrtwin_plot.png unless --csv); .png is added to a name without "
+            "a suffix, and a folder gets lrtwin_plot.png inside"
         ),
     )
     plot.add_argument("--csv", type=Path, default=None, help="also write step,lr... values to this CSV file")
@@ -249,12 +249,12 @@ def _plot(args: argparse.Namespace) -> int:
             for i in range(steps):
                 w.writerow([i, *[repr(float(c[i])) for c in cols]])
         print(f"wrote {args.csv}")
-    output = args.output if args.output is not None or args.csv is not None else Path("lrsched_plot.png")
+    output = args.output if args.output is not None or args.csv is not None else Path("lrtwin_plot.png")
     if output is not None:
         from lrsched_jax.core.plots import plot_schedules, pyplot
 
         if output.is_dir():
-            output = output / "lrsched_plot.png"
+            output = output / "lrtwin_plot.png"
         elif not output.suffix:
             output = output.with_suffix(".png")  # what matplotlib would write; say so
         plt = pyplot()

@@ -128,3 +128,7 @@ __all__ = [
     "from_keras",
     "PlateauState",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -24,7 +24,7 @@ def pyplot() -> Any:
             matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'lrsched[plot]'") from e
+        raise ImportError("plotting needs matplotlib: pip install 'lrtwin[plot]'") from e
     return plt
 
 

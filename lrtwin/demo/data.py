@@ -28,7 +28,7 @@ def load_digits(val_fraction: float = 0.2) -> Digits:
     try:
         from sklearn.datasets import load_digits as _load
     except ImportError as e:  # pragma: no cover - the demo extra installs scikit-learn
-        raise ImportError("the demo needs scikit-learn: pip install 'lrsched[demo]'") from e
+        raise ImportError("the demo needs scikit-learn: pip install 'lrtwin[demo]'") from e
     d = _load()
     x = (d.data / 16.0).astype(np.float32)
     y = d.target.astype(np.int64)

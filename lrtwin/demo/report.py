@@ -36,7 +36,7 @@ def zoo_figure(schedules: dict[str, Any], steps: int, path: Path) -> Path:
         ax=ax,
         log=True,
         labels=list(schedules),
-        title=f"The schedule zoo over {steps} updates (computed by lrsched)",
+        title=f"The schedule zoo over {steps} updates (computed by lrtwin)",
     )
     fig.tight_layout()
     fig.savefig(path, dpi=120)

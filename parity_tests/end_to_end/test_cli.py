@@ -65,7 +65,7 @@ def test_plot_every_input_form(tmp_path):
 def test_plot_default_output_and_horizon(tmp_path):
     proc = run("plot", "one_cycle:max_lr=0.1,total_steps=200", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "lrsched_plot.png").read_bytes()[:8] == PNG
+    assert (tmp_path / "lrtwin_plot.png").read_bytes()[:8] == PNG
 
 
 @pytest.mark.parametrize(
@@ -164,8 +164,8 @@ def test_plot_output_without_suffix_or_a_folder_says_what_it_wrote(tmp_path, cap
     assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'fig.png'}"
     assert (tmp_path / "fig.png").read_bytes()[:8] == PNG
     assert main(["plot", "constant:value=0.1", "-o", str(tmp_path)]) == 0
-    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'lrsched_plot.png'}"
-    assert (tmp_path / "lrsched_plot.png").read_bytes()[:8] == PNG
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'lrtwin_plot.png'}"
+    assert (tmp_path / "lrtwin_plot.png").read_bytes()[:8] == PNG
 
 
 def test_help_keeps_examples_whole_and_version():

@@ -199,13 +199,13 @@ class FinderResult:
         step). The loss axis is ``ylim`` if given — pass one range to panels that are to be
         compared (e.g. the union of two results' :meth:`y_range`) — else :meth:`y_range`.
         Without ``ax`` a new figure of the default size is made with a constrained layout,
-        so the axis labels fit. Needs matplotlib (``pip install lrsched[plot]``); returns the
+        so the axis labels fit. Needs matplotlib (``pip install lrtwin[plot]``); returns the
         ``Axes``.
         """
         try:
             import matplotlib.pyplot as plt
         except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError("FinderResult.plot needs matplotlib: pip install 'lrsched[plot]'") from e
+            raise ImportError("FinderResult.plot needs matplotlib: pip install 'lrtwin[plot]'") from e
         from lrsched_jax.core.finder.config import DEFAULTS
 
         if ax is None:
