@@ -274,15 +274,26 @@ def _from_config(config: Any, depth: int) -> Schedule:
             "a schedule config needs a 'name' field; valid names: " + ", ".join(registered_names())
         )
     cls = schedule_class(config["name"])
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
 
-    def convert(v: Any) -> Any:
+    def convert(key: str, where: str, v: Any) -> Any:
         if isinstance(v, Mapping):
-            return _from_config(v, depth + 1)
+            if "name" in v:
+                return _from_config(v, depth + 1)
+            if "Schedule" in types[key]:
+                raise ValueError(
+                    f"{cls.config_name}: {where} is a schedule config without a 'name' field; valid "
+                    f"names: {', '.join(registered_names())}"
+                )
+            return v  # not a schedule config: the field's own check names it and its expected type
         if isinstance(v, (list, tuple)):
-            return tuple(convert(x) for x in v)
+            return tuple(convert(key, f"{where}[{i}]", x) for i, x in enumerate(v))
         return v
 
-    return V.from_fields(cls, config, convert)
+    # Known fields are converted here, where their names are known (to name them in errors);
+    # unknown ones pass unchanged for from_fields to list.
+    fields = {k: convert(k, k, v) if k in types and k != "name" else v for k, v in config.items()}
+    return V.from_fields(cls, fields)
 
 
 def multiples(period: float, until: float, offset: float = 0.0) -> list[float]:
