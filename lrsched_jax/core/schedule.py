@@ -244,9 +244,86 @@ def schedule_class(name: str) -> type[Schedule]:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(
-            f"unknown schedule name {name!r}; valid names: {', '.join(registered_names())}"
-        ) from None
+        raise ValueError(f"unknown schedule name {name!r}; {_name_hint(name)}") from None
+
+
+#: Where a spec names a family by its torch, Optax, Hugging Face or Keras name: the lrtwin
+#: family that draws that curve (its importer converts the source object itself exactly).
+FOREIGN_NAMES = {
+    "StepLR": "step_decay",
+    "MultiStepLR": "multistep",
+    "ExponentialLR": "exponential",
+    "LinearLR": "linear",
+    "PolynomialLR": "polynomial",
+    "CosineAnnealingLR": "cosine",
+    "CosineAnnealingWarmRestarts": "warm_restarts",
+    "OneCycleLR": "one_cycle",
+    "CyclicLR": "cyclic",
+    "SequentialLR": "sequence",
+    "ChainedScheduler": "product",
+    "constant_schedule": "constant",
+    "linear_schedule": "linear",
+    "polynomial_schedule": "polynomial",
+    "exponential_decay": "exponential",
+    "cosine_decay_schedule": "cosine",
+    "warmup_cosine_decay_schedule": "warmup_cosine",
+    "piecewise_constant_schedule": "piecewise_constant",
+    "piecewise_interpolate_schedule": "piecewise_linear",
+    "linear_onecycle_schedule": "one_cycle",
+    "cosine_onecycle_schedule": "one_cycle",
+    "sgdr_schedule": "warm_restarts",
+    "join_schedules": "sequence",
+    "get_constant_schedule": "constant",
+    "get_linear_schedule_with_warmup": "warmup",
+    "get_cosine_schedule_with_warmup": "warmup_cosine",
+    "get_cosine_with_hard_restarts_schedule_with_warmup": "warm_restarts",
+    "get_polynomial_decay_schedule_with_warmup": "polynomial",
+    "get_inverse_sqrt_schedule": "inverse_sqrt",
+    "get_wsd_schedule": "warmup_stable_decay",
+    "CosineDecay": "cosine",
+    "CosineDecayRestarts": "warm_restarts",
+    "ExponentialDecay": "exponential",
+    "InverseTimeDecay": "inverse_time",
+    "PiecewiseConstantDecay": "piecewise_constant",
+    "PolynomialDecay": "polynomial",
+}
+
+_IMPORTERS = {
+    "torch": "lrsched_torch.from_torch(scheduler)",
+    "Optax": "lrsched_jax.optax_schedules",
+    "Hugging Face": "lrs.from_hf(name, ...)",
+    "Keras": "lrs.from_keras(keras.optimizers.schedules.serialize(s))",
+}
+
+
+def _source(foreign: str) -> str:
+    if foreign.endswith("LR") or foreign == "ChainedScheduler":
+        return "torch"
+    if foreign.startswith("get_"):
+        return "Hugging Face"
+    return "Optax" if foreign[0].islower() else "Keras"
+
+
+def _name_hint(name: str) -> str:
+    """What to write instead of an unknown schedule name: the lrtwin family (and its fields)
+    where it is another library's name, the closest registered names otherwise."""
+    import difflib
+
+    family = FOREIGN_NAMES.get(name)
+    if family is not None and family in _REGISTRY:
+        lib = _source(name)
+        fields = ", ".join(f.name for f in dataclasses.fields(_REGISTRY[family]) if f.init)  # type: ignore[arg-type]
+        return (
+            f"that is {lib}'s name: lrtwin's family is {family}({fields}); to convert {lib}'s "
+            f"own object use {_IMPORTERS[lib]} (docs/porting.md)"
+        )
+    close = difflib.get_close_matches(name, registered_names(), n=3, cutoff=0.6)
+    if not close:
+        lowered = {n.lower().replace("_", ""): n for n in registered_names()}
+        close = difflib.get_close_matches(name.lower().replace("_", ""), list(lowered), n=3, cutoff=0.6)
+        close = [lowered[c] for c in close]
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"{hint}valid names: {', '.join(registered_names())}"
 
 
 def from_config(config: Mapping[str, Any]) -> Schedule:
