@@ -670,6 +670,131 @@ def _position(s: Any) -> float:
     return k
 
 
+# --- from the current step: torch's own continuation ----------------------------------------------
+
+
+def _shifted(s: Schedule, pos: float) -> Schedule:
+    return lrs.shift(s, pos) if pos else s
+
+
+#: A held lr this close to the curve's value (relative to the base lr) is the curve's own,
+#: off by the rounding of torch's recursion (CosineAnnealingLR drifts by up to ~1e-10); a
+#: scheduler resumed with ``last_epoch=N`` holds the group's lr, further off than that.
+_FRESH = 1e-9
+
+
+def _same(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-13, abs_tol=0.0)
+
+
+def _held_first(rest: Schedule, now: float) -> Schedule:
+    """``rest``, with step 0 at the lr the optimizer holds now where that differs."""
+    if _same(float(rest(0)), now):
+        return rest
+    return lrs.sequence([lrs.constant(now), rest], [1], restart=False)
+
+
+def _resumed_chainable(s: Any, g: int, conv: Schedule, pos: float, now: float) -> Schedule:
+    """A multiplicative scheduler from ``pos`` on: torch multiplies the lr it holds by the
+    curve's ratios, so the future is ``now * c(pos + k) / c(pos)`` (``c`` the unit curve)."""
+    base = as_float(f"from_torch({_name(s)})", f"base_lrs[{g}]", s.base_lrs[g])
+    unit = _multiplicative(s, 1.0, restart=False)
+    c = float(unit(pos))
+    # a fresh run: the lr is the curve's own, up to the rounding of torch's recursion
+    if abs(base * c - now) <= _FRESH * base:
+        return _shifted(conv, pos)
+    t = type(s)
+    if t in (tl.LinearLR, tl.ConstantLR) and pos >= s.total_iters:
+        return lrs.constant(now)  # done: torch keeps whatever the group holds
+    if t is tl.ExponentialLR:
+        return lrs.exponential(now, _positive(f"from_torch({_name(s)})", "gamma", s.gamma))
+    if t is tl.PolynomialLR:
+        left = s.total_iters - pos
+        # past total_iters torch keeps whatever the group holds
+        return lrs.polynomial(now, left, 0.0, s.power) if left > 0 and s.power > 0 else lrs.constant(now)
+    if c == 0:
+        return _shifted(conv, pos)  # 0 times any ratio: nothing to anchor on
+    return _shifted(_multiplicative(s, now / c, restart=False), pos)
+
+
+def _resumed_cosine(s: Any, g: int, conv: Schedule, pos: float, now: float) -> Schedule:
+    """CosineAnnealingLR from ``pos`` on. torch's recursion is affine in the lr it holds,
+    ``lr - eta_min`` times ``(1 + cos(pi*j/T)) / (1 + cos(pi*(j-1)/T))``, up to the next zero
+    of the cosine (an odd multiple of ``T_max``); the step after it adds its closed form's
+    value to the lr held there (``eta_min`` once the recursion reached it), so from there on
+    the curve is the closed form again."""
+    base = as_float(f"from_torch({_name(s)})", f"base_lrs[{g}]", s.base_lrs[g])
+    T, eta = float(s.T_max), float(s.eta_min)
+    if abs(float(conv(pos)) - now) <= _FRESH * max(base, eta):
+        return _shifted(conv, pos)
+    parts: list[Schedule] = []
+    bounds: list[float] = []
+    p0, v0 = pos, now
+    zero = math.inf
+    if T.is_integer():
+        m = math.ceil((pos - T) / (2 * T))
+        zero = (2 * m + 1) * T
+        if zero == pos:
+            # resumed at a zero: the next step adds the closed form's step to what is held
+            parts.append(lrs.constant(now))
+            bounds.append(1)
+            p0, v0 = pos + 1, now + (base - eta) * (1 - math.cos(math.pi / T)) / 2
+            zero = pos + 2 * T
+    half = (v0 - eta) / (1 + math.cos(math.pi * p0 / T))
+    seg = lrs.cosine(eta + 2 * half, int(T) if T.is_integer() else T, eta, periodic=True)
+    parts.append(_shifted(seg, pos))
+    if math.isfinite(zero):
+        bounds.append(zero - pos + 1)
+        parts.append(_shifted(conv, pos))
+    if len(parts) == 1:
+        return parts[0]
+    return lrs.sequence(parts, [int(b) for b in bounds], restart=False)
+
+
+def _resumed_warm_restarts(s: Any, g: int, conv: Schedule, pos: float) -> Schedule:
+    """CosineAnnealingWarmRestarts from its state: ``T_cur`` steps into a cycle of ``T_i``,
+    the next ones ``T_mult`` times longer each. A scheduler built with ``last_epoch=N`` past a
+    restart keeps ``T_i`` at the first cycle's length, so its state, not ``last_epoch``, says
+    where it is."""
+    where = f"from_torch({_name(s)})"
+    T0 = _whole(where, "T_0", s.T_0, 1)
+    mult = _whole(where, "T_mult", s.T_mult, 1)
+    T_i = _whole(where, "T_i", s.T_i, 1)
+    cur = float(s.T_cur)
+    start, length = 0, T0
+    if mult > 1:
+        while length < T_i:
+            start, length = start + length, length * mult
+        fits = length == T_i and start == pos - cur
+    else:
+        fits = T_i == T0 and (pos - cur) % T0 == 0
+    if fits:
+        return _shifted(conv, pos)
+    base = as_float(where, f"base_lrs[{g}]", s.base_lrs[g])
+    return _shifted(lrs.warm_restarts(base, T_i, mult, _num(where, "eta_min", s.eta_min)), cur)
+
+
+def _resumed(s: Any, g: int, conv: Schedule, pos: float) -> Schedule:
+    """``conv`` continued from step ``pos`` as torch continues it: update 0 uses the lr the
+    optimizer holds now. For a scheduler built with ``last_epoch=N`` (torch's resume idiom)
+    that lr is the group's own, not the curve's value at ``N + 1``, and the chainable
+    schedulers go on from it."""
+    kind = _kind(s)
+    if kind in ("sequential", "chained"):
+        return _shifted(conv, pos)
+    where = f"from_torch({_name(s)})"
+    now = as_float(where, f"param_groups[{g}]['lr']", _owner(s).param_groups[g]["lr"])
+    if kind == "multiplicative":
+        return _resumed_chainable(s, g, conv, pos, now)
+    if kind == "cosine":
+        return _resumed_cosine(s, g, conv, pos, now)
+    # the others compute the lr from their own state; only the value held now may differ
+    # (CyclicLR's constructor sets it before its own base_lrs)
+    if type(s) is tl.CosineAnnealingWarmRestarts:
+        return _held_first(_resumed_warm_restarts(s, g, conv, pos), now)
+    return _held_first(_shifted(conv, pos), now)
+
+
 def _owner(s: Any) -> torch.optim.Optimizer:
     opt = getattr(s, "optimizer", None)
     if opt is None and type(s) is tl.ChainedScheduler:
@@ -746,9 +871,20 @@ def from_torch(
     Args:
         scheduler: the torch scheduler.
         group: return only this param group's schedule.
-        from_current_step: return ``shift(s, k)`` with ``k`` the scheduler's current step
+        from_current_step: return the curve from the scheduler's current step ``k`` on
             (``last_epoch``; SGDR's fractional epoch included), so that a fresh Optax count
-            continues where torch is: Optax's update 0 uses the lr torch's optimizer holds now.
+            continues where torch is: Optax's update 0 uses the lr torch's optimizer holds
+            now, and update ``j`` the lr torch's ``j``-th ``step()`` from here sets. In a run
+            started fresh that is ``shift(s, k)``. A scheduler built with ``last_epoch=N``
+            (torch's resume idiom) holds the group's lr as it found it, not its curve's value
+            at ``N + 1``: the chainable schedulers continue from that lr
+            (``ExponentialLR``: ``exponential(lr, gamma)``; ``CosineAnnealingLR``: its affine
+            recursion up to the cosine's next zero, the closed form after),
+            ``CosineAnnealingWarmRestarts`` from its own ``T_cur``/``T_i`` (it keeps
+            ``T_i = T_0`` when resumed past a restart), and the others from their step with
+            update 0 at the held lr. A held lr within ``1e-9 * base_lr`` of the curve counts
+            as the curve's own (torch's recursions round). In a ``SequentialLR`` or
+            ``ChainedScheduler`` it is ``shift(s, k)``.
         field: ``"lr"``, ``"momentum"`` (the momentum or ``betas[0]`` curve), or the name
             of another field a :class:`~lrsched_torch.ScheduleLR` drives. Default (None): the
             lr, with :class:`UnconvertedFieldWarning` when the scheduler drives more.
@@ -803,6 +939,14 @@ def from_torch(
             out = [_convert(scheduler, g) for g in indices]
         else:
             out = [_field_convert(scheduler, g, field) for g in indices]
+        if from_current_step:
+            pos = check_step("from_torch", "scheduler", _position(scheduler))
+            if pos < 0:
+                raise ValueError(f"from_torch: the scheduler has not started (last_epoch={pos})")
+            if field == "lr":
+                out = [_resumed(scheduler, g, s, pos) for g, s in zip(indices, out)]
+            else:
+                out = [_shifted(s, pos) for s in out]
     except _UnsupportedError as e:
         raise TypeError(str(e)) from None
     except ValueError as e:
@@ -810,12 +954,6 @@ def from_torch(
         if not msg.startswith("from_torch"):
             msg = f"from_torch({_name(scheduler)}): no exact lrsched equivalent: {msg}"
         raise ValueError(msg) from e
-    if from_current_step:
-        pos = check_step("from_torch", "scheduler", _position(scheduler))
-        if pos < 0:
-            raise ValueError(f"from_torch: the scheduler has not started (last_epoch={pos})")
-        if pos:
-            out = [lrs.shift(s, pos) for s in out]
     if warn and driven:
         hint = ", ".join(f"field={name!r}" for name in driven)
         warnings.warn(

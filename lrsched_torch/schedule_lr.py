@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,7 +32,7 @@ __all__ = ["ScheduleLR"]
 STATE_KEY = "lrsched"
 _FORMAT = 1
 # Attributes of ours that are rebuilt from the constructor, never saved.
-_PRIVATE = ("optimizer", "lr_lambdas", "_schedules", "_mode", "_curve", "_fast", "_fields")
+_PRIVATE = ("optimizer", "lr_lambdas", "_schedules", "_mode", "_curve", "_fast", "_fields", "_shared")
 
 
 class ScheduleLR(LambdaLR):
@@ -71,6 +73,19 @@ class ScheduleLR(LambdaLR):
     through JAX), served from chunks of 4096 steps evaluated ahead in one vectorised call,
     so :meth:`step` costs no more than a native torch scheduler's. ``lr_lambdas[i]`` is
     the group's schedule (in absolute mode it returns the lr itself, not a factor).
+
+    Param groups added later with ``optimizer.add_param_group`` follow the curves given
+    once for all groups, from the moment they are added, by the rule that built the others:
+    in absolute mode the new group's lr is ``schedule(k)``; in multiplier mode it is
+    ``initial_lr * schedule(k)``, ``initial_lr`` being the lr the group was added with (set
+    as its ``initial_lr`` unless it has one, as torch's schedulers do at construction, and
+    appended to ``base_lrs``); a field given as one schedule drives it too (the group must
+    have that entry). Where a curve was given as one schedule per group (a list), the one an
+    added group should follow is not defined: the next :meth:`step` raises ``RuntimeError``
+    saying to build a new ``ScheduleLR`` with one schedule per group (``last_epoch=`` the
+    current step continues the run). :meth:`state_dict` then covers every group, so a run
+    resumed on the optimizer with the added group (or one built first and extended with
+    ``add_param_group``) loads it.
 
     :meth:`state_dict` holds only plain types (it survives ``torch.save`` /
     ``torch.load(weights_only=True)``), including each group's schedule config; a run
@@ -139,6 +154,11 @@ class ScheduleLR(LambdaLR):
         check_optimizer(where, optimizer)
         schedules = group_schedules(where, schedule, len(optimizer.param_groups))
         self._fields: tuple[Field, ...] = group_fields(where, optimizer, momentum, fields)
+        # Which curves were given once for every group (a group added later follows those).
+        given = {"momentum": momentum, **(fields or {})} if momentum is not None else dict(fields or {})
+        self._shared = {"lr": isinstance(schedule, Schedule)} | {
+            name: isinstance(value, Schedule) for name, value in given.items()
+        }
         self._mode = check_mode(where, mode)
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, int):
             raise TypeError(f"{where}: last_epoch must be an int, got {last_epoch!r}")
@@ -150,6 +170,73 @@ class ScheduleLR(LambdaLR):
         # Built before LambdaLR's constructor, which sets lr(0) through get_lr().
         self._curve = Curve(schedules, fields=self._fields) if self._mode == "absolute" else None
         super().__init__(optimizer, lr_lambda=list(schedules), last_epoch=last_epoch)
+        self._watch_groups()
+
+    def _watch_groups(self) -> None:
+        """Follow ``optimizer.add_param_group`` (torch has no hook for it; torch's schedulers
+        wrap ``optimizer.step`` the same way): the added group gets its values at once."""
+        opt = self.optimizer
+        add = opt.add_param_group
+        sched_ref, opt_ref = weakref.ref(self), weakref.ref(opt)
+
+        @functools.wraps(add)
+        def add_param_group(param_group: dict[str, Any]) -> None:
+            add(param_group)
+            sched = sched_ref()
+            if sched is not None and sched.optimizer is opt_ref():
+                sched._sync_groups(strict=False)
+
+        opt.add_param_group = add_param_group  # type: ignore[method-assign]
+
+    def _sync_groups(self, strict: bool) -> None:
+        """Extend the curves to param groups added since construction: each follows the
+        curves given once for all groups. ``strict``: raise where that is not defined."""
+        where = "ScheduleLR"
+        groups = self.optimizer.param_groups
+        n, have = len(groups), len(self._schedules)
+        if n == have:
+            return
+        added = groups[have:]
+        for group in added:
+            # torch's bookkeeping, also what a new ScheduleLR(..., last_epoch=k) needs
+            lr = group["lr"]
+            group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
+        per_group = [name for name, shared in self._shared.items() if not shared]
+        if n < have or per_group:
+            if strict:
+                what = (
+                    f"fewer than the {have} it was built for"
+                    if n < have
+                    else f"the {n - have} added after it was built with one schedule per group for "
+                    f"{', '.join(per_group)}, so which schedule they follow is not defined"
+                )
+                raise RuntimeError(
+                    f"{where}: the optimizer now has {n} param group(s), {what}; build a new "
+                    f"ScheduleLR(optimizer, [one schedule per group], last_epoch={self.last_epoch}) "
+                    "to continue at this step (or give one schedule for all groups, which added "
+                    "groups then follow)"
+                )
+            return
+        extra = n - have
+        fields = {f.name: f.schedules[0] for f in self._fields}
+        self._fields = group_fields(where, self.optimizer, None, fields) if fields else ()
+        self._schedules = self._schedules + (self._schedules[0],) * extra
+        self.lr_lambdas = list(self._schedules)
+        self.base_lrs = [*self.base_lrs, *(g["initial_lr"] for g in added)]
+        if self._mode == "multiplier":
+            self._rebuild_curve()
+        else:
+            self._curve = Curve(self._schedules, fields=self._fields)
+        if self.last_epoch >= 0:
+            # the added groups only: the others already hold this step's values
+            scales = None
+            if self._mode == "multiplier":
+                scales = [as_float(where, "initial_lr", g["initial_lr"]) for g in added]
+            new = [f._replace(schedules=f.schedules[have:]) for f in self._fields]
+            Curve(self._schedules[have:], scales, new).apply(added, self.last_epoch)
+            self._last_lr = [
+                lr.clone() if isinstance(lr, torch.Tensor) else lr for lr in (g["lr"] for g in groups)
+            ]
 
     @property
     def schedules(self) -> tuple[Schedule, ...]:
@@ -212,6 +299,8 @@ class ScheduleLR(LambdaLR):
         # changed, take torch's path; the fields are then written after torch's lr update, as
         # torch's OneCycleLR writes the momentum while it computes the lr.
         groups = self.optimizer.param_groups
+        if len(groups) != len(self._schedules):
+            self._sync_groups(strict=True)
         curve = self._curve
         if curve is None:
             # Multiplier mode: LRScheduler.__init__ has set base_lrs before the first step.
@@ -240,6 +329,7 @@ class ScheduleLR(LambdaLR):
         checks against this scheduler (a state without ``"fields"``, saved before fields
         existed, drove the lr only).
         """
+        self._sync_groups(strict=False)
         state = {k: v for k, v in self.__dict__.items() if k not in _PRIVATE}
         state[STATE_KEY] = {
             "format": _FORMAT,
@@ -290,6 +380,7 @@ class ScheduleLR(LambdaLR):
         all (e.g. a plain ``LambdaLR``'s). The dict is not modified.
         """
         where = "ScheduleLR.load_state_dict"
+        self._sync_groups(strict=False)
         if not isinstance(state_dict, dict):
             raise TypeError(f"{where}: state_dict must be a dict, got {type(state_dict).__name__}")
         meta = state_dict.get(STATE_KEY)

@@ -33,7 +33,7 @@ __all__ = ["from_timm"]
 
 #: timm's classes this importer reads, by name; each is looked up in ``timm.scheduler.*``.
 _CYCLIC = ("CosineLRScheduler", "TanhLRScheduler", "PolyLRScheduler")
-_KNOWN = (*_CYCLIC, "StepLRScheduler", "MultiStepLRScheduler", "PlateauLRScheduler")
+_KNOWN = (*_CYCLIC, "StepLRScheduler", "MultiStepLRScheduler", "WSDLRScheduler", "PlateauLRScheduler")
 #: The method whose definition must be timm's own (a subclass may not change the curve).
 _FORMULA = {name: "_get_lr" for name in _KNOWN} | {"PlateauLRScheduler": "step"}
 
@@ -68,8 +68,75 @@ def _whole(name: str, attr: str, value: Any, minimum: int = 0) -> int:
     return int(v)
 
 
+def _held_cycles(name: str, s: Any, base: float) -> Schedule:
+    """``PolyLRScheduler(power=0)``: ``(1 - t_curr**k / t_i**k) ** 0 == 1``, so each cycle holds
+    its peak ``base * cycle_decay**i`` (``lr_min`` from cycle ``cycle_limit`` on)."""
+    mult, T0, decay = float(s.cycle_mul), float(s.t_initial), float(s.cycle_decay)
+    limit = _whole(name, "cycle_limit", s.cycle_limit)
+    if limit == 0:
+        return lrs.constant(float(s.lr_min))
+    if mult == 1.0:
+        peaks = lrs.step_decay(base, int(T0) if T0.is_integer() else T0, decay)
+        if limit * T0 >= 2.0**53:
+            return peaks  # the cycles never end
+        return lrs.sequence([peaks, lrs.constant(float(s.lr_min))], [math.ceil(limit * T0)], restart=False)
+    starts: list[float] = []
+    start, length = 0.0, T0
+    while len(starts) < limit and start < 2.0**53:
+        starts.append(start)
+        start, length = start + length, length * mult
+    values = [base * decay**i for i in range(len(starts))]
+    if len(starts) == limit:
+        values.append(float(s.lr_min))
+    else:
+        start = math.inf  # the cycles go on past every step drawn
+    # a whole step t is in cycle n from ceil(start_n) on
+    bounds = [math.ceil(b) for b in (*starts[1:], start) if math.isfinite(b)]
+    return lrs.piecewise_constant(bounds, values) if bounds else lrs.constant(values[0])
+
+
+def _wsd(name: str, s: Any, base: float) -> Schedule:
+    """``WSDLRScheduler`` after its warm-up (always a prefix): the base lr for
+    ``t_initial - decay_t`` steps, then the decay to ``lr_min`` over ``decay_t``, held after."""
+    if s.stable_fn != "constant":
+        raise ValueError(
+            f"from_timm({name}): stable_fn={s.stable_fn!r} decays the stable phase as "
+            "(1 + t/stable_timescale) ** -power and multiplies it into the decay phase, a curve no "
+            "lrsched schedule draws; build the scheduler with stable_fn='constant' (the WSD shape)"
+        )
+    fn = s.decay_fn
+    if callable(fn):
+        raise TypeError(
+            f"from_timm({name}): decay_fn={fn!r} is arbitrary Python code, which from_timm cannot "
+            "read; use decay_fn='linear', '1-sqrt', 'cosine' or 'power', or write the curve as an "
+            "lrsched schedule (e.g. lrs.warmup_stable_decay)"
+        )
+    if fn == "exp":
+        raise ValueError(
+            f"from_timm({name}): decay_fn='exp' ((decay_ratio**frac - decay_ratio) / (1 - decay_ratio)) "
+            "has no lrsched schedule; use decay_fn='linear', '1-sqrt', 'cosine' or 'power'"
+        )
+    total = _whole(name, "t_initial", s.t_initial, 1)
+    D = _whole(name, "decay_t", s.decay_t, 1)
+    low = float(s.lr_min)
+    if low >= base:
+        return lrs.constant(low)  # timm's max(stable, lr_min): nothing left to decay
+    if fn == "linear":
+        dec: Schedule = lrs.linear(base, low, D)
+    elif fn == "1-sqrt":
+        dec = lrs.warmup_stable_decay(base, D, 0, D, decay="1-sqrt", min_lr=low)
+    elif fn == "cosine":
+        dec = lrs.cosine(base, D, low)
+    else:  # power: 1 - frac**decay_power, the k-warped linear decay
+        dec = lrs.decay_cycles(base, D, "polynomial", min_lr=low, cycles=1, k=float(s.decay_power))
+    stable = total - D
+    return lrs.sequence([lrs.constant(base), dec], [stable]) if stable else dec
+
+
 def _decay(name: str, s: Any, base: float) -> Schedule:
     """The curve after the warm-up (timm's ``_get_lr`` past ``warmup_t``), for one base lr."""
+    if name == "WSDLRScheduler":
+        return _wsd(name, s, base)
     if name in _CYCLIC:
         mult = float(s.cycle_mul)
         if not (mult == 1.0 or mult >= 1.001):
@@ -86,6 +153,8 @@ def _decay(name: str, s: Any, base: float) -> Schedule:
             )
         if s.cycle_limit < 0:
             raise ValueError(f"from_timm({name}): cycle_limit must be >= 0, got {s.cycle_limit!r}")
+        if name == "PolyLRScheduler" and s.power == 0:
+            return _held_cycles(name, s, base)
         shape = {"CosineLRScheduler": "cosine", "TanhLRScheduler": "tanh", "PolyLRScheduler": "polynomial"}[
             name
         ]
@@ -108,7 +177,19 @@ def _decay(name: str, s: Any, base: float) -> Schedule:
             **extra,
         )
     rate = float(s.decay_rate)
+    if rate < 0:
+        raise ValueError(
+            f"from_timm({name}): decay_rate must be >= 0, got {s.decay_rate!r} (a negative one "
+            "makes every other decayed lr negative)"
+        )
     if name == "StepLRScheduler":
+        if rate > 1:
+            raise ValueError(
+                f"from_timm({name}): decay_rate must be <= 1 (lrsched's step_decay does not grow "
+                f"the lr), got {s.decay_rate!r}"
+            )
+        if rate == 0:
+            return lrs.piecewise_constant([math.ceil(float(s.decay_t))], [base, 0.0])
         # timm floors t / decay_t exactly (Python's float //); so does lrsched's staircase
         # (an exact remainder), also for a period such as 2.4 that float64 cannot hold
         return lrs.step_decay(base, float(s.decay_t), rate)
@@ -117,13 +198,13 @@ def _decay(name: str, s: Any, base: float) -> Schedule:
     ms = [float(m) for m in s.decay_t]
     if ms != sorted(ms):
         raise ValueError(f"from_timm({name}): decay_t must be sorted (timm bisects it), got {s.decay_t!r}")
-    if rate <= 0:
-        raise ValueError(f"from_timm({name}): decay_rate must be > 0, got {s.decay_rate!r}")
     shifted = [math.ceil(m) - 1 for m in ms]  # m <= t + 1 <=> ceil(m) - 1 <= t for whole t
     early = sum(1 for m in shifted if m < 0)  # milestones at or below 0 apply from step 0
     start = base * rate**early
     rest = [m for m in shifted if m >= 0]
-    return lrs.multistep(start, rest, rate) if rest else lrs.constant(start)
+    if rate == 0 and rest and start:
+        return lrs.piecewise_constant([rest[0]], [start, 0.0]) if rest[0] > 0 else lrs.constant(0.0)
+    return lrs.multistep(start, rest, rate) if rest and start else lrs.constant(start)
 
 
 def _group(name: str, s: Any, g: int) -> Schedule:
@@ -137,7 +218,8 @@ def _group(name: str, s: Any, g: int) -> Schedule:
         target = s.warmup_lr_init + W * s.warmup_steps[g]
         ramp = lrs.linear(s.warmup_lr_init, target, W)
         # warmup_prefix: the decay starts after the ramp (local time); else it runs in global t
-        decay = lrs.sequence([ramp, decay], [W], restart=bool(s.warmup_prefix))
+        # WSDLRScheduler's warm-up is always a prefix
+        decay = lrs.sequence([ramp, decay], [W], restart=bool(getattr(s, "warmup_prefix", True)))
     scale = s.optimizer.param_groups[g].get("lr_scale")
     return decay if scale is None else lrs.scale(decay, float(scale))
 
@@ -183,6 +265,12 @@ def from_timm(
     * ``CosineLRScheduler``, ``TanhLRScheduler``, ``PolyLRScheduler`` →
       :func:`~lrsched_jax.decay_cycles` (``t_initial``, ``cycle_mul``, ``cycle_decay``,
       ``cycle_limit``, ``k_decay``, ``lr_min``, ``lb``/``ub``, ``power``);
+    * ``PolyLRScheduler(power=0)``: ``x ** 0 == 1``, each cycle holds its peak →
+      ``step_decay`` (``cycle_mul=1``) or ``piecewise_constant``, then ``lr_min``;
+    * ``WSDLRScheduler`` (``stable_fn='constant'``; ``decay_fn`` ``'linear'``, ``'1-sqrt'``,
+      ``'cosine'`` or ``'power'``) → ``sequence([constant, decay])`` after its warm-up prefix;
+      ``stable_fn='rsqrt'``/``'power'`` and ``decay_fn='exp'`` (no lrsched shape) raise
+      ``ValueError``, a callable ``decay_fn`` ``TypeError``;
     * ``StepLRScheduler`` → ``step_decay``; ``MultiStepLRScheduler`` → ``multistep`` with each
       milestone ``m`` at step ``m - 1`` (timm compares milestones with ``t + 1``);
     * the warm-up (``warmup_t``, ``warmup_lr_init``) → ``sequence([linear(...), decay])``,
@@ -204,7 +292,7 @@ def from_timm(
     Refused (``ValueError`` naming timm's argument): lr noise (``noise_range_t`` — drawn
     from a torch generator seeded per step, not a formula of the step), ``cycle_mul`` below 1
     or in ``(1, 1.001)``, ``cycle_decay`` outside ``(0, 1]``, negative ``cycle_limit``,
-    unsorted ``decay_t``, ``decay_rate <= 0`` (or ``> 1`` for ``StepLRScheduler``), a
+    unsorted ``decay_t``, ``decay_rate < 0`` (or ``> 1`` for ``StepLRScheduler``; ``0`` converts), a
     fractional ``warmup_t``, the plateau scheduler's warm-up, and a plateau scheduler that
     has already seen metrics. A subclass that overrides the lr formula raises ``TypeError``.
 

@@ -24,7 +24,10 @@ Refused, with ``ValueError``: arguments Hugging Face itself rejects or divides b
 (``polynomial`` with ``num_training_steps == num_warmup_steps``, ``lr_end >= base_lr``),
 negative step counts, ``min_lr_rate``/``min_lr_ratio``/``warmup_lr_rate < 0`` (a negative
 factor is clipped to 0 by Hugging Face, a curve no lrsched family draws),
-``num_cycles < 0``, ``power <= 0``, more than 1000 hard restarts. ``greedy`` (``GreedyLR``)
+``num_cycles < 0`` for ``cosine_with_restarts`` (its windows would run backwards; the
+other cosines are even in ``num_cycles`` and take it), ``power < 0`` (Hugging Face divides
+by zero at ``num_training_steps``; ``power=0`` holds the lr up to that step, then
+``lr_end``), more than 1000 hard restarts. ``greedy`` (``GreedyLR``)
 raises ``TypeError``: its lr follows the metric, with rules lrsched does not model.
 ``reduce_lr_on_plateau`` returns :func:`~lrsched_jax.core.reduce_on_plateau` (torch's
 ``ReduceLROnPlateau``, which Hugging Face builds, as a state machine), not a schedule.
@@ -94,7 +97,8 @@ def _after_ramp(base: float, warm: int, rest: Schedule, ramp: Schedule | None = 
 
 def _cos_factor(where: str, base: float, low: float, span: float, cycles: float) -> Schedule:
     """``low + (base - low) * (1 + cos(2*pi*cycles*u/span)) / 2`` for every ``u >= 0``."""
-    cycles = _nonneg(where, "num_cycles", cycles)
+    # cos is even: Hugging Face's cos(2*pi*num_cycles*progress) is the same for -num_cycles
+    cycles = abs(V.number(where, "num_cycles", cycles))
     if cycles == 0.0:
         return F.Constant(base)
     return F.Cosine(base, span / (2.0 * cycles), min_lr=low, periodic=True)
@@ -177,7 +181,12 @@ def _cosine_restarts(
     where = "from_hf('cosine_with_restarts')"
     W = _count(where, "num_warmup_steps", num_warmup_steps)
     T = _count(where, "num_training_steps", num_training_steps)
-    nc = _nonneg(where, "num_cycles", num_cycles)
+    nc = V.number(where, "num_cycles", num_cycles)
+    if nc < 0:
+        raise ValueError(
+            f"{where}: num_cycles must be >= 0, got {num_cycles!r} (Hugging Face's window phase "
+            "(num_cycles * progress) % 1 then runs backwards, a curve lrsched has no schedule for)"
+        )
     D = max(1, T - W)
     if nc == 0.0:
         # (0 * progress) % 1 = 0: the factor is 1 until progress reaches 1
@@ -225,15 +234,28 @@ def _polynomial(
     init = V.number(where, "lr_init", lr_init)
     p = V.number(where, "power", power)
     if not init > end:
-        raise ValueError(f"{where}: lr_end ({end!r}) must be smaller than the initial lr ({init!r})")
-    if p <= 0:
-        raise ValueError(f"{where}: power must be > 0, got {power!r}")
+        raise ValueError(
+            f"{where}: lr_end ({end!r}) must be smaller than base_lr, the optimizer's lr ({init!r}), "
+            "as Hugging Face requires"
+        )
+    if p < 0:
+        raise ValueError(
+            f"{where}: power must be >= 0, got {power!r} (Hugging Face raises 0.0 to it at "
+            "num_training_steps: ZeroDivisionError)"
+        )
     if T == W:
         raise ValueError(
             f"{where}: num_training_steps == num_warmup_steps ({T}) makes Hugging Face divide by zero "
             "at that step"
         )
-    rest: Schedule = F.Polynomial(init, T - W, end_lr=end, power=p) if T > W else F.Constant(end)
+    rest: Schedule
+    if T < W:
+        rest = F.Constant(end)
+    elif p == 0:
+        # pct_remaining ** 0 == 1 up to num_training_steps itself (0.0 ** 0 == 1 in Python)
+        rest = Join([F.Constant(init), F.Constant(end)], [T - W + 1])
+    else:
+        rest = F.Polynomial(init, T - W, end_lr=end, power=p)
     sched = _after_ramp(init, W, rest)
     # LambdaLR multiplies the group's lr by (decay / lr_init)
     return sched if base == init else Scale(sched, base / init)
@@ -266,7 +288,10 @@ def _wsd(
 ) -> Schedule:
     where = "from_hf('warmup_stable_decay')"
     W = _count(where, "num_warmup_steps", num_warmup_steps)
-    S = _count(where, "num_stable_steps", num_stable_steps)
+    S = V.number(where, "num_stable_steps", num_stable_steps)
+    if not S.is_integer():
+        raise ValueError(f"{where}: num_stable_steps must be a whole number, got {num_stable_steps!r}")
+    S = int(S)  # negative when num_warmup_steps + num_decay_steps exceed num_training_steps
     Dd = _count(where, "num_decay_steps", num_decay_steps)
     r = _nonneg(where, "min_lr_ratio", min_lr_ratio)
     for name, kind in (("warmup_type", warmup_type), ("decay_type", decay_type)):
@@ -282,16 +307,19 @@ def _wsd(
         else:
             warm = F.Polynomial(low, W, end_lr=base, power=0.5)  # 1 - (1 - r) * sqrt(1 - p)
         phases.append((W, warm))
-    if S:
+    if S > 0:
         phases.append((S, F.Constant(base)))
-    if Dd:
+    # Hugging Face's decay runs while t < W + S + D with progress (t - W - S) / D: with S < 0
+    # it starts -S steps into the decay at step W, and is over by W + S + D
+    skipped = max(-S, 0)
+    if Dd > skipped:
         if decay_type == "linear":
             dec: Schedule = F.Linear(base, low, Dd)
         elif decay_type == "cosine":
             dec = _cos_factor(where, base, low, Dd, num_cycles)
         else:
             dec = F.WarmupStableDecay(base, Dd, 0, Dd, decay="1-sqrt", min_lr=low)
-        phases.append((Dd, dec))
+        phases.append((Dd - skipped, Shift(dec, skipped) if skipped else dec))
     schedules = [s for _, s in phases] + [F.Constant(low)]
     bounds = list(itertools.accumulate(n for n, _ in phases))
     return schedules[0] if not bounds else Join(schedules, bounds)
@@ -416,16 +444,13 @@ def from_hf(
         if stable is None:
             if num_training_steps is None:
                 raise ValueError(f"{where}: either num_training_steps or num_stable_steps must be specified")
+            # negative when the warm-up and decay exceed num_training_steps: Hugging Face then
+            # starts the decay part-way (and may skip it), which _wsd follows
             stable = (
                 _count(where, "num_training_steps", num_training_steps)
                 - _count(where, "num_warmup_steps", W)
                 - _count(where, "num_decay_steps", kw["num_decay_steps"])
             )
-            if stable < 0:
-                raise ValueError(
-                    f"{where}: num_warmup_steps + num_decay_steps must be <= num_training_steps "
-                    f"({num_training_steps}), got {W} + {kw['num_decay_steps']}"
-                )
         return _wsd(base, num_warmup_steps=W, num_stable_steps=stable, **kw)
     if num_training_steps is None:
         raise ValueError(f"{where} requires num_training_steps, as get_scheduler does")

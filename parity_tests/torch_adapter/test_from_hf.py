@@ -95,13 +95,28 @@ def test_cosine_with_restarts(base, W, T, nc):
     )
 
 
-@given(base_lr, warm, total, st.floats(0.0, 0.99), st.floats(0.1, 4.0))
+@given(base_lr, warm, total, st.floats(0.0, 0.99), st.one_of(st.just(0.0), st.floats(0.1, 4.0)))
 def test_polynomial(base, W, T, end_frac, power):
     if T == W:
         with pytest.raises(ValueError, match="divide by zero"):
             lrs.from_hf("polynomial", base_lr=base, num_warmup_steps=W, num_training_steps=T)
         return
     check("polynomial", base, W, T, {"lr_end": base * end_frac, "power": power})
+
+
+@given(base_lr, st.integers(0, 50), st.integers(0, 400), st.floats(0.0, 0.99))
+def test_polynomial_power_zero(base, W, T, end_frac):
+    """power=0: pct_remaining ** 0 == 1 (0.0 ** 0 too), so the lr holds base_lr from the
+    warm-up to num_training_steps inclusive, then lr_end."""
+    if T == W:
+        return
+    check("polynomial", base, W, T, {"lr_end": base * end_frac, "power": 0})
+
+
+@given(base_lr, warm, total, cycles)
+def test_cosine_negative_num_cycles(base, W, T, nc):
+    """Hugging Face's cos(2*pi*num_cycles*progress) is even in num_cycles."""
+    check("cosine", base, W, T, {"num_cycles": -nc}, period=max(1, T - W) / (2 * nc))
 
 
 @given(base_lr)
@@ -149,6 +164,24 @@ def test_warmup_stable_decay(base, W, S, Dd, wt, dt, r, nc, by_total):
     check("warmup_stable_decay", base, W, W + S + Dd, kw, period=Dd / (2 * nc) if dt == "cosine" else None)
 
 
+@given(
+    base_lr,
+    st.integers(0, 300),
+    st.integers(1, 400),
+    st.integers(0, 700),
+    st.sampled_from(["linear", "cosine", "1-sqrt"]),
+    st.sampled_from(["linear", "cosine", "1-sqrt"]),
+    st.floats(0.0, 0.9),
+    cycles,
+)
+def test_warmup_stable_decay_longer_than_training(base, W, Dd, T, wt, dt, r, nc):
+    """num_warmup_steps + num_decay_steps > num_training_steps: Hugging Face's num_stable_steps
+    is negative, so its decay starts part-way at the end of the warm-up (or never runs)."""
+    T = min(T, W + Dd - 1)
+    kw = {"num_decay_steps": Dd, "warmup_type": wt, "decay_type": dt, "min_lr_ratio": r, "num_cycles": nc}
+    check("warmup_stable_decay", base, W, T, kw, period=Dd / (2 * nc) if dt == "cosine" else None)
+
+
 def test_reduce_lr_on_plateau_is_the_plateau_machine():
     plateau = lrs.from_hf("reduce_lr_on_plateau", base_lr=0.1, patience=2, factor=0.5)
     assert plateau == lrs.reduce_on_plateau(patience=2, factor=0.5)
@@ -163,8 +196,14 @@ def test_refusals_name_the_reason():
         lrs.from_hf("cosine", base_lr=0.1, num_warmup_steps=10)
     with pytest.raises(TypeError, match="unexpected scheduler_specific_kwargs"):
         lrs.from_hf("linear", base_lr=0.1, num_warmup_steps=1, num_training_steps=9, num_cycles=2)
-    with pytest.raises(ValueError, match="smaller than the initial lr"):
+    with pytest.raises(ValueError, match=r"lr_end .* must be smaller than base_lr"):
         lrs.from_hf("polynomial", base_lr=0.1, num_warmup_steps=1, num_training_steps=9, lr_end=0.2)
+    with pytest.raises(ValueError, match="power must be >= 0, got -1"):
+        lrs.from_hf("polynomial", base_lr=0.1, num_warmup_steps=1, num_training_steps=9, power=-1)
+    with pytest.raises(ValueError, match="num_cycles must be >= 0"):
+        lrs.from_hf(
+            "cosine_with_restarts", base_lr=0.1, num_warmup_steps=1, num_training_steps=9, num_cycles=-1
+        )
     with pytest.raises(ValueError, match="min_lr_rate"):
         lrs.from_hf(
             "cosine_with_min_lr", base_lr=0.1, num_warmup_steps=1, num_training_steps=9, min_lr_rate=-0.1

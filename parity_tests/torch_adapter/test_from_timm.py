@@ -33,7 +33,7 @@ F64_TOL = 1e-12
 N = 400  # whole steps compared from 0 (past every drawn horizon), plus a few far ones
 FAR = [10_000, 123_457, 2**31 + 5]
 MEASURED: dict[str, float] = {}
-_MODULES = ("scheduler", "cosine_lr", "tanh_lr", "step_lr", "multistep_lr", "poly_lr", "plateau_lr")
+_MODULES = ("scheduler", "cosine_lr", "tanh_lr", "step_lr", "multistep_lr", "poly_lr", "plateau_lr", "wsd_lr")
 
 
 def timm_scheduler() -> types.SimpleNamespace:
@@ -175,6 +175,91 @@ def test_cyclic_schedulers_match_timm(
 
 @settings(max_examples=30, deadline=None)
 @given(
+    groups=groups_st,
+    warm=warm_st,
+    t_initial=st.integers(1, 120),
+    mult=st.sampled_from([1.0, 2.0, 3.0, 1.5]),
+    decay=st.sampled_from([1.0, 0.5, 0.9]),
+    limit=st.sampled_from([1, 2, 5, 1000, 0, 10**9]),
+    lr_min=st.sampled_from([0.0, 1e-6, 3e-4]),
+    t_in_epochs=st.booleans(),
+)
+def test_poly_power_zero_matches_timm(groups, warm, t_initial, mult, decay, limit, lr_min, t_in_epochs):
+    """power=0: timm's (1 - ...) ** 0 == 1 holds each cycle's peak."""
+    W, init, prefix = warm
+    opt = optimizer([g[0] for g in groups], [g[1] for g in groups])
+    sched = T.PolyLRScheduler(
+        opt,
+        t_initial=t_initial,
+        power=0,
+        lr_min=lr_min,
+        cycle_mul=mult,
+        cycle_decay=decay,
+        cycle_limit=limit,
+        warmup_t=W,
+        warmup_lr_init=init,
+        warmup_prefix=prefix,
+        t_in_epochs=t_in_epochs,
+    )
+    compare("PolyLRScheduler(power=0)", sched, [g[0] for g in groups], W, prefix, cyc=(t_initial, mult))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    groups=groups_st,
+    warm=warm_st,
+    t_initial=st.integers(1, 300),
+    frac=st.floats(0.0, 1.0),
+    lr_min=st.sampled_from([0.0, 1e-6, 3e-4, 2.0]),
+    decay_fn=st.sampled_from(["linear", "1-sqrt", "cosine", "power"]),
+    decay_power=st.floats(0.1, 4.0),
+    t_in_epochs=st.booleans(),
+)
+def test_wsd_matches_timm(groups, warm, t_initial, frac, lr_min, decay_fn, decay_power, t_in_epochs):
+    W, init, _ = warm
+    opt = optimizer([g[0] for g in groups], [g[1] for g in groups])
+    sched = T.WSDLRScheduler(
+        opt,
+        t_initial=t_initial,
+        decay_t=max(1, round(frac * t_initial)),
+        lr_min=lr_min,
+        decay_fn=decay_fn,
+        decay_power=decay_power,
+        warmup_t=W,
+        warmup_lr_init=init,
+        t_in_epochs=t_in_epochs,
+    )
+    compare("WSDLRScheduler", sched, [g[0] for g in groups], W, True)
+
+
+def test_wsd_shapes_without_a_schedule_are_refused_naming_the_argument():
+    opt = optimizer([0.1], [None])
+    for kw, match in (
+        ({"stable_fn": "rsqrt", "warmup_t": 5}, "stable_fn='rsqrt'"),
+        ({"stable_fn": "power", "warmup_t": 5}, "stable_fn='power'"),
+        ({"decay_fn": "exp"}, "decay_fn='exp'"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            from_timm(T.WSDLRScheduler(opt, t_initial=20, decay_t=5, **kw))
+    with pytest.raises(TypeError, match=r"decay_fn=.* is arbitrary Python code"):
+        from_timm(T.WSDLRScheduler(opt, t_initial=20, decay_t=5, decay_fn=lambda f: 1 - f))
+
+
+def test_zero_decay_rate_converts_and_a_negative_one_is_refused_naming_it():
+    opt = optimizer([0.1], [None])
+    for sched in (
+        T.StepLRScheduler(opt, decay_t=3, decay_rate=0.0),
+        T.MultiStepLRScheduler(opt, decay_t=[4, 9], decay_rate=0.0),
+        T.MultiStepLRScheduler(opt, decay_t=[0, 9], decay_rate=0.0),
+    ):
+        compare(type(sched).__name__, sched, [0.1], 0, False)
+    for kind, kw in (("StepLRScheduler", {"decay_t": 3}), ("MultiStepLRScheduler", {"decay_t": [3]})):
+        with pytest.raises(ValueError, match=r"decay_rate must be >= 0, got -0\.5"):
+            from_timm(getattr(T, kind)(opt, decay_rate=-0.5, **kw))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
     multi=st.booleans(),
     groups=groups_st,
     warm=warm_st,
@@ -286,7 +371,7 @@ def test_noise_is_refused_naming_the_argument():
         ("TanhLRScheduler", {"t_initial": 10, "cycle_decay": 1.5}, "cycle_decay"),
         ("PolyLRScheduler", {"t_initial": 10, "cycle_limit": -1}, "cycle_limit"),
         ("MultiStepLRScheduler", {"decay_t": [5, 2]}, "sorted"),
-        ("StepLRScheduler", {"decay_t": 5, "decay_rate": 2.0}, "gamma"),
+        ("StepLRScheduler", {"decay_t": 5, "decay_rate": 2.0}, "decay_rate must be <= 1"),
     ],
 )
 def test_unreproducible_arguments_are_refused(kind, kw, match):

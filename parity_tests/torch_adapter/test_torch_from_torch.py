@@ -689,6 +689,56 @@ def test_constant_and_linear_edge_cases_follow_torch_recursion() -> None:
         np.testing.assert_allclose(ref[:, 0], expected.curve(10), rtol=0, atol=1e-17)
 
 
+#: Schedulers built with torch's resume idiom, ``last_epoch=N`` on groups holding ``initial_lr``.
+RESUMABLE: dict[str, Any] = {
+    "ExponentialLR": lambda o, n: tl.ExponentialLR(o, 0.9, last_epoch=n),
+    "CosineAnnealingLR": lambda o, n: tl.CosineAnnealingLR(o, 7, 0.01, last_epoch=n),
+    "CosineAnnealingLR-eta0": lambda o, n: tl.CosineAnnealingLR(o, 6, last_epoch=n),
+    "PolynomialLR": lambda o, n: tl.PolynomialLR(o, 20, 2.0, last_epoch=n),
+    "CosineAnnealingWarmRestarts": lambda o, n: tl.CosineAnnealingWarmRestarts(o, 2, 2, 0.001, last_epoch=n),
+    "CosineAnnealingWarmRestarts-mult1": lambda o, n: tl.CosineAnnealingWarmRestarts(o, 3, last_epoch=n),
+    "StepLR": lambda o, n: tl.StepLR(o, 3, 0.5, last_epoch=n),
+    "MultiStepLR": lambda o, n: tl.MultiStepLR(o, [3, 7, 9], 0.5, last_epoch=n),
+    "ConstantLR": lambda o, n: tl.ConstantLR(o, 0.5, 8, last_epoch=n),
+    "LinearLR": lambda o, n: tl.LinearLR(o, 0.1, 1.0, 10, last_epoch=n),
+    "CyclicLR": lambda o, n: tl.CyclicLR(o, 0.01, 0.1, 4, last_epoch=n, cycle_momentum=False),
+    "OneCycleLR": lambda o, n: tl.OneCycleLR(o, 0.1, total_steps=80, last_epoch=n, cycle_momentum=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESUMABLE))
+def test_current_step_of_a_resumed_scheduler_follows_torch(name: str) -> None:
+    """A scheduler built with ``last_epoch=N`` takes its initial step from the lr the groups
+    hold (not from its curve at ``N + 1``) and SGDR keeps its first ``T_i``:
+    ``from_current_step=True`` starts at the optimizer's lr and follows torch's run from there,
+    for the groups of a real saved run and for groups holding any other lr."""
+    build = RESUMABLE[name]
+    for n in (0, 5, 6, 9, 13, 21):
+        # a saved run: the optimizer's state after n updates, loaded into a fresh optimizer
+        opt = make_opt([0.1, 0.05])
+        sched = build(opt, -1)
+        for _ in range(n):
+            opt.step()
+            sched.step()
+        saved = opt.state_dict()
+        held = [None, *[[lr, lr / 2] for lr in (0.1, 0.0531, 0.02)]]
+        for lrs_now in held:
+            opt2 = make_opt([0.1, 0.05])
+            opt2.load_state_dict(saved)
+            if lrs_now is not None:
+                for g, lr in zip(opt2.param_groups, lrs_now):
+                    g["lr"] = lr
+            resumed = build(opt2, n)
+            ss = as_tuple(from_torch(resumed, from_current_step=True, field="lr"))
+            ref = [[float(g["lr"]) for g in opt2.param_groups]]
+            for _ in range(40):
+                opt2.step()
+                resumed.step()
+                ref.append([float(g["lr"]) for g in opt2.param_groups])
+            err = np.abs(curve64(ss, 41) - np.asarray(ref)) / np.asarray([0.1, 0.05])
+            assert err.max() <= F64_TOL, f"N={n}, held {lrs_now}: off by {err.max():.3g} x base"
+
+
 def test_current_step_of_chained_scheduler() -> None:
     opt = make_opt([0.1])
     sched = tl.ChainedScheduler([tl.ConstantLR(opt, 0.5, 4), tl.ExponentialLR(opt, 0.9)], opt)

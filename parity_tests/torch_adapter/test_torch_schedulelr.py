@@ -693,3 +693,95 @@ def test_field_arguments_are_checked() -> None:
     adam = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
     ScheduleLR(adam, s, fields={"momentum": lrs.constant(0.5)})
     assert adam.param_groups[0]["betas"] == (0.5, 0.999)
+
+
+# --- param groups added after construction ----------------------------------------------------------
+
+
+def _param() -> torch.nn.Parameter:
+    return torch.nn.Parameter(torch.zeros(1))
+
+
+def _lrs(opt: torch.optim.Optimizer) -> list[float]:
+    return [float(g["lr"]) for g in opt.param_groups]
+
+
+@pytest.mark.parametrize("mode", ["absolute", "multiplier"])
+def test_an_added_param_group_follows_the_schedule(mode: str) -> None:
+    """``add_param_group`` after the scheduler: the new group follows the one schedule from the
+    moment it is added — torch's ``LambdaLR`` on an optimizer that had the group from the
+    start, with the lr it was added with as its ``initial_lr`` (absolute mode: the schedule's
+    value itself) — and the state round-trips through ``torch.save``/``weights_only``."""
+    s = lrs.warmup_cosine(1.0, 3, 12)
+    p0, p1 = _param(), _param()
+    opt = torch.optim.SGD([{"params": [p0], "lr": 0.5}], lr=0.5, momentum=0.9)
+    sched = ScheduleLR(opt, s, mode=mode, momentum=lrs.linear(0.95, 0.85, 12))
+    # the reference: torch's own LambdaLR with the group there from the start
+    ref_opt = torch.optim.SGD([{"params": [_param()], "lr": 0.5}, {"params": [_param()], "lr": 0.2}], lr=0.5)
+    scale = [1.0, 1.0] if mode == "multiplier" else [1 / 0.5, 1 / 0.2]
+    ref = tl.LambdaLR(ref_opt, [lambda k, f=f: f * float(s(k)) for f in scale])
+    for _ in range(4):
+        opt.step()
+        sched.step()
+        ref_opt.step()
+        ref.step()
+    opt.add_param_group({"params": [p1], "lr": 0.2})
+    assert _lrs(opt) == pytest.approx(_lrs(ref_opt), rel=1e-15, abs=0)  # at once, before any step
+    momenta = [g["momentum"] for g in opt.param_groups]
+    assert momenta == [pytest.approx(0.95 - 0.1 * 4 / 12)] * 2
+    assert sched.get_last_lr() == _lrs(opt)
+    for _ in range(3):
+        opt.step()
+        sched.step()
+        ref_opt.step()
+        ref.step()
+        assert _lrs(opt) == pytest.approx(_lrs(ref_opt), rel=1e-15, abs=0)
+    buf = io.BytesIO()
+    torch.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, buf)
+    expected = []
+    for _ in range(3):
+        opt.step()
+        sched.step()
+        expected.append(_lrs(opt))
+    # resumed: an optimizer built with both groups, or with one and extended afterwards
+    for built_with_both in (True, False):
+        buf.seek(0)
+        saved = torch.load(buf, weights_only=True)
+        groups = [{"params": [_param()], "lr": 0.5}]
+        if built_with_both:
+            groups.append({"params": [_param()], "lr": 0.2})
+        opt2 = torch.optim.SGD(groups, lr=0.5, momentum=0.9)
+        sched2 = ScheduleLR(opt2, s, mode=mode, momentum=lrs.linear(0.95, 0.85, 12))
+        if not built_with_both:
+            opt2.add_param_group({"params": [_param()], "lr": 0.2})
+        opt2.load_state_dict(saved["opt"])
+        sched2.load_state_dict(saved["sched"])
+        seen = []
+        for _ in range(3):
+            opt2.step()
+            sched2.step()
+            seen.append(_lrs(opt2))
+        assert seen == expected
+
+
+def test_an_added_param_group_with_per_group_schedules_is_refused_clearly() -> None:
+    """One schedule per group (a list): the schedule of an added group is not defined; the next
+    step says what to do, and doing it (a new ScheduleLR at the current step) works."""
+    opt = torch.optim.SGD([{"params": [_param()]}, {"params": [_param()]}], lr=0.1)
+    a, b, c = lrs.constant(0.1), lrs.linear(0.2, 0.0, 10), lrs.constant(0.3)
+    sched = ScheduleLR(opt, [a, b])
+    opt.step()
+    sched.step()
+    opt.add_param_group({"params": [_param()], "lr": 0.7})
+    opt.step()
+    with pytest.raises(RuntimeError, match=r"one schedule per group for lr.*last_epoch=1"):
+        sched.step()
+    sched = ScheduleLR(opt, [a, b, c], last_epoch=1)  # continues at step 2
+    assert _lrs(opt) == [0.1, float(b(2)), 0.3]
+    # a per-group field schedule: the same
+    opt = torch.optim.SGD([{"params": [_param()]}], lr=0.1, momentum=0.9)
+    sched = ScheduleLR(opt, a, momentum=[lrs.constant(0.9)])
+    opt.add_param_group({"params": [_param()]})
+    opt.step()
+    with pytest.raises(RuntimeError, match="one schedule per group for momentum"):
+        sched.step()
