@@ -17,9 +17,19 @@ so ``linear_schedule``'s relatives with a fractional ``power``) returns NaN at a
 end for many ``transition_steps``; these hold ``end_value``. Optax's float32 staircase
 ``exponential_decay`` can decay a step late at exact multiples; these decay on the multiple.
 
+``exponential_decay`` with ``decay_rate > 1`` grows, as in Optax, up to ``end_value`` (its
+cap when ``decay_rate >= 1``, its floor below 1). Without ``end_value`` Optax's growth has no
+end (its float32 values become ``inf``): it is refused where it passes ``1e30``, the largest
+learning rate, before step ``2**31`` (``decay_rate`` and ``end_value`` named), and otherwise
+held at ``1e30`` from where it gets there (after step ``2**31``; Optax's values there are above).
+
 Refused with ``ValueError``/``TypeError`` (what no lrsched schedule draws, or what Optax
-itself rejects): negative values (an lr is in ``[0, 1e30]``), ``decay_rate > 1`` or ``< 0``
-in the exponential schedules (growth), ``power < 0``, negative boundaries, non-increasing
+itself rejects): a negative value wherever Optax's schedule would take it (a learning rate
+cannot be negative: the optimizer would climb the loss) -- ``value``, ``init_value``,
+``peak_value``, ``end_value`` (also as ``exponential_decay``'s cap), ``alpha``, a negative
+scale in ``boundaries_and_scales`` -- each named; a negative ``end_value`` that Optax never
+takes is accepted (a floor below 0 of a decay, the ``end_value`` of a zero ``peak_value``).
+Also ``decay_rate < 0``, ``power < 0``, negative boundaries, non-increasing
 ``join_schedules`` boundaries, and plain Python functions in ``join_schedules`` (wrap them
 in an lrsched schedule). Optax's own silent fallbacks are kept: ``transition_steps <= 0``
 gives a constant ``init_value``, a negative ``transition_begin`` counts as 0,
@@ -57,6 +67,24 @@ __all__ = [
 
 _num = V.number
 
+_F32_MAX = 3.4028234663852886e38
+
+
+def _lr(where: str, name: str, value: Any, role: str = "") -> float:
+    """An argument that becomes a value of the schedule: a learning rate in ``[0, MAX_LR]``
+    (``role`` says how it becomes one, for the message)."""
+    v = _num(where, name, value)
+    if v < 0:
+        raise ValueError(
+            f"{where}: {name} must be >= 0, got {value!r}{role}: a learning rate cannot be negative "
+            "(Optax accepts it, and the optimizer would climb the loss)"
+        )
+    if v > V.MAX_LR:
+        raise ValueError(
+            f"{where}: {name} must be at most {V.MAX_LR:g} (the largest learning rate){role}, got {value!r}"
+        )
+    return v
+
 
 def _whole(v: float) -> Any:
     """A whole float as an int (the families' step counts are ints; others they refuse)."""
@@ -75,7 +103,7 @@ def _delayed(first: float, rest: Schedule, begin: float) -> Schedule:
 
 def constant_schedule(value: float) -> Schedule:
     """Optax ``constant_schedule(value)``: ``value`` at every step."""
-    return lrs.constant(_num("constant_schedule", "value", value))
+    return lrs.constant(_lr("constant_schedule", "value", value))
 
 
 def polynomial_schedule(
@@ -85,7 +113,15 @@ def polynomial_schedule(
     ``c = clip(count - transition_begin, 0, T)``. Where Optax's jitted version returns NaN
     (fractional ``power`` at and after the end), this holds ``end_value``."""
     where = "polynomial_schedule"
-    init, end = _num(where, "init_value", init_value), _num(where, "end_value", end_value)
+    return _polynomial(where, init_value, end_value, power, transition_steps, transition_begin)
+
+
+def _polynomial(
+    where: str, init_value: Any, end_value: Any, power: Any, transition_steps: Any, transition_begin: Any
+) -> Schedule:
+    """``polynomial_schedule``, its messages naming ``where``."""
+    init = _lr(where, "init_value", init_value)
+    _num(where, "end_value", end_value)  # a number even where it is never reached
     p = _num(where, "power", power)
     T = _num(where, "transition_steps", transition_steps)
     if T <= 0:
@@ -97,6 +133,7 @@ def polynomial_schedule(
     begin = _begin(where, transition_begin)
     if p == 0:
         return lrs.constant(init)  # frac**0 == 1 at every step, the end included (0**0 == 1)
+    end = _lr(where, "end_value", end_value)
     body = (
         lrs.linear(init, end, _whole(T)) if p == 1 else lrs.polynomial(init, _whole(T), end_lr=end, power=p)
     )
@@ -108,7 +145,7 @@ def linear_schedule(
 ) -> Schedule:
     """Optax ``linear_schedule``: ``init_value`` to ``end_value`` over ``transition_steps``
     after ``transition_begin``, held after."""
-    return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
+    return _polynomial("linear_schedule", init_value, end_value, 1, transition_steps, transition_begin)
 
 
 def exponential_decay(
@@ -120,26 +157,66 @@ def exponential_decay(
     end_value: float | None = None,
 ) -> Schedule:
     """Optax ``exponential_decay``: ``init * decay_rate ** ((count - begin) / T)`` (the
-    exponent floored with ``staircase``), ``init`` before ``begin``, floored at ``end_value``.
-    ``decay_rate > 1`` (growth, capped by ``end_value``) has no lrsched family: refused."""
-    where = "exponential_decay"
-    init = _num(where, "init_value", init_value)
+    exponent floored with ``staircase``), ``init`` before ``begin``, then clipped at
+    ``end_value``: a floor for ``decay_rate < 1``, a cap for ``decay_rate >= 1`` (growth).
+    Growth without ``end_value`` is refused where it passes ``1e30`` before step ``2**31``,
+    else held at ``1e30`` from there (Optax: above it, then ``inf``)."""
+    return _exponential(
+        "exponential_decay", init_value, transition_steps, decay_rate, transition_begin, staircase, end_value
+    )
+
+
+def _exponential(
+    where: str,
+    init_value: Any,
+    transition_steps: Any,
+    decay_rate: Any,
+    transition_begin: Any,
+    staircase: Any,
+    end_value: Any,
+    offset: float = 0.0,
+) -> Schedule:
+    """``exponential_decay``, its messages naming ``where`` (and steps counted from ``offset``)."""
+    init = _lr(where, "init_value", init_value)
     T = _num(where, "transition_steps", transition_steps)
     rate = _num(where, "decay_rate", decay_rate)
+    end = None if end_value is None else _num(where, "end_value", end_value)
     if T <= 0 or rate == 0:
         return lrs.constant(init)
-    if not 0 < rate <= 1:
+    if rate < 0:
         raise ValueError(
-            f"{where}: decay_rate must be in (0, 1] here, got {decay_rate!r} (a growing exponential "
-            "has no lrsched family; write the curve with lrsched_jax.piecewise_linear or sequence)"
+            f"{where}: decay_rate must be >= 0, got {decay_rate!r} (a negative rate has no real fractional "
+            "powers: Optax returns NaN between its whole ones)"
         )
     begin = _begin(where, transition_begin)
-    if rate == 1 and end_value is not None:
-        # Optax clips with minimum for decay_rate >= 1: end_value caps the constant init
-        return lrs.constant(min(init, _num(where, "end_value", end_value)))
-    floor = 0.0 if end_value is None else _num(where, "end_value", end_value)
-    body = lrs.exponential(init, rate, every=T, staircase=bool(staircase), min_lr=floor)
-    return _delayed(max(init, floor), body, begin)
+    if rate < 1:
+        # Optax's floor (jnp.maximum): one below 0 never binds, since no value is negative
+        floor = 0.0 if end is None or end < 0 else _lr(where, "end_value", end_value)
+        body = lrs.exponential(init, rate, every=T, staircase=bool(staircase), min_lr=floor)
+        return _delayed(max(init, floor), body, begin)
+    # decay_rate >= 1: Optax's cap (jnp.minimum), also on init_value before transition_begin
+    if end is not None:
+        cap = _lr(where, "end_value", end_value, role=" (with decay_rate >= 1, Optax caps every value at it)")
+    elif rate == 1 or init == 0:
+        cap = init  # nothing grows
+    else:
+        cap = _uncapped(where, init, T, rate, offset + begin, bool(staircase))
+    if rate == 1 or init == 0 or cap <= init:
+        return lrs.constant(min(init, cap))
+    if init < V.MIN_POSITIVE_LR:
+        raise ValueError(
+            f"{where}: init_value must be 0 or >= {V.MIN_POSITIVE_LR:g} where decay_rate > 1 (float32 "
+            f"has no normal number below it to grow from), got {init_value!r}"
+        )
+    body = lrs.exponential(init, rate, every=T, staircase=bool(staircase), max_lr=cap)
+    return _delayed(init, body, begin)
+
+
+def _uncapped(where: str, init: float, T: float, rate: float, begin: float, staircase: bool) -> float:
+    """The cap of a growth without ``end_value``: ``MAX_LR``, the largest learning rate. Up to
+    the step where Optax's curve passes it the values are Optax's; from there they hold it
+    (where Optax's own float32 values go on to ``inf``)."""
+    return V.MAX_LR
 
 
 def cosine_decay_schedule(
@@ -148,17 +225,25 @@ def cosine_decay_schedule(
     """Optax ``cosine_decay_schedule``: ``init * ((1 - alpha) * c**exponent + alpha)`` with
     ``c = (1 + cos(pi * min(count, D) / D)) / 2``."""
     where = "cosine_decay_schedule"
-    init = _num(where, "init_value", init_value)
+    init = _lr(where, "init_value", init_value)
     D = _num(where, "decay_steps", decay_steps)
     if not D > 0:
         raise ValueError(f"{where}: requires positive decay_steps, got {decay_steps!r}")
     a = _num(where, "alpha", alpha)
-    return lrs.cosine(init, D, min_lr=init * a, exponent=_num(where, "exponent", exponent))
+    # init_value * alpha is the last value (every value is 0 where init_value is)
+    if init > 0 and not 0 <= a * init <= V.MAX_LR:
+        raise ValueError(
+            f"{where}: alpha must be >= 0 (and init_value * alpha <= {V.MAX_LR:g}), got {alpha!r}: "
+            "init_value * alpha is the last value, and a learning rate cannot be negative"
+        )
+    return lrs.cosine(init, D, min_lr=max(init * a, 0.0), exponent=_num(where, "exponent", exponent))
 
 
 def warmup_constant_schedule(init_value: float, peak_value: float, warmup_steps: float) -> Schedule:
     """Optax ``warmup_constant_schedule``: linear ``init -> peak`` over ``warmup_steps``, then ``peak``."""
-    return linear_schedule(init_value, peak_value, warmup_steps)
+    where = "warmup_constant_schedule"
+    _lr(where, "peak_value", peak_value)
+    return _polynomial(where, init_value, peak_value, 1, warmup_steps, 0)
 
 
 def warmup_cosine_decay_schedule(
@@ -173,13 +258,17 @@ def warmup_cosine_decay_schedule(
     then ``cosine_decay_schedule(peak, decay_steps - warmup_steps, alpha=end/peak, exponent)``
     (``decay_steps`` counts the warm-up, as in Optax)."""
     where = "warmup_cosine_decay_schedule"
-    peak = _num(where, "peak_value", peak_value)
+    init = _lr(where, "init_value", init_value)
+    peak = _lr(where, "peak_value", peak_value)
     W = _num(where, "warmup_steps", warmup_steps)
     if W < 0:
         raise ValueError(f"{where}: warmup_steps must be >= 0, got {warmup_steps!r}")
-    alpha = 0.0 if peak == 0.0 else _num(where, "end_value", end_value) / peak
+    end = _num(where, "end_value", end_value)
+    if peak != 0.0:  # Optax's alpha = end_value / peak_value; 0 (end_value unused) for a zero peak
+        _lr(where, "end_value", end, role=" (the value the cosine decays to)")
+    alpha = 0.0 if peak == 0.0 else end / peak
     decay = cosine_decay_schedule(peak, _num(where, "decay_steps", decay_steps) - W, alpha, exponent)
-    return join_schedules([linear_schedule(init_value, peak, W), decay], [W])
+    return join_schedules([linear_schedule(init, peak, W), decay], [W])
 
 
 def warmup_exponential_decay_schedule(
@@ -195,13 +284,13 @@ def warmup_exponential_decay_schedule(
     """Optax ``warmup_exponential_decay_schedule``: linear ``init -> peak`` over
     ``warmup_steps``, then ``exponential_decay(peak, ...)`` counted from the warm-up's end."""
     where = "warmup_exponential_decay_schedule"
+    init = _lr(where, "init_value", init_value)
+    peak = _lr(where, "peak_value", peak_value)
     W = _num(where, "warmup_steps", warmup_steps)
     if W < 0:
         raise ValueError(f"{where}: warmup_steps must be >= 0, got {warmup_steps!r}")
-    decay = exponential_decay(
-        peak_value, transition_steps, decay_rate, transition_begin, staircase, end_value
-    )
-    return join_schedules([linear_schedule(init_value, peak_value, W), decay], [W])
+    decay = _exponential(where, peak, transition_steps, decay_rate, transition_begin, staircase, end_value, W)
+    return join_schedules([linear_schedule(init, peak, W), decay], [W])
 
 
 def _scaled(
@@ -220,7 +309,10 @@ def _scaled(
         for b, s in boundaries_and_scales.items()
     )
     if any(s < 0 for _, s in items):
-        raise ValueError(f"{where}: expects non-negative scale factors, got {dict(boundaries_and_scales)!r}")
+        raise ValueError(
+            f"{where}: boundaries_and_scales expects non-negative scale factors (as Optax does: a "
+            f"negative scale makes the learning rate negative), got {dict(boundaries_and_scales)!r}"
+        )
     if any(b < 0 for b, _ in items):
         raise ValueError(f"{where}: boundaries must be steps >= 0, got {sorted(boundaries_and_scales)!r}")
     values = [init]
@@ -235,7 +327,8 @@ def piecewise_constant_schedule(
     """Optax ``piecewise_constant_schedule``: from each boundary ``b`` on (``count >= b``) the
     value is multiplied by its scale."""
     where = "piecewise_constant_schedule"
-    bounds, values = _scaled(where, _num(where, "init_value", init_value), boundaries_and_scales)
+    init = _lr(where, "init_value", init_value, role=" (the first value, each later one a multiple)")
+    bounds, values = _scaled(where, init, boundaries_and_scales)
     # a boundary at 0 applies from the first step
     while bounds and bounds[0] == 0:
         bounds, values = bounds[1:], values[1:]
@@ -253,7 +346,8 @@ def piecewise_interpolate_schedule(
         raise ValueError(
             f"{where}: `interpolate_type` must be either 'cosine' or 'linear', got {interpolate_type!r}"
         )
-    bounds, values = _scaled(where, _num(where, "init_value", init_value), boundaries_and_scales)
+    init = _lr(where, "init_value", init_value, role=" (the first value, each later one a multiple)")
+    bounds, values = _scaled(where, init, boundaries_and_scales)
     knots, vals = [0.0, *bounds], values
     # an interval of length 0 (a boundary at 0) is never in force: the later value takes its knot
     kk: list[float] = []
@@ -272,6 +366,23 @@ def piecewise_interpolate_schedule(
     return lrs.sequence([*windows, lrs.constant(vv[-1])], kk[1:])
 
 
+def _onecycle(
+    where: str, transition_steps: Any, peak_value: Any, div: Any, final_div: Any
+) -> tuple[float, float]:
+    """The one-cycle arguments' checks: ``(transition_steps, peak_value)``."""
+    T = _num(where, "transition_steps", transition_steps)
+    if T <= 0:
+        raise ValueError(f"{where}: transition_steps must be > 0, got {transition_steps!r}")
+    peak = _lr(where, "peak_value", peak_value)
+    for name, v in (("div_factor", div), ("final_div_factor", final_div)):
+        if not _num(where, name, v) > 0:
+            raise ValueError(
+                f"{where}: {name} must be > 0, got {v!r} (the values are peak_value divided by it: "
+                "a learning rate cannot be negative or infinite)"
+            )
+    return T, peak
+
+
 def linear_onecycle_schedule(
     transition_steps: float,
     peak_value: float,
@@ -282,12 +393,12 @@ def linear_onecycle_schedule(
 ) -> Schedule:
     """Optax ``linear_onecycle_schedule``: linear ``peak/div -> peak`` to ``int(pct_start*T)``,
     ``-> peak/div`` to ``int(pct_final*T)``, ``-> peak/div/final_div`` to ``T``."""
-    T = _num("linear_onecycle_schedule", "transition_steps", transition_steps)
-    if T <= 0:
-        raise ValueError(f"linear_onecycle_schedule: transition_steps must be > 0, got {transition_steps!r}")
+    T, peak = _onecycle(
+        "linear_onecycle_schedule", transition_steps, peak_value, div_factor, final_div_factor
+    )
     return piecewise_interpolate_schedule(
         "linear",
-        peak_value / div_factor,
+        peak / div_factor,
         {
             int(pct_start * T): div_factor,
             int(pct_final * T): 1.0 / div_factor,
@@ -305,12 +416,12 @@ def cosine_onecycle_schedule(
 ) -> Schedule:
     """Optax ``cosine_onecycle_schedule``: half cosines ``peak/div -> peak`` to
     ``int(pct_start*T)`` and ``-> peak/(div*final_div)`` to ``T``."""
-    T = _num("cosine_onecycle_schedule", "transition_steps", transition_steps)
-    if T <= 0:
-        raise ValueError(f"cosine_onecycle_schedule: transition_steps must be > 0, got {transition_steps!r}")
+    T, peak = _onecycle(
+        "cosine_onecycle_schedule", transition_steps, peak_value, div_factor, final_div_factor
+    )
     return piecewise_interpolate_schedule(
         "cosine",
-        peak_value / div_factor,
+        peak / div_factor,
         {int(pct_start * T): div_factor, int(T): 1.0 / (div_factor * final_div_factor)},
     )
 

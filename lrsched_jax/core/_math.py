@@ -18,7 +18,15 @@ value of the same formula:
   schedules keep their phase at steps of 2**31 and beyond (also for dyadic fractional
   periods such as ``4.5``);
 * large powers ``x**p`` (``polynomial``) are raised in float32 pairs ``hi + lo``
-  (:func:`powr_pair`), so the rounding of ``x`` is not multiplied by ``p``.
+  (:func:`powr_pair`), so the rounding of ``x`` is not multiplied by ``p``;
+* a powered cosine ``((1 + cos x)/2)**e`` (``cosine(exponent=e)``) computes ``sin²`` of the
+  folded half-angle as a pair from its Taylor series (:func:`cos_pow_weights`): XLA's
+  float32 ``sin`` is good to one rounding, which the power would multiply by ``e``.
+
+Pair ("double-float") arithmetic has to survive XLA: its CPU backend contracts ``x*y + z``
+into an FMA, differently in different fusions, and folds ``(b + C) - C`` into ``b`` for a
+constant ``C``. So every product that reaches the high part of a pair is exact (12-bit
+halves, :func:`_two_prod`), and every error-free sum is of two computed values.
 
 The contract's domain (float32, the JAX default, against float64 at the same step):
 
@@ -307,7 +315,16 @@ def lerp(ctx: Ctx, a: Any, b: Any, num: Any, den: Any, rest: Any = None) -> Any:
     return _mix(ctx, a, rest / den, b, num / den)
 
 
-def cos_mix(ctx: Ctx, a: Any, b: Any, num: Any, den: Any, per_unit: Any = None, rest: Any = None) -> Any:
+def cos_mix(
+    ctx: Ctx,
+    a: Any,
+    b: Any,
+    num: Any,
+    den: Any,
+    per_unit: Any = None,
+    rest: Any = None,
+    exponent: float = 1.0,
+) -> Any:
     """Cosine anneal from ``a`` (``num = 0``) to ``b`` (``num = den``).
 
     Equals ``b + (a - b) * (1 + cos(pi*num/den)) / 2`` (also for ``num`` slightly outside
@@ -318,8 +335,12 @@ def cos_mix(ctx: Ctx, a: Any, b: Any, num: Any, den: Any, per_unit: Any = None, 
     ``hi + lo`` (:func:`_times`), so the only roundings left are those of ``sin`` and of
     the final products. ``den`` may be an array when ``per_unit`` gives the matching
     ``π/(2*den)`` split as ``(k1, k2)`` arrays. ``rest`` (``den - num``, computed accurately
-    by the caller) may be given.
+    by the caller) may be given. With ``exponent=e`` the cosine factor is raised to ``e``:
+    ``b + (a - b) * ((1 + cos(pi*num/den)) / 2)**e`` (:func:`cos_pow_weights`).
     """
+    if exponent != 1.0:
+        wa, wb = cos_pow_weights(ctx, num, den, exponent, per_unit, rest)
+        return _mix(ctx, a, wa, b, wb)
     xp = ctx.xp
     num = ctx.f(num)
     den = _fl(den)
@@ -464,20 +485,31 @@ def _split_f32(x: Any) -> tuple[Any, Any]:
 
 
 def _two_prod(a: Any, b: Any, b_split: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
-    """``a*b = p + e`` exactly (Dekker). Every partial product is exact, so FMA contraction
-    cannot change the result."""
-    p = a * b
+    """``a*b = p + e`` (Dekker; exact up to ~2**-48 relative), safe under FMA contraction.
+
+    XLA's CPU backend lets LLVM contract ``x*y + z`` into an FMA, and where it duplicates a
+    product into several fusions it may contract one use and not another, so a pair built
+    as ``p = a*b`` then ``e = (... - p)`` can count the rounding of ``a*b`` twice or not at
+    all (one float32 ulp of ``p``). Here every product that reaches ``p`` or the exact parts
+    of ``e`` is exact (12-bit halves), so contracting it changes nothing.
+    """
     ah, al = _split_f32(a)
-    bh, bl = _split_f32(b) if b_split is None else b_split
-    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    if b_split is None:
+        # a Python float (float32-exact) splits on the host: Veltkamp's split in float64 would not
+        b_split = _split12(b) if isinstance(b, float) else _split_f32(b)
+    bh, bl = b_split
+    m1, m2 = ah * bl, al * bh
+    mid = m1 + m2
+    bb = mid - m1
+    mid_err = (m1 - (mid - bb)) + (m2 - bb)  # Knuth's TwoSum: exact
+    p, e = _fast2sum(ah * bh, mid)
+    return p, e + (mid_err + al * bl)
 
 
 def _df_mul(x: tuple[Any, Any], y: tuple[Any, Any]) -> tuple[Any, Any]:
     """The product of two ``hi + lo`` pairs as a pair (relative error ~2**-44)."""
     p, e = _two_prod(x[0], y[0])
-    e = e + (x[0] * y[1] + x[1] * y[0])
-    hi = p + e
-    return hi, e - (hi - p)
+    return _fast2sum(p, e + (x[0] * y[1] + x[1] * y[0]))
 
 
 #: Above this whole part of the power the exponentiation by squaring is not used.
@@ -546,3 +578,114 @@ def step_lookup(ctx: Ctx, t: Any, boundaries: Sequence[float], values: Sequence[
     idx = xp.searchsorted(b_arr, t, side="right")
     v = xp.asarray(values[: len(kept) + 1], dtype=ctx.dtype)
     return xp.take(v, idx)
+
+
+# -- cos(θ)**(2e): the cosine factor raised to a power, in float32 pairs -----------------------
+
+#: Taylor coefficients of ``sin(θ)**2 / θ**2`` in ``z = θ**2``: ``(-1)**k 2**(2k+1) / (2k+2)!``.
+_SIN2_COEF = tuple((-1) ** k * 2.0 ** (2 * k + 1) / math.factorial(2 * k + 2) for k in range(10))
+
+
+def _fast2sum(a: Any, b: Any) -> tuple[Any, Any]:
+    """``a + b = s + e`` exactly, for ``|a| >= |b|``. Neither may be a compile-time constant:
+    XLA folds ``(b + C) - C`` into ``b``, which would zero ``e``."""
+    s = a + b
+    return s, b - (s - a)
+
+
+def _add_pairs(x: tuple[Any, Any], y: tuple[Any, Any]) -> tuple[Any, Any]:
+    """``x + y`` for pairs with ``|x| >= |y|`` (relative error ~2**-44 where they do not cancel)."""
+    s, e = _fast2sum(x[0], y[0])
+    return _fast2sum(s, e + (x[1] + y[1]))
+
+
+def _mul_const(x: tuple[Any, Any], c: float) -> tuple[Any, Any]:
+    """``x * c`` for a pair ``x`` and a Python float ``c`` (split into float32 parts on the host)."""
+    c32 = float(np.float32(c))
+    p, e = _two_prod(x[0], c32, _split12(c32))
+    return _fast2sum(p, e + (x[1] * c32 + x[0] * (c - c32)))
+
+
+def _sin2_pair(ctx: Ctx, x: Any, k: tuple[Any, Any]) -> tuple[Any, Any]:
+    """``sin(θ)**2`` for ``θ = x*(k1 + k2)`` in ``[0, π/4]``, as a float32 pair accurate to
+    about ``2**-34`` relative (XLA's float32 ``sin`` is good to one rounding, which a power
+    ``e`` would multiply by ``e``).
+
+    ``θ`` is a pair (Dekker's exact ``x*k1`` plus ``x*k2``), ``z = θ**2`` a pair, and
+    ``sin(θ)**2 = z - z²/3 + 2z³/45 - ...`` is summed smallest first with the terms up to
+    ``z³`` as pairs and the rest (``z⁴`` on, below ``5e-4``) in float32. Every error-free
+    sum is of two computed values, never a constant (see :func:`_fast2sum`).
+    """
+    k1, k2 = k
+    ph, pl = _two_prod(x, k1, None if not isinstance(k1, float) else _split12(k1))
+    theta = _fast2sum(ph, pl + x * k2)
+    z = _df_mul(theta, theta)
+    z2 = _df_mul(z, z)
+    z3 = _df_mul(z2, z)
+    tail: Any = _SIN2_COEF[-1]
+    for c in reversed(_SIN2_COEF[3:-1]):
+        tail = c + z[0] * tail
+    u = _add_pairs(_mul_const(z3, _SIN2_COEF[2]), (z3[0] * (z[0] * tail), 0.0))
+    u = _add_pairs(_mul_const(z2, _SIN2_COEF[1]), u)
+    return _add_pairs(z, u)
+
+
+#: ``1/(k+2)!``: ``expm1(a) = a + a**2 * sum(c_k a**k)``, to ``2**-27`` relative for ``|a| <= 0.75``.
+_EXPM1_COEF = tuple(1.0 / math.factorial(k + 2) for k in range(10))
+
+
+def _expm1_pair(ah: Any, al: Any) -> Any:
+    """``expm1(ah + al)`` for ``-0.75 <= ah <= 0`` and ``|al| <= ulp(ah)``, within about one
+    float32 ulp (XLA's float32 ``expm1`` is ~4.3 ulps off there): the Taylor series, its
+    quadratic and higher terms in float32 (at most 40% of the result, so their rounding
+    counts for less than half an ulp) and ``al * exp(ah)`` to first order."""
+    poly: Any = _EXPM1_COEF[-1]
+    for c in reversed(_EXPM1_COEF[:-1]):
+        poly = c + ah * poly
+    return ah + (al * (1.0 + ah) + (ah * ah) * poly)
+
+
+def cos_pow_weights(
+    ctx: Ctx, num: Any, den: Any, e: float, per_unit: Any = None, rest: Any = None
+) -> tuple[Any, Any]:
+    """float32 ``(w, 1 - w)`` for ``w = c**e``, ``c = (1 + cos(π*num/den))/2 = cos(θ)**2``
+    (``θ = π/2·num/den``), each within about 2 float32 ulps for any ``e`` in ``(0, 1000]``.
+
+    ``c`` and ``1 - c`` are ``cos(θ)**2`` and ``sin(θ)**2`` with ``θ`` folded to at most
+    ``π/4`` (:func:`_sin2_pair`; the other is ``1 -`` it, still a pair), so the rounding that
+    ``w`` multiplies by ``e`` is about ``2**-36``, not one float32 ulp. ``w`` is raised by
+    :func:`powr_pair`; ``1 - w`` is ``1 - w`` where ``w < 1/2`` and ``-expm1(e*log(c))``
+    where ``w >= 1/2`` (``|e*log(c)| <= log 2``: no cancellation), with ``log(c)`` from
+    ``log1p`` of the smaller weight and ``e*log(c)`` a pair. ``den``, ``per_unit``, ``rest``:
+    as for :func:`cos_mix`.
+    """
+    xp = ctx.xp
+    num = ctx.f(num)
+    den = _fl(den)
+    rest = den - num if rest is None else rest
+    first = num <= rest
+    x = xp.where(first, num, rest)
+    if ctx.dtype == xp.float64:
+        sin = xp.sin(x * (math.pi / 2 / den))
+        small = sin * sin
+        c, s = xp.where(first, 1.0 - small, small), xp.where(first, small, 1.0 - small)
+        ce = c**e
+        with quiet(xp):
+            lc = xp.where(s <= 0.5, xp.log1p(-s), xp.log(c))
+            return ce, xp.where(ce >= 0.5, -xp.expm1(e * lc), 1.0 - ce)
+    sh, sl = _sin2_pair(ctx, x, _split12(math.pi / 2 / den) if per_unit is None else per_unit)
+    # 1 - s as a pair: 1 - oh and then (1 - oh) - sh are exact (Sterbenz, sh <= 1/2)
+    oh = 1.0 - sh
+    ol = ((1.0 - oh) - sh) - sl
+    ch, cl = xp.where(first, oh, sh), xp.where(first, ol, sl)  # c = cos(θ)**2 unfolded
+    wh, wl = powr_pair(ctx, ch, cl, 1.0, e)
+    e32 = float(np.float32(e))
+    with quiet(xp):
+        # log(c) as a pair: log1p(-s) where c = 1 - s is the large weight, else log(s)
+        lh = xp.where(first, xp.log1p(-sh), xp.log(sh))
+        ll = xp.where(first, -sl / (1.0 - sh), sl / sh)
+        ah, al = _two_prod(lh, e32, _split12(e32))
+        al = al + (e32 * ll + (e - e32) * lh)
+        near_one = -_expm1_pair(ah, al)
+    rest_w = xp.where(wh >= 0.5, near_one, (1.0 - wh) - wl)
+    return wh + wl, rest_w

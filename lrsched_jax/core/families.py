@@ -183,41 +183,83 @@ class MultiStep(Schedule):
 
 @register("exponential")
 class Exponential(Schedule):
-    r"""Exponential decay: ``lr(t) = max(base_lr * gamma ** (t / every), min_lr)``.
+    r"""Exponential decay or capped growth: ``lr(t) = clip(base_lr * gamma**(t/every), min_lr, max_lr)``.
 
     With ``staircase=True`` the exponent is ``floor(t / every)``. torch:
     ``ExponentialLR(gamma)`` is ``every=1``. Optax: ``exponential_decay(base_lr,
-    transition_steps=every, decay_rate=gamma, staircase=staircase, end_value=min_lr)``.
+    transition_steps=every, decay_rate=gamma, staircase=staircase, end_value=min_lr)``, and
+    with ``gamma > 1`` (growth) ``end_value=max_lr``.
     ``gamma**k`` is computed as ``exp(k*log(gamma))`` split so that float32 stays within a
     few ulps at any step (Optax raises a float32 ``gamma`` to the power, which drifts).
     The staircase exponent is an exact floor (Optax computes ``floor(count *
     (1/transition_steps))`` after XLA's rewrite of the division, and for about one in eight
     values of ``transition_steps`` decays one step late at exact multiples).
-    No horizon: it decays for ever, floored at ``min_lr``.
+    No horizon: it decays for ever, floored at ``min_lr``; a growing one (``gamma > 1``)
+    rises to ``max_lr`` and stays there (its exponent stops one ``every`` past the cap, so
+    nothing overflows at any step).
 
-    Ranges: ``base_lr``, ``min_lr`` lrs; ``gamma`` in ``(0, 1]``; ``every`` a length.
+    Ranges: ``base_lr``, ``min_lr``, ``max_lr`` lrs (``min_lr <= max_lr``); ``gamma > 0``,
+    above 1 only with ``max_lr`` (an uncapped growth has no finite value at step 2**63) and
+    ``base_lr >= 1e-30``; ``every`` a length.
 
     >>> import lrsched_jax as lrs
     >>> s = lrs.exponential(base_lr=0.1, gamma=0.95)
     >>> [round(float(s(t)), 6) for t in (0, 1, 10)]
     [0.1, 0.095, 0.059874]
+    >>> g = lrs.exponential(base_lr=1.0, gamma=2.0, max_lr=5.0)
+    >>> [float(g(t)) for t in (0, 1, 2, 3, 10**9)]
+    [1.0, 2.0, 4.0, 5.0, 5.0]
     """
 
     base_lr: float = arg(V.lr)
-    gamma: float = arg(V.decay_factor)
+    gamma: float = arg(V.positive)
     every: float = arg(V.duration, default=1)
     staircase: bool = arg(V.flag, default=False)
     min_lr: float = arg(V.lr, default=0.0)
+    max_lr: float | None = arg(V.lr, default=None, optional=True)
+
+    def _check(self, where: str) -> None:
+        if self.gamma > 1 and self.max_lr is None:
+            raise ValueError(
+                f"{where}: gamma must be in (0, 1] (a factor > 1 grows without bound: no finite "
+                f"value at every step), or > 1 with max_lr, the cap it grows to; got {self.gamma!r}"
+            )
+        if self.gamma > 1 and self.base_lr < V.MIN_POSITIVE_LR:
+            # below it base_lr is 0 or subnormal in float32, and 0 * an overflowing power is NaN
+            raise ValueError(
+                f"{where}: base_lr must be >= {V.MIN_POSITIVE_LR:g} when gamma > 1 (growth from 0 "
+                f"stays 0: use constant(0.0)), got {self.base_lr!r}"
+            )
+        if self.max_lr is not None and self.min_lr > self.max_lr:
+            raise ValueError(f"{where}: min_lr must be <= max_lr ({self.max_lr!r}), got {self.min_lr!r}")
+
+    def _stop(self) -> int:
+        """A whole step from which a growing curve is above ``max_lr`` (an exponent one
+        ``every`` past the cap's): the exponent stops there, so it cannot overflow."""
+        assert self.max_lr is not None
+        ratio = self.max_lr / self.base_lr
+        periods = (math.floor(math.log(ratio) / math.log(self.gamma)) if ratio > 1 else 0) + 1
+        return math.ceil(self.every * periods)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
-        if self.staircase:
-            k, _ = m.floor_divmod(ctx, t, self.every)
-            val = m.pow_int(ctx, self.gamma, k)
-        else:
-            val = m.exp_times(ctx, t, math.log(self.gamma) / self.every)
-        out = self.base_lr * val
+        xp = ctx.xp
+        if self.gamma > 1 and self.max_lr is not None:
+            stop = self._stop()
+            if not ctx.is_int(t):
+                t = xp.minimum(t, float(stop))
+            elif stop <= m.int_max(t):  # else the step's dtype cannot reach it
+                t = xp.minimum(t, stop)
+        with m.quiet(xp):  # a growth with a huge gamma overflows to inf before the cap: harmless
+            if self.staircase:
+                k, _ = m.floor_divmod(ctx, t, self.every)
+                val = m.pow_int(ctx, self.gamma, k)
+            else:
+                val = m.exp_times(ctx, t, math.log(self.gamma) / self.every)
+            out = self.base_lr * val
         if self.min_lr > 0:
-            out = ctx.xp.maximum(out, self.min_lr)
+            out = xp.maximum(out, self.min_lr)
+        if self.max_lr is not None:
+            out = xp.minimum(out, self.max_lr)
         return out
 
     def _points(self, until: float) -> Iterable[float]:
@@ -323,15 +365,18 @@ class Polynomial(Schedule):
         return (self.total_steps,)
 
 
-def _cos_window(ctx: Ctx, t: Any, a: float, b: float, start: float, length: float) -> Any:
-    """Cosine from ``a`` at ``start`` to ``b`` at ``start + length``, held at ``b`` after."""
+def _cos_window(
+    ctx: Ctx, t: Any, a: float, b: float, start: float, length: float, exponent: float = 1.0
+) -> Any:
+    """Cosine from ``a`` at ``start`` to ``b`` at ``start + length``, held at ``b`` after
+    (the cosine factor raised to ``exponent``: :func:`~lrsched_jax.core._math.cos_mix`)."""
     xp = ctx.xp
     u = xp.minimum(xp.maximum(t - ctx.c(start), 0), ctx.c(length)) if start else xp.minimum(t, ctx.c(length))
     if ctx.is_int(u) and isinstance(ctx.c(length), int):
         # the part left, in integers: exact, where float32 would round u (and so
         # length - u) for windows longer than 2**24 steps
-        return m.cos_mix(ctx, a, b, u, length, rest=ctx.f(length - u))
-    return m.cos_mix(ctx, a, b, u, length)
+        return m.cos_mix(ctx, a, b, u, length, rest=ctx.f(length - u), exponent=exponent)
+    return m.cos_mix(ctx, a, b, u, length, exponent=exponent)
 
 
 def _powered_mix(ctx: Ctx, a: float, b: float, c: Any, s: Any, e: float) -> Any:
@@ -363,10 +408,11 @@ class Cosine(Schedule):
 
     With ``exponent=e`` (default 1) the cosine factor ``c = (1 + cos(pi*t/T))/2`` is raised
     to the power: ``lr(t) = min_lr + (init_lr - min_lr) * c**e`` — Optax
-    ``cosine_decay_schedule(..., exponent=e)``. ``c**e`` and ``1 - c**e`` are each computed
-    from an accurate ``c`` and ``1 - c`` (no cancellation); the power multiplies ``c``'s own
-    float32 rounding by ``e``, so float32 stays within about ``2 + 4e`` ulps (8 for
-    ``e <= 1.5``; Optax's float32 form loses far more near the end).
+    ``cosine_decay_schedule(..., exponent=e)``. In float32 ``c`` and ``1 - c`` are float32
+    pairs accurate to ~2**-36 (a float32 ``c`` would have its rounding multiplied by ``e``),
+    ``c**e`` is raised in pair arithmetic and ``1 - c**e`` comes from ``expm1`` where it is
+    small, so float32 stays within the 8-ulp contract for every ``e`` (measured at most
+    3.2 ulps, ``e`` from 0.01 to 1000; Optax's float32 form loses far more near the end).
 
     Ranges: ``init_lr``, ``min_lr`` lrs; ``total_steps`` a length (fractional allowed);
     ``exponent`` in ``(0, 1000]``.
@@ -386,22 +432,13 @@ class Cosine(Schedule):
     periodic: bool = arg(V.flag, default=False)
     exponent: float = arg(V.positive, default=1.0, maximum=_MAX_POWER)
 
-    @functools.cached_property
-    def _unit(self) -> tuple[Cosine, Cosine]:
-        """The factor ``c`` and ``1 - c`` as cosines of their own (for ``exponent != 1``)."""
-        T, per = self.total_steps, self.periodic
-        return Cosine(1.0, T, 0.0, periodic=per), Cosine(0.0, T, 1.0, periodic=per)
-
     def _eval(self, ctx: Ctx, t: Any) -> Any:
-        if self.exponent != 1.0:
-            c, s = (u._eval(ctx, t) for u in self._unit)
-            return _powered_mix(ctx, self.init_lr, self.min_lr, c, s, self.exponent)
-        T = self.total_steps
+        T, e = self.total_steps, self.exponent
         if not self.periodic:
-            return _cos_window(ctx, t, self.init_lr, self.min_lr, 0, T)
+            return _cos_window(ctx, t, self.init_lr, self.min_lr, 0, T, e)
         _, r = m.floor_divmod(ctx, t, 2 * T)
         u = ctx.xp.where(r <= float(T), r, float(2 * T) - r)
-        return m.cos_mix(ctx, self.init_lr, self.min_lr, u, T)
+        return m.cos_mix(ctx, self.init_lr, self.min_lr, u, T, exponent=e)
 
     def _periodic(self) -> tuple[int, int] | None:
         period = 2.0 * self.total_steps
@@ -464,6 +501,14 @@ def _cycle_position(
     return n, cur, length, per
 
 
+def _peak_factor(where: str, name: str, value: Any) -> float:
+    """``WarmRestarts.peak_decay``: ``> 0``; above 1 only where ``_check`` finds it bounded."""
+    v = V.number(where, name, value)
+    if v <= 0:
+        raise ValueError(f"{where}: {name} must be in (0, 1], or > 1 with period_mult > 1, got {value!r}")
+    return v
+
+
 @register("warm_restarts")
 class WarmRestarts(Schedule):
     r"""Cosine annealing with warm restarts (SGDR).
@@ -473,6 +518,10 @@ class WarmRestarts(Schedule):
     ``lr = min_lr + (peak_n - min_lr) * (1 + cos(pi * (t - S_n) / T_n)) / 2`` with
     ``peak_n = min_lr + (base_lr - min_lr) * peak_decay**n``. Fractional steps are
     allowed (torch's ``step(epoch=2.5)``). No horizon: the restarts go on for ever.
+    ``peak_decay > 1`` (growing peaks, Keras' ``CosineDecayRestarts(m_mul > 1)``) needs
+    ``period_mult > 1``, where the cycles up to step 2**63 are finitely many (equal cycles
+    would grow the peak without bound), ``min_lr <= base_lr``, and the last of those
+    cycles' peaks at most ``1e30`` (:meth:`peak_decay_limit`).
 
     torch: ``CosineAnnealingWarmRestarts(T_0, T_mult, eta_min)`` is ``peak_decay=1`` (torch
     needs whole ``T_0``/``T_mult``; fractional ones are allowed here). Optax:
@@ -482,7 +531,8 @@ class WarmRestarts(Schedule):
     (torch's own ``step(epoch)`` path takes a logarithm and can be off by one cycle).
 
     Ranges: ``base_lr``, ``min_lr`` lrs; ``first_period`` a length; ``period_mult`` 1 or in
-    ``[1.001, 2**53]``; ``peak_decay`` in ``(0, 1]``.
+    ``[1.001, 2**53]``; ``peak_decay`` in ``(0, 1]``, or up to :meth:`peak_decay_limit` with
+    ``period_mult > 1`` and ``min_lr <= base_lr``.
 
     >>> import lrsched_jax as lrs
     >>> s = lrs.warm_restarts(base_lr=1.0, first_period=2, period_mult=2)
@@ -494,7 +544,7 @@ class WarmRestarts(Schedule):
     first_period: float = arg(V.duration)
     period_mult: float = arg(V.real, default=1, lo=1.0, hi=V.MAX_STEPS)
     min_lr: float = arg(V.lr, default=0.0)
-    peak_decay: float = arg(V.real, default=1.0, lo=0.0, hi=1.0, lo_open=True)
+    peak_decay: float = arg(_peak_factor, default=1.0)
 
     def _check(self, where: str) -> None:
         mult = self.period_mult
@@ -502,6 +552,41 @@ class WarmRestarts(Schedule):
             # The restart table up to step 2**63 would exceed ~37,000 cycles.
             raise ValueError(f"{where}: period_mult must be 1 or >= 1.001, got {mult!r}")
         self._set(period_mult=int(mult) if mult.is_integer() else mult)
+        d = self.peak_decay
+        if d <= 1.0:
+            return
+        if mult == 1 or self.min_lr > self.base_lr:
+            why = "with period_mult == 1 (equal cycles: the peak grows without bound)"
+            if mult != 1:
+                why = "when min_lr > base_lr (the peaks would fall below min_lr, then below 0)"
+            raise ValueError(f"{where}: peak_decay must be in (0, 1] {why}, got {d!r}")
+        limit = self.peak_decay_limit(self.base_lr, self.first_period, mult, self.min_lr)
+        if d > limit:
+            raise ValueError(
+                f"{where}: peak_decay={d!r} makes the peak of the last cycle before step 2**63 "
+                f"(cycle {len(self._table[0]) - 1}) exceed {V.MAX_LR:g}; at most {limit!r} here"
+            )
+
+    @staticmethod
+    def peak_decay_limit(
+        base_lr: float, first_period: float, period_mult: float, min_lr: float = 0.0
+    ) -> float:
+        """The largest ``peak_decay`` accepted with these arguments: 1 with equal cycles or
+        ``min_lr > base_lr``; else the one whose last peak before step 2**63 (and its growth
+        factor ``peak_decay**n`` alone) reaches ``1e30``, less a relative ``1e-12`` that
+        covers the rounding of ``peak_decay**n`` and of :meth:`upper_bound`'s margin."""
+        if period_mult == 1 or min_lr > base_lr:
+            return 1.0
+        last = len(_restart_table(first_period, period_mult)[0]) - 1
+        growth = V.MAX_LR if base_lr == min_lr else min(V.MAX_LR, (V.MAX_LR - min_lr) / (base_lr - min_lr))
+        return max(1.0, growth ** (1.0 / last) * (1 - 1e-12))
+
+    def upper_bound(self) -> float:
+        if self.peak_decay <= 1.0:
+            return max(self.base_lr, self.min_lr)
+        # the last cycle's peak; the margin covers the host's exp(n*log(peak_decay))
+        last = len(self._table[0]) - 1
+        return (self.min_lr + (self.base_lr - self.min_lr) * self.peak_decay**last) * (1 + 1e-12)
 
     @functools.cached_property
     def _table(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -511,7 +596,11 @@ class WarmRestarts(Schedule):
         table = None if self.period_mult == 1 else self._table
         n, cur, length, per_unit = _cycle_position(ctx, t, self.first_period, table, math.pi / 2)
         peak: Any = self.base_lr
-        if self.peak_decay != 1.0:
+        if self.peak_decay > 1.0:
+            # growing: min + (base - min)*d**n adds two terms >= 0 (min <= base is checked)
+            c = math.log(self.peak_decay)
+            peak = self.min_lr + (self.base_lr - self.min_lr) * m.exp_times(ctx, n, c)
+        elif self.peak_decay != 1.0:
             # base*d + min*(1-d) with 1-d from expm1: no cancellation, even for min > base.
             c = math.log(self.peak_decay)
             kept = m.exp_times(ctx, n, c)

@@ -16,18 +16,34 @@ are the exact ones, and its float32 ones within a few ulps of those (Keras' own 
 drift — ``decay_rate ** p`` with a rounded rate, a restart index from a float32 logarithm —
 is Keras').
 
-Refused (``ValueError`` naming the argument): growth (``decay_rate > 1`` in
-``ExponentialDecay``, ``m_mul > 1`` or ``t_mul < 1`` in ``CosineDecayRestarts``), negative
-values, ``alpha`` outside ``[0, 1]`` (a negative or above-initial floor), non-whole or
-unsorted ``PiecewiseConstantDecay`` boundaries, and classes other than the six of
-``keras.optimizers.schedules`` (``TypeError``: a custom schedule is arbitrary code).
+Growing peaks convert: ``CosineDecayRestarts(m_mul > 1)`` is ``warm_restarts`` with
+``peak_decay=m_mul``, accepted where every value up to step 2**63 stays a finite lr — with
+``t_mul > 1`` (finitely many cycles before 2**63; equal cycles would grow without bound)
+and the last of those peaks at most ``1e30`` (for ``t_mul=2``, ``first_decay_steps=1000``
+and ``initial_learning_rate=0.1``: ``m_mul <= 3.68``); ``m_mul = 0`` is one cosine decay
+holding ``alpha * initial_learning_rate``.
+
+Refused (``ValueError`` naming the Keras argument): config keys the class does not take
+(Keras' own ``deserialize`` refuses them too; a misspelt ``staircse`` would otherwise be a
+smooth decay), growth (``decay_rate > 1`` in ``ExponentialDecay``, ``m_mul > 1`` beyond
+the bound above, ``t_mul < 1`` in ``CosineDecayRestarts``), negative values (a negative
+``m_mul`` makes every other cycle negative), ``alpha`` outside ``[0, 1]`` (a negative or
+above-initial floor), non-whole or unsorted ``PiecewiseConstantDecay`` boundaries. Refused
+with ``TypeError``: anything that is not one of Keras' own six classes of
+``keras.optimizers.schedules`` — another module, ``module: None`` (a class defined in
+``__main__``) or a ``registered_name`` (a ``register_keras_serializable`` subclass, even one
+named like a built-in: its ``__call__`` is arbitrary code, the config only its base's).
+The bare ``{"class_name", "config"}`` of older Keras (no ``module`` key) names the
+built-in, as Keras' ``deserialize`` reads it.
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import numbers
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lrsched_jax.core import families as F
@@ -46,6 +62,57 @@ KERAS_CLASSES = (
     "CosineDecay",
     "CosineDecayRestarts",
 )
+
+
+#: The config keys each class takes (its ``get_config()``, i.e. its constructor's arguments).
+_KEYS = {
+    "ExponentialDecay": ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name"),
+    "PiecewiseConstantDecay": ("boundaries", "values", "name"),
+    "PolynomialDecay": (
+        "initial_learning_rate",
+        "decay_steps",
+        "end_learning_rate",
+        "power",
+        "cycle",
+        "name",
+    ),
+    "InverseTimeDecay": ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name"),
+    "CosineDecay": ("initial_learning_rate", "decay_steps", "alpha", "warmup_target", "warmup_steps", "name"),
+    "CosineDecayRestarts": ("initial_learning_rate", "first_decay_steps", "t_mul", "m_mul", "alpha", "name"),
+}
+
+
+def _known_keys(where: str, name: str, cfg: Mapping[str, Any]) -> None:
+    for key in cfg:
+        if key not in _KEYS[name]:
+            close = difflib.get_close_matches(str(key), _KEYS[name], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"{where}: unknown config key {key!r}{hint}; Keras' {name} takes {', '.join(_KEYS[name])} "
+                "(and its deserialize refuses any other)"
+            )
+
+
+def _make(
+    where: str, family: Callable[..., Schedule], names: Mapping[str, str], *args: Any, **kwargs: Any
+) -> Schedule:
+    """``family(*args, **kwargs)``, its ``ValueError`` reworded with the Keras argument names
+    (``names``: lrsched's -> Keras') in place of the family's own."""
+    try:
+        return family(*args, **kwargs)
+    except ValueError as e:
+        msg = re.sub(r"^\w+: ", "", str(e))
+        for ours, theirs in names.items():
+            msg = re.sub(rf"\b{ours}\b", theirs, msg)
+        raise ValueError(f"{where}: {msg}") from None
+
+
+_DECAY_NAMES = {
+    "base_lr": "initial_learning_rate",
+    "gamma": "decay_rate",
+    "rate": "decay_rate",
+    "every": "decay_steps",
+}
 
 
 def _num(where: str, cfg: Mapping[str, Any], name: str, default: Any = None) -> float:
@@ -67,7 +134,10 @@ def _exponential(where: str, c: Mapping[str, Any]) -> Schedule:
         raise ValueError(
             f"{where}: decay_rate must be in (0, 1] (growth has no lrsched family), got {rate!r}"
         )
-    return F.Exponential(
+    return _make(
+        where,
+        F.Exponential,
+        _DECAY_NAMES,
         _num(where, c, "initial_learning_rate"),
         rate,
         every=_num(where, c, "decay_steps"),
@@ -95,7 +165,7 @@ def _piecewise(where: str, c: Mapping[str, Any]) -> Schedule:
         raise ValueError(f"{where}: boundaries must be strictly increasing, got {bounds!r}")
     while shifted and shifted[0] <= 0:
         shifted, values = shifted[1:], values[1:]
-    return F.PiecewiseConstant(shifted, [float(v) for v in values])
+    return _make(where, F.PiecewiseConstant, {}, shifted, [float(v) for v in values])
 
 
 def _polynomial(where: str, c: Mapping[str, Any]) -> Schedule:
@@ -105,13 +175,16 @@ def _polynomial(where: str, c: Mapping[str, Any]) -> Schedule:
         raise ValueError(f"{where}: decay_steps must be a whole number of steps, got {T!r}")
     end = _num(where, c, "end_learning_rate", 0.0001)
     power = _num(where, c, "power", 1.0)
-    if c.get("cycle", False):
-        return F.PolynomialCycle(init, int(T), end_lr=end, power=power)
-    return F.Polynomial(init, int(T), end_lr=end, power=power)
+    family = F.PolynomialCycle if c.get("cycle", False) else F.Polynomial
+    names = {"init_lr": "initial_learning_rate", "total_steps": "decay_steps", "end_lr": "end_learning_rate"}
+    return _make(where, family, names, init, T, end_lr=end, power=power)
 
 
 def _inverse_time(where: str, c: Mapping[str, Any]) -> Schedule:
-    return F.InverseTime(
+    return _make(
+        where,
+        F.InverseTime,
+        _DECAY_NAMES,
         _num(where, c, "initial_learning_rate"),
         _num(where, c, "decay_rate"),
         every=_num(where, c, "decay_steps"),
@@ -124,30 +197,39 @@ def _cosine(where: str, c: Mapping[str, Any]) -> Schedule:
     D = _num(where, c, "decay_steps")
     alpha = _unit(where, "alpha", _num(where, c, "alpha", 0.0))
     target = c.get("warmup_target")
+    names = {"init_lr": "initial_learning_rate", "total_steps": "decay_steps", "min_lr": "alpha"}
     if target is None:
-        return F.Cosine(init, D, min_lr=init * alpha)
+        return _make(where, F.Cosine, names, init, D, min_lr=init * alpha)
     peak = _num(where, c, "warmup_target")
     W = _num(where, c, "warmup_steps", 0)
-    decay = F.Cosine(peak, D, min_lr=peak * alpha)
+    decay = _make(where, F.Cosine, names | {"init_lr": "warmup_target"}, peak, D, min_lr=peak * alpha)
     if W == 0:
         return decay
     if not W.is_integer() or W < 0:
         raise ValueError(f"{where}: warmup_steps must be a whole number of steps >= 0, got {W!r}")
-    return Join([F.Linear(init, peak, int(W)), decay], [int(W)])
+    names = {"init_lr": "initial_learning_rate", "end_lr": "warmup_target", "total_steps": "warmup_steps"}
+    return Join([_make(where, F.Linear, names, init, peak, int(W)), decay], [int(W)])
 
 
 def _restarts(where: str, c: Mapping[str, Any]) -> Schedule:
     init = _num(where, c, "initial_learning_rate")
+    D = _num(where, c, "first_decay_steps")
     alpha = _unit(where, "alpha", _num(where, c, "alpha", 0.0))
     t_mul, m_mul = _num(where, c, "t_mul", 2.0), _num(where, c, "m_mul", 1.0)
     if t_mul < 1:
         raise ValueError(f"{where}: t_mul must be >= 1 (shrinking periods are not supported), got {t_mul!r}")
-    if not 0 < m_mul <= 1:
-        raise ValueError(f"{where}: m_mul must be in (0, 1] (growing peaks are not supported), got {m_mul!r}")
-    # Keras: init * ((1 - alpha) * m_mul**i * c + alpha), i.e. floor init*alpha, peak decay m_mul
-    return F.WarmRestarts(
-        init, _num(where, c, "first_decay_steps"), t_mul, min_lr=init * alpha, peak_decay=m_mul
-    )
+    if m_mul < 0:
+        raise ValueError(
+            f"{where}: m_mul must be >= 0 (a negative one makes every other cycle < 0), got {m_mul!r}"
+        )
+    names = {"init_lr": "initial_learning_rate", "total_steps": "first_decay_steps", "min_lr": "alpha"}
+    if m_mul == 0:
+        # Keras' m_mul**0 = 1 for the first cycle, then 0: one cosine, holding init*alpha
+        return _make(where, F.Cosine, names, init, D, min_lr=init * alpha)
+    # Keras: init * ((1 - alpha) * m_mul**i * c + alpha), i.e. floor init*alpha, peak factor m_mul
+    names = {"base_lr": "initial_learning_rate", "first_period": "first_decay_steps", "min_lr": "alpha"}
+    names |= {"period_mult": "t_mul", "peak_decay": "m_mul"}
+    return _make(where, F.WarmRestarts, names, init, D, t_mul, min_lr=init * alpha, peak_decay=m_mul)
 
 
 _CONVERTERS = {
@@ -158,6 +240,29 @@ _CONVERTERS = {
     "CosineDecay": _cosine,
     "CosineDecayRestarts": _restarts,
 }
+
+
+def _keras_own(config: Mapping[str, Any]) -> None:
+    """Refuse (``TypeError``) any class that is not Keras' own: Keras writes ``module``
+    ``"keras.optimizers.schedules"`` and ``registered_name`` ``None`` for those; a user's
+    class gets its own module (``None`` from ``__main__``) and a registered name."""
+    name = config["class_name"]
+    module = config.get("module", "keras.optimizers.schedules")
+    registered = config.get("registered_name")
+    if name in _CONVERTERS and module == "keras.optimizers.schedules" and registered is None:
+        return
+    if name in _CONVERTERS:
+        off = [f"module {module!r}"] if module != "keras.optimizers.schedules" else []
+        why = " and ".join(off + ([f"registered_name {registered!r}"] if registered is not None else []))
+        raise TypeError(
+            f"from_keras: {name!r} with {why} is a user's class, not Keras' own "
+            f"keras.optimizers.schedules.{name}: a subclass (registered or not) may override "
+            "__call__, which its config does not carry; write it as an lrsched schedule"
+        )
+    raise TypeError(
+        f"from_keras: {module}.{name} is not one of keras.optimizers.schedules' {KERAS_CLASSES} "
+        "(a custom schedule is arbitrary code; write it as an lrsched schedule)"
+    )
 
 
 def from_keras(config: Mapping[str, Any]) -> Schedule:
@@ -180,17 +285,13 @@ def from_keras(config: Mapping[str, Any]) -> Schedule:
             f"(with 'class_name' and 'config'), got {config!r}"
         )
     name = config["class_name"]
-    module = config.get("module", "keras.optimizers.schedules")
-    if name not in _CONVERTERS or module not in ("keras.optimizers.schedules", None):
-        raise TypeError(
-            f"from_keras: {module}.{name} is not one of keras.optimizers.schedules' {KERAS_CLASSES} "
-            "(a custom schedule is arbitrary code; write it as an lrsched schedule)"
-        )
+    _keras_own(config)
     inner = config.get("config")
     if not isinstance(inner, Mapping):
         raise TypeError(f"from_keras({name}): config['config'] must be a dict, got {inner!r}")
     where = f"from_keras({name})"
     try:
+        _known_keys(where, name, inner)
         return _CONVERTERS[name](where, inner)
     except ValueError as e:
         msg = str(e)

@@ -92,11 +92,46 @@ T = TypeVar("T")
 # -- the checks: check(where, name, value, **params) -> normalised value ----------------------
 
 
+def _is_tracer(value: Any) -> bool:
+    """A JAX tracer (under ``jit``/``vmap``/``grad``), recognised without importing JAX: the
+    core imports neither JAX nor torch."""
+    return any(c.__name__ == "Tracer" and c.__module__.startswith("jax") for c in type(value).__mro__)
+
+
+def _traced(where: str, name: str, value: Any) -> TypeError:
+    return TypeError(
+        f"{where}: {name} is a traced JAX value ({type(value).__name__}): hyperparameters are "
+        "static -- checked and fixed when the schedule is built -- so they cannot be arguments "
+        "of jit, vmap or grad. To compare several values in one compiled program, pass one "
+        "schedule per value to the arena (lrsched_jax.compare); to vary or differentiate an lr "
+        "scale, build the schedule with a unit lr and multiply its value by the traced factor "
+        "(p * lrs.cosine(1.0, T)(step); lrs.scale takes a concrete factor)"
+    )
+
+
+def _scalar(where: str, name: str, value: Any) -> Any:
+    """A concrete 0-d array (NumPy, JAX, torch: anything with ``ndim == 0`` and ``item()``)
+    as the Python number it holds; other values unchanged. Traced values are refused."""
+    if _is_tracer(value):
+        raise _traced(where, name, value)
+    if getattr(value, "ndim", None) != 0 or not callable(getattr(value, "item", None)):
+        return value
+    try:
+        return value.item()
+    except Exception as exc:
+        if type(exc).__module__.startswith("jax"):  # a tracer of a kind not recognised above
+            raise _traced(where, name, value) from exc
+        raise
+
+
 def number(where: str, name: str, value: Any) -> float:
-    """A finite real number (bools and strings refused), as a float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    """A finite real number (bools and strings refused), as a float. A concrete 0-d array
+    (``np.float32(0.1)``, ``jnp.array(3)``) counts as the number it holds, so the stored value
+    is a plain Python number (hashable, picklable, JSON-able); a traced one is refused."""
+    held = _scalar(where, name, value)
+    if isinstance(held, bool) or not isinstance(held, numbers.Real):
         raise TypeError(f"{where}: {name} must be a real number, got {value!r} ({type(value).__name__})")
-    v = float(value)
+    v = float(held)
     if not math.isfinite(v):
         raise ValueError(f"{where}: {name} must be finite, got {value!r}")
     return v
@@ -373,7 +408,15 @@ def from_fields(cls: type[T], config: Mapping[str, Any], convert: Callable[[Any]
     given = {k: v for k, v in config.items() if k != "name"}
     unknown = sorted(set(given) - set(valid))
     if unknown:
-        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; valid fields: {', '.join(valid)}")
+        import difflib
+
+        close = {u: difflib.get_close_matches(u, valid, n=1, cutoff=0.6) for u in unknown}
+        hint = "; ".join(f"{u!r}: did you mean {c[0]!r}?" for u, c in close.items() if c)
+        raise ValueError(
+            f"{where}: unknown field(s) {', '.join(unknown)}"
+            + (f" ({hint})" if hint else "")
+            + f"; valid fields: {', '.join(valid)}"
+        )
     missing = [
         f.name
         for f in fields

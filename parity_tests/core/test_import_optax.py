@@ -114,6 +114,46 @@ def test_exponential_decay(a, T, rate, b0, stair, end):
     same("exponential_decay", ours, optax.exponential_decay(a, T, rate, b0, stair, end), fix=fix)
 
 
+@given(
+    val,
+    st.integers(1, 500),
+    st.floats(1.000001, 3.0),
+    begin,
+    st.booleans(),
+    st.one_of(st.floats(0.0, 1.0), st.floats(1.0, 1e6)),
+)
+def test_exponential_growth_capped_at_end_value(a, T, rate, b0, stair, factor):
+    """``decay_rate > 1``: Optax grows and caps at ``end_value`` (also ``init_value`` before
+    ``transition_begin``); ours is the same curve, within the float32 contract."""
+    end = a * factor
+    ours = ours_mod.exponential_decay(a, T, rate, b0, stair, end)
+    fix = (lambda g, r: late_staircase(g, r, max(b0, 0), T)) if stair else None
+    same("exponential_decay (growth)", ours, optax.exponential_decay(a, T, rate, b0, stair, end), fix=fix)
+
+
+def test_exponential_growth_without_end_value():
+    """Uncapped growth: Optax's values up to the step where it passes 1e30, the largest
+    learning rate, held at 1e30 from there (Optax's float32 values go on to inf)."""
+    slow = (1e-3, 10**6, 1.01)  # passes 1e30 at step ~7.6e9
+    ours = ours_mod.exponential_decay(*slow)
+    same("exponential_decay (growth)", ours, optax.exponential_decay(*slow))
+    at = np.asarray([2**31 - 1, 7 * 10**9, 8 * 10**9], dtype=np.int64)
+    with jax.enable_x64(True):
+        theirs = np.asarray(optax.exponential_decay(*slow)(jnp.asarray(at)))
+    np.testing.assert_allclose(ours(at[:2]), theirs[:2], rtol=1e-12)
+    assert float(ours(at[2])) == 1e30 < float(theirs[2])
+    fast = ours_mod.exponential_decay(1.0, 2, 2.0)  # passes 1e30 at step 200
+    steps = np.arange(0, 400, dtype=np.int64)
+    with jax.enable_x64(True):
+        theirs = np.asarray(optax.exponential_decay(1.0, 2, 2.0)(jnp.asarray(steps)))
+    below = theirs <= 1e30
+    assert below[:199].all() and not below[200:].any()
+    np.testing.assert_allclose(fast(steps[below]), theirs[below], rtol=1e-12)
+    assert (fast(steps[~below]) == 1e30).all()
+    warm = ours_mod.warmup_exponential_decay_schedule(0.0, 1.0, 10, 2, 2.0)
+    assert float(warm(10**9)) == 1e30
+
+
 @given(val, steps, st.floats(0.0, 0.5), st.floats(0.25, 1.5))
 def test_cosine_decay(a, D, alpha, e):
     ours = ours_mod.cosine_decay_schedule(a, D, alpha, e)
@@ -225,9 +265,74 @@ def test_join(parts, bounds):
     same("join_schedules", ours_mod.join_schedules(mine, bounds), optax.join_schedules(theirs, bounds))
 
 
+NEGATIVE = [
+    (lambda: ours_mod.constant_schedule(-0.1), "constant_schedule: value must be >= 0"),
+    (lambda: ours_mod.linear_schedule(0.1, -1.0, 10), "linear_schedule: end_value must be >= 0"),
+    (lambda: ours_mod.polynomial_schedule(-0.1, 0.0, 2, 10), "polynomial_schedule: init_value must be >= 0"),
+    (
+        lambda: ours_mod.warmup_cosine_decay_schedule(0.2, 1.21, 50, 100, -3.0, 2),
+        "warmup_cosine_decay_schedule: end_value must be >= 0",
+    ),
+    (lambda: ours_mod.cosine_decay_schedule(1.0, 10, -0.5), "cosine_decay_schedule: alpha must be >= 0"),
+    (
+        lambda: ours_mod.piecewise_constant_schedule(-0.1, {3: 2.0, 6: 0.5}),
+        "piecewise_constant_schedule: init_value must be >= 0",
+    ),
+    (
+        lambda: ours_mod.piecewise_interpolate_schedule("linear", -0.1, {3: 2.0}),
+        "piecewise_interpolate_schedule: init_value must be >= 0",
+    ),
+    (
+        lambda: ours_mod.exponential_decay(1.0, 2, 2.0, 3, False, -1.0),
+        "exponential_decay: end_value must be >= 0",
+    ),
+    (
+        lambda: ours_mod.exponential_decay(1.0, 2, 1.0, end_value=-1.0),
+        "exponential_decay: end_value must be >= 0",
+    ),
+    (
+        lambda: ours_mod.warmup_constant_schedule(0.0, -1.0, 10),
+        "warmup_constant_schedule: peak_value must be >= 0",
+    ),
+    (
+        lambda: ours_mod.cosine_onecycle_schedule(100, -1.0),
+        "cosine_onecycle_schedule: peak_value must be >= 0",
+    ),
+    (lambda: ours_mod.linear_onecycle_schedule(100, 1.0, div_factor=-2.0), "div_factor must be > 0"),
+]
+
+
+@pytest.mark.parametrize(("build", "message"), NEGATIVE)
+def test_negative_values_refused_by_the_optax_argument(build, message):
+    """Where Optax's schedule would take a negative value: refused, naming the Optax argument
+    and saying why (the internal names ``min_lr``/``end_lr``/``values`` never appear)."""
+    with pytest.raises(ValueError, match=message) as e:
+        build()
+    assert "cannot be negative" in str(e.value)
+    assert not any(name in str(e.value) for name in ("min_lr", "end_lr", "base_lr", "values["))
+
+
+def test_negative_values_optax_never_takes_are_accepted():
+    """A floor below 0 of a decay, the end_value of a zero peak: Optax's values, all >= 0."""
+    pairs = [
+        (
+            ours_mod.exponential_decay(1.0, 2, 0.2, 3, True, -0.1),
+            optax.exponential_decay(1.0, 2, 0.2, 3, True, -0.1),
+        ),
+        (
+            ours_mod.warmup_cosine_decay_schedule(0.2, 0.0, 50, 100, -3.0, 2),
+            optax.warmup_cosine_decay_schedule(0.2, 0.0, 50, 100, -3.0, 2),
+        ),
+        (ours_mod.linear_schedule(0.1, -1.0, 0), optax.linear_schedule(0.1, -1.0, 0)),
+    ]
+    for ours, theirs in pairs:
+        same("negative unused", ours, theirs)
+        assert np.min(ours(STEPS)) >= 0
+
+
 def test_refusals_name_the_argument():
-    with pytest.raises(ValueError, match="decay_rate"):
-        ours_mod.exponential_decay(0.1, 10, 1.5)
+    with pytest.raises(ValueError, match="decay_rate must be >= 0"):
+        ours_mod.exponential_decay(0.1, 10, -0.5)
     with pytest.raises(ValueError, match="decay_steps"):
         ours_mod.cosine_decay_schedule(0.1, 0)
     with pytest.raises(ValueError, match="non-negative scale"):

@@ -85,3 +85,45 @@ def test_float32_contract_every_step_jitted(kind, data):
     s = data.draw(ALL[kind], label="schedule")
     steps = probe_steps(s, 0, dense=True)
     assert_f32_contract(s, steps, jax.jit(s)(jnp.asarray(steps, dtype=jnp.int32)))
+
+
+#: cosine(exponent=e) over the whole accepted range of e: tiny, fractional, large, the maximum.
+EXPONENTS = [0.01, 0.5, 2.0, 5.0, 10.0, 37.3, 100.0, 1000.0]
+
+
+def exponent_steps(T: float, seed: int) -> np.ndarray:
+    """Every step of the first 4096 and around the horizon (where ``c**e`` is smallest or
+    ``1 - c**e`` cancels), plus 20,000 random steps up to 10**6."""
+    rng = np.random.default_rng(seed)
+    end = int(T)
+    parts = [np.arange(4096), np.arange(max(end - 4096, 0), end + 64), rng.integers(0, H + 1, 20_000), [H]]
+    return np.unique(np.concatenate([np.asarray(x, dtype=np.int64) for x in parts]))
+
+
+@pytest.mark.parametrize("e", EXPONENTS)
+@pytest.mark.parametrize(
+    ("init", "T", "min_lr", "periodic"),
+    [
+        (1.0, H, 0.0, False),
+        (0.1, 777_777, 1e-3, False),
+        (1e-3, 99_991, 0.5, True),
+        (0.3, 12_345.5, 0.0, True),
+    ],
+)
+def test_cosine_exponent_float32_within_8_ulps(e, init, T, min_lr, periodic):
+    """Regression: c**e rounded c in float32 first, so the error grew with e (13.6 ulps at
+    e = 5, 236 at e = 100); now c and 1 - c are float32 pairs and the power is raised in pair
+    arithmetic. min_lr > init_lr (the third case) weighs 1 - c**e, computed from expm1."""
+    s = lrs.cosine(init, T, min_lr=min_lr, periodic=periodic, exponent=e)
+    steps = exponent_steps(T, seed=int(e * 10))
+    assert_f32_contract(s, steps, jax.jit(s)(jnp.asarray(steps, dtype=jnp.int32)))
+
+
+@pytest.mark.parametrize("e", [0.5, 3.0, 100.0])
+def test_cosine_exponent_float32_float_steps(e):
+    """Fractional float32 steps (x = t*pi/(2T) is split exactly, the fraction included)."""
+    s = lrs.cosine(1.0, 1000, exponent=e)
+    near_end = 1000 - np.geomspace(1e-3, 1, 200)
+    steps = np.concatenate([np.linspace(0, 1000, 20_001), near_end]).astype(np.float32)
+    # the float64 reference at the same (float32) steps
+    assert_f32_contract(s, steps.astype(np.float64), jax.jit(s)(jnp.asarray(steps)))

@@ -49,7 +49,14 @@ RULES = [
         r"milestones\[0\] must be a whole number",
     ),
     (lrs.multistep, {"base_lr": 0.1, "milestones": 10}, TypeError, "milestones must be a list"),
-    (lrs.exponential, {"base_lr": 0.1, "gamma": 0.0}, ValueError, r"gamma must be in \(0, 1\]"),
+    (lrs.exponential, {"base_lr": 0.1, "gamma": 0.0}, ValueError, "gamma must be finite and > 0"),
+    (lrs.exponential, {"base_lr": 0.0, "gamma": 2.0, "max_lr": 1.0}, ValueError, "base_lr must be >= 1e-30"),
+    (
+        lrs.exponential,
+        {"base_lr": 0.1, "gamma": 0.9, "min_lr": 0.2, "max_lr": 0.1},
+        ValueError,
+        r"min_lr must be <= max_lr \(0.1\)",
+    ),
     (lrs.exponential, {"base_lr": 0.1, "gamma": 0.9, "every": 0}, ValueError, "every must be finite and > 0"),
     (
         lrs.exponential,
@@ -533,3 +540,54 @@ def test_what_validation_accepts_is_finite_everywhere(s):
     for v, bound in zip(values, bounds):
         v = np.asarray(v, dtype=np.float64)
         assert np.isfinite(v).all() and (v >= 0).all() and (v <= bound).all(), (s, v)
+
+
+def _zero_d_scalars():
+    """0-d arrays of NumPy, JAX and torch holding 0.25 (exact in float32)."""
+    import jax.numpy as jnp
+    import torch
+
+    return [np.float32(0.25), np.array(0.25), jnp.float32(0.25), jnp.array(0.25), torch.tensor(0.25)]
+
+
+def test_concrete_0d_array_hyperparameters_are_stored_as_python_numbers():
+    """Regression: a 0-d array was refused as "must be a real number, got Array(...)"; a
+    concrete one now counts as the number it holds, stored as a Python float/int so the
+    schedule stays hashable, picklable and its config JSON-able."""
+    import json
+
+    import jax.numpy as jnp
+
+    plain = lrs.cosine(0.25, 100, min_lr=0.25 / 8)
+    for v in _zero_d_scalars():
+        s = lrs.cosine(v, jnp.array(100), min_lr=v / 8)
+        assert s == plain and hash(s) == hash(plain) and repr(s) == repr(plain), v
+        assert type(s.init_lr) is float and type(s.min_lr) is float and type(s.total_steps) is int
+        assert pickle.loads(pickle.dumps(s)) == s
+        assert lrs.from_config(json.loads(json.dumps(s.to_config()))) == s
+    # an int field takes an integer-valued array of any kind, a list field a 1-D array
+    ramp = lrs.linear(0.1, 0.0, jnp.array(3))
+    assert ramp == lrs.linear(0.1, 0.0, 3) and type(ramp.total_steps) is int
+    assert lrs.linear(0.1, 0.0, np.array(3.0)).total_steps == 3
+    assert lrs.multistep(0.1, jnp.array([10, 20])).milestones == (10, 20)
+    assert all(type(m) is int for m in lrs.multistep(0.1, np.array([10, 20])).milestones)
+    # float32 0.1 is not 0.1: the value held is kept, not a guess at the decimal meant
+    assert lrs.constant(np.float32(0.1)).value == float(np.float32(0.1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"total_steps": np.array(3.5)}, ValueError, r"linear: total_steps must be a whole number"),
+        ({"init_lr": np.array(True)}, TypeError, r"linear: init_lr must be a real number, got array\(True\)"),
+        ({"init_lr": np.array(0.5j)}, TypeError, r"init_lr must be a real number"),
+        ({"init_lr": np.array("0.1")}, TypeError, r"init_lr must be a real number"),
+        ({"init_lr": np.array([0.1])}, TypeError, r"init_lr must be a real number"),
+        ({"init_lr": np.array(np.nan)}, ValueError, r"init_lr must be finite"),
+        ({"init_lr": np.float32(-0.1)}, ValueError, r"init_lr must be a finite learning rate >= 0"),
+    ],
+)
+def test_0d_arrays_are_checked_like_numbers(kwargs, error, message):
+    args = {"init_lr": 0.1, "end_lr": 0.0, "total_steps": 10, **kwargs}
+    with pytest.raises(error, match=message):
+        lrs.linear(**args)

@@ -130,3 +130,29 @@ def test_schedule_of_an_nnx_optimizer_step_is_right():
     np.testing.assert_allclose(
         np.asarray(jax.jit(cyc)(jnp.asarray(far))), cyc(far.astype(np.int64)), rtol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda: jax.vmap(lambda p: lrs.cosine(p, 100)(5))(jnp.ones(3)), id="vmap-init_lr"),
+        pytest.param(lambda: jax.grad(lambda p: lrs.warmup_cosine(p, 10, 100)(50))(0.1), id="grad-peak_lr"),
+        pytest.param(lambda: jax.jit(lambda T: lrs.cosine(1.0, T)(5))(100), id="jit-total_steps"),
+        pytest.param(lambda: jax.jit(lambda m: lrs.multistep(0.1, [m]))(10), id="jit-milestone"),
+    ],
+)
+def test_traced_hyperparameters_are_refused_with_the_way_out(build):
+    """Regression: a traced hyperparameter was refused as "must be a real number, got
+    Traced<...>", with no word on why or what to do instead."""
+    with pytest.raises(TypeError, match=r"is a traced JAX value .*hyperparameters are static") as info:
+        build()
+    assert "lrsched_jax.compare" in str(info.value) and "unit lr" in str(info.value)
+
+
+def test_the_suggested_way_to_differentiate_an_lr_scale_works():
+    """What the message suggests: a unit-lr schedule times the traced factor."""
+    unit = lrs.warmup_cosine(1.0, 10, 100)
+    grad = jax.grad(lambda p: p * unit(50))(0.1)
+    assert float(grad) == pytest.approx(float(unit(50)), rel=1e-6)
+    scaled = jax.vmap(lambda p: p * unit(50))(jnp.array([0.1, 0.2]))
+    np.testing.assert_allclose(np.asarray(scaled), [0.1 * unit(50), 0.2 * unit(50)], rtol=1e-6)
