@@ -9,7 +9,13 @@ budget of epochs, its validation metric checked after every epoch.
 
 How the population runs: the members' parameters and optimizer states are stacked along a
 leading member axis, and one epoch is one compiled program — ``jax.vmap`` over the members
-of a ``lax.scan`` over the epoch's updates, then the validation pass. Each member computes
+of a ``lax.scan`` over the epoch's segments of ``eval_every`` updates, each followed by the
+validation pass (the evaluation stays inside the program). With ``devices=N`` the member axis
+is sharded over a one-axis mesh of ``N`` devices (``"members"``; the data and the lr table
+replicated), so the same program runs SPMD, each device training its share of the members;
+members are padded to a multiple of ``N`` with copies that are dropped afterwards. A run whose
+estimated memory (:class:`lrsched_jax.core.arena.Footprint`) exceeds the budget trains its
+members in chunks that fit, or is refused before anything is built. Each member computes
 its own lr in-graph: every schedule is evaluated (jitted, in the run's float dtype) at every
 update count of the budget, once, into a table, and at update ``k`` a member reads its
 schedule's row (its traced schedule index) at its own count ``k`` — so schedules of
@@ -22,6 +28,7 @@ program, not a constant in it): the reference the one-program run is checked aga
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -31,14 +38,19 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from lrsched_jax.core.arena import (
     CompareResult,
+    Footprint,
     Mode,
     Progress,
     batch_order,
     check_arena,
+    check_eval_every,
     collect,
+    eval_points,
     member_grid,
 )
 from lrsched_jax.core.schedule import Schedule
@@ -79,6 +91,244 @@ def _stack(trees: Sequence[Any], which: np.ndarray) -> Any:
     return jax.tree.map(lambda *a: jnp.asarray(np.stack([np.asarray(v) for v in a])[which]), *trees)
 
 
+def _devices(where: str, devices: Any) -> list[Any]:
+    """The devices the members are sharded over (one: no mesh)."""
+    if devices is None:
+        return []
+    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+        have = jax.devices()
+        if not 1 <= devices <= len(have):
+            raise ValueError(
+                f"{where}: devices={devices}, but JAX sees {len(have)} {have[0].platform} device(s) "
+                "(on a CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before JAX starts)"
+            )
+        return list(have[: int(devices)])
+    if isinstance(devices, Sequence) and devices and all(isinstance(d, jax.Device) for d in devices):
+        return list(devices)
+    raise TypeError(f"{where}: devices must be a number of devices or a list of jax devices, got {devices!r}")
+
+
+@dataclasses.dataclass
+class _Arena:
+    """One run's pieces, its pure functions and its record arrays."""
+
+    named: list[tuple[str, Schedule]]
+    seeds: list[int]
+    graphdef: Any
+    per_seed: dict[int, tuple[Any, Any]]
+    optimizer: Callable[[Callable[[Any], Any]], optax.GradientTransformation]
+    loss: LossFn
+    metric: LossFn
+    path: str
+    n: int
+    batch_size: int
+    steps: int
+    epochs: int
+    eval_every: int
+    progress: Progress | None
+    records: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    done: int = 0
+    compile_s: float = 0.0
+    program: Any = None
+
+    @property
+    def n_updates(self) -> int:
+        return self.epochs * self.steps
+
+    @property
+    def within(self) -> list[int]:
+        return eval_points(self.steps, self.eval_every)
+
+    def lr_of(self, sched_idx: jax.Array, table: jax.Array) -> Callable[[Any], jax.Array]:
+        last = self.n_updates - 1
+
+        def lr(count: Any) -> jax.Array:
+            # The member's schedule at the member's count, read from the table: one program
+            # serves every family, and the schedules' code is compiled once, unbatched,
+            # outside the member axis (under vmap a switch would be a select evaluating
+            # every schedule for every member at every update).
+            return table[sched_idx, jnp.clip(count, 0, last)]
+
+        return lr
+
+    def init(self, params: Any, sched_idx: jax.Array, data: Any) -> Any:
+        return self.optimizer(self.lr_of(sched_idx, data[4])).init(params)
+
+    def update(self, carry: Any, bidx: jax.Array, sched_idx: jax.Array, data: Any) -> tuple[Any, jax.Array]:
+        params, rest, opt_state = carry
+
+        def f(p: Any) -> tuple[jax.Array, Any]:
+            mod = nnx.merge(self.graphdef, p, rest)
+            value = self.loss(mod, data[0][bidx], data[1][bidx])
+            return value, nnx.split(mod, nnx.Param, ...)[2]  # type: ignore[misc]
+
+        (value, rest), grads = jax.value_and_grad(f, has_aux=True)(params)
+        updates, opt_state = self.optimizer(self.lr_of(sched_idx, data[4])).update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), rest, opt_state), value
+
+    def evaluate(self, params: Any, rest: Any, data: Any) -> tuple[jax.Array, jax.Array]:
+        mod = nnx.merge(self.graphdef, params, rest)
+        mod.eval()
+        return self.loss(mod, data[2], data[3]), self.metric(mod, data[2], data[3])
+
+    def epoch(
+        self, params: Any, rest: Any, opt_state: Any, sched_idx: jax.Array, idx: jax.Array, data: Any
+    ) -> Any:
+        """One epoch: segments of ``eval_every`` updates (one ``lax.scan`` of them), each
+        followed by the validation pass, and a shorter last segment where the epoch does not
+        divide; all inside the one program."""
+
+        def segment(carry: Any, seg: jax.Array) -> tuple[Any, Any]:
+            carry, losses = jax.lax.scan(lambda c, b: self.update(c, b, sched_idx, data), carry, seg)
+            return carry, (losses, *self.evaluate(carry[0], carry[1], data))
+
+        q, r = divmod(self.steps, self.eval_every)
+        carry, parts = (params, rest, opt_state), []
+        if q:
+            carry, (losses, vl, vm) = jax.lax.scan(
+                segment, carry, idx[: q * self.eval_every].reshape(q, self.eval_every, -1)
+            )
+            parts.append((losses.reshape(-1), vl, vm))
+        if r:
+            carry, (losses, vl, vm) = segment(carry, idx[q * self.eval_every :])
+            parts.append((losses, vl[None], vm[None]))
+        return (*carry, *(jnp.concatenate([p[j] for p in parts]) for j in range(3)))
+
+    def step(
+        self, params: Any, rest: Any, opt_state: Any, sched_idx: jax.Array, bidx: jax.Array, data: Any
+    ) -> Any:
+        (params, rest, opt_state), value = self.update((params, rest, opt_state), bidx, sched_idx, data)
+        return params, rest, opt_state, value
+
+    def start(self, members: int, n_evals: int) -> None:
+        self.records = {
+            "losses": np.zeros((members, self.n_updates)),
+            "vm": np.zeros((members, n_evals)),
+            "vl": np.zeros((members, n_evals)),
+            "ends": np.zeros((members, n_evals)),
+        }
+
+    def orders(self, seeds: Sequence[int], epoch: int) -> np.ndarray:
+        """The epoch's batch orders of ``seeds`` (one per member), made when the epoch starts."""
+        mine = {s: batch_order(s, epoch, self.n, self.batch_size) for s in set(seeds)}
+        return np.stack([mine[s] for s in seeds])
+
+    def run_epoch(
+        self, progs: tuple[Any, Any], state: Any, sched: jax.Array, idx: jax.Array, data: Any
+    ) -> Any:
+        """One epoch by the compiled programs: ``(state, losses, val losses, val metrics)``."""
+        prog, ev = progs
+        params, rest, opt_state = state
+        if self.path == "scan":
+            params, rest, opt_state, losses, l_, m_ = prog(params, rest, opt_state, sched, idx, data)
+            return (params, rest, opt_state), losses, l_, m_
+        out, ls, ms, at = [], [], [], set(self.within)
+        for k in range(self.steps):
+            params, rest, opt_state, value = prog(params, rest, opt_state, sched, idx[..., k, :], data)
+            out.append(value)
+            if k + 1 in at:
+                l_, m_ = ev(params, rest, data)
+                ls.append(l_)
+                ms.append(m_)
+        return (params, rest, opt_state), jnp.stack(out, axis=-1), jnp.stack(ls, -1), jnp.stack(ms, -1)
+
+    def record(self, rows: Sequence[int], e: int, out: tuple[Any, Any, Any], t0: float, t1: float) -> None:
+        """An epoch's records of members ``rows``; the evaluations' times are interpolated
+        within the epoch (by updates done), the program returning once per epoch."""
+        losses, l_, m_ = (np.asarray(v).reshape(len(rows), -1) for v in out)
+        k = len(self.within)
+        r = self.records
+        r["losses"][rows, e * self.steps : (e + 1) * self.steps] = losses
+        r["vl"][rows, e * k : (e + 1) * k] = l_
+        r["vm"][rows, e * k : (e + 1) * k] = m_
+        r["ends"][rows, e * k : (e + 1) * k] = t0 + (t1 - t0) * np.asarray(self.within) / self.steps
+        self.done += len(rows)
+        if self.progress is not None:
+            self.progress(self.done, len(self.records["losses"]) * self.epochs)
+
+    def population(
+        self, grid: list[tuple[int, int]], rows: list[int], devices: list[Any], data: Any
+    ) -> float:
+        """Train the members ``rows`` of ``grid`` together, sharded over ``devices`` when there
+        are several (padded to a multiple of them); returns the training seconds."""
+        pad = (-len(rows)) % max(1, len(devices))
+        padded = rows + [rows[-1]] * pad
+        seeds = [grid[m][1] for m in padded]
+        seed_pos = {s: i for i, s in enumerate(self.seeds)}
+        which = np.asarray([seed_pos[s] for s in seeds])
+        if len(devices) > 1:
+            mesh = Mesh(np.asarray(devices), ("members",))
+            put = lambda a: jax.device_put(a, NamedSharding(mesh, P("members")))  # noqa: E731
+            data = jax.device_put(data, NamedSharding(mesh, P()))
+        else:
+            put = jnp.asarray
+        sched = put(np.asarray([grid[m][0] for m in padded], dtype=np.int32))
+        params = jax.tree.map(put, _stack([self.per_seed[s][0] for s in self.seeds], which))
+        rest = jax.tree.map(put, _stack([self.per_seed[s][1] for s in self.seeds], which))
+        t0 = time.perf_counter()
+        if self.program is None or self.program[0] != len(padded):
+            self.program = (
+                len(padded),
+                *self._compile(True, (params, rest, sched), put(self.orders(seeds, 0)), data),
+            )
+        init_c, prog_c, ev_c = self.program[1:]
+        state = (params, rest, init_c(params, sched, data))
+        self.compile_s += time.perf_counter() - t0
+        start = time.perf_counter()
+        for e in range(self.epochs):
+            t0 = time.perf_counter() - start
+            state, *out = self.run_epoch((prog_c, ev_c), state, sched, put(self.orders(seeds, e)), data)
+            out = [np.asarray(v)[: len(rows)] for v in out]
+            self.record(rows, e, tuple(out), t0, time.perf_counter() - start)
+        return time.perf_counter() - start
+
+    def sequential(self, grid: list[tuple[int, int]], data: Any) -> float:
+        """Train the members one at a time with one compiled single-member program."""
+        p0, r0 = self.per_seed[self.seeds[0]]
+        s0 = jnp.asarray(0, dtype=jnp.int32)
+        t0 = time.perf_counter()
+        init_c, prog_c, ev_c = self._compile(
+            False, (p0, r0, s0), jnp.asarray(self.orders([self.seeds[0]], 0)[0]), data
+        )
+        self.program = (1, init_c, prog_c, ev_c)
+        self.compile_s += time.perf_counter() - t0
+        start = time.perf_counter()
+        for m, (i, s) in enumerate(grid):
+            mine = time.perf_counter()
+            sched = jnp.asarray(i, dtype=jnp.int32)
+            params, rest = self.per_seed[s]
+            state = (params, rest, init_c(params, sched, data))
+            for e in range(self.epochs):
+                t0 = time.perf_counter() - mine
+                state, *out = self.run_epoch(
+                    (prog_c, ev_c), state, sched, jnp.asarray(self.orders([s], e)[0]), data
+                )
+                self.record([m], e, tuple(out), t0, time.perf_counter() - mine)
+        return time.perf_counter() - start
+
+    def _compile(
+        self, batched: bool, state: tuple[Any, Any, Any], idx: jax.Array, data: Any
+    ) -> tuple[Any, Any, Any]:
+        """The init, epoch (``path="scan"``) or update (``"steps"``) and evaluation programs,
+        compiled ahead of time; batched: ``jax.vmap`` over the members (the data shared)."""
+        init, prog, ev = self.init, (self.epoch if self.path == "scan" else self.step), self.evaluate
+        if batched:
+            init = jax.vmap(init, in_axes=(0, 0, None))
+            prog = jax.vmap(prog, in_axes=(0, 0, 0, 0, 0, None))
+            ev = jax.vmap(ev, in_axes=(0, 0, None))
+        params, rest, sched = state
+        init_c = jax.jit(init).lower(params, sched, data).compile()
+        opt_state = init_c(params, sched, data)  # concrete: it carries the members' sharding
+        arg = idx if self.path == "scan" else idx[..., 0, :]
+        prog_c = jax.jit(prog).lower(params, rest, opt_state, sched, arg, data).compile()
+        ev_c = jax.jit(ev).lower(params, rest, data).compile() if self.path == "steps" else None
+        return init_c, prog_c, ev_c
+
+
+def _nbytes(tree: Any) -> int:
+    return int(sum(np.prod(a.shape) * np.dtype(a.dtype).itemsize for a in jax.tree.leaves(tree)))
+
+
 def compare(
     model: Callable[[int], nnx.Module],
     optimizer: Callable[[Callable[[Any], Any]], optax.GradientTransformation],
@@ -94,8 +344,11 @@ def compare(
     target: float | None = None,
     mode: Mode = "max",
     baseline: str | None = None,
+    eval_every: int | None = None,
     sequential: bool = False,
     path: Literal["scan", "steps"] = "scan",
+    devices: int | Sequence[Any] | None = None,
+    memory_budget: int | None = None,
     progress: Progress | None = None,
 ) -> CompareResult:
     """Train every ``(schedule, seed)`` member for ``epochs`` epochs; return their records
@@ -107,15 +360,23 @@ def compare(
     * ``optimizer(lr)`` builds the Optax transformation around the lr schedule ``lr`` (a
       function of the update count), e.g. ``lambda lr: optax.sgd(lr, momentum=0.9)``; update
       ``k`` must use ``lr(k)``, as every Optax optimizer does with a schedule.
-    * ``loss(model, x, y)`` is minimised on batches of ``train = (x, y)``; after every epoch
-      ``loss`` and ``metric(model, x, y)`` (default: :func:`accuracy`) are evaluated on the
-      whole of ``val`` with the model in eval mode.
+    * ``loss(model, x, y)`` is minimised on batches of ``train = (x, y)``; after every
+      ``eval_every`` updates of an epoch and at its end, ``loss`` and ``metric(model, x, y)``
+      (default: :func:`accuracy`) are evaluated on the whole of ``val`` with the model in
+      eval mode, inside the compiled program (default ``eval_every``:
+      :func:`lrsched_jax.core.arena.default_eval_every`).
     * ``target``: the metric value that counts as reached (``mode="max"``: ``>=``;
       ``"min"``: ``<=``); ``baseline``: the schedule the speed-ups are against (default:
-      the first ``constant`` schedule).
+      the first ``constant`` schedule). A member whose loss becomes non-finite is marked
+      diverged; the others train on.
     * ``sequential``: one member at a time, one compiled program reused;
       ``path``: ``"scan"`` (the epoch as one ``lax.scan``) or ``"steps"`` (one dispatch per
       update). All give the same members, up to float rounding of batched kernels.
+    * ``devices``: shard the members over that many of ``jax.devices()`` (or over the given
+      devices): one SPMD program.
+    * ``memory_budget``: the bytes the run may plan to hold (default: half the available
+      memory); a run that does not fit trains its members in chunks, or is refused with
+      ``ValueError`` naming the sizes before anything is built.
     * ``progress(done, total)`` is called after every member-epoch (in a one-program run,
       after every epoch, with all members' epochs counted).
 
@@ -124,13 +385,7 @@ def compare(
     """
     where = "compare"
     named, seed_list, base = check_arena(where, schedules, seeds, epochs, target, mode, baseline)
-    if not callable(model):
-        raise TypeError(f"{where}: model must be a callable seed -> nnx.Module, got {model!r}")
-    if not callable(optimizer):
-        raise TypeError(f"{where}: optimizer must be a callable lr -> optax.GradientTransformation")
-    for fn, name in ((loss, "loss"), (metric, "metric")):
-        if not callable(fn):
-            raise TypeError(f"{where}: {name} must be a callable (model, x, y) -> scalar, got {fn!r}")
+    _check_callables(where, model, optimizer, loss, metric)
     if path not in ("scan", "steps"):
         raise ValueError(f"{where}: path must be 'scan' or 'steps', got {path!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
@@ -141,180 +396,86 @@ def compare(
     if not 1 <= batch_size <= n:
         raise ValueError(f"{where}: batch_size must be in [1, {n}] (the training samples), got {batch_size}")
     steps = n // int(batch_size)
+    every = check_eval_every(where, eval_every, steps, int(xv.shape[0]), int(batch_size))
+    devs = _devices(where, devices)
+    if sequential and len(devs) > 1:
+        raise ValueError(f"{where}: sequential=True trains one member at a time; leave devices out")
+    grid = member_grid(len(named), seed_list)
+    ftype = jnp.result_type(float)
+    first = _build(where, model, seed_list[0])
     probe = optimizer(named[0][1])
     if not isinstance(probe, optax.GradientTransformation):
         raise TypeError(
             f"{where}: optimizer(lr) must return an optax.GradientTransformation, got {type(probe).__name__}"
         )
-
-    graphdef: Any = None
-    per_seed = []
-    for s in seed_list:
-        net = model(s)
-        if not isinstance(net, nnx.Module):
-            raise TypeError(f"{where}: model({s}) must return an nnx.Module, got {type(net).__name__}")
-        g, params, rest = nnx.split(net, nnx.Param, ...)  # type: ignore[misc]
-        if graphdef is None:
-            graphdef = g
-        elif g != graphdef:
+    fp = Footprint.estimate(
+        param_bytes=_nbytes(first[1]) + _nbytes(first[2]),
+        opt_state_bytes=_nbytes(jax.eval_shape(probe.init, first[1])),
+        n_updates=int(epochs) * steps,
+        n_evals=int(epochs) * len(eval_points(steps, every)),
+        steps_per_epoch=steps,
+        batch_size=int(batch_size),
+        data_bytes=_nbytes((xt, yt, xv, yv)),
+        n_schedules=len(named),
+        itemsize=np.dtype(ftype).itemsize,
+    )
+    chunk = 1 if sequential else fp.plan(where, len(grid), memory_budget)
+    if int(epochs) * steps >= 2**31:
+        raise ValueError(f"{where}: epochs × updates per epoch must stay below 2**31 (Optax's int32 count)")
+    per_seed = {seed_list[0]: first[1:]}
+    for s in seed_list[1:]:
+        g, params, rest = _build(where, model, s)
+        if g != first[0]:
             raise ValueError(f"{where}: model({s}) has another structure than model({seed_list[0]})")
-        per_seed.append((params, rest))
-
-    ftype = jnp.result_type(float)
-    n_updates = int(epochs) * steps
+        per_seed[s] = (params, rest)
+    run = _Arena(
+        named, seed_list, first[0], per_seed, optimizer, loss, metric, path, n, int(batch_size), steps,
+        int(epochs), every, progress,
+    )  # fmt: skip
+    run.start(len(grid), int(epochs) * len(run.within))
+    t0 = time.perf_counter()
+    counts = jnp.arange(run.n_updates, dtype=jnp.int32)  # Optax's update count is an int32
 
     def lr_table(t: jax.Array) -> jax.Array:
         """Every schedule at every update of the budget, ``(schedules, updates)``, in-graph."""
         return jnp.stack([jnp.broadcast_to(jnp.asarray(f(t), dtype=ftype), t.shape) for _, f in named])
 
-    def lr_of(sched_idx: jax.Array, table: jax.Array) -> Callable[[Any], jax.Array]:
-        def lr(count: Any) -> jax.Array:
-            # The member's schedule at the member's count, read from the table: one program
-            # serves every family, and the schedules' code is compiled once, unbatched,
-            # outside the member axis (under vmap a switch would be a select evaluating
-            # every schedule for every member at every update).
-            return table[sched_idx, jnp.clip(count, 0, n_updates - 1)]
-
-        return lr
-
-    def init(params: Any, sched_idx: jax.Array, data: Any) -> Any:
-        return optimizer(lr_of(sched_idx, data[4])).init(params)
-
-    def update(carry: Any, bidx: jax.Array, sched_idx: jax.Array, data: Any) -> tuple[Any, jax.Array]:
-        params, rest, opt_state = carry
-        xt, yt = data[0], data[1]
-
-        def f(p: Any) -> tuple[jax.Array, Any]:
-            mod = nnx.merge(graphdef, p, rest)
-            value = loss(mod, xt[bidx], yt[bidx])
-            return value, nnx.split(mod, nnx.Param, ...)[2]  # type: ignore[misc]
-
-        (value, rest), grads = jax.value_and_grad(f, has_aux=True)(params)
-        updates, opt_state = optimizer(lr_of(sched_idx, data[4])).update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), rest, opt_state), value
-
-    def evaluate(params: Any, rest: Any, data: Any) -> tuple[jax.Array, jax.Array]:
-        mod = nnx.merge(graphdef, params, rest)
-        mod.eval()
-        return loss(mod, data[2], data[3]), metric(mod, data[2], data[3])
-
-    def epoch_fn(
-        params: Any, rest: Any, opt_state: Any, sched_idx: jax.Array, idx: jax.Array, data: Any
-    ) -> Any:
-        (params, rest, opt_state), losses = jax.lax.scan(
-            lambda c, b: update(c, b, sched_idx, data), (params, rest, opt_state), idx
-        )
-        return params, rest, opt_state, losses, *evaluate(params, rest, data)
-
-    def step_fn(
-        params: Any, rest: Any, opt_state: Any, sched_idx: jax.Array, bidx: jax.Array, data: Any
-    ) -> Any:
-        (params, rest, opt_state), value = update((params, rest, opt_state), bidx, sched_idx, data)
-        return params, rest, opt_state, value
-
-    grid = member_grid(len(named), seed_list)
-    M = len(grid)
-    seed_pos = {s: i for i, s in enumerate(seed_list)}
-    orders = {(s, e): batch_order(s, e, n, int(batch_size)) for s in seed_list for e in range(epochs)}
-    total = M * epochs
-    done = 0
-    losses_all = np.zeros((M, epochs * steps))
-    vm = np.zeros((M, epochs))
-    vl = np.zeros((M, epochs))
-    ends = np.zeros((M, epochs))
-
-    def programs(batched: bool) -> tuple[Any, Any, Any]:
-        if not batched:
-            return jax.jit(init), jax.jit(epoch_fn if path == "scan" else step_fn), jax.jit(evaluate)
-        # Members along axis 0; the data shared by all of them.
-        return (
-            jax.jit(jax.vmap(init, in_axes=(0, 0, None))),
-            jax.jit(jax.vmap(epoch_fn if path == "scan" else step_fn, in_axes=(0, 0, 0, 0, 0, None))),
-            jax.jit(jax.vmap(evaluate, in_axes=(0, 0, None))),
-        )
-
-    def run_epoch(prog: Any, ev: Any, state: Any, sched: jax.Array, idx: jax.Array) -> Any:
-        params, rest, opt_state = state
-        if path == "scan":
-            params, rest, opt_state, losses, l_, m_ = prog(params, rest, opt_state, sched, idx, data)
-            return (params, rest, opt_state), losses, l_, m_
-        out = []
-        for k in range(steps):
-            params, rest, opt_state, value = prog(params, rest, opt_state, sched, idx[..., k, :], data)
-            out.append(value)
-        l_, m_ = ev(params, rest, data)
-        return (params, rest, opt_state), jnp.stack(out, axis=-1), l_, m_
-
-    t0 = time.perf_counter()
-    counts = jnp.arange(n_updates, dtype=jnp.int32)  # Optax's update count is an int32
     table = jax.jit(lr_table).lower(counts).compile()(counts)
+    run.compile_s = time.perf_counter() - t0
     # The data (and the lr table) are arguments of the programs, not constants folded into them.
     data = (xt, yt, xv, yv, table)
-    if not sequential:
-        sched = jnp.asarray([i for i, _ in grid], dtype=jnp.int32)
-        which = np.asarray([seed_pos[s] for _, s in grid])
-        params = _stack([p for p, _ in per_seed], which)
-        rest = _stack([r for _, r in per_seed], which)
-        idx_of = lambda e: jnp.asarray(np.stack([orders[s, e] for _, s in grid]))  # noqa: E731
-        init_p, prog, ev = programs(True)
-        init_c = init_p.lower(params, sched, data).compile()
-        opt_state = init_c(params, sched, data)
-        prog_c = _compile(prog, path, (params, rest, opt_state, sched), idx_of(0), data)
-        ev_c = ev.lower(params, rest, data).compile() if path == "steps" else None
-        compile_s = time.perf_counter() - t0
-        start = time.perf_counter()
-        state = (params, rest, opt_state)
-        for e in range(epochs):
-            state, losses, l_, m_ = run_epoch(prog_c, ev_c, state, sched, idx_of(e))
-            losses_all[:, e * steps : (e + 1) * steps] = np.asarray(losses)
-            vl[:, e], vm[:, e] = np.asarray(l_), np.asarray(m_)
-            ends[:, e] = time.perf_counter() - start
-            done += M
-            if progress is not None:
-                progress(done, total)
-        train_s = time.perf_counter() - start
+    if sequential:
+        train_s = run.sequential(grid, data)
     else:
-        init_p, prog, ev = programs(False)
-        p0, r0 = per_seed[0]
-        s0 = jnp.asarray(0, dtype=jnp.int32)
-        init_c = init_p.lower(p0, s0, data).compile()
-        o0 = init_c(p0, s0, data)
-        prog_c = _compile(prog, path, (p0, r0, o0, s0), jnp.asarray(orders[seed_list[0], 0]), data)
-        ev_c = ev.lower(p0, r0, data).compile() if path == "steps" else None
-        compile_s = time.perf_counter() - t0
-        start = time.perf_counter()
-        for m, (i, s) in enumerate(grid):
-            mine = time.perf_counter()
-            sched = jnp.asarray(i, dtype=jnp.int32)
-            params, rest = per_seed[seed_pos[s]]
-            state = (params, rest, init_c(params, sched, data))
-            for e in range(epochs):
-                state, losses, l_, m_ = run_epoch(prog_c, ev_c, state, sched, jnp.asarray(orders[s, e]))
-                losses_all[m, e * steps : (e + 1) * steps] = np.asarray(losses)
-                vl[m, e], vm[m, e] = float(l_), float(m_)
-                ends[m, e] = time.perf_counter() - mine
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-        train_s = time.perf_counter() - start
-
+        rows = list(range(len(grid)))
+        train_s = sum(
+            run.population(grid, rows[i : i + chunk], devs, data) for i in range(0, len(grid), chunk)
+        )
+    r = run.records
     how = "sequential" if sequential else "one program"
     return collect(
-        "jax",
-        how,
-        named,
-        seed_list,
-        target,
-        mode,
-        base,
-        vm,
-        vl,
-        losses_all,
-        ends,
-        compile_s,
-        train_s,
-        _bytes(prog_c),
-    )
+        "jax", how, named, seed_list, target, mode, base, r["vm"], r["vl"], r["losses"], r["ends"],
+        run.compile_s, train_s, _bytes(run.program[2]), epochs=int(epochs), eval_every=every,
+        chunks=1 if sequential else -(-len(grid) // chunk), devices=max(1, len(devs)),
+    )  # fmt: skip
+
+
+def _check_callables(where: str, model: Any, optimizer: Any, loss: Any, metric: Any) -> None:
+    if not callable(model):
+        raise TypeError(f"{where}: model must be a callable seed -> nnx.Module, got {model!r}")
+    if not callable(optimizer):
+        raise TypeError(f"{where}: optimizer must be a callable lr -> optax.GradientTransformation")
+    for fn, name in ((loss, "loss"), (metric, "metric")):
+        if not callable(fn):
+            raise TypeError(f"{where}: {name} must be a callable (model, x, y) -> scalar, got {fn!r}")
+
+
+def _build(where: str, model: Callable[[int], nnx.Module], seed: int) -> tuple[Any, Any, Any]:
+    """``model(seed)`` split into (graph, trained params, the rest)."""
+    net = model(seed)
+    if not isinstance(net, nnx.Module):
+        raise TypeError(f"{where}: model({seed}) must return an nnx.Module, got {type(net).__name__}")
+    return nnx.split(net, nnx.Param, ...)  # type: ignore[return-value]
 
 
 def _bytes(compiled: Any) -> int | None:
@@ -324,8 +485,3 @@ def _bytes(compiled: Any) -> int | None:
         return int(ma.argument_size_in_bytes + ma.output_size_in_bytes + ma.temp_size_in_bytes)
     except (AttributeError, TypeError, NotImplementedError):
         return None
-
-
-def _compile(prog: Any, path: str, state: tuple[Any, ...], idx: jax.Array, data: Any) -> Any:
-    """The epoch (``path="scan"``) or update (``"steps"``) program, compiled ahead of time."""
-    return prog.lower(*state, idx if path == "scan" else idx[..., 0, :], data).compile()

@@ -10,16 +10,23 @@ Two ways to run them:
 
 * ``sequential=True`` — one member after another, each a plain eager loop
   (``zero_grad → loss → backward → step → scheduler.step()``): the article's way.
-* ``sequential=False`` (default) — all members in one eager loop with ``torch.func``: every
+* ``sequential=False`` (default) — all members in one eager loop with ``torch.func`` (``how``:
+  "one torch.func loop"; nothing is compiled, so there is no compilation time): every
   member's parameters are separate leaf tensors, stacked for a
   ``vmap(functional_call(...))`` forward over the members' batches; one backward of the
   sum of the members' losses gives each member exactly its own gradient; one optimizer
   from the factory holds one param group per member, and one :class:`ScheduleLR` sets each
   group's lr from its member's schedule. Same arithmetic, fewer kernel launches.
+
+With ``process_group=`` (e.g. ``torch.distributed.group.WORLD`` under ``torchrun``) the
+members are split over the group's ranks in contiguous blocks, each rank trains its block,
+and the records are gathered so that every rank returns the whole result. A run whose
+estimated memory exceeds the budget trains its members in chunks that fit, or is refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -30,11 +37,14 @@ import torch.nn.functional as F
 
 from lrsched_jax.core.arena import (
     CompareResult,
+    Footprint,
     Mode,
     Progress,
     batch_order,
     check_arena,
+    check_eval_every,
     collect,
+    eval_points,
     member_grid,
 )
 from lrsched_jax.core.schedule import Schedule
@@ -61,6 +71,151 @@ def _pair(where: str, name: str, data: Any, device: Any) -> tuple[torch.Tensor, 
     return (x, y) if device is None else (x.to(device), y.to(device))
 
 
+@dataclasses.dataclass
+class _Arena:
+    """One run's pieces and record arrays (rows: members in :func:`member_grid` order)."""
+
+    named: list[tuple[str, Schedule]]
+    grid: list[tuple[int, int]]
+    fresh: Callable[[int], torch.nn.Module]
+    optimizer: Callable[[Iterable[Any]], torch.optim.Optimizer]
+    loss: OutputLoss
+    metric: OutputLoss
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    batch_size: int
+    steps: int
+    epochs: int
+    eval_every: int
+    progress: Progress | None
+    total: int
+    records: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    done: int = 0
+
+    def __post_init__(self) -> None:
+        k = self.epochs * len(eval_points(self.steps, self.eval_every))
+        m = len(self.grid)
+        self.records = {
+            "losses": np.zeros((m, self.epochs * self.steps)),
+            "vm": np.zeros((m, k)),
+            "vl": np.zeros((m, k)),
+            "ends": np.zeros((m, k)),
+        }
+
+    def order(self, seeds: Sequence[int], epoch: int) -> torch.Tensor:
+        """The epoch's batch orders, one per member, made when the epoch starts."""
+        n = len(self.train[0])
+        mine = {s: batch_order(s, epoch, n, self.batch_size) for s in set(seeds)}
+        return torch.from_numpy(np.stack([mine[s] for s in seeds])).to(self.train[0].device)
+
+    def tick(self, count: int) -> None:
+        self.done += count
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    def evaluate(self, net: torch.nn.Module) -> tuple[float, float]:
+        was = net.training
+        net.eval()
+        with torch.no_grad():
+            out = net(self.val[0])
+            res = float(self.loss(out, self.val[1])), float(self.metric(out, self.val[1]))
+        net.train(was)
+        return res
+
+    def sequential(self, rows: Sequence[int]) -> None:
+        """``rows`` one after another, each a plain eager loop."""
+        xt, yt = self.train
+        at = set(eval_points(self.steps, self.eval_every))
+        r = self.records
+        for m in rows:
+            i, s = self.grid[m]
+            mine = time.perf_counter()
+            net = self.fresh(s)
+            opt = self.optimizer(net.parameters())
+            sched = ScheduleLR(opt, self.named[i][1])
+            j = 0
+            for e in range(self.epochs):
+                order = self.order([s], e)[0]
+                out = []
+                for k in range(self.steps):
+                    b = order[k]
+                    opt.zero_grad()
+                    value = self.loss(net(xt[b]), yt[b])
+                    value.backward()
+                    opt.step()
+                    sched.step()
+                    out.append(value.detach())
+                    if k + 1 in at:
+                        r["vl"][m, j], r["vm"][m, j] = self.evaluate(net)
+                        r["ends"][m, j] = time.perf_counter() - mine
+                        j += 1
+                r["losses"][m, e * self.steps : (e + 1) * self.steps] = torch.stack(out).cpu().numpy()
+                self.tick(1)
+
+    def population(self, rows: Sequence[int]) -> None:
+        """``rows`` together in one ``torch.func`` loop (see the module docstring)."""
+        from torch.func import functional_call
+
+        seeds = [self.grid[m][1] for m in rows]
+        nets = {s: self.fresh(s) for s in dict.fromkeys(seeds)}
+        template = nets[seeds[0]]
+        names = [k for k, _ in template.named_parameters()]
+        # Each member's own leaf tensors: its optimizer state and lr are its param group's.
+        params = [
+            {k: p.detach().clone().requires_grad_(True) for k, p in nets[s].named_parameters()} for s in seeds
+        ]
+        opt = self.optimizer([{"params": list(p.values())} for p in params])
+        if len(opt.param_groups) != len(rows):
+            raise ValueError(f"compare: optimizer(groups) must keep the {len(rows)} param groups it is given")
+        sched = ScheduleLR(opt, [self.named[self.grid[m][0]][1] for m in rows])
+
+        def forward(p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+            return functional_call(template, p, (x,))
+
+        def stacked() -> dict[str, torch.Tensor]:
+            return {k: torch.stack([p[k] for p in params]) for k in names}
+
+        batched, member_loss = torch.func.vmap(forward), torch.func.vmap(self.loss)
+        (xt, yt), (xv, yv) = self.train, self.val
+        at, r, j, start = set(eval_points(self.steps, self.eval_every)), self.records, 0, time.perf_counter()
+        for e in range(self.epochs):
+            order, out = self.order(seeds, e), []
+            for k in range(self.steps):
+                b = order[:, k]
+                opt.zero_grad()
+                values = member_loss(batched(stacked(), xt[b]), yt[b])
+                values.sum().backward()
+                opt.step()
+                sched.step()
+                out.append(values.detach())
+                if k + 1 in at:
+                    template.eval()
+                    with torch.no_grad():
+                        outs = torch.func.vmap(forward, in_dims=(0, None))(stacked(), xv)
+                        for row, o in zip(rows, outs):
+                            r["vl"][row, j], r["vm"][row, j] = (
+                                float(self.loss(o, yv)),
+                                float(self.metric(o, yv)),
+                            )
+                    template.train()
+                    r["ends"][rows, j] = time.perf_counter() - start
+                    j += 1
+            r["losses"][rows, e * self.steps : (e + 1) * self.steps] = torch.stack(out, dim=1).cpu().numpy()
+            self.tick(len(rows))
+
+
+def _gather(run: _Arena, rows: list[int], group: Any) -> None:
+    """Every rank's records of its own rows, gathered into every rank's arrays."""
+    import torch.distributed as dist
+
+    mine = {k: v[rows] for k, v in run.records.items()}
+    got: list[Any] = [None] * dist.get_world_size(group)
+    dist.all_gather_object(got, (rows, mine), group=group)
+    for their_rows, theirs in got:
+        for k, v in theirs.items():
+            run.records[k][their_rows] = v
+
+
 def compare(
     model: Callable[[int], torch.nn.Module],
     optimizer: Callable[[Iterable[Any]], torch.optim.Optimizer],
@@ -76,8 +231,11 @@ def compare(
     target: float | None = None,
     mode: Mode = "max",
     baseline: str | None = None,
+    eval_every: int | None = None,
     sequential: bool = False,
     device: torch.device | str | None = None,
+    process_group: Any = None,
+    memory_budget: int | None = None,
     progress: Progress | None = None,
 ) -> CompareResult:
     """Train every ``(schedule, seed)`` member for ``epochs`` epochs; the torch counterpart of
@@ -90,11 +248,14 @@ def compare(
       ``lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)``; a :class:`ScheduleLR` then sets
       the lr of update ``k`` to the member's ``schedule(k)`` (the factory's lr is replaced).
     * ``loss(output, y)`` is minimised; ``metric(output, y)`` (default :func:`accuracy`) and
-      ``loss`` are evaluated on the whole of ``val`` after every epoch, in ``eval()`` mode
-      under ``torch.no_grad()``.
-    * ``target``, ``mode``, ``baseline``, ``progress``: as in :func:`lrsched_jax.compare`.
+      ``loss`` are evaluated on the whole of ``val`` after every ``eval_every`` updates of an
+      epoch and at its end, in ``eval()`` mode under ``torch.no_grad()``.
+    * ``process_group``: split the members over its ranks (every rank calls ``compare`` with
+      the same arguments and returns the whole result).
+    * ``target``, ``mode``, ``baseline``, ``eval_every``, ``memory_budget``, ``progress``: as in
+      :func:`lrsched_jax.compare`.
 
-    ``compile_s`` is 0 (eager). ``TypeError`` / ``ValueError`` name the bad argument.
+    ``compile_s`` is 0 (nothing is compiled). ``TypeError`` / ``ValueError`` name the bad argument.
     """
     where = "compare"
     named, seed_list, base = check_arena(where, schedules, seeds, epochs, target, mode, baseline)
@@ -109,8 +270,8 @@ def compare(
     if not 1 <= batch_size <= n:
         raise ValueError(f"{where}: batch_size must be in [1, {n}] (the training samples), got {batch_size}")
     steps = n // int(batch_size)
+    every = check_eval_every(where, eval_every, steps, len(xv), int(batch_size))
     grid = member_grid(len(named), seed_list)
-    M = len(grid)
 
     def fresh(seed: int) -> torch.nn.Module:
         net = model(seed)
@@ -118,98 +279,47 @@ def compare(
             raise TypeError(f"{where}: model({seed}) must return a torch.nn.Module, got {type(net).__name__}")
         return net if device is None else net.to(device)
 
-    def evaluate(net: torch.nn.Module) -> tuple[float, float]:
-        was = net.training
-        net.eval()
-        with torch.no_grad():
-            out = net(xv)
-            res = float(loss(out, yv)), float(metric(out, yv))
-        net.train(was)
-        return res
+    first = fresh(seed_list[0])
+    if not sequential and dict(first.named_buffers()):
+        raise ValueError(
+            f"{where}: sequential=False needs a model without buffers (found "
+            f"{sorted(dict(first.named_buffers()))}); pass sequential=True"
+        )
+    param_bytes = sum(p.numel() * p.element_size() for p in first.parameters())
+    fp = Footprint.estimate(
+        param_bytes=param_bytes,
+        opt_state_bytes=2 * param_bytes,  # Adam's two moments: the most a torch optimizer keeps
+        n_updates=int(epochs) * steps,
+        n_evals=int(epochs) * len(eval_points(steps, every)),
+        steps_per_epoch=steps,
+        batch_size=int(batch_size),
+        data_bytes=sum(t.numel() * t.element_size() for t in (xt, yt, xv, yv)),
+        n_schedules=0,
+        itemsize=0,
+    )
+    ranks, rank = 1, 0
+    if process_group is not None:
+        import torch.distributed as dist
 
-    losses_all = np.zeros((M, epochs * steps))
-    vm = np.zeros((M, epochs))
-    vl = np.zeros((M, epochs))
-    ends = np.zeros((M, epochs))
-    total, done = M * epochs, 0
+        if not (dist.is_available() and dist.is_initialized()):
+            raise ValueError(f"{where}: process_group is given but torch.distributed is not initialised")
+        ranks, rank = dist.get_world_size(process_group), dist.get_rank(process_group)
+    mine = [int(m) for m in np.array_split(np.arange(len(grid)), ranks)[rank]]
+    chunk = 1 if sequential else fp.plan(where, len(grid), memory_budget)
+    run = _Arena(
+        named, grid, fresh, optimizer, loss, metric, (xt, yt), (xv, yv), int(batch_size), steps, int(epochs),
+        every, progress, len(mine) * int(epochs),
+    )  # fmt: skip
     start = time.perf_counter()
-    if sequential:
-        for m, (i, s) in enumerate(grid):
-            mine = time.perf_counter()
-            net = fresh(s)
-            opt = optimizer(net.parameters())
-            sched = ScheduleLR(opt, named[i][1])
-            for e in range(epochs):
-                order = torch.from_numpy(batch_order(s, e, n, int(batch_size))).to(xt.device)
-                out = []
-                for k in range(steps):
-                    b = order[k]
-                    opt.zero_grad()
-                    value = loss(net(xt[b]), yt[b])
-                    value.backward()
-                    opt.step()
-                    sched.step()
-                    out.append(value.detach())
-                losses_all[m, e * steps : (e + 1) * steps] = torch.stack(out).cpu().numpy()
-                vl[m, e], vm[m, e] = evaluate(net)
-                ends[m, e] = time.perf_counter() - mine
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-    else:
-        from torch.func import functional_call
-
-        nets = {s: fresh(s) for s in seed_list}
-        template = nets[seed_list[0]]
-        names = [k for k, _ in template.named_parameters()]
-        buffers = dict(template.named_buffers())
-        if buffers:
-            raise ValueError(
-                f"{where}: sequential=False needs a model without buffers (found {sorted(buffers)}); "
-                "pass sequential=True"
-            )
-        # Each member's own leaf tensors: its optimizer state and lr are its param group's.
-        params = [
-            {k: p.detach().clone().requires_grad_(True) for k, p in nets[s].named_parameters()}
-            for _, s in grid
-        ]
-        opt = optimizer([{"params": list(p.values())} for p in params])
-        if len(opt.param_groups) != M:
-            raise ValueError(f"{where}: optimizer(groups) must keep the {M} param groups it is given")
-        sched = ScheduleLR(opt, [named[i][1] for i, _ in grid])
-
-        def forward(p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-            return functional_call(template, p, (x,))
-
-        batched = torch.func.vmap(forward)
-        member_loss = torch.func.vmap(loss)
-        for e in range(epochs):
-            order = torch.from_numpy(np.stack([batch_order(s, e, n, int(batch_size)) for _, s in grid])).to(
-                xt.device
-            )
-            out = []
-            for k in range(steps):
-                b = order[:, k]
-                stacked = {k2: torch.stack([p[k2] for p in params]) for k2 in names}
-                opt.zero_grad()
-                values = member_loss(batched(stacked, xt[b]), yt[b])
-                values.sum().backward()
-                opt.step()
-                sched.step()
-                out.append(values.detach())
-            losses_all[:, e * steps : (e + 1) * steps] = torch.stack(out, dim=1).cpu().numpy()
-            template.eval()
-            with torch.no_grad():
-                stacked = {k2: torch.stack([p[k2] for p in params]) for k2 in names}
-                outs = torch.func.vmap(forward, in_dims=(0, None))(stacked, xv)
-                for m in range(M):
-                    vl[m, e], vm[m, e] = float(loss(outs[m], yv)), float(metric(outs[m], yv))
-            template.train()
-            ends[:, e] = time.perf_counter() - start
-            done += M
-            if progress is not None:
-                progress(done, total)
+    for i in range(0, len(mine), max(1, chunk)):
+        (run.sequential if sequential else run.population)(mine[i : i + chunk])
     train_s = time.perf_counter() - start
-
-    how = "sequential" if sequential else "one program"
-    return collect("torch", how, named, seed_list, target, mode, base, vm, vl, losses_all, ends, 0.0, train_s)
+    if ranks > 1:
+        _gather(run, mine, process_group)
+    r = run.records
+    how = "sequential" if sequential else "one torch.func loop"
+    return collect(
+        "torch", how, named, seed_list, target, mode, base, r["vm"], r["vl"], r["losses"], r["ends"], 0.0,
+        train_s, epochs=int(epochs), eval_every=every,
+        chunks=1 if sequential else -(-max(1, len(mine)) // chunk), processes=ranks,
+    )  # fmt: skip

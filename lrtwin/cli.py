@@ -20,7 +20,7 @@ __all__ = ["main"]
 
 SPEC_HELP = (
     'a schedule: a config JSON string (\'{"name": "cosine", "init_lr": 0.1, "total_steps": 1000}\'), '
-    "a .json/.yaml file, or the short form name:key=value,... "
+    "a .json/.yaml/.yml file, or the short form name:key=value,... "
     "(e.g. warmup_cosine:peak_lr=1e-3,warmup_steps=500,total_steps=10000)"
 )
 
@@ -71,6 +71,28 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {v}")
+    return v
+
+
+def _horizon(text: str) -> int:
+    """A plot's number of steps: a whole number in ``[1, 2**53]``, written as ``int`` or
+    ``float`` reads it (``10_000_000``, ``1e7``)."""
+    try:
+        v = int(text)
+    except ValueError:
+        try:
+            f = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number of steps, got {text!r}") from None
+        if not f.is_integer():
+            raise argparse.ArgumentTypeError(f"expected a whole number of steps, got {text!r}") from None
+        v = int(f)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
+    if v > 2**53:
+        raise argparse.ArgumentTypeError(
+            f"expected at most 2**53 steps (the whole steps that float64 holds exactly), got {text}"
+        )
     return v
 
 
@@ -125,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed (default 0)")
     demo.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help=DEVICE_HELP)
     demo.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (none either when stderr is not a terminal)",
+    )
+    demo.add_argument(
         "--devices",
         type=_positive_int,
         default=1,
@@ -146,9 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP)
     plot.add_argument(
         "--steps",
-        type=_positive_int,
+        type=_horizon,
         default=None,
-        help="number of steps (default: 10%% past the last phase; a few periods of a periodic schedule)",
+        help="number of steps, up to 2**53; 1e7 and 10_000_000 are accepted (default: 10%% past the "
+        "last phase; a few periods of a periodic schedule). Up to 100,000 steps every step is drawn "
+        "and written; beyond, at most 23,800 steps, evenly spaced and dense around each change "
+        "point, each value exact at its integer step",
     )
     plot.add_argument("--log", action="store_true", help="log-scale lr axis")
     plot.add_argument(
@@ -161,7 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
             "a suffix, and a folder gets lrtwin_plot.png inside"
         ),
     )
-    plot.add_argument("--csv", type=Path, default=None, help="also write step,lr... values to this CSV file")
+    plot.add_argument(
+        "--csv",
+        type=Path,
+        default=None,
+        help="also write the values to this CSV file: a '#' line saying which steps it holds, then "
+        "step,<schedule>,... rows (pandas.read_csv(path, comment='#'), numpy.loadtxt(path, "
+        "delimiter=',', skiprows=2))",
+    )
 
     compare = sub.add_parser(
         "compare",
@@ -223,6 +260,37 @@ def build_parser() -> argparse.ArgumentParser:
         "lrtwin-compare-* folder here)",
     )
     compare.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help=DEVICE_HELP)
+    compare.add_argument(
+        "--baseline",
+        default=None,
+        metavar="NAME",
+        help="the schedule the speed-ups are against: its name (a default schedule's, or a spec as "
+        "typed) (default: the first constant schedule)",
+    )
+    compare.add_argument(
+        "--eval-every",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="updates between evaluations of the validation set, within each epoch and at its end "
+        "(default 12: four per epoch); the resolution of updates to target",
+    )
+    compare.add_argument(
+        "--devices",
+        type=_positive_int,
+        default=1,
+        help="spread the members over N devices: JAX shards them over N devices (on a CPU, N "
+        "simulated ones: XLA_FLAGS=--xla_force_host_platform_device_count=N); torch starts N gloo "
+        "processes (or run under torchrun) and gathers the results on rank 0",
+    )
+    compare.add_argument(
+        "--memory-budget",
+        type=float,
+        default=None,
+        metavar="GIB",
+        help="GiB the run may plan to hold (default: half the available memory); a larger run is "
+        "trained in chunks that fit, or refused before anything is written",
+    )
     compare.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     sub.add_parser(
@@ -236,18 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _plot(args: argparse.Namespace) -> int:
     from lrsched_jax.core.config import from_spec
-    from lrsched_jax.core.plots import default_horizon
+    from lrsched_jax.core.plots import default_horizon, sample_steps
 
     schedules = [from_spec(s) for s in args.specs]
     steps = args.steps or default_horizon(schedules)
-    t = np.arange(steps)
+    t = sample_steps(schedules, steps)
     if args.csv is not None:
-        with args.csv.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["step", *_labels(schedules, width=200)])
-            cols = [s(t) for s in schedules]
-            for i in range(steps):
-                w.writerow([i, *[repr(float(c[i])) for c in cols]])
+        _write_csv(args.csv, schedules, steps, t)
         print(f"wrote {args.csv}")
     output = args.output if args.output is not None or args.csv is not None else Path("lrtwin_plot.png")
     if output is not None:
@@ -267,15 +330,31 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _labels(schedules: Sequence[object], width: int = 60) -> list[str]:
+def _write_csv(path: Path, schedules: Sequence[object], steps: int, t: np.ndarray) -> None:
+    """``# <how the steps were sampled>``, then ``step,<label>,...`` and one row per step:
+    ``pandas.read_csv(path, comment="#")`` or ``numpy.loadtxt(path, delimiter=",", skiprows=2)``."""
+    from lrsched_jax.core.plots import describe_sampling
+
+    cols = [s(t) for s in schedules]  # type: ignore[operator]
+    with path.open("w", newline="") as f:
+        f.write(f"# lrtwin plot: {describe_sampling(steps, t)}\n")
+        w = csv.writer(f)
+        # no '#' in the column names: a reader that strips comments would cut the header there
+        w.writerow(["step", *_labels(schedules, width=200, repeat=" ({})")])
+        for i, step in enumerate(t.tolist()):
+            w.writerow([step, *[repr(float(c[i])) for c in cols]])
+
+
+def _labels(schedules: Sequence[object], width: int = 60, repeat: str = " #{}") -> list[str]:
     """Legend / column labels: each schedule's short label; where two would read the same
-    (cut at ``width``), the full label, and where even those agree, a ``#n`` suffix."""
+    (cut at ``width``), the full label, and where even those agree, the ``repeat`` suffix
+    with the schedule's position (1-based)."""
     from lrsched_jax.core.plots import label
 
     short = [label(s, width=width) for s in schedules]  # type: ignore[arg-type]
     full = [label(s, width=10**9) for s in schedules]  # type: ignore[arg-type]
     out = [f if short.count(sh) > 1 else sh for sh, f in zip(short, full)]
-    return [f"{lab} #{i + 1}" if out.count(lab) > 1 else lab for i, lab in enumerate(out)]
+    return [lab + repeat.format(i + 1) if out.count(lab) > 1 else lab for i, lab in enumerate(out)]
 
 
 def simulate_cpu_devices(n: int) -> None:
@@ -287,11 +366,30 @@ def simulate_cpu_devices(n: int) -> None:
     os.environ["XLA_FLAGS"] = " ".join([*kept, f"{flag}={n}"])
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, except that an option no subcommand knows is reported by that
+    subcommand (its usage, not the top level's), with the closest option it has."""
+    import difflib
+
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        sub = subs.choices[args.command]
+        options = [o for a in sub._actions for o in a.option_strings]
+        hints = []
+        for word in extra:
+            close = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.6)
+            if word.startswith("-") and close:
+                hints.append(f"{word}: did you mean {close[0]}?")
+        sub.error(f"unrecognized arguments: {' '.join(extra)}" + (f" ({'; '.join(hints)})" if hints else ""))
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns its exit status: 0, 2 for a bad argument or input (one
     line on stderr), 130 after Ctrl-C (one line, no traceback)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if args.imports:
         import importlib
 
@@ -306,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lrtwin.devices import pin_jax_to_cpu
 
         pin_jax_to_cpu(args.device)
-    if args.command == "demo":
+    if args.command == "demo" or (args.command == "compare" and args.framework == "jax"):
         if args.devices > 1:
             simulate_cpu_devices(args.devices)
     try:
@@ -330,6 +428,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 quick=args.quick,
                 sequential=args.sequential,
                 device=args.device,
+                devices=args.devices,
+                baseline=args.baseline,
+                eval_every=args.eval_every,
+                memory_budget=None if args.memory_budget is None else int(args.memory_budget * 2**30),
                 progress=not args.no_progress,
             )
         from lrtwin.demo import run_demo
@@ -342,6 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             device=args.device,
             devices=args.devices,
             task=args.task,
+            progress=not args.no_progress,
         )
     except (ValueError, TypeError, OSError) as e:
         parser.exit(2, f"lrtwin {args.command}: error: {e}\n")

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lrsched_jax.core.arena import strict_json
 from lrsched_jax.core.schedule import Schedule
 from lrtwin.demo.data import SIZES, Digits, load_digits
 from lrtwin.demo.outputs import OutputDir
@@ -130,20 +132,13 @@ def _optimizers(name: str, framework: str) -> Any:
     return lambda p: torch.optim.AdamW(p, lr=0.1, weight_decay=WEIGHT_DECAY)
 
 
-def _run(
-    framework: str,
-    data: Digits,
-    schedules: dict[str, Schedule],
-    seeds: list[int],
-    epochs: int,
-    target: float,
-    optimizer: str,
-    sequential: bool,
-    device: str,
-    progress: Callable[[int, int], None],
-) -> Any:
+def _run(framework: str, data: Digits, schedules: dict[str, Schedule], seeds: list[int], **kw: Any) -> Any:
+    """Train the members in ``framework``; ``kw``: the arena's arguments, ``optimizer`` (a
+    name), ``device`` and ``devices``."""
     weights = {s: numpy_weights(s) for s in seeds}
-    args = dict(target=target, sequential=sequential, batch_size=BATCH, progress=progress)
+    optimizer, device, devices = kw.pop("optimizer"), kw.pop("device"), kw.pop("devices")
+    kw["batch_size"] = BATCH
+    epochs = kw.pop("epochs")
     if framework == "jax":
         import jax
 
@@ -159,7 +154,8 @@ def _run(
                 schedules,
                 seeds,
                 epochs,
-                **args,  # type: ignore[arg-type]
+                devices=None if devices == 1 else jax.devices(jax_platform(device))[:devices],
+                **kw,
             )
     import torch
 
@@ -172,6 +168,8 @@ def _run(
         # A 64-128-10 network on batches of 32: one thread is the fastest, and it keeps the
         # times stable when other processes share the cores (as the demo's torch runner).
         torch.set_num_threads(1)
+    import torch.distributed as dist
+
     return torch_compare(
         lambda s: torch_mlp_from(weights[s]),
         _optimizers(optimizer, "torch"),
@@ -181,37 +179,73 @@ def _run(
         seeds,
         epochs,
         device=where,
-        **args,  # type: ignore[arg-type]
+        process_group=dist.group.WORLD if dist.is_available() and dist.is_initialized() else None,
+        **kw,
     )
 
 
+def check_fits(n_schedules: int, seeds: int, epochs: int, eval_every: int, budget: int | None) -> int:
+    """The digits run's memory estimate checked against ``budget`` bytes before anything is
+    built or written (what :func:`lrsched_jax.compare` checks again): the members trained at
+    once; ``ValueError`` naming the sizes where the run cannot fit."""
+    from lrsched_jax.core.arena import Footprint, eval_points
+
+    params = sum((a + 1) * b for a, b in itertools.pairwise(SIZES)) * 4
+    steps = 1437 // BATCH  # the digits' training split
+    fp = Footprint.estimate(
+        param_bytes=params,
+        opt_state_bytes=2 * params,  # AdamW's two moments: the most of the three, as torch's estimate
+        n_updates=epochs * steps,
+        n_evals=epochs * len(eval_points(steps, eval_every)),
+        steps_per_epoch=steps,
+        batch_size=BATCH,
+        data_bytes=(1437 + 359) * (64 * 4 + 8),
+        n_schedules=n_schedules,
+        itemsize=4,
+    )
+    return fp.plan("lrtwin compare", n_schedules * seeds, budget)
+
+
 def plot_arena(result: Any, path: Path) -> None:
-    """``compare.png``: validation accuracy and loss per schedule of an arena result, the median
-    over seeds with the min–max band."""
+    """``compare.png``: validation accuracy and loss per schedule of an arena result at every
+    evaluation, the median over seeds with the min–max band. Only finite values are drawn: a
+    diverged member's evaluations after its divergence (NaN) are left out of the median and
+    band, and a schedule whose members all diverged is named in the legend."""
+    from matplotlib.ticker import MaxNLocator
+
     from lrsched_jax.core.plots import pyplot
 
     plt = pyplot()
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(13, 5))
-    epochs = np.arange(1, result.epochs + 1)
+    x = np.asarray(result.eval_steps, dtype=float) / result.steps_per_epoch
     colors = plt.get_cmap("tab10")
-    lows = []
+    lows: list[float] = []
     for i, name in enumerate(result.schedules):
         mine = [m for m in result.members if m.schedule == name]
-        for ax, key in ((ax_acc, "val_metric"), (ax_loss, "val_loss")):
-            curves = np.asarray([getattr(m, key) for m in mine])
+        div = sum(m.diverged_at is not None for m in mine)
+        tag = f"{name} ({div}/{len(mine)} diverged)" if div else name
+        for ax, key in ((ax_acc, "eval_metric"), (ax_loss, "eval_loss")):
+            curves = np.asarray([getattr(m, key) for m in mine], dtype=float)
+            if key == "eval_loss":
+                curves[~(curves > 0)] = np.nan  # a log axis: nothing <= 0
+            curves[~np.isfinite(curves)] = np.nan
+            seen = ~np.isnan(curves).all(axis=0)
             c = colors(i % 10)
-            ax.plot(epochs, np.median(curves, axis=0), color=c, label=name, lw=1.6)
-            ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=c, alpha=0.18, lw=0)
-            if key == "val_metric":
-                lows.append(float(np.median(curves[:, min(1, result.epochs - 1)])))
+            if not seen.any():
+                ax.plot([], [], color=c, label=tag, lw=1.6)
+                continue
+            xs, cs = x[seen], curves[:, seen]
+            ax.plot(xs, np.nanmedian(cs, axis=0), color=c, label=tag, lw=1.6)
+            ax.fill_between(xs, np.nanmin(cs, axis=0), np.nanmax(cs, axis=0), color=c, alpha=0.18, lw=0)
+            if key == "eval_metric":
+                lows.append(float(np.nanmedian(cs[:, min(len(xs) - 1, len(xs) // result.epochs)])))
     if result.target is not None:
         ax_acc.axhline(result.target, color="k", ls=":", lw=1, label=f"target {result.target:g}")
-    ax_acc.set_ylim(max(0.0, min(lows) - 0.02), 1.0)
-    ax_acc.set_ylabel("validation accuracy")
-    ax_loss.set_yscale("log")
+    ax_acc.set_ylim(max(0.0, min(lows, default=0.0) - 0.02), 1.0)
+    ax_acc.set_ylabel(f"validation accuracy (every {result.eval_every} updates)")
+    if np.isfinite([v for m in result.members for v in m.eval_loss]).any():
+        ax_loss.set_yscale("log")
     ax_loss.set_ylabel("validation loss")
-    from matplotlib.ticker import MaxNLocator
-
     for ax in (ax_acc, ax_loss):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
@@ -227,7 +261,8 @@ def plot_arena(result: Any, path: Path) -> None:
 
 
 def arena_document(result: Any, meta: dict[str, Any]) -> dict[str, Any]:
-    """``compare.json``: ``meta``, then every member of an arena result and the verdicts."""
+    """``compare.json``: ``meta``, then every member of an arena result and the verdicts; strict
+    JSON (a diverged member's non-finite values are null, its ``note`` says why)."""
     members = [
         {
             "schedule": m.schedule,
@@ -238,25 +273,67 @@ def arena_document(result: Any, meta: dict[str, Any]) -> dict[str, Any]:
             "val_acc": m.val_metric,
             "val_loss": m.val_loss,
             "train_loss": m.train_loss,
+            "eval_acc": m.eval_metric,
+            "eval_loss": m.eval_loss,
+            "diverged_at": m.diverged_at,
+            "note": m.note,
             "config": m.config,
         }
         for m in result.members
     ]
-    return {
-        **meta,
-        "framework": result.framework,
-        "how": result.how,
-        "epochs": result.epochs,
-        "steps_per_epoch": result.steps_per_epoch,
-        "seeds": result.seeds,
-        "target_val_acc": result.target,
-        "baseline": result.baseline,
-        "compile_s": result.compile_s,
-        "train_s": result.train_s,
-        "schedules": result.schedules,
-        "members": members,
-        "verdicts": result.verdicts,
-    }
+    return strict_json(
+        {
+            **meta,
+            "framework": result.framework,
+            "how": result.how,
+            "devices": result.devices,
+            "processes": result.processes,
+            "chunks": result.chunks,
+            "epochs": result.epochs,
+            "steps_per_epoch": result.steps_per_epoch,
+            "eval_every": result.eval_every,
+            "eval_steps": result.eval_steps,
+            "seeds": result.seeds,
+            "target_val_acc": result.target,
+            "baseline": result.baseline,
+            "compile_s": result.compile_s,
+            "train_s": result.train_s,
+            "schedules": result.schedules,
+            "members": members,
+            "verdicts": result.verdicts,
+        }
+    )
+
+
+def _check_baseline(baseline: str | None, names: list[str]) -> None:
+    if baseline is not None and baseline not in names:
+        import difflib
+
+        near = difflib.get_close_matches(baseline, names, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ValueError(f"--baseline {baseline!r} is not one of the schedules ({', '.join(names)}){hint}")
+
+
+def _schedules(specs: Sequence[str] | None, lr: float, total: int) -> dict[str, Schedule]:
+    from lrsched_jax.core.config import from_spec
+
+    if not specs:
+        return default_schedules(lr, total)
+    schedules: dict[str, Schedule] = {}
+    for text in specs:
+        try:
+            schedules[text] = from_spec(text)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"--schedules {text!r}: {e}") from None
+    return schedules
+
+
+def _bar(total: int, desc: str, progress: bool) -> Any:
+    """A tqdm bar counting member-epochs; off with ``progress=False``, and off by itself where
+    stderr is not a terminal (``disable=None``), so a log file gets no bar lines."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="member-epoch", disable=None if progress else True)
 
 
 def run_compare(
@@ -272,6 +349,10 @@ def run_compare(
     quick: bool = False,
     sequential: bool = False,
     device: str = "cpu",
+    devices: int = 1,
+    baseline: str | None = None,
+    eval_every: int | None = None,
+    memory_budget: int | None = None,
     progress: bool = True,
 ) -> int:
     """The command: train the members, print the verdict table, write the outputs; returns 0.
@@ -279,9 +360,14 @@ def run_compare(
     Defaults: the eight :func:`default_schedules` at ``lr``, 8 seeds, 30 epochs, target
     validation accuracy 0.97; ``quick``: 3 seeds, 5 epochs, target 0.9. ``specs`` replaces
     the default schedules (each a spec for :func:`lrsched_jax.from_spec`, named by its text).
-    ``ValueError`` for bad arguments, before anything is trained or written.
+    ``baseline``: the schedule the speed-ups are against (default: the first constant one);
+    ``eval_every``: updates between evaluations (default: every 12, four per epoch);
+    ``devices``: JAX shards the members over that many devices, torch splits them over the
+    ranks of ``torch.distributed`` (started by the CLI or ``torchrun``); ``memory_budget``:
+    bytes (default half the available memory). ``ValueError`` for bad arguments or a run that
+    cannot fit, before anything is trained or written.
     """
-    from lrsched_jax.core.config import from_spec
+    from lrsched_jax.core.arena import check_eval_every
     from lrtwin.devices import check_device
 
     if framework not in ("jax", "torch"):
@@ -292,32 +378,46 @@ def run_compare(
         raise ValueError(f"--lr must be a positive number, got {lr!r}")
     seeds = seeds if seeds is not None else (3 if quick else 8)
     epochs = epochs if epochs is not None else (5 if quick else 30)
-    for value, flag in ((seeds, "--seeds"), (epochs, "--epochs")):
+    for value, flag in ((seeds, "--seeds"), (epochs, "--epochs"), (devices, "--devices")):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{flag} must be a whole number >= 1, got {value!r}")
     target = target if target is not None else (0.9 if quick else 0.97)
     if not 0 < target <= 1:
         raise ValueError(f"--target must be a validation accuracy in (0, 1], got {target}")
     check_device(device, (framework,))
-    data = load_digits()
-    steps = len(data.x_train) // BATCH
-    if specs:
-        schedules: dict[str, Schedule] = {}
-        for text in specs:
-            try:
-                schedules[text] = from_spec(text)
-            except (ValueError, TypeError) as e:
-                raise ValueError(f"--schedules {text!r}: {e}") from None
-    else:
-        schedules = default_schedules(lr, epochs * steps)
-    folder = _Folder.open(out)
-    from tqdm.auto import tqdm
+    steps = 1437 // BATCH
+    try:
+        every = check_eval_every("--eval-every", eval_every, steps, 359, BATCH)
+    except TypeError as e:
+        raise ValueError(str(e)) from None
+    schedules = _schedules(specs, lr, epochs * steps)
+    _check_baseline(baseline, list(schedules))
+    check_fits(len(schedules), seeds, epochs, every, memory_budget)
+    if framework == "jax" and epochs * steps >= 2**31:
+        raise ValueError(f"--epochs {epochs}: {epochs * steps} updates, more than Optax's int32 count allows")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if framework == "torch" and devices > 1 and world == 1:
+        raise ValueError(
+            "--devices N for torch: run `torchrun --nproc-per-node N --no-python lrtwin compare "
+            "--framework torch` (the members are split over the gloo ranks, rank 0 writes the outputs)"
+        )
+    if framework == "torch" and world > 1:
+        import torch.distributed as dist
 
+        if not dist.is_initialized():
+            dist.init_process_group("gloo")
+    rank = int(os.environ.get("RANK", "0"))
+    data = load_digits()
+    folder = _Folder.open(out) if rank == 0 else None
+    if (
+        baseline is None
+        and not any(s.to_config()["name"] == "constant" for s in schedules.values())
+        and rank == 0
+    ):
+        print("note: no constant schedule among the schedules, so no speed-ups; name one with --baseline")
     n = len(schedules) * seeds
     how = "one member at a time" if sequential else "all members in one program"
-    bar = tqdm(
-        total=n * epochs, desc=f"{framework}: {n} members, {how}", unit="member-epoch", disable=not progress
-    )
+    bar = _bar(n * epochs, f"{framework}: {n} members, {how}", progress and rank == 0)
 
     def tick(done: int, total: int) -> None:
         bar.update(done - bar.n)
@@ -325,22 +425,16 @@ def run_compare(
     t0 = time.perf_counter()
     try:
         result = _run(
-            framework,
-            data,
-            schedules,
-            list(range(seeds)),
-            epochs,
-            target,
-            optimizer,
-            sequential,
-            device,
-            tick,
-        )
+            framework, data, schedules, list(range(seeds)), epochs=epochs, target=target, optimizer=optimizer,
+            sequential=sequential, device=device, devices=devices, progress=tick, baseline=baseline,
+            eval_every=every, memory_budget=memory_budget,
+        )  # fmt: skip
     finally:
         bar.close()
     wall = time.perf_counter() - t0
-    print(result.table())
-    print(f"compile {result.compile_s:.2f} s, training {result.train_s:.2f} s, in all {wall:.2f} s")
+    if folder is None:
+        return 0
+    _report(result, wall)
     meta = {
         "command": "lrtwin compare",
         "data": "digits (scikit-learn 8x8), 80/20 split",
@@ -351,9 +445,27 @@ def run_compare(
         "device": device,
         "wall_s": wall,
     }
-    doc = arena_document(result, meta)
-    text = json.dumps(doc, indent=1)
+    text = json.dumps(arena_document(result, meta), indent=1, allow_nan=False)
     folder.write("compare.json", lambda p: _write_text(p, text + "\n"))
     folder.write("compare.png", lambda p: plot_arena(result, p))
     print(f"wrote {folder.root / 'compare.json'} and {folder.root / 'compare.png'}")
     return 0
+
+
+def _report(result: Any, wall: float) -> None:
+    print(result.table())
+    spread = ""
+    if result.devices > 1 or result.processes > 1:
+        spread = f", members over {max(result.devices, result.processes)} " + (
+            "devices" if result.devices > 1 else "processes"
+        )
+    if result.chunks > 1:
+        spread += f", in {result.chunks} chunks to fit the memory budget"
+    if result.framework == "jax":
+        print(
+            f"compile {result.compile_s:.2f} s, training {result.train_s:.2f} s, in all {wall:.2f} s{spread}"
+        )
+    else:
+        print(
+            f"training {result.train_s:.2f} s ({result.how}; nothing compiled), in all {wall:.2f} s{spread}"
+        )

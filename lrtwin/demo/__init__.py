@@ -51,10 +51,17 @@ __all__ = ["run_demo"]
 TARGET_ACC = 0.9
 
 
+#: Progress bars on (``lrtwin demo --no-progress`` turns them off for the run).
+_BARS = {"show": True}
+
+
 def _progress(total: int, desc: str, show: bool = True) -> tuple[Any, Any]:
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit="epoch", leave=True, disable=not show)
+    # disable=None: no bar where stderr is not a terminal (a log file would get a line per update).
+    bar = tqdm(
+        total=total, desc=desc, unit="epoch", leave=True, disable=None if show and _BARS["show"] else True
+    )
 
     def update(h: History) -> None:
         bar.update(1)
@@ -110,6 +117,7 @@ def run_demo(
     device: str = "cpu",
     devices: int = 1,
     task: str = "digits",
+    progress: bool = True,
 ) -> int:
     """Run the demo; write PNGs, ``summary.md``, ``summary.json`` and ``history.json`` to ``out``.
 
@@ -123,8 +131,9 @@ def run_demo(
 
     ``task``: ``"digits"`` (the default: the MLP on the digits, as above) or ``"lm"`` (a
     byte-level transformer on Python's standard-library sources, :mod:`lrtwin.demo.lm`; one
-    device, no torchrun).
+    device, no torchrun). ``progress``: progress bars (never where stderr is not a terminal).
     """
+    _BARS["show"] = progress
     if task not in ("digits", "lm"):
         raise ValueError(f"task must be 'digits' or 'lm', got {task!r}")
     if framework not in ("jax", "torch", "both"):

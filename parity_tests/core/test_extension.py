@@ -114,8 +114,8 @@ def test_user_schedule_in_the_cli(tmp_path):
         [*command, "--import", "user_schedule", "plot", spec, "--steps", "21", "--csv", str(out)], cwd=HERE
     )
     assert proc.returncode == 0, proc.stderr
-    rows = list(csv.reader(out.open()))
-    assert [float(r[1]) for r in rows[1:]][::10] == [0.1, 0.05, 0.025]
+    rows = list(csv.reader(out.open()))  # a "#" line says how the steps were sampled, then the header
+    assert [float(r[1]) for r in rows[2:]][::10] == [0.1, 0.05, 0.025]
     listed = run([sys.executable, "-m", "lrtwin", "--import", "user_schedule", "list"], cwd=HERE)
     assert "user_halving" in listed.stdout.split()
     # without the import the name is unknown; a missing module is one clear line, exit 2

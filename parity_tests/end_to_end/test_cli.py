@@ -16,6 +16,13 @@ from lrtwin.cli import main
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+def read_csv(path):
+    """The rows after the CSV's first line, a ``#`` comment saying how the steps were sampled."""
+    with path.open() as f:
+        assert f.readline().startswith("# lrtwin plot: ")
+        return list(csv.reader(f))
+
+
 def run(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "lrtwin.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
@@ -48,8 +55,7 @@ def test_plot_every_input_form(tmp_path):
         == 0
     )
     assert (tmp_path / "p.png").read_bytes()[:8] == PNG
-    with (tmp_path / "p.csv").open() as f:
-        rows = list(csv.reader(f))
+    rows = read_csv(tmp_path / "p.csv")
     assert len(rows) == 61 and rows[0][0] == "step" and len(rows[0]) == 5
     values = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
     expected = [
@@ -71,7 +77,10 @@ def test_plot_default_output_and_horizon(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["plot", "cosin:init_lr=1"], "unknown schedule name 'cosin'; valid names: article_one_cycle"),
+        (
+            ["plot", "cosin:init_lr=1"],
+            "unknown schedule name 'cosin'; did you mean 'cosine'\\? valid names: article_one_cycle",
+        ),
         (["plot", "cosine:init_lr=1,T_max=3"], r"cosine: unknown field\(s\) T_max; valid fields: init_lr"),
         (["plot", "cosine:init_lr=-1,total_steps=3"], "cosine: init_lr must be a finite learning rate >= 0"),
         (["plot", "missing.yaml"], "config file 'missing.yaml' does not exist"),
@@ -114,8 +123,7 @@ def test_plot_of_a_periodic_schedule_shows_a_few_periods(tmp_path):
     """A cyclic schedule's change points never end: three cycles, not 11,000,000 steps."""
     spec = "cyclic:base_lr=1e-3,max_lr=0.1,step_size_up=100"
     assert main(["plot", spec, "--csv", str(tmp_path / "c.csv")]) == 0
-    with (tmp_path / "c.csv").open() as f:
-        rows = list(csv.reader(f))[1:]
+    rows = read_csv(tmp_path / "c.csv")[1:]
     assert len(rows) == 660  # 10% past the 6th change point: 3 cycles of 200 steps
     values = np.array([float(r[1]) for r in rows])
     np.testing.assert_array_equal(values, lrs.cyclic(1e-3, 0.1, 100)(np.arange(660)))
@@ -130,12 +138,114 @@ def test_plot_of_a_periodic_schedule_shows_a_few_periods(tmp_path):
         (lrs.step_decay(0.1, 30, 0.5), 198),
         (lrs.one_cycle(0.1, 1000), 1100),  # a schedule that ends: 10% past its end, as before
         (lrs.multistep(0.1, [10, 30]), 100),
+        # phases far past 10**7 steps: the whole decay (it used to stop at 2,200 steps)
+        (lrs.warmup_cosine(1e-3, 2000, 20_000_000, min_lr=1e-5), 22_000_000),
+        (lrs.piecewise_constant([10**9, 10**12], [1.0, 0.5, 0.1]), 1_100_000_000_000),
+        # ten phases within 10**4 steps is not a periodic schedule: all of them
+        (lrs.piecewise_constant([1000 * i for i in range(1, 11)], [1 / i for i in range(1, 12)]), 11_000),
+        (lrs.cosine(0.1, 10**6, periodic=True), 6_600_000),  # a long period: still a few periods
     ],
 )
 def test_default_horizon(schedule, steps):
     from lrsched_jax.core.plots import default_horizon
 
     assert default_horizon([schedule]) == steps
+
+
+def loadtxt(path):
+    """The CSV as ``numpy.loadtxt`` reads it (the documented recipe: skip the '#' line and the header)."""
+    return np.loadtxt(path, delimiter=",", skiprows=2, ndmin=2)
+
+
+def test_plot_of_a_20m_step_schedule_draws_its_whole_shape_in_few_points(tmp_path):
+    """The default horizon covers the whole decay, sampled: the warm-up's peak, the decay to
+    min_lr, exact values at integer steps, a bounded number of rows that say they are sampled."""
+    from lrsched_jax.core.plots import MAX_POINTS
+
+    s = lrs.warmup_cosine(1e-3, 2000, 20_000_000, min_lr=1e-5)
+    path = tmp_path / "w.csv"
+    assert main(["plot", "warmup_cosine:peak_lr=1e-3,warmup_steps=2000,total_steps=2e7,min_lr=1e-5",
+                 "--csv", str(path)]) == 0  # fmt: skip
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# lrtwin plot: ") and "of the steps 0..21,999,999, sampled" in first
+    data = loadtxt(path)
+    steps, values = data[:, 0], data[:, 1]
+    assert 10_000 <= len(steps) <= MAX_POINTS and path.stat().st_size < 1_000_000
+    assert steps[0] == 0 and steps[-1] == 21_999_999 and np.all(np.diff(steps) > 0)
+    assert np.array_equal(steps, np.round(steps))
+    np.testing.assert_array_equal(values, s(steps.astype(np.int64)))  # exact, float64, integer steps
+    assert values[steps == 2000] == [1e-3]  # the warm-up's peak is drawn
+    assert np.sum(steps <= 2000) >= 30  # ... and the warm-up's shape
+    assert values[steps == 19_999_999][0] == pytest.approx(1e-5, rel=1e-6)  # the decay to min_lr
+    assert values[-1] == pytest.approx(1e-5, rel=1e-6)
+    assert np.all(np.diff(values[steps >= 2000]) <= 0)
+
+
+def test_plot_of_a_long_horizon_writes_a_small_csv(tmp_path):
+    """--steps 9e6 wrote a 290 MB CSV (every step); now at most MAX_POINTS rows, each exact."""
+    from lrsched_jax.core.plots import MAX_POINTS
+
+    path = tmp_path / "s.csv"
+    assert (
+        main(["plot", "step_decay:base_lr=0.1,step_size=1e6,gamma=0.5", "--steps", "9e6", "--csv", str(path)])
+        == 0
+    )
+    data = loadtxt(path)
+    assert len(data) <= MAX_POINTS and path.stat().st_size < 1_000_000
+    t = data[:, 0].astype(np.int64)
+    np.testing.assert_array_equal(data[:, 1], lrs.step_decay(0.1, 10**6, 0.5)(t))
+    for c in range(10**6, 9 * 10**6, 10**6):  # every jump drawn as one: the steps either side
+        assert {c - 1, c} <= set(t.tolist())
+
+
+def test_plot_of_1e12_steps_is_sampled(tmp_path):
+    """--steps 1e12 ended in an _ArrayMemoryError traceback: now a sampled plot and CSV."""
+    from lrsched_jax.core.plots import MAX_POINTS
+
+    spec = "cyclic:base_lr=1e-3,max_lr=0.1,step_size_up=100"  # ~10**10 change points
+    png, path = tmp_path / "t.png", tmp_path / "t.csv"
+    assert main(["plot", spec, "warmup_cosine:peak_lr=0.1,warmup_steps=1e3,total_steps=1e11",
+                 "--steps", "1e12", "--csv", str(path), "-o", str(png)]) == 0  # fmt: skip
+    assert png.read_bytes()[:8] == PNG
+    data = loadtxt(path)
+    assert len(data) <= MAX_POINTS and data[-1, 0] == 10**12 - 1
+    t = data[:, 0].astype(np.int64)
+    np.testing.assert_array_equal(data[:, 1], lrs.cyclic(1e-3, 0.1, 100)(t))
+    assert {100, 200, 1000, 10**11 - 1, 10**11} <= set(t.tolist())  # its first peaks, the other's phases
+
+
+def test_plot_steps_beyond_2_53_is_one_line_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["plot", "constant:value=0.1", "--steps", "1e17"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == "lrtwin plot: error: argument --steps: expected at most 2**53 steps (the whole steps that "\
+        "float64 holds exactly), got 1e17"  # fmt: skip
+
+
+def test_plot_resolution_threshold_and_help(capsys):
+    """Every step up to 100,000 steps; sampled beyond (said in --help too)."""
+    from lrsched_jax.core.plots import FULL_RESOLUTION, MAX_POINTS, sample_steps
+
+    s = [lrs.cosine(0.1, 200_000)]
+    assert FULL_RESOLUTION == 100_000
+    np.testing.assert_array_equal(sample_steps(s, 100_000), np.arange(100_000))
+    t = sample_steps(s, 100_001)
+    assert len(t) <= MAX_POINTS and t[0] == 0 and t[-1] == 100_000
+    with pytest.raises(SystemExit):
+        main(["plot", "--help"])
+    helptext = " ".join(capsys.readouterr().out.split())
+    assert "Up to 100,000 steps every step is drawn and written" in helptext
+    assert "comment='#'" in helptext
+
+
+def test_plot_csv_column_names_hold_no_comment_character(tmp_path):
+    """Two identical schedules get " (n)" suffixes in the CSV header, not "#n": a reader that
+    strips '#' comments (pandas' comment='#') would cut the header there."""
+    path = tmp_path / "d.csv"
+    assert main(["plot", "constant:value=0.1", "constant:value=0.1", "--csv", str(path)]) == 0
+    header = read_csv(path)[0]
+    assert header == ["step", "constant(value=0.1) (1)", "constant(value=0.1) (2)"]
 
 
 def test_plot_legend_labels_stay_distinct(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -62,6 +63,45 @@ def test_outputs(both):
     assert {"schedule", "seed", "final_val_acc", "steps_to_target", "val_acc"} <= m.keys()
     assert m["final_val_acc"] == m["val_acc"][-1] and len(m["val_acc"]) == 5
     assert "| warm-up + cosine |" in stdout and "wrote" in stdout
+    assert (doc["devices"], doc["processes"], doc["chunks"]) == (1, 1, 1)
+
+
+def test_updates_to_target_resolve_between_epoch_ends(both):
+    # Evaluated every 12 updates (after 12, 24, 36 and 44 of each epoch), not once per epoch:
+    # most members reach the target between epoch ends, and the verdicts tell schedules apart.
+    for name in ("jax", "torch"):
+        _, doc, stdout = both[name]
+        assert doc["eval_every"] == 12 and doc["eval_steps"][:5] == [12, 24, 36, 44, 56]
+        steps = [m["steps_to_target"] for m in doc["members"]]
+        assert sum(s is not None and s % 44 != 0 for s in steps) > len(steps) / 2
+        assert len({v["speedup_vs_baseline"]["median"] for v in doc["verdicts"].values()}) > 1
+        assert "checked every 12 updates" in stdout
+    # Only JAX compiles: torch's line says what its loop is, with no compilation figure.
+    assert "\ncompile " in both["jax"][2] and "nothing compiled" in both["torch"][2]
+    assert "chunks" not in both["torch"][2]
+
+
+def test_a_diverging_schedule_is_marked_in_table_json_and_picture(tmp_path):
+    specs = ["constant:value=0.05", "constant:value=1e30"]
+    r = run("--schedules", *specs, "--seeds", "2", "--epochs", "1", "--out", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    text = (tmp_path / "o" / "compare.json").read_text()
+    doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in compare.json"))
+    bad = [m for m in doc["members"] if m["schedule"] == specs[1]]
+    assert all(m["diverged_at"] is not None and "diverged" in m["note"] for m in bad)
+    assert doc["verdicts"][specs[1]]["diverged"] == 2 and "2 diverged" in r.stdout
+    assert (tmp_path / "o" / "compare.png").read_bytes()[:8] == PNG
+
+
+def test_baseline_flag_and_the_note_without_a_constant(tmp_path):
+    specs = ["cosine:init_lr=0.05,total_steps=44", "linear:init_lr=0.05,end_lr=0.0005,total_steps=44"]
+    common = ("--schedules", *specs, "--seeds", "1", "--epochs", "1", "--eval-every", "22", "--target", "0.5")
+    r = run(*common, "--out", str(tmp_path / "a"))
+    assert r.returncode == 0 and "note: no constant schedule" in r.stdout
+    r = run(*common, "--baseline", specs[1], "--out", str(tmp_path / "b"))
+    doc = json.loads((tmp_path / "b" / "compare.json").read_text())
+    assert doc["baseline"] == specs[1] and doc["eval_steps"] == [22, 44]
+    assert doc["verdicts"][specs[1]]["speedup_vs_baseline"] is not None
 
 
 def test_custom_schedules_and_rerun_in_its_own_folder(tmp_path):
@@ -89,10 +129,18 @@ def test_refuses_a_folder_it_did_not_create(tmp_path):
         (["--target", "1.5"], "--target"),
         (["--lr", "-1"], "--lr"),
         (["--seeds", "0"], "--seeds"),
+        (["--baseline", "cosin"], "did you mean 'cosine'"),
+        (["--eval-every", "0"], "--eval-every"),
+        # Refused in seconds by the memory estimate, before any weights, training or folder.
+        (["--seeds", "1000000"], "memory budget"),
+        (["--epochs", "100000000"], "memory budget"),
+        (["--quick", "--memory-budget", "0.0001"], "memory budget"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message):
+    t0 = time.perf_counter()
     r = run(*args, "--out", str(tmp_path / "x"))
+    assert time.perf_counter() - t0 < 60  # seconds, not the hours or the 14 GB of a real run
     assert r.returncode == 2
     assert message in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x").exists()

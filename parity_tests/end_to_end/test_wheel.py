@@ -144,7 +144,7 @@ def test_torch_side_and_cli_plot_work_without_the_jax_stack(venv, tmp_path):
     proc = _run([str(venv / "bin" / "python"), "-c", script], tmp_path)
     assert proc.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "c.png").stat().st_size > 0
-    rows = np.loadtxt(tmp_path / "c.csv", delimiter=",", skiprows=1)
+    rows = np.loadtxt(tmp_path / "c.csv", delimiter=",", skiprows=2)  # a "#" line, the header
     import lrsched_jax as lrs
 
     np.testing.assert_array_equal(rows[:, 1], lrs.cosine(0.1, 100)(rows[:, 0]))

@@ -101,7 +101,7 @@ def test_sequential_and_per_step_runs_are_the_same_members(one_program):
         np.testing.assert_allclose(other.step_losses, one_program.step_losses, rtol=2e-5, atol=1e-6)
         for a, b in zip(other.members, one_program.members):
             assert (a.schedule, a.seed) == (b.schedule, b.seed)
-            np.testing.assert_allclose(a.val_metric, b.val_metric, atol=1.5 / 60)
+            np.testing.assert_allclose(a.eval_metric, b.eval_metric, atol=1.5 / 60)
         assert other.how == ("sequential" if kw.get("sequential") else "one program")
 
 
@@ -111,11 +111,16 @@ def test_result_fields_and_baseline(one_program):
     assert res.step_losses.shape == (len(SCHEDULES) * len(SEEDS), T)
     assert res.compile_s > 0 and res.train_s > 0
     assert set(res.verdicts) == set(SCHEDULES)
+    # The default interval: ceil(60 validation samples / 16) = 4 updates, and each epoch's end.
+    assert res.eval_every == 4 and res.eval_steps == [4, 8, 10, 14, 18, 20]
     for m in res.members:
-        assert m.final_val_metric == m.val_metric[-1]
-        reached = [e for e, v in enumerate(m.val_metric) if v >= 0.6]
-        assert m.steps_to_target == ((reached[0] + 1) * STEPS if reached else None)
+        assert m.final_val_metric == m.val_metric[-1] == m.eval_metric[-1]
+        assert m.val_metric == [m.eval_metric[2], m.eval_metric[5]]  # the epochs' ends
+        reached = [e for e, v in enumerate(m.eval_metric) if v >= 0.6]
+        assert m.steps_to_target == (res.eval_steps[reached[0]] if reached else None)
         assert (m.seconds_to_target is None) == (m.steps_to_target is None)
+        assert m.diverged_at is None and m.note is None
+    assert res.chunks == 1 and res.devices == 1
     d = res.to_dict()
     assert "step_losses" not in d and len(d["members"]) == len(res.members)
     assert res.member("cosine", 7).seed == 7
@@ -182,6 +187,11 @@ def _call(**over):
         ({"batch_size": 10_000}, ValueError, "batch_size"),
         ({"batch_size": 2.0}, TypeError, "batch_size"),
         ({"path": "loop"}, ValueError, "path"),
+        ({"eval_every": 0}, ValueError, "eval_every"),
+        ({"eval_every": 2.0}, TypeError, "eval_every"),
+        ({"baseline": "cosin"}, ValueError, "did you mean 'cosine'"),
+        ({"devices": 10_000}, ValueError, "devices"),
+        ({"memory_budget": 10_000}, ValueError, "memory budget"),
         ({"train": (np.zeros((10, 8)), np.zeros(9))}, ValueError, "train"),
         ({"val": np.zeros((10, 8))}, TypeError, "val"),
         ({"optimizer": lambda lr: lr}, TypeError, "optimizer"),
@@ -192,3 +202,111 @@ def _call(**over):
 def test_bad_input_is_refused_naming_the_argument(over, error, match):
     with pytest.raises(error, match=match):
         _call(**over)
+
+
+def test_eval_every_sets_the_resolution_of_updates_to_target(one_program):
+    train, val = data()
+    res = compare(
+        model, momentum, train, val, SCHEDULES, SEEDS, EPOCHS, batch_size=BATCH, target=0.6, eval_every=3
+    )
+    assert res.eval_steps == [3, 6, 9, 10, 13, 16, 19, 20]
+    # The same training whatever the interval: the evaluations are read-only.
+    np.testing.assert_allclose(res.step_losses, one_program.step_losses, rtol=2e-5, atol=1e-6)
+    for m in res.members:
+        assert m.steps_to_target is None or m.steps_to_target in res.eval_steps
+    assert "checked every 3 updates" in res.table()
+
+
+def test_a_diverging_member_is_marked_and_the_others_train_on(one_program, tmp_path):
+    import json
+
+    from lrtwin.compare import plot_arena
+
+    train, val = data()
+    schedules = {"fixed": SCHEDULES["fixed"], "too large": lrs.constant(1e4)}
+    res = compare(model, momentum, train, val, schedules, SEEDS, EPOCHS, batch_size=BATCH, target=0.6)
+    for seed in SEEDS:
+        bad, good = res.member("too large", seed), res.member("fixed", seed)
+        assert bad.diverged_at is not None and "diverged" in bad.note
+        assert not np.isfinite(res.step_losses[res.members.index(bad)]).all()
+        assert good.diverged_at is None
+    # The fixed members train exactly as without the diverging ones beside them.
+    np.testing.assert_allclose(
+        res.step_losses[: len(SEEDS)], one_program.step_losses[: len(SEEDS)], rtol=2e-5
+    )
+    assert res.verdicts["too large"]["diverged"] == len(SEEDS) and res.verdicts["fixed"]["diverged"] == 0
+    assert res.verdicts["too large"]["final_val_metric"] is None
+    assert "2 diverged" in res.table()
+    text = json.dumps(res.to_dict(), allow_nan=False)  # strict JSON: NaN became null
+    assert json.loads(text)["members"][-1]["eval_metric"][-1] is None
+    plot_arena(res, tmp_path / "arena.png")  # finite values drawn, no log-scale failure
+    assert (tmp_path / "arena.png").stat().st_size > 10_000
+
+
+def test_a_run_over_the_memory_budget_trains_in_chunks(one_program):
+    from lrsched_jax.core.arena import Footprint
+
+    train, val = data()
+    net = nnx.split(model(SEEDS[0]), nnx.Param, ...)
+    nbytes = lambda tree: sum(a.size * a.dtype.itemsize for a in jax.tree.leaves(tree))  # noqa: E731
+    fp = Footprint.estimate(
+        param_bytes=nbytes(net[1]) + nbytes(net[2]),
+        opt_state_bytes=nbytes(jax.eval_shape(momentum(SCHEDULES["fixed"]).init, net[1])),
+        n_updates=T,
+        n_evals=EPOCHS * 3,
+        steps_per_epoch=STEPS,
+        batch_size=BATCH,
+        data_bytes=sum(np.asarray(a).nbytes for a in (*train, *val)),
+        n_schedules=len(SCHEDULES),
+        itemsize=4,
+    )
+    members = len(SCHEDULES) * len(SEEDS)
+    need = fp.shared + members * (fp.records + fp.state)
+    res = compare(
+        model,
+        momentum,
+        train,
+        val,
+        SCHEDULES,
+        SEEDS,
+        EPOCHS,
+        batch_size=BATCH,
+        target=0.6,
+        memory_budget=need - 1,
+    )
+    assert res.chunks == 2  # 8 members: 6 fit beside the records and one member's temporaries
+    np.testing.assert_allclose(res.step_losses, one_program.step_losses, rtol=2e-5, atol=1e-6)
+
+
+SHARDED = """
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from test_compare import BATCH, EPOCHS, SCHEDULES, SEEDS, compare, data, model, momentum
+train, val = data()
+three = dict(list(SCHEDULES.items())[:3])  # 6 members: padded to 8 over 4 devices
+one = compare(model, momentum, train, val, three, SEEDS, EPOCHS, batch_size=BATCH, target=0.6)
+four = compare(model, momentum, train, val, three, SEEDS, EPOCHS, batch_size=BATCH, target=0.6, devices=4)
+assert (one.devices, four.devices) == (1, 4), (one.devices, four.devices)
+np.testing.assert_allclose(four.step_losses, one.step_losses, rtol=2e-5, atol=1e-6)
+assert [m.steps_to_target for m in four.members] == [m.steps_to_target for m in one.members]
+print("ok")
+"""
+
+
+def test_members_sharded_over_four_host_devices_are_the_same_members():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    out = subprocess.run(
+        [sys.executable, "-c", SHARDED, str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]

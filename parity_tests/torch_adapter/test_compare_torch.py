@@ -44,7 +44,7 @@ def schedules():
     }
 
 
-def run_torch(sequential, dtype=torch.float64):
+def run_torch(sequential, dtype=torch.float64, **kw):
     (xt, yt), (xv, yv) = data()
     return compare(
         lambda s: torch_mlp_from(numpy_weights(s, SIZES), dtype=dtype),
@@ -57,6 +57,7 @@ def run_torch(sequential, dtype=torch.float64):
         batch_size=BATCH,
         target=TARGET,
         sequential=sequential,
+        **kw,
     )
 
 
@@ -104,7 +105,14 @@ def test_float64_members_match_jax_decision_for_decision(jax_x64, sequential):
         assert (a.schedule, a.seed) == (b["schedule"], b["seed"])
         assert a.val_metric == b["val_metric"]  # accuracies: counts of equal argmaxes
         np.testing.assert_allclose(a.val_loss, b["val_loss"], rtol=1e-9)
+        # Every evaluation, several per epoch (the default interval: 64 / 16 = every 4 updates).
+        assert a.eval_metric == b["eval_metric"]
+        np.testing.assert_allclose(a.eval_loss, b["eval_loss"], rtol=1e-9)
         assert a.steps_to_target == b["steps_to_target"]
+    assert res.eval_steps == jax_doc["eval_steps"] == [4, 8, 10, 14, 18, 20, 24, 28, 30]
+    # Resolved to the evaluation, not the epoch: half the members reach the target between epoch ends.
+    between = [m.steps_to_target % STEPS != 0 for m in res.members if m.steps_to_target is not None]
+    assert sum(between) >= len(between) / 2
     assert res.verdicts.keys() == jax_doc["verdicts"].keys()
     for name, v in res.verdicts.items():
         for key in ("reached", "steps_to_target", "speedup_vs_baseline"):
@@ -116,7 +124,8 @@ def test_population_equals_member_by_member_in_float32():
     np.testing.assert_allclose(one.step_losses, seq.step_losses, rtol=1e-5, atol=1e-6)
     for a, b in zip(one.members, seq.members):
         np.testing.assert_allclose(a.val_metric, b.val_metric, atol=1.5 / N_VAL)
-    assert (one.how, seq.how) == ("one program", "sequential")
+    assert (one.how, seq.how) == ("one torch.func loop", "sequential")
+    assert one.compile_s == 0 and one.processes == 1
 
 
 def test_a_member_is_torch_multisteplr_driving_torch_sgd():
@@ -165,6 +174,9 @@ def _call(**over):
         ({"epochs": 1.5}, ValueError, "epochs"),
         ({"baseline": "nope"}, ValueError, "baseline"),
         ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"eval_every": -1}, ValueError, "eval_every"),
+        ({"baseline": "fixd"}, ValueError, "did you mean 'fixed'"),
+        ({"memory_budget": 1000}, ValueError, "memory budget"),
         ({"train": (torch.zeros(4, 8), torch.zeros(3))}, ValueError, "train"),
         ({"model": lambda s: "net"}, TypeError, "model"),
         ({"optimizer": None}, TypeError, "optimizer"),
@@ -174,3 +186,64 @@ def _call(**over):
 def test_bad_input_is_refused_naming_the_argument(over, error, match):
     with pytest.raises(error, match=match):
         _call(**over)
+
+
+@pytest.mark.parametrize(
+    "sequential", [pytest.param(True, marks=pytest.mark.slow), False], ids=["sequential", "torch.func"]
+)
+def test_a_diverging_member_is_marked_and_the_others_train_on(sequential):
+    (xt, yt), (xv, yv) = data()
+    kw = dict(batch_size=BATCH, target=TARGET, sequential=sequential)
+    args = (
+        lambda s: torch_mlp_from(numpy_weights(s, SIZES), dtype=torch.float64),
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+        (torch.from_numpy(xt), torch.from_numpy(yt)),
+        (torch.from_numpy(xv), torch.from_numpy(yv)),
+    )
+    fixed = {"fixed": schedules()["fixed"]}
+    # float64 survives lr 1e4 for these 30 updates (losses ~1e206); 1e30 (the largest lr a
+    # schedule takes) overflows within a few.
+    res = compare(*args, {**fixed, "too large": lrs.constant(1e30)}, SEEDS, EPOCHS, **kw)
+    alone = compare(*args, fixed, SEEDS, EPOCHS, **kw)
+    np.testing.assert_allclose(res.step_losses[: len(SEEDS)], alone.step_losses, rtol=1e-12)
+    for seed in SEEDS:
+        bad = res.member("too large", seed)
+        assert bad.diverged_at is not None and "null" in bad.note and bad.steps_to_target is None
+        assert res.member("fixed", seed).diverged_at is None
+    assert res.verdicts["too large"]["diverged"] == len(SEEDS)
+    doc = json.loads(json.dumps(res.to_dict(), allow_nan=False))
+    assert doc["members"][-1]["final_val_metric"] is None
+
+
+GLOO = textwrap.dedent(
+    f"""
+    import json, os, sys
+    import torch, torch.distributed as dist
+    sys.path.insert(0, {str(__import__("pathlib").Path(__file__).parent)!r})
+    from test_compare_torch import run_torch
+    from lrsched_torch.arena import compare
+    dist.init_process_group("gloo")
+    res = run_torch(False, process_group=dist.group.WORLD)
+    if dist.get_rank() == 0:
+        with open(sys.argv[1], "w") as f:
+            json.dump({{"losses": res.step_losses.tolist(), "doc": res.to_dict()}}, f)
+    dist.barrier()
+    dist.destroy_process_group()
+    """
+)
+
+
+def test_members_split_over_two_gloo_ranks_are_the_same_members(tmp_path):
+    from processes import free_port, run_together
+
+    port = free_port()
+    cmds, out = [], tmp_path / "rank0.json"
+    for rank in range(2):
+        env = {"RANK": str(rank), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+        cmds.append(["env", *(f"{k}={v}" for k, v in env.items()), sys.executable, "-c", GLOO, str(out)])
+    assert run_together(cmds, timeout=240) == []
+    got = json.loads(out.read_text())
+    one = run_torch(False)
+    np.testing.assert_allclose(np.asarray(got["losses"]), one.step_losses, rtol=1e-12)
+    assert got["doc"]["processes"] == 2
+    assert [m["steps_to_target"] for m in got["doc"]["members"]] == [m.steps_to_target for m in one.members]
