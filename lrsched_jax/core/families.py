@@ -343,7 +343,7 @@ class Polynomial(Schedule):
             u = ctx.f(xp.minimum(t, ctx.c(T))) / float(T)
             with m.quiet(xp):
                 log_left = xp.where(u <= 0.5, xp.log1p(-u), xp.log(yh / float(T) + yl / float(T)))
-            near_one = -xp.expm1(self.power * log_left)
+                near_one = -xp.expm1(self.power * log_left)  # -inf at t = T: -expm1 gives 1
             one_minus_w = xp.where(wh >= 0.5, near_one, (1.0 - wh) - wl)
             return m.mix(ctx, self.init_lr, wh + wl, self.end_lr, one_minus_w)
         tc = ctx.f(xp.minimum(t, ctx.c(T)))
