@@ -35,8 +35,10 @@ over N ranks, each with its share of every batch; rank 0 prints and writes the o
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +175,11 @@ def run_demo(
     rank, world, torch_device, joined = _torchrun(placed.get("torch", "cpu"))
     finished = False
     try:
-        code = _run(out, framework, quick, seed, torch_device, placed.get("jax"), devices, rank, world)
+        plan = _Plan(
+            out=out, framework=framework, quick=quick, seed=seed, device=torch_device,
+            platform=placed.get("jax"), devices=devices, rank=rank, world=world,
+        )  # fmt: skip
+        code = _run(plan)
         finished = True
         return code
     finally:
@@ -222,52 +228,44 @@ def _open_out(
     return Path(text), store
 
 
-def _run(
-    out_arg: str | Path | None,
-    framework: str,
-    quick: bool,
-    seed: int,
-    device: str,
-    platform: str | None,
-    devices: int,
-    rank: int,
-    world: int,
-) -> int:
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """One demo run as the command line asked for it, placed (devices, ranks)."""
+
+    out: str | Path | None
+    framework: str
+    quick: bool
+    seed: int
+    device: str  # torch's
+    platform: str | None  # JAX's
+    devices: int
+    rank: int
+    world: int
+
+    @property
+    def frameworks(self) -> list[str]:
+        return [fw for fw in ("jax", "torch") if self.framework in (fw, "both")]
+
+    @property
+    def epochs(self) -> int:
+        return 6 if self.quick else 30
+
+
+@dataclasses.dataclass
+class _Trained:
+    """What step 1, 3 and 4 trained, per framework."""
+
+    histories: list[History] = dataclasses.field(default_factory=list)
+    by_fw: dict[str, list[History]] = dataclasses.field(default_factory=dict)
+    finders: dict[str, Any] = dataclasses.field(default_factory=dict)
+    suggested: dict[str, float] = dataclasses.field(default_factory=dict)
+    pipeline: dict[str, History] = dataclasses.field(default_factory=dict)
+
+
+def _zoo(total: int, spe: int) -> dict[str, Any]:
     import lrsched_jax as lrs
-    from lrtwin.demo import report
-    from lrtwin.demo.data import initial_weights
-    from lrtwin.demo.finder import run_finder
 
-    frameworks = [fw for fw in ("jax", "torch") if framework in (fw, "both")]
-    out, store = _open_out(out_arg, frameworks, rank, world)
-
-    def claim(path: Path) -> Path:
-        return path if store is None else store.claim(path)
-
-    say = print if rank == 0 else (lambda *a, **k: None)
-    epochs = 6 if quick else 30
-    data = load_digits()
-    weights = initial_weights(seed)
-    runners: list[Runner] = []
-    if framework in ("jax", "both"):
-        runners.append(JaxRunner(data, weights, seed, devices=devices, platform=platform))
-    if framework in ("torch", "both"):
-        runners.append(TorchRunner(data, weights, seed, device=device))
-    spe = runners[0].steps_per_epoch
-    total = epochs * spe
-    parallel = []
-    if devices > 1:
-        parallel.append(f"JAX over {devices} devices")
-    if world > 1:
-        parallel.append(f"torch DDP over {world} ranks")
-    say(
-        f"lrtwin demo → {out}  ({len(data.x_train)} train / {len(data.x_val)} validation digits, "
-        f"{epochs} epochs × {spe} updates, seed {seed}"
-        + (f"; data parallel: {', '.join(parallel)}" if parallel else "")
-        + ")"
-    )
-
-    zoo = {
+    return {
         "step (×0.1 every 30% of training)": lrs.step_decay(0.1, max(total * 3 // 10, 1), 0.1),
         "exponential (×0.95 per epoch)": lrs.per_epoch(lrs.exponential(0.1, 0.95), spe),
         "cosine (to 1e-6)": lrs.cosine(0.1, total, min_lr=1e-6),
@@ -279,89 +277,145 @@ def _run(
             0.1, total, total // 20, total // 5, "1-sqrt", 1e-5
         ),
     }
-    pictures = [report.zoo_figure(zoo, total, claim(out / "schedule_zoo.png"))] if rank == 0 else []
 
-    compare = {
+
+def _fixed_vs_scheduled(total: int, spe: int) -> dict[str, Any]:
+    import lrsched_jax as lrs
+
+    return {
         "fixed lr 0.1": lrs.constant(0.1),
         "0.1·0.95^epoch": lrs.per_epoch(lrs.article_decay(), spe),
         "cosine": lrs.cosine(0.1, total),
     }
-    optimizers = {name: "sgd" for name in compare}
-    optimizers["one-cycle (pipeline)"] = "adamw"
-    histories: list[History] = []
-    by_fw: dict[str, list[History]] = {}
-    finders: dict[str, Any] = {}
-    suggested: dict[str, float] = {}
-    pipeline: dict[str, History] = {}
+
+
+def _train_all(
+    plan: _Plan,
+    runners: list[Runner],
+    compare: dict[str, Any],
+    out: Path,
+    claim: Callable[[Path], Path] | None,
+) -> _Trained:
+    """Steps 1, 3 and 4 in each framework: the fixed-vs-scheduled runs, the finder, and the
+    pipeline (AdamW + one-cycle at the finder's suggestion, with checkpoints)."""
+    import lrsched_jax as lrs
+    from lrtwin.demo.finder import run_finder
+
+    say = print if plan.rank == 0 else (lambda *a, **k: None)
+    total = plan.epochs * runners[0].steps_per_epoch
+    done = _Trained()
     for r in runners:
         fw = r.framework
-        by_fw[fw] = [_train(r, name, "sgd", s, epochs) for name, s in compare.items()]
-        finders[fw] = run_finder(r, num_iter=60 if quick else 100)
-        suggested[fw] = float(finders[fw].suggestion)
+        done.by_fw[fw] = [_train(r, name, "sgd", s, plan.epochs) for name, s in compare.items()]
+        done.finders[fw] = finder = run_finder(r, num_iter=60 if plan.quick else 100)
+        done.suggested[fw] = float(finder.suggestion)
         say(
             f"{fw:>5} LR finder: suggestions "
-            + ", ".join(f"{k}={v:.3g}" for k, v in finders[fw].suggestions.items() if v is not None)
-            + f"; pipeline max lr ({finders[fw].rule}) = {suggested[fw]:.3g}"
+            + ", ".join(f"{k}={v:.3g}" for k, v in finder.suggestions.items() if v is not None)
+            + f"; pipeline max lr ({finder.rule}) = {done.suggested[fw]:.3g}"
         )
-        one_cycle = lrs.one_cycle(suggested[fw], total)
-        pipeline[fw] = _train(
-            r,
-            "one-cycle (pipeline)",
-            "adamw",
-            one_cycle,
-            epochs,
-            checkpoint_dir=out / "checkpoints" / fw,
-            claim=None if store is None else claim,
-        )
-        h = pipeline[fw]
+        one_cycle = lrs.one_cycle(done.suggested[fw], total)
+        h = _train(
+            r, "one-cycle (pipeline)", "adamw", one_cycle, plan.epochs,
+            checkpoint_dir=out / "checkpoints" / fw, claim=claim,
+        )  # fmt: skip
+        done.pipeline[fw] = h
         assert h.best_epoch is not None  # set by every run with checkpoints
         say(
             f"{fw:>5} best checkpoint: epoch {h.best_epoch + 1}, val loss {h.best_val_loss:.4f}; reloaded: "
             f"val loss {h.reloaded_val_loss:.4f}, accuracy {h.reloaded_val_acc:.3f}"
         )
-        histories += by_fw[fw] + [h]
+        done.histories += [*done.by_fw[fw], h]
+    return done
 
-    if rank != 0:
+
+def _run(plan: _Plan) -> int:
+    from lrtwin.demo import report
+    from lrtwin.demo.data import initial_weights
+
+    out, store = _open_out(plan.out, plan.frameworks, plan.rank, plan.world)
+
+    def claim(path: Path) -> Path:
+        return path if store is None else store.claim(path)
+
+    say = print if plan.rank == 0 else (lambda *a, **k: None)
+    data = load_digits()
+    weights = initial_weights(plan.seed)
+    runners: list[Runner] = []
+    if "jax" in plan.frameworks:
+        runners.append(JaxRunner(data, weights, plan.seed, devices=plan.devices, platform=plan.platform))
+    if "torch" in plan.frameworks:
+        runners.append(TorchRunner(data, weights, plan.seed, device=plan.device))
+    spe = runners[0].steps_per_epoch
+    total = plan.epochs * spe
+    parallel = []
+    if plan.devices > 1:
+        parallel.append(f"JAX over {plan.devices} devices")
+    if plan.world > 1:
+        parallel.append(f"torch DDP over {plan.world} ranks")
+    say(
+        f"lrtwin demo → {out}  ({len(data.x_train)} train / {len(data.x_val)} validation digits, "
+        f"{plan.epochs} epochs × {spe} updates, seed {plan.seed}"
+        + (f"; data parallel: {', '.join(parallel)}" if parallel else "")
+        + ")"
+    )
+    zoo = _zoo(total, spe)
+    pictures = [report.zoo_figure(zoo, total, claim(out / "schedule_zoo.png"))] if plan.rank == 0 else []
+    compare = _fixed_vs_scheduled(total, spe)
+    done = _train_all(plan, runners, compare, out, None if store is None else claim)
+    if plan.rank != 0:
         return 0  # rank 0 writes the pictures and the summary
-    pictures.append(report.fixed_vs_scheduled_figure(by_fw, claim(out / "fixed_vs_scheduled.png")))
-    pictures.append(report.finder_figure(finders, claim(out / "finder.png")))
-    pictures.append(report.pipeline_figure(pipeline, claim(out / "pipeline.png")))
+    pictures.append(report.fixed_vs_scheduled_figure(done.by_fw, claim(out / "fixed_vs_scheduled.png")))
+    pictures.append(report.finder_figure(done.finders, claim(out / "finder.png")))
+    pictures.append(report.pipeline_figure(done.pipeline, claim(out / "pipeline.png")))
 
     # Across seeds: the fixed-vs-scheduled comparison again, every (schedule, seed) member in
     # the arena (lrtwin/demo/arena.py), on this process only (the other ranks are done).
-    seeds = list(range(seed, seed + (ARENA_SEEDS_QUICK if quick else ARENA_SEEDS)))
-    say(f"arena: {len(compare)} schedules × {len(seeds)} seeds, {epochs} epochs, in {', '.join(frameworks)}")
-    arena_doc, arena_md, arena_pictures = run_arena(
-        frameworks,
-        data,
-        compare,
-        seeds,
-        epochs,
-        TARGET_ACC,
-        "fixed lr 0.1",
-        out,
-        claim,
-        platform=platform,
-        device=device,
+    seeds = list(range(plan.seed, plan.seed + (ARENA_SEEDS_QUICK if plan.quick else ARENA_SEEDS)))
+    say(
+        f"arena: {len(compare)} schedules × {len(seeds)} seeds, {plan.epochs} epochs, "
+        f"in {', '.join(plan.frameworks)}"
     )
+    arena_doc, arena_md, arena_pictures = run_arena(
+        plan.frameworks, data, compare, seeds, plan.epochs, TARGET_ACC, "fixed lr 0.1", out, claim,
+        platform=plan.platform, device=plan.device,
+    )  # fmt: skip
     pictures += arena_pictures
     claim(out / "arena.json").write_text(json.dumps(arena_doc, indent=1, default=float) + "\n")
-
-    rows = report.summary_rows(histories, optimizers, suggested, TARGET_ACC)
     meta = {
-        "seed": seed,
-        "epochs": epochs,
+        "seed": plan.seed,
+        "epochs": plan.epochs,
         "batch": BATCH,
         "steps_per_epoch": spe,
-        "quick": quick,
+        "quick": plan.quick,
         "n_train": len(data.x_train),
         "n_val": len(data.x_val),
         "frameworks": [r.framework for r in runners],
-        "jax_devices": devices if framework != "torch" else None,
-        "torch_ranks": world if framework != "jax" else None,
+        "jax_devices": plan.devices if plan.framework != "torch" else None,
+        "torch_ranks": plan.world if plan.framework != "jax" else None,
         "data_parallel": parallel,
-        "finder": {fw: res.to_dict() for fw, res in finders.items()},
+        "finder": {fw: res.to_dict() for fw, res in done.finders.items()},
     }
+    written = _write_summary(out, claim, done, meta, seeds, arena_md)
+    for p in [*pictures, *written, out / "arena.json"]:
+        print(f"wrote {p}")
+    return 0
+
+
+def _write_summary(
+    out: Path,
+    claim: Callable[[Path], Path],
+    done: _Trained,
+    meta: dict[str, Any],
+    seeds: list[int],
+    arena_md: str,
+) -> list[Path]:
+    """summary.md / summary.json / history.json, and the tables on the terminal."""
+    from lrtwin.demo import report
+
+    optimizers = {h.name: "sgd" for h in next(iter(done.by_fw.values()))}
+    optimizers["one-cycle (pipeline)"] = "adamw"
+    rows = report.summary_rows(done.histories, optimizers, done.suggested, TARGET_ACC)
     claim(out / "summary.md")
     claim(out / "summary.json")
     md, js = report.write_summary(out, rows, meta, TARGET_ACC)
@@ -374,7 +428,7 @@ def _run(
         "`arena.json` has every member).\n\n" + arena_md + "\n"
     )
     claim(out / "history.json").write_text(
-        json.dumps([h.__dict__ for h in histories], default=float, indent=1)
+        json.dumps([h.__dict__ for h in done.histories], default=float, indent=1)
     )
     print()
     print(report.markdown_table(rows, TARGET_ACC))
@@ -382,6 +436,4 @@ def _run(
     print()
     print(arena_md)
     print()
-    for p in [*pictures, md, js, out / "history.json", out / "arena.json"]:
-        print(f"wrote {p}")
-    return 0
+    return [md, js, out / "history.json"]
