@@ -526,13 +526,63 @@ def max_rel_diff(a: list[float], b: list[float]) -> float:
 # --- the pipeline ---------------------------------------------------------------------------
 
 
+@dataclasses.dataclass
+class _LMTrained:
+    """What the LM demo trained, per framework."""
+
+    by_fw: dict[str, list[History]] = dataclasses.field(default_factory=dict)
+    step_losses: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
+    finders: dict[str, Any] = dataclasses.field(default_factory=dict)
+    suggested: dict[str, float] = dataclasses.field(default_factory=dict)
+    pipeline: dict[str, History] = dataclasses.field(default_factory=dict)
+    histories: list[History] = dataclasses.field(default_factory=list)
+
+    def parity(self, schedules: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
+        """The largest relative gap between the frameworks, per schedule: of the per-update
+        training losses and of the per-epoch validation losses (empty with one framework)."""
+        if len(self.by_fw) != 2:
+            return {}, {}
+        train = {n: max_rel_diff(self.step_losses["jax"][n], self.step_losses["torch"][n]) for n in schedules}
+        val = {
+            n: max_rel_diff(self.by_fw["jax"][i].val_loss, self.by_fw["torch"][i].val_loss)
+            for i, n in enumerate(schedules)
+        }
+        return train, val
+
+
+def _lm_train(runners: list[Runner], schedules: dict[str, Any], epochs: int, quick: bool) -> _LMTrained:
+    """Each schedule at PEAK_LR, the finder, and warm-up + cosine at its suggestion, per framework."""
+    import lrsched_jax as lrs
+    from lrtwin.demo import _train
+
+    total = epochs * runners[0].steps_per_epoch
+    warm = max(total // 10, 1)
+    done = _LMTrained()
+    for r in runners:
+        fw = r.framework
+        done.by_fw[fw], done.step_losses[fw] = [], {}
+        for name, s in schedules.items():
+            done.by_fw[fw].append(_train(r, name, "adamw", s, epochs))
+            done.step_losses[fw][name] = list(r.step_losses)  # type: ignore[attr-defined]
+        done.finders[fw] = lm_finder(r, num_iter=40 if quick else 100)
+        done.suggested[fw] = float(done.finders[fw].suggestion)
+        print(f"{fw:>5} LR finder: suggested lr ({done.finders[fw].rule}) = {done.suggested[fw]:.3g}")
+        name = "warm-up + cosine at the finder's lr"
+        done.pipeline[fw] = _train(
+            r, name, "adamw", lrs.warmup_cosine(done.suggested[fw], warm, total), epochs
+        )
+        done.step_losses[fw][name] = list(r.step_losses)  # type: ignore[attr-defined]
+        done.histories += [*done.by_fw[fw], done.pipeline[fw]]
+    return done
+
+
 def run_lm(
     out: Path, claim: Any, frameworks: list[str], quick: bool, seed: int, device: str, platform: str | None
 ) -> int:
     """The LM demo into the already-opened folder ``out`` (``claim(path)`` marks each file the
     demo writes); see the module docstring. Returns 0."""
     import lrsched_jax as lrs
-    from lrtwin.demo import _train, report
+    from lrtwin.demo import report
 
     cfg = LMConfig()
     data = load_text(cfg.context)
@@ -564,53 +614,31 @@ def run_lm(
         "inverse sqrt": lrs.inverse_sqrt(PEAK_LR, warm),
     }
     pictures = [report.zoo_figure(schedules, total, claim(out / "schedule_zoo.png"))]
-    by_fw: dict[str, list[History]] = {}
-    step_losses: dict[str, dict[str, list[float]]] = {}
-    finders: dict[str, Any] = {}
-    suggested: dict[str, float] = {}
-    pipeline: dict[str, History] = {}
-    histories: list[History] = []
-    for r in runners:
-        fw = r.framework
-        by_fw[fw], step_losses[fw] = [], {}
-        for name, s in schedules.items():
-            by_fw[fw].append(_train(r, name, "adamw", s, epochs))
-            step_losses[fw][name] = list(r.step_losses)  # type: ignore[attr-defined]
-        finders[fw] = lm_finder(r, num_iter=40 if quick else 100)
-        suggested[fw] = float(finders[fw].suggestion)
-        print(f"{fw:>5} LR finder: suggested lr ({finders[fw].rule}) = {suggested[fw]:.3g}")
-        name = "warm-up + cosine at the finder's lr"
-        pipeline[fw] = _train(r, name, "adamw", lrs.warmup_cosine(suggested[fw], warm, total), epochs)
-        step_losses[fw][name] = list(r.step_losses)  # type: ignore[attr-defined]
-        histories += by_fw[fw] + [pipeline[fw]]
-
-    # The largest relative gap between the frameworks, per schedule: of the per-update
-    # training losses and of the per-epoch validation losses.
-    parity: dict[str, float] = {}
-    val_parity: dict[str, float] = {}
-    if len(runners) == 2:
-        for i, name in enumerate(schedules):
-            parity[name] = max_rel_diff(step_losses["jax"][name], step_losses["torch"][name])
-            val_parity[name] = max_rel_diff(by_fw["jax"][i].val_loss, by_fw["torch"][i].val_loss)
+    done = _lm_train(runners, schedules, epochs, quick)
     pictures.append(
         report.fixed_vs_scheduled_figure(
-            by_fw, claim(out / "schedules.png"), title=f"AdamW at peak lr {PEAK_LR:g}, byte-level transformer"
+            done.by_fw,
+            claim(out / "schedules.png"),
+            title=f"AdamW at peak lr {PEAK_LR:g}, byte-level transformer",
         )
     )
-    pictures.append(report.finder_figure(finders, claim(out / "finder.png")))
+    pictures.append(report.finder_figure(done.finders, claim(out / "finder.png")))
     pictures.append(
         report.pipeline_figure(
-            pipeline,
+            done.pipeline,
             claim(out / "pipeline.png"),
             schedule="warm-up + cosine",
             suptitle="Pipeline: finder → AdamW + warm-up + cosine at the suggested lr",
         )
     )
-    optimizers = {h.name: "adamw" for h in histories}
-    rows = report.summary_rows(histories, optimizers, suggested, TARGET_ACC)
-    for row in rows:
-        if row["schedule"] in schedules:
-            row["suggested_lr"] = None  # those runs use PEAK_LR, not the finder's
+    header = (
+        "# lrtwin demo --task lm summary\n\n"
+        f"Byte-level decoder-only transformer ({cfg.layers} layers, d_model {cfg.d_model}, {cfg.heads} "
+        f"heads, context {cfg.context}) on Python {'.'.join(map(str, sys.version_info[:3]))}'s "
+        f"standard-library sources ({data.train_bytes} train / {data.val_bytes} validation bytes, SHA-256 "
+        f"{data.sha256[:16]}…), AdamW, batch {BATCH}, {epochs} epochs ({spe} updates each), seed {seed}. "
+        "Accuracy: next-byte accuracy on the validation text.\n\n"
+    )
     meta = {
         "task": "lm",
         "seed": seed,
@@ -629,10 +657,31 @@ def run_lm(
             "sha256": data.sha256,
         },
         "frameworks": frameworks,
-        "finder": {fw: res.to_dict() for fw, res in finders.items()},
+        "finder": {fw: res.to_dict() for fw, res in done.finders.items()},
+    }
+    for p in [*pictures, *_lm_summary(out, claim, done, schedules, meta, header)]:
+        print(f"wrote {p}")
+    return 0
+
+
+def _lm_summary(
+    out: Path, claim: Any, done: _LMTrained, schedules: dict[str, Any], meta: dict[str, Any], header: str
+) -> list[Path]:
+    """summary.md / summary.json / history.json (the JAX–torch gaps included), and the table
+    on the terminal."""
+    from lrtwin.demo import report
+
+    parity, val_parity = done.parity(schedules)
+    meta = {
+        **meta,
         "max_rel_loss_diff_jax_vs_torch": parity,
         "max_rel_val_loss_diff_jax_vs_torch": val_parity,
     }
+    optimizers = {h.name: "adamw" for h in done.histories}
+    rows = report.summary_rows(done.histories, optimizers, done.suggested, TARGET_ACC)
+    for row in rows:
+        if row["schedule"] in schedules:
+            row["suggested_lr"] = None  # those runs use PEAK_LR, not the finder's
     table = report.markdown_table(rows, TARGET_ACC)
     parity_md = (
         "\n\nLargest relative difference between the JAX and torch per-update training losses "
@@ -645,22 +694,13 @@ def run_lm(
         else "\n"
     )
     md = claim(out / "summary.md")
-    md.write_text(
-        "# lrtwin demo --task lm summary\n\n"
-        f"Byte-level decoder-only transformer ({cfg.layers} layers, d_model {cfg.d_model}, {cfg.heads} "
-        f"heads, context {cfg.context}) on Python {'.'.join(map(str, sys.version_info[:3]))}'s "
-        f"standard-library sources ({data.train_bytes} train / {data.val_bytes} validation bytes, SHA-256 "
-        f"{data.sha256[:16]}…), AdamW, batch {BATCH}, {epochs} epochs ({spe} updates each), seed {seed}. "
-        "Accuracy: next-byte accuracy on the validation text.\n\n" + table + parity_md
-    )
+    md.write_text(header + table + parity_md)
     js = claim(out / "summary.json")
     js.write_text(
         json.dumps({"meta": meta, "target_accuracy": TARGET_ACC, "rows": rows}, indent=2, default=float)
     )
     hist = claim(out / "history.json")
-    hist.write_text(json.dumps([h.__dict__ for h in histories], default=float, indent=1))
+    hist.write_text(json.dumps([h.__dict__ for h in done.histories], default=float, indent=1))
     print()
     print(table + parity_md)
-    for p in [*pictures, md, js, hist]:
-        print(f"wrote {p}")
-    return 0
+    return [md, js, hist]
