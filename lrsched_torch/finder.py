@@ -16,6 +16,7 @@ import collections
 import collections.abc
 import contextlib
 import copy
+import inspect
 import random
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -80,6 +81,15 @@ class _Snapshot:
             (p, d, dict(d), {k: v.detach().clone() for k, v in d.items() if isinstance(v, torch.Tensor)})
             for p, d in optimizer.state.items()
         ]
+        # Containers in the state that the optimizer changes in place (LBFGS's history lists
+        # `old_dirs`, `old_stps`, `ro`, `al` are popped, appended and assigned to): their
+        # contents, deep-copied, to be put back into the same objects.
+        self.opt_containers = [
+            (v, copy.deepcopy(v))
+            for _, d in optimizer.state.items()
+            for v in d.values()
+            if isinstance(v, (list, dict))
+        ]
         self.group_list = list(optimizer.param_groups)
         self.groups = [
             (g, dict(g), {k: v.detach().clone() for k, v in g.items() if isinstance(v, torch.Tensor)})
@@ -142,6 +152,12 @@ class _Snapshot:
             for k, saved in tensors.items():
                 items[k].copy_(saved)
             state[param] = d
+        for obj, saved_contents in self.opt_containers:
+            if isinstance(obj, list):
+                obj[:] = saved_contents
+            else:
+                obj.clear()
+                obj.update(saved_contents)
         self.opt_attrs["param_groups"][:] = self.group_list
         for group, group_items, group_tensors in self.groups:
             group.clear()
@@ -276,7 +292,16 @@ def find_lr(
     Args:
         model: the ``torch.nn.Module``.
         optimizer: its optimizer (any ``torch.optim.Optimizer``; its current state, e.g.
-            momentum buffers, is used as is).
+            momentum buffers, is used as is). One whose ``step`` needs a closure
+            (``torch.optim.LBFGS``) is stepped as ``optimizer.step(closure)``, the closure
+            recomputing the step's loss on the step's own micro-batches (``zero_grad``, the
+            forward pass under ``amp``'s autocast, ``backward`` of each ``loss /
+            accumulation_steps``) and returning their mean — called as often as the
+            optimizer wants (LBFGS: up to ``max_eval`` times per step); the recorded loss is
+            still the one before the step. Refused with a ``GradScaler`` (float16 AMP: torch's
+            scaler cannot step with a closure) and with data parallel (LBFGS decides how
+            often to evaluate from each rank's own loss, so ranks could disagree inside DDP's
+            collectives).
         loss_fn: a criterion — a ``torch.nn.Module`` such as ``nn.CrossEntropyLoss()`` —
             applied as ``loss_fn(model(inputs), targets)`` to batches ``(inputs, targets,
             ...)``, or any other callable ``loss_fn(model, batch) -> scalar tensor``.
@@ -301,7 +326,9 @@ def find_lr(
             none — a local sweep — for any other model).
 
     Raises ``ValueError``/``TypeError`` naming the argument for bad settings, an empty
-    data source, a non-scalar or non-floating loss — with the model untouched.
+    data source, a non-scalar or non-floating loss, a model or optimizer without trainable
+    parameters (nothing would train: the curve would be flat), a closure optimizer with a
+    ``GradScaler`` or data parallel — with the model untouched.
 
     Example:
 
@@ -353,9 +380,14 @@ def find_lr(
         raise TypeError(
             f"{_WHERE}: scaler must be a torch.amp.GradScaler or None, got {type(scaler).__name__}"
         )
+    _check_trainable(model, optimizer)
     dev = _device(model, device)
     scales = _group_scales(optimizer)
     sync = RankSync(_WHERE, sync_group(_WHERE, model, process_group), dev)
+    precision = _Precision(amp, amp_dtype, scaler, dev)
+    closure = _needs_closure(optimizer)
+    if closure:
+        _check_closure(optimizer, precision, sync)
     snapshot = _Snapshot(model, optimizer, scaler)
     try:
         sweep = _Sweep(
@@ -366,13 +398,57 @@ def find_lr(
             scales,
             sync=sync,
             device=dev,
-            precision=_Precision(amp, amp_dtype, scaler, dev),
+            precision=precision,
             accumulation_steps=accumulation_steps,
             val_data=val_data,
+            closure=closure,
         )
         return sweep.run(data, progress=progress and sync.rank == 0)
     finally:
         snapshot.restore()
+
+
+def _check_trainable(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Refuse a sweep that could train nothing: its loss would be flat (or backward would
+    fail on a loss without gradient) and no lr could be read off it."""
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError(
+            f"{_WHERE}: model has no trainable parameters (none with requires_grad=True), so the sweep "
+            "would train nothing; unfreeze the parameters to be trained (p.requires_grad_(True))"
+        )
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    if not any(isinstance(p, torch.Tensor) and p.requires_grad for p in params):
+        raise ValueError(
+            f"{_WHERE}: optimizer has no trainable parameters (its param groups hold {len(params)} "
+            "tensor(s), none with requires_grad=True), so the sweep would train nothing; build it over "
+            "the model's trainable parameters"
+        )
+
+
+def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether the optimizer's ``step`` takes a required ``closure`` (``torch.optim.LBFGS``)."""
+    try:
+        params = inspect.signature(type(optimizer).step).parameters
+    except (TypeError, ValueError):  # pragma: no cover - a step without a signature
+        return False
+    closure = params.get("closure")
+    return closure is not None and closure.default is inspect.Parameter.empty
+
+
+def _check_closure(optimizer: torch.optim.Optimizer, precision: _Precision, sync: RankSync) -> None:
+    """Refuse the combinations a closure optimizer cannot run in (see :func:`find_lr`)."""
+    name = type(optimizer).__name__
+    if precision.scaler is not None and precision.scaler.is_enabled():
+        raise ValueError(
+            f"{_WHERE}: optimizer: {name}.step needs a closure, which a torch.amp.GradScaler cannot step "
+            "(scaler=, or amp=True with float16); use amp_dtype=torch.bfloat16 (no scaler) or amp=False"
+        )
+    if sync.distributed:
+        raise ValueError(
+            f"{_WHERE}: optimizer: {name}.step needs a closure, which the data-parallel sweep does not "
+            "support (the optimizer decides how often to evaluate it from each rank's own loss, so the ranks "
+            "could disagree inside DDP's collectives); run the finder in one process"
+        )
 
 
 def _device(model: torch.nn.Module, device: Any) -> torch.device:
@@ -423,11 +499,15 @@ class _Precision:
     def backward(self, loss: torch.Tensor) -> None:
         (loss if self.scaler is None else self.scaler.scale(loss)).backward()
 
-    def step(self, optimizer: torch.optim.Optimizer) -> None:
+    def step(
+        self, optimizer: torch.optim.Optimizer, closure: Callable[[], torch.Tensor] | None = None
+    ) -> None:
+        """One update; ``closure`` for an optimizer that needs one (never with an enabled scaler)."""
+        args = () if closure is None else (closure,)
         if self.scaler is None:
-            optimizer.step()
+            optimizer.step(*args)
         else:
-            self.scaler.step(optimizer)
+            self.scaler.step(optimizer, *args)
             self.scaler.update()
 
 
@@ -480,6 +560,7 @@ class _Sweep:
         precision: _Precision,
         accumulation_steps: int,
         val_data: Iterable[Any] | None,
+        closure: bool = False,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -504,6 +585,9 @@ class _Sweep:
         self.measure = self._training_loss if val_data is None else self._validation_loss
         self.update = self._train_and_schedule if val_data is None else self._schedule
         self.sched: ScheduleLR | None = None
+        # A closure optimizer (LBFGS) re-evaluates the step's loss on the step's own batches.
+        self.closure = self._closure if closure else None
+        self.step_batches: list[Any] = []
 
     def run(self, data: Iterable[Any], progress: bool) -> FinderResult:
         source = Cycle(_WHERE, "data", data)
@@ -570,6 +654,7 @@ class _Sweep:
     def _training_loss(self, source: Cycle) -> tuple[float, torch.dtype]:
         """The step's loss before its update: the mean of its micro-batches' losses (each
         the mean over the ranks), their gradients accumulated; and the loss dtype."""
+        self.step_batches = []
         micro = [self._micro_step(source, i) for i in range(self.acc)]
         means = [mean for _, mean in micro]
         return (means[0] if self.acc == 1 else sum(means) / self.acc), micro[0][0].dtype
@@ -579,7 +664,7 @@ class _Sweep:
         over ``val_data`` (every rank's batches count alike, summed in rank order)."""
         self._training_loss(source)  # the gradients; this loss is not recorded
         sync = self.sync
-        sync.attempt(lambda: self.precision.step(self.optimizer))
+        sync.attempt(lambda: self.precision.step(self.optimizer, self.closure))
         out = sync.attempt(self._validation_sums)
         # A rank whose work failed passes None (its values are ignored) and raises at the check.
         total, count, dtype = out if out is not None else (None, None, torch.float64)
@@ -587,7 +672,7 @@ class _Sweep:
         return float(np.sum(sums[:, 0])) / int(np.sum(sums[:, 1])), dtype
 
     def _train_and_schedule(self) -> None:
-        self.precision.step(self.optimizer)
+        self.precision.step(self.optimizer, self.closure)
         self._schedule()
 
     def _schedule(self) -> None:
@@ -602,6 +687,8 @@ class _Sweep:
         sync, acc = self.sync, self.acc
         batch = sync.attempt(lambda: self._fetch(source, i))
         sync.check()
+        if self.closure is not None:
+            self.step_batches.append(batch)
         sync.broadcast_from_first(self.buffers)
         ctx = self.no_sync() if self.no_sync is not None and i < acc - 1 else contextlib.nullcontext()
         with ctx:
@@ -610,6 +697,20 @@ class _Sweep:
             mean = float(sync.mean(sync.check([mine]))[0])
             self.precision.backward(loss / acc if acc > 1 else loss)
         return loss, mean
+
+    def _closure(self) -> torch.Tensor:
+        """The closure of an optimizer that needs one: the step's loss again, on the step's own
+        micro-batches, with fresh gradients (each micro-batch's ``loss / acc``, as
+        :meth:`_micro_step`); returns their mean (float64, detached). Never distributed."""
+        self.optimizer.zero_grad(set_to_none=True)
+        total: torch.Tensor | None = None
+        for batch in self.step_batches:
+            loss = self._forward(batch)
+            self.precision.backward(loss / self.acc if self.acc > 1 else loss)
+            value = loss.detach().double()
+            total = value if total is None else total + value
+        assert total is not None
+        return total / self.acc if self.acc > 1 else total
 
     def _fetch(self, source: Cycle, i: int) -> Any:
         if i == 0:

@@ -822,8 +822,9 @@ def find_lr(
         in float32 the optimizer applies their float32 rounding).
 
     Raises ``ValueError``/``TypeError`` naming the argument for bad settings, a non-scalar
-    or non-floating loss, empty data or an optimizer whose lr cannot be swept — before
-    anything is compiled; with a mesh, ``ValueError`` naming ``batch_size`` (or ``data`` for
+    or non-floating loss, empty data, a model without trainable parameters (no
+    ``nnx.Param``, an empty pytree: the curve would be flat) or an optimizer whose lr cannot
+    be swept — before anything is compiled; with a mesh, ``ValueError`` naming ``batch_size`` (or ``data`` for
     an iterable's batch) when the global batch does not split evenly over the data axis.
 
     Example:
@@ -850,9 +851,19 @@ def find_lr(
     if isinstance(model, nnx.Module):
         graphdef, params, *more = nnx.split(model, nnx.Param, ...)
         (rest,) = more
+        if not jax.tree.leaves(params):
+            raise ValueError(
+                f"{_WHERE}: model has no trainable parameters (no nnx.Param variables), so the sweep would "
+                "train nothing; give it nnx.Param variables (or pass the parameters as a pytree)"
+            )
         model_state: Any = (params, rest)
     else:
         leaves = jax.tree.leaves(model)
+        if not leaves and isinstance(model, (dict, list, tuple)):
+            raise ValueError(
+                f"{_WHERE}: model has no trainable parameters (an empty {type(model).__name__}), so the "
+                "sweep would train nothing"
+            )
         if not leaves or not all(_is_array(x) and jnp.issubdtype(x.dtype, jnp.inexact) for x in leaves):
             raise TypeError(
                 f"{_WHERE}: model must be an nnx.Module or a non-empty pytree of floating-point parameter "

@@ -308,6 +308,8 @@ def _train_all(
         fw = r.framework
         done.by_fw[fw] = [_train(r, name, "sgd", s, plan.epochs) for name, s in compare.items()]
         done.finders[fw] = finder = run_finder(r, num_iter=60 if plan.quick else 100)
+        if finder.suggestion is None:  # the loss never fell: no lr to train the pipeline at
+            raise RuntimeError(f"{fw} LR finder: no suggestion ({'; '.join(finder.notes)})")
         done.suggested[fw] = float(finder.suggestion)
         say(
             f"{fw:>5} LR finder: suggestions "

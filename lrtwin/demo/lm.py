@@ -565,6 +565,8 @@ def _lm_train(runners: list[Runner], schedules: dict[str, Any], epochs: int, qui
             done.by_fw[fw].append(_train(r, name, "adamw", s, epochs))
             done.step_losses[fw][name] = list(r.step_losses)  # type: ignore[attr-defined]
         done.finders[fw] = lm_finder(r, num_iter=40 if quick else 100)
+        if done.finders[fw].suggestion is None:  # the loss never fell: no lr to train at
+            raise RuntimeError(f"{fw} LR finder: no suggestion ({'; '.join(done.finders[fw].notes)})")
         done.suggested[fw] = float(done.finders[fw].suggestion)
         print(f"{fw:>5} LR finder: suggested lr ({done.finders[fw].rule}) = {done.suggested[fw]:.3g}")
         name = "warm-up + cosine at the finder's lr"

@@ -367,8 +367,11 @@ def test_bad_data_model_optimizer_and_loss():
 
 def test_issue_reproducer_no_suggestion_past_the_divergence():
     """The issue's case: Adam, a sweep from 1e-3 to 1e4 over 40 steps on the digits MLP.
-    fastai's valley picks a point past the smoothed loss's minimum (the loss is already
-    rising there); the result moves it below and says so."""
+    fastai's valley picked a point past the smoothed loss's minimum (the loss is already
+    rising there), and the cap moved it below. The descent, though, lies before
+    ``skip_start`` (steps 4-11): in the rules' window (steps 10-18) the loss only rises, so
+    no rule has a descent to read — no suggestion at all, past the divergence or not, and a
+    note saying so (the cap itself: ``test_a_candidate_past_the_minimum_is_replaced_and_noted``)."""
     from lrsched_jax.train import cross_entropy
     from lrtwin.demo.data import flax_mlp, initial_weights, load_digits
 
@@ -388,9 +391,10 @@ def test_issue_reproducer_no_suggestion_past_the_divergence():
     skip = res.config.skip_start
     lr_min = res.lrs[skip + int(np.argmin(s[skip:]))]
     assert all(v < lr_min for v in res.suggestions.values() if v is not None)
-    (note,) = [n for n in res.notes if n.startswith("valley:")]
-    assert "not below the lr of the smoothed loss's minimum" in note
-    assert res.suggestions["valley"] == lr_min / 10
+    assert set(res.suggestions.values()) == {None}
+    (note,) = res.notes
+    assert note.startswith("the loss never fell: in the rules' window (steps 10-") and "start_lr" in note
+    assert float(np.min(res.losses[:12])) < 0.5 * float(res.losses[0])  # it fell, up to the window
 
 
 def test_accumulation_and_validation_arguments_are_checked():
@@ -441,3 +445,61 @@ def test_param_groups_of_a_multi_transform_are_swept_in_proportion():
     bad = optax.multi_transform({"a_head": inj(learning_rate=0.0), "b_body": inj(learning_rate=0.05)}, labels)
     with pytest.raises(ValueError, match="first param group's injected learning_rate must be > 0"):
         lrs.find_lr(Net(), bad, mse, (X, Y), batch_size=32, **KW)
+
+
+# --- a loss that never fell; nothing to train ------------------------------------------
+
+
+def _noise_batches(seed, n=40):
+    rng = np.random.default_rng(seed)
+    return [(X[:4], Y[:4], np.float32(2.0 + rng.normal(0.0, 0.1))) for _ in range(n)]
+
+
+def _noise_loss(model, batch):
+    # Depends on the parameters without changing with them: the recorded loss is the noise.
+    params = nnx.state(model, nnx.Param)
+    return batch[2] + 0.0 * sum(jnp.sum(p) for p in jax.tree.leaves(params))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_pure_noise_loss_never_fell_and_suggests_nothing(seed):
+    # Before: "completed" and a suggestion read off the noise, with no word.
+    res = lrs.find_lr(Net(0), sgd, _noise_loss, _noise_batches(seed), **KW)
+    assert res.stop_reason == "completed"
+    assert res.suggestion is None and set(res.suggestions.values()) == {None}
+    (note,) = res.notes
+    assert note.startswith("the loss never fell")
+    assert res.suggest("fixed") is None and '"suggestion": null' in res.to_json()
+    # The torch driver builds its result with the same core code from the same losses.
+    from lrsched_jax.core.finder import SweepConfig, build_result
+    from lrsched_jax.core.finder.sweep import scan
+
+    config = SweepConfig.make("find_lr", **KW)
+    raw = np.asarray([b[2] for b in _noise_batches(seed)], dtype=np.float32)
+    s, stop, code = scan(raw, config.divisors().astype(np.float32), 4.0)
+    assert build_result(config, raw.astype(np.float64), s, int(stop), int(code)).notes == res.notes
+
+
+def test_a_real_sweep_still_suggests():
+    res = lrs.find_lr(Net(0), sgd, mse, (X, Y), batch_size=32, shuffle_key=jax.random.key(0))
+    assert res.suggestion is not None and not any(n.startswith("the loss never") for n in res.notes)
+
+
+class _NoParams(nnx.Module):
+    def __init__(self):
+        self.count = nnx.BatchStat(jnp.zeros(()))
+
+    def __call__(self, x):
+        return jnp.sum(x, axis=-1, keepdims=True)
+
+
+def test_nothing_to_train_is_refused_up_front():
+    # Before: the sweep ran and suggested 0.003 off a loss that cannot change.
+    model = _NoParams()
+    before = model_state(model)
+    with pytest.raises(ValueError, match="find_lr: model has no trainable parameters"):
+        lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, **KW)
+    assert_bitwise(before, model_state(model))
+    for empty in ({}, [], ()):
+        with pytest.raises(ValueError, match="model has no trainable parameters"):
+            lrs.find_lr(empty, sgd, lambda p, b: jnp.float32(1.0), (X, Y), batch_size=32, **KW)

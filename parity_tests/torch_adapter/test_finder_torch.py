@@ -392,3 +392,180 @@ def test_bad_data_loss_model_and_optimizer():
     with pytest.raises(ValueError, match="first param group's lr must be > 0"):
         find_lr(model, zero, mse, loader())
     assert_same_state(before, full_state(model, opt))
+
+
+# --- a loss that never fell; nothing to train; closure optimizers (LBFGS) -----------------
+
+
+def noise_batches(seed, n=40):
+    """Batches whose loss is pure noise: each carries its own loss value."""
+    rng = np.random.default_rng(seed)
+    return [(X[:4], Y[:4], torch.tensor(2.0 + rng.normal(0.0, 0.1))) for _ in range(n)]
+
+
+def noise_loss(model, batch):
+    # Depends on the parameters (so backward works) without changing with them.
+    return batch[2] + 0.0 * sum(p.sum() for p in model.parameters())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_pure_noise_loss_never_fell_and_suggests_nothing(seed):
+    model = net(0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    res = find_lr(model, opt, noise_loss, noise_batches(seed), **KW)
+    assert res.stop_reason == "completed"
+    assert res.suggestion is None and set(res.suggestions.values()) == {None}
+    (note,) = res.notes
+    assert note.startswith("the loss never fell")
+    assert res.suggest("fixed") is None and '"suggestion": null' in res.to_json()
+    # The same losses give the same result in the shared core (the JAX driver's too).
+    from lrsched_jax.core.finder import SweepConfig, build_result
+    from lrsched_jax.core.finder.sweep import scan
+
+    config = SweepConfig.make("find_lr", **KW)
+    raw = np.asarray([float(b[2]) for b in noise_batches(seed)], dtype=np.float32).astype(np.float64)
+    s, stop, code = scan(raw.astype(np.float32), config.divisors().astype(np.float32), 4.0)
+    assert build_result(config, raw, s, int(stop), int(code)).notes == res.notes
+
+
+def test_a_real_sweep_still_suggests_and_an_untrained_one_does_not():
+    model = net(0)
+    res = find_lr(
+        model, torch.optim.SGD(model.parameters(), lr=0.1), torch.nn.MSELoss(), loader(shuffle=True)
+    )
+    assert res.suggestion is not None and not any(n.startswith("the loss never") for n in res.notes)
+    # An optimizer over another model's parameters trains nothing the loss sees: flat.
+    res = find_lr(
+        model, torch.optim.SGD(net(1).parameters(), lr=0.1), torch.nn.MSELoss(), loader(shuffle=True)
+    )
+    assert res.suggestion is None and res.notes[0].startswith("the loss never fell")
+
+
+def _frozen(model):
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+class _NoParams(torch.nn.Module):
+    def forward(self, x):
+        return x.sum(1, keepdim=True)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: (_frozen(net(0)), None), "model has no trainable parameters"),
+        (lambda: (_NoParams(), None), "model has no trainable parameters"),
+        (
+            lambda: (net(0), torch.optim.SGD(_frozen(net(1)).parameters(), lr=0.1)),
+            "optimizer has no trainable",
+        ),
+    ],
+)
+def test_nothing_to_train_is_refused_up_front(make, match):
+    # Before: torch's own "element 0 of tensors does not require grad" mid-sweep, or (with
+    # device=) a sweep of a flat curve.
+    model, opt = make()
+    opt = opt or torch.optim.SGD(list(model.parameters()) or [torch.zeros(1, requires_grad=True)], lr=0.1)
+    before = full_state(model, opt)
+    with pytest.raises(ValueError, match=match):
+        find_lr(model, opt, torch.nn.MSELoss(), loader(), device="cpu", **KW)
+    assert_same_state(before, full_state(model, opt))
+
+
+def _deep(x):
+    """A deep, comparable copy (LBFGS keeps lists of tensors in its state)."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().clone()
+    if isinstance(x, dict):
+        return {k: _deep(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_deep(v) for v in x)
+    return x
+
+
+def _lbfgs(seed=0):
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    opt = torch.optim.LBFGS(model.parameters(), lr=1e-2, max_iter=4, history_size=5)
+    crit = torch.nn.MSELoss()
+    for xb, yb in list(loader())[:3]:  # mid-training: LBFGS's history lists are filled
+
+        def closure(xb=xb, yb=yb):
+            opt.zero_grad()
+            loss = crit(model(xb), yb)
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+    return model, opt
+
+
+def test_lbfgs_sweeps_and_restores_its_state_bitwise():
+    # Before: TypeError "LBFGS.step() missing 1 required positional argument: 'closure'".
+    model, opt = _lbfgs()
+    state = opt.state[next(iter(model.parameters()))]
+    lists = {k: state[k] for k in ("old_dirs", "old_stps", "ro", "al")}
+    assert lists["old_dirs"]
+    before, deep = full_state(model, opt), _deep(opt.state_dict())
+    res = find_lr(model, opt, torch.nn.MSELoss(), loader(), start_lr=1e-4, end_lr=10.0, num_iter=60)
+    assert res.stop_reason in ("diverged", "non-finite") and res.suggestion is not None
+    assert_same_state(before, full_state(model, opt))
+    assert_same_state({"s": deep}, {"s": _deep(opt.state_dict())})
+    assert all(state[k] is v for k, v in lists.items())  # the same list objects, contents restored
+    # Training goes on exactly as for a twin that never ran the finder.
+    twin, twin_opt = _lbfgs()
+    for m, o in ((model, opt), (twin, twin_opt)):
+        xb, yb = next(iter(loader()))
+
+        def closure(m=m, o=o, xb=xb, yb=yb):
+            o.zero_grad()
+            loss = torch.nn.functional.mse_loss(m(xb), yb)
+            loss.backward()
+            return loss
+
+        o.step(closure)
+    for p, q in zip(model.parameters(), twin.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_lbfgs_closure_sees_the_steps_own_micro_batches_with_accumulation_and_validation():
+    model, opt = _lbfgs(1)
+    seen: list[int] = []
+    batches = list(loader())
+
+    def loss_fn(m, batch):
+        seen.append(next(i for i, b in enumerate(batches) if b[0] is batch[0]))
+        return torch.nn.functional.mse_loss(m(batch[0]), batch[1])
+
+    res = find_lr(model, opt, loss_fn, batches, accumulation_steps=2, num_iter=20, skip_start=2, skip_end=1)
+    # Each step: its 2 micro-batches measured, then the closure's evaluations of the same 2.
+    step0 = seen[: seen.index(2)]
+    assert step0[:2] == [0, 1] and len(step0) > 2 and all(i in (0, 1) for i in step0)
+    assert step0[2:] == [0, 1] * ((len(step0) - 2) // 2)
+    assert res.num_points > 0
+    val = find_lr(
+        model, opt, torch.nn.MSELoss(), batches, val_data=batches[:2], num_iter=20, skip_start=2, skip_end=1
+    )
+    assert val.num_points > 0
+    bf16 = find_lr(
+        model,
+        opt,
+        torch.nn.MSELoss(),
+        batches,
+        amp=True,
+        amp_dtype=torch.bfloat16,
+        num_iter=20,
+        skip_start=2,
+        skip_end=1,
+    )
+    assert bf16.num_points > 0
+
+
+def test_lbfgs_with_a_grad_scaler_is_refused_up_front():
+    model, opt = _lbfgs()
+    before = full_state(model, opt)
+    with pytest.raises(ValueError, match=r"optimizer: LBFGS\.step needs a closure.*GradScaler"):
+        find_lr(model, opt, torch.nn.MSELoss(), loader(), scaler=torch.amp.GradScaler("cpu"), **KW)
+    assert_same_state(before, full_state(model, opt))

@@ -12,8 +12,10 @@ import numpy as np
 from lrsched_jax.core.finder.config import SweepConfig
 from lrsched_jax.core.finder.sweep import (
     REASONS,
+    RULE_DIVISORS,
     RULES,
     capped_values,
+    descent,
     rule_indices,
     rule_values,
     valid_count,
@@ -26,6 +28,19 @@ USAGE_DIVISORS = {"one_cycle": 1.0, "fixed": 10**0.5}
 
 _FORMAT = 1
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+#: How the note of a result whose loss never fell begins (:func:`~lrsched_jax.core.finder.sweep.descent`).
+_NEVER_FELL = "the loss never fell"
+
+
+def _legend_name(rule: str, notes: tuple[str, ...]) -> str:
+    """The rule's name in the plot's legend, saying when its dot is an lr divided by 10 (so
+    it sits a decade left of the point the rule read): ``minimum ÷ 10``, ``article ÷ 10``,
+    and a rule capped below the smoothed minimum (its note begins ``"<rule>: its candidate"``)."""
+    if any(n.startswith(f"{rule}: its candidate") for n in notes):
+        return f"{rule} (capped: the minimum's lr ÷ 10)"
+    return f"{rule} ÷ {RULE_DIVISORS[rule]:g}" if RULE_DIVISORS[rule] != 1 else rule
 
 
 def _enc(x: float) -> float | str:
@@ -55,7 +70,9 @@ class FinderResult:
         stop_reason: ``"diverged"``, ``"non-finite"`` or ``"completed"``.
         suggestions: the lr each rule suggests (``"halfway"``, ``"valley"``, ``"steepest"``,
             ``"minimum"``, ``"article"``, ``"slide"``); ``None`` where the sweep stopped too
-            early for the rule to have a point to choose from. Every value lies below the lr
+            early for the rule to have a point to choose from, and for every rule when the loss
+            never fell by more than its noise (a flat or pure-noise curve: no descent to read;
+            :func:`~lrsched_jax.core.finder.sweep.descent`, noted). Every value lies below the lr
             of the smoothed loss's minimum: a rule whose own candidate did not is given that
             lr / 10, and :attr:`notes` says so.
         rule: the rule behind :attr:`suggestion` (``"halfway"`` unless chosen otherwise).
@@ -64,8 +81,9 @@ class FinderResult:
             one group and in the JAX driver).
         framework: ``"jax"`` or ``"torch"``.
         notes: one line per rule whose own candidate was replaced (it lay at or past the
-            smoothed loss's minimum), naming the candidate and the replacement; empty when
-            every rule's own lr stood.
+            smoothed loss's minimum), naming the candidate and the replacement; or, when the
+            loss never fell, the one line ``"the loss never fell: ..."`` with the numbers of
+            the test; empty when every rule's own lr stood.
     """
 
     lrs: np.ndarray
@@ -195,9 +213,13 @@ class FinderResult:
         Draws the smoothed loss (and, faintly, the raw loss), for every rule a marker on the
         smoothed curve and a dashed line at its lr, labelled ``rule: lr`` in the legend (the
         result's own :attr:`rule` drawn thicker and marked "(default)" when it is the
-        default), and a dotted line where the sweep stopped (labelled with the reason and
-        step). The loss axis is ``ylim`` if given — pass one range to panels that are to be
-        compared (e.g. the union of two results' :meth:`y_range`) — else :meth:`y_range`.
+        default; the rules that divide their point by 10 labelled ``minimum ÷ 10``,
+        ``article ÷ 10``, and a rule capped below the smoothed minimum ``(capped: the
+        minimum's lr ÷ 10)`` — their dots lie a decade left of the point they read), and a
+        dotted line where the sweep stopped (labelled with the reason and step). When the
+        loss never fell there is no marker and the title says so. The loss axis is
+        ``ylim`` if given — pass one range to panels that are to be compared (e.g. the
+        union of two results' :meth:`y_range`) — else :meth:`y_range`.
         Without ``ax`` a new figure of the default size is made with a constrained layout,
         so the axis labels fit. Needs matplotlib (``pip install lrtwin[plot]``); returns the
         ``Axes``.
@@ -240,7 +262,8 @@ class FinderResult:
             c = colors.get(rule, "C7")
             ax.axvline(lr, color=c, ls="--", lw=1.6 if mine else 0.8, alpha=1.0 if mine else 0.7)
             y = s[k] if np.isfinite(s[k]) else np.nan
-            ax.plot([lr], [y], "o", color=c, ms=7 if mine else 5, label=f"{rule}{tag}: {lr:.3g}")
+            label = f"{_legend_name(rule, self.notes)}{tag}: {lr:.3g}"
+            ax.plot([lr], [y], "o", color=c, ms=7 if mine else 5, label=label)
         if self.stop_reason != "completed":
             ax.axvline(
                 self.lrs[self.stop_step],
@@ -249,7 +272,8 @@ class FinderResult:
                 lw=1,
                 label=f"{self.stop_reason} at step {self.stop_step}",
             )
-        ax.set_title("LR range test")
+        never = any(n.startswith(_NEVER_FELL) for n in self.notes)
+        ax.set_title("LR range test" + (": the loss never fell, no suggestion" if never else ""))
         ax.legend(loc="best", fontsize="x-small")
         return ax
 
@@ -279,6 +303,9 @@ def build_result(
     The suggestion rules run here, on the host, with NumPy in float64 on the recorded
     values — the same computation for both drivers — and then the cap below the smoothed
     loss's minimum (:func:`~lrsched_jax.core.finder.sweep.capped_values`, with its notes).
+    When the loss never fell by more than its noise
+    (:func:`~lrsched_jax.core.finder.sweep.descent`) no rule has a descent to read: every
+    suggestion is ``None`` and the one note says why.
     """
     m = stop_step + 1
     lrs = config.lr_table()[:m]
@@ -288,7 +315,12 @@ def build_result(
     with np.errstate(divide="ignore", invalid="ignore"):
         log_lrs = np.log(lrs)
         indices = rule_indices(raw, smoothed, log_lrs, np.int64(count), config.skip_start, config.skip_end)
-    suggestions, notes = capped_values(lrs, smoothed, count, rule_values(lrs, indices), config.skip_start)
+    fell, never = descent(raw, count, config.skip_start, config.skip_end)
+    if fell:
+        own = rule_values(lrs, indices)
+        suggestions, notes = capped_values(lrs, smoothed, count, own, config.skip_start)
+    else:
+        suggestions, notes = {rule: None for rule in RULES}, (str(never),)
     return FinderResult(
         lrs=lrs,
         losses=raw,
