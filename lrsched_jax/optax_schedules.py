@@ -44,8 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import lrsched_jax.core as lrs
-from lrsched_jax.core import Schedule
-from lrsched_jax.core import validate as V
+from lrsched_jax.core import Schedule, validate
 
 __all__ = [
     "constant_schedule",
@@ -65,7 +64,7 @@ __all__ = [
 ]
 
 
-_num = V.number
+_num = validate.number
 
 _F32_MAX = 3.4028234663852886e38
 
@@ -73,16 +72,14 @@ _F32_MAX = 3.4028234663852886e38
 def _lr(where: str, name: str, value: Any, role: str = "") -> float:
     """An argument that becomes a value of the schedule: a learning rate in ``[0, MAX_LR]``
     (``role`` says how it becomes one, for the message)."""
-    v = _num(where, name, value)
-    if v < 0:
-        raise ValueError(
-            f"{where}: {name} must be >= 0, got {value!r}{role}: a learning rate cannot be negative "
-            "(Optax accepts it, and the optimizer would climb the loss)"
-        )
-    if v > V.MAX_LR:
-        raise ValueError(
-            f"{where}: {name} must be at most {V.MAX_LR:g} (the largest learning rate){role}, got {value!r}"
-        )
+    why = (
+        f"{role}: a learning rate cannot be negative (Optax accepts it, and the optimizer would "
+        "climb the loss)"
+    )
+    v = validate.at_least(where, name, value, why=why)
+    if v > validate.MAX_LR:
+        most = f"at most {validate.MAX_LR:g} (the largest learning rate){role}"
+        raise ValueError(f"{where}: {name} must be {most}, got {value!r}")
     return v
 
 
@@ -203,9 +200,9 @@ def _exponential(
         cap = _uncapped(where, init, T, rate, offset + begin, bool(staircase))
     if rate == 1 or init == 0 or cap <= init:
         return lrs.constant(min(init, cap))
-    if init < V.MIN_POSITIVE_LR:
+    if init < validate.MIN_POSITIVE_LR:
         raise ValueError(
-            f"{where}: init_value must be 0 or >= {V.MIN_POSITIVE_LR:g} where decay_rate > 1 (float32 "
+            f"{where}: init_value must be 0 or >= {validate.MIN_POSITIVE_LR:g} where decay_rate > 1 (float32 "
             f"has no normal number below it to grow from), got {init_value!r}"
         )
     body = lrs.exponential(init, rate, every=T, staircase=bool(staircase), max_lr=cap)
@@ -216,7 +213,7 @@ def _uncapped(where: str, init: float, T: float, rate: float, begin: float, stai
     """The cap of a growth without ``end_value``: ``MAX_LR``, the largest learning rate. Up to
     the step where Optax's curve passes it the values are Optax's; from there they hold it
     (where Optax's own float32 values go on to ``inf``)."""
-    return V.MAX_LR
+    return validate.MAX_LR
 
 
 def cosine_decay_schedule(
@@ -231,9 +228,9 @@ def cosine_decay_schedule(
         raise ValueError(f"{where}: requires positive decay_steps, got {decay_steps!r}")
     a = _num(where, "alpha", alpha)
     # init_value * alpha is the last value (every value is 0 where init_value is)
-    if init > 0 and not 0 <= a * init <= V.MAX_LR:
+    if init > 0 and not 0 <= a * init <= validate.MAX_LR:
         raise ValueError(
-            f"{where}: alpha must be >= 0 (and init_value * alpha <= {V.MAX_LR:g}), got {alpha!r}: "
+            f"{where}: alpha must be >= 0 (and init_value * alpha <= {validate.MAX_LR:g}), got {alpha!r}: "
             "init_value * alpha is the last value, and a learning rate cannot be negative"
         )
     return lrs.cosine(init, D, min_lr=max(init * a, 0.0), exponent=_num(where, "exponent", exponent))
@@ -260,9 +257,7 @@ def warmup_cosine_decay_schedule(
     where = "warmup_cosine_decay_schedule"
     init = _lr(where, "init_value", init_value)
     peak = _lr(where, "peak_value", peak_value)
-    W = _num(where, "warmup_steps", warmup_steps)
-    if W < 0:
-        raise ValueError(f"{where}: warmup_steps must be >= 0, got {warmup_steps!r}")
+    W = validate.at_least(where, "warmup_steps", warmup_steps)
     end = _num(where, "end_value", end_value)
     if peak != 0.0:  # Optax's alpha = end_value / peak_value; 0 (end_value unused) for a zero peak
         _lr(where, "end_value", end, role=" (the value the cosine decays to)")
@@ -286,9 +281,7 @@ def warmup_exponential_decay_schedule(
     where = "warmup_exponential_decay_schedule"
     init = _lr(where, "init_value", init_value)
     peak = _lr(where, "peak_value", peak_value)
-    W = _num(where, "warmup_steps", warmup_steps)
-    if W < 0:
-        raise ValueError(f"{where}: warmup_steps must be >= 0, got {warmup_steps!r}")
+    W = validate.at_least(where, "warmup_steps", warmup_steps)
     decay = _exponential(where, peak, transition_steps, decay_rate, transition_begin, staircase, end_value, W)
     return join_schedules([linear_schedule(init, peak, W), decay], [W])
 

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lrsched_jax.core import validate as V
+from lrsched_jax.core import validate
 from lrsched_jax.core.plateau import PlateauState, ReduceOnPlateau
 
 __all__ = ["scale_by_plateau", "report_plateau", "plateau_state", "plateau_lr"]
@@ -24,9 +24,9 @@ __all__ = ["scale_by_plateau", "report_plateau", "plateau_state", "plateau_lr"]
 def _lr_leaf(i: int, n: int, leaf: Any) -> float:
     name = "learning_rate" if n == 1 else f"learning_rate (group {i})"
     if isinstance(leaf, numbers.Real) and not isinstance(leaf, bool):
-        return V.lr("scale_by_plateau", name, leaf)
+        return validate.lr("scale_by_plateau", name, leaf)
     if getattr(leaf, "ndim", None) == 0 and not isinstance(leaf, jax.core.Tracer):
-        return V.lr("scale_by_plateau", name, float(leaf))
+        return validate.lr("scale_by_plateau", name, float(leaf))
     raise TypeError(f"scale_by_plateau: {name} must be a number, got {leaf!r}")
 
 

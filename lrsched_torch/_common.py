@@ -20,12 +20,16 @@ import torch
 from lrsched_jax.core import Schedule, from_config
 
 __all__ = [
+    "CRITERION_MODULES",
+    "accuracy",
+    "cross_entropy",
     "MODES",
     "CHUNK",
     "Curve",
     "check_optimizer",
     "check_mode",
     "check_step",
+    "check_group",
     "group_schedules",
     "Field",
     "group_fields",
@@ -42,6 +46,21 @@ MODES = ("absolute", "multiplier")
 CHUNK = 4096
 
 _INT64_MAX = int(np.iinfo(np.int64).max)
+
+#: Functions and loss modules of these modules are criteria of ``(output, y)``, never
+#: ``(model, batch)`` losses (:func:`lrsched_jax.core.losses.check_not_criterion`).
+CRITERION_MODULES = ("torch",)
+
+
+def cross_entropy(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean softmax cross-entropy of ``output`` (logits) against integer labels ``y``
+    (``F.cross_entropy``): the default ``criterion`` of every torch helper that trains."""
+    return torch.nn.functional.cross_entropy(output, y)
+
+
+def accuracy(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The fraction of samples whose largest logit is the label's: the default ``metric``."""
+    return (output.argmax(dim=-1) == y).double().mean()
 
 
 def check_optimizer(where: str, optimizer: Any) -> torch.optim.Optimizer:
@@ -399,3 +418,13 @@ class Curve:
         if tensors:
             return [g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in groups]
         return row
+
+
+def check_group(where: str, group: Any, n_groups: int) -> None:
+    """``group`` (when given) a param-group index in ``[0, n_groups)``: the converters' ``group=``."""
+    if group is None:
+        return
+    if isinstance(group, bool) or not isinstance(group, int):
+        raise TypeError(f"{where}: group must be an int param-group index, got {group!r}")
+    if not 0 <= group < n_groups:
+        raise ValueError(f"{where}: group must be in [0, {n_groups}) for this optimizer, got {group}")

@@ -9,37 +9,19 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.optim import lr_scheduler as tl
 
 import lrsched_jax.core as lrs
-from lrsched_jax.core import Schedule
-from lrsched_jax.core import validate as V
-from lrsched_torch._common import as_float, check_step
+from lrsched_jax.core import Schedule, validate
+from lrsched_torch._common import as_float, check_group, check_step
 from lrsched_torch.schedule_lr import ScheduleLR
 
 __all__ = ["from_torch", "UnconvertedFieldWarning"]
-
-# Chainable schedulers that multiply the group's current lr by f(k)/f(k-1) at each step.
-_MULTIPLICATIVE: tuple[type, ...] = (
-    tl.StepLR,
-    tl.MultiStepLR,
-    tl.ConstantLR,
-    tl.LinearLR,
-    tl.ExponentialLR,
-    tl.PolynomialLR,
-)
-# Schedulers that overwrite the lr with a value computed from their own state.
-_ABSOLUTE: tuple[type, ...] = (tl.CosineAnnealingWarmRestarts, tl.CyclicLR, tl.OneCycleLR, tl.LambdaLR)
-
-_SUPPORTED = (
-    "StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR, CosineAnnealingLR, "
-    "CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, SequentialLR, ChainedScheduler, "
-    "lrsched_torch.ScheduleLR (and a LambdaLR whose lr_lambdas are lrsched schedules or were built by "
-    "Hugging Face's transformers.get_scheduler)"
-)
 
 
 class _UnsupportedError(TypeError):
@@ -53,14 +35,11 @@ def _name(s: Any) -> str:
 def _num(where: str, name: str, value: Any) -> float:
     if isinstance(value, torch.Tensor):
         value = value.item()
-    return V.number(where, name, value)
+    return validate.number(where, name, value)
 
 
 def _whole(where: str, name: str, value: Any, minimum: int) -> int:
-    v = _num(where, name, value)
-    if not v.is_integer() or v < minimum:
-        raise ValueError(f"{where}: {name} must be a whole number >= {minimum}, got {value!r}")
-    return int(v)
+    return validate.whole(where, name, value.item() if isinstance(value, torch.Tensor) else value, minimum)
 
 
 def _positive(where: str, name: str, value: Any) -> float:
@@ -70,202 +49,310 @@ def _positive(where: str, name: str, value: Any) -> float:
     return v
 
 
-def _kind(s: Any) -> str:
-    """``multiplicative``, ``cosine``, ``absolute``, ``sequential`` or ``chained``."""
-    t = type(s)
-    if isinstance(s, ScheduleLR):
-        return "absolute"
-    if t is tl.ReduceLROnPlateau or isinstance(s, tl.ReduceLROnPlateau):
+def _base(where: str, s: Any, g: int) -> float:
+    return as_float(where, f"base_lrs[{g}]", s.base_lrs[g])
+
+
+# --- the chainable (recursive, multiplicative) schedulers -------------------------------------
+# Each builder gives the curve of one scheduler started at lr ``base``. ``restart=False``:
+# started by its constructor's initial step (``lr(0)`` from the group's current lr, then the
+# recursive ``get_lr``). ``restart=True``: started by ``SequentialLR`` at a milestone, whose
+# ``_update_lr(0)`` sets ``lr(0)`` from the scheduler's closed form at 0 (the two differ only
+# in edge cases, handled in the builders).
+
+
+def _step_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
+    return lrs.step_decay(
+        base, _whole(where, "step_size", s.step_size, 1), _positive(where, "gamma", s.gamma)
+    )
+
+
+def _multistep_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
+    gamma = _positive(where, "gamma", s.gamma)
+    ms = [_num(where, "milestones", m) for m in s.milestones.elements()]
+    # The recursion only fires at whole steps >= 1 (0 at the initial step); the closed form
+    # a restart uses at step 0 counts every milestone <= 0.
+    at0 = sum(1 for m in ms if (m <= 0 if restart else m == 0))
+    later = sorted(int(m) for m in ms if m >= 1 and m.is_integer())
+    if at0 + len(later) == 0:
+        return lrs.constant(base)
+    return lrs.multistep(base, [0] * at0 + later, gamma)
+
+
+def _constant_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
+    factor = _num(where, "factor", s.factor)
+    if not 0 <= factor <= 1:
+        raise ValueError(f"{where}: factor must be in [0, 1], got {s.factor!r}")
+    total = _whole(where, "total_iters", s.total_iters, -(2**62))
+    if total <= 0:
+        # Never undone by the recursion; the closed form at 0 already counts it as done.
+        return lrs.constant(base * (factor + (1 - factor)) if restart else base * factor)
+    # torch divides by factor at total_iters (ZeroDivisionError when factor == 0, so the
+    # value after it is then the closed form's, base).
+    after = base * factor * (1.0 / factor) if factor > 0 else base
+    return lrs.piecewise_constant([total], [base * factor, after])
+
+
+def _linear_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
+    sf = _num(where, "start_factor", s.start_factor)
+    ef = _num(where, "end_factor", s.end_factor)
+    total = _whole(where, "total_iters", s.total_iters, 0)
+    if total == 0:
+        if restart:
+            raise ValueError(f"{where}: total_iters=0 makes torch divide by zero when restarted")
+        return lrs.constant(base * sf)
+    return lrs.linear(base * sf, base * ef, total)
+
+
+def _exponential_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
+    return lrs.exponential(base, _positive(where, "gamma", s.gamma))
+
+
+def _polynomial_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
+    total = _whole(where, "total_iters", s.total_iters, 0)
+    power = _num(where, "power", s.power)
+    if power < 0:
+        raise ValueError(f"{where}: power must be >= 0 (torch divides by zero), got {power!r}")
+    if total == 0 and restart:
+        raise ValueError(f"{where}: total_iters=0 makes torch divide by zero when restarted")
+    if total == 0 or power == 0:
+        return lrs.constant(base)
+    return lrs.polynomial(base, total, 0.0, power)
+
+
+def _cosine_lr(where: str, s: Any, base: float, restart: bool = False) -> Schedule:
+    T = _positive(where, "T_max", s.T_max)
+    eta = validate.at_least(where, "eta_min", s.eta_min)
+    return lrs.cosine(base, int(T) if T.is_integer() else T, eta, periodic=True)
+
+
+# The step from which a multiplicative scheduler stops changing the lr with its settled factor
+# equal to 1 (0 if it never changes it), or None: what ChainedScheduler with a cosine needs.
+
+
+def _settles_gamma(s: Any) -> float | None:
+    return 0 if s.gamma == 1 else None
+
+
+def _settles_multistep(s: Any) -> float | None:
+    return 0 if s.gamma == 1 or not s.milestones else None
+
+
+def _settles_constant(s: Any) -> float | None:
+    if s.factor == 1:
+        return 0
+    return s.total_iters if s.total_iters >= 1 and s.factor > 0 else None
+
+
+def _settles_linear(s: Any) -> float | None:
+    if s.start_factor == 1 and (s.end_factor == 1 or s.total_iters == 0):
+        return 0
+    return s.total_iters if s.end_factor == 1 else None
+
+
+def _settles_polynomial(s: Any) -> float | None:
+    return 0 if s.power == 0 or s.total_iters == 0 else None
+
+
+# --- the absolute schedulers (they overwrite the lr from their own state) ---------------------
+# ``constructed``: step 0's lr is the one the scheduler's own constructor set (not one set by
+# SequentialLR, which re-runs the initial step or restarts it after construction).
+
+
+def _schedule_lr(where: str, s: Any, g: int, constructed: bool) -> Schedule:
+    sched = s.schedules[g]
+    if s.mode == "absolute":
+        return sched
+    base = _base(where, s, g)
+    return sched if base == 1.0 else lrs.scale(sched, base)
+
+
+def _lambda_lr(where: str, s: Any, g: int, constructed: bool) -> Schedule:
+    base = _base(where, s, g)
+    fn = s.lr_lambdas[g]
+    if not isinstance(fn, Schedule):
+        hf = lrs.from_hf_lambda(fn, base)
+        assert hf is not None  # _lambda_readable checked it
+        return hf
+    return fn if base == 1.0 else lrs.scale(fn, base)
+
+
+def _lambda_readable(s: Any) -> None:
+    # lrsched schedules, or the lr_lambdas Hugging Face's schedule functions build
+    if all(isinstance(f, Schedule) or lrs.from_hf_lambda(f, 1.0) is not None for f in s.lr_lambdas):
+        return
+    raise TypeError(
+        "from_torch: LambdaLR with a Python function: from_torch cannot read a curve out of arbitrary "
+        "code; write the function as an lrsched schedule (e.g. lrsched_jax.warmup_cosine, "
+        "piecewise_linear, sequence, product) and use lrsched_torch.ScheduleLR(optimizer, schedule, "
+        "mode='multiplier') — the same curve in torch, and from_torch converts it"
+    )
+
+
+def _warm_restarts_lr(where: str, s: Any, g: int, constructed: bool) -> Schedule:
+    return lrs.warm_restarts(
+        _base(where, s, g),
+        _whole(where, "T_0", s.T_0, 1),
+        _whole(where, "T_mult", s.T_mult, 1),
+        _num(where, "eta_min", s.eta_min),
+    )
+
+
+def _cyclic_lr(where: str, s: Any, g: int, constructed: bool) -> Schedule:
+    if s._scale_fn_custom is not None:
         raise TypeError(
+            f"{where}: a custom scale_fn is arbitrary Python code, which from_torch cannot read; use "
+            "mode='triangular', 'triangular2' or 'exp_range', or write the curve as an lrsched schedule"
+        )
+    base = _base(where, s, g)
+    top = as_float(where, f"max_lrs[{g}]", s.max_lrs[g])
+    cyc = _cyclic_wave(where, s, base, top)
+    # CyclicLR's constructor takes its initial step before it sets its own base_lrs, so
+    # step 0 gets the group's initial_lr when one was already there (an earlier scheduler).
+    first = as_float(where, "initial_lr", s.optimizer.param_groups[g].get("initial_lr", base))
+    if constructed and first != base:
+        return lrs.sequence([lrs.constant(first), cyc], [1], restart=False)
+    return cyc
+
+
+def _one_cycle_lr(where: str, s: Any, g: int, constructed: bool) -> Schedule:
+    group = s.optimizer.param_groups[g]
+    # torch reads these group entries at every step (it does not keep div factors).
+    initial = as_float(where, "initial_lr", group["initial_lr"])
+    peak = as_float(where, "max_lr", group["max_lr"])
+    final = as_float(where, "min_lr", group["min_lr"])
+    shape = _one_cycle_shape(where, s)
+    if peak == 0.0 and initial == 0.0 and final == 0.0:
+        return lrs.constant(0.0)
+    if not (initial > 0 and final > 0):
+        raise ValueError(
+            f"{where}: initial_lr={initial!r}, min_lr={final!r}: the div factors must be finite and > 0"
+        )
+    return lrs.one_cycle(peak, div_factor=peak / initial, final_div_factor=initial / final, **shape)
+
+
+def _refuse(message: str) -> Callable[[Any], None]:
+    def refuse(s: Any) -> None:
+        raise TypeError(message)
+
+    return refuse
+
+
+@dataclass(frozen=True)
+class _TorchClass:
+    """How ``from_torch`` reads one torch scheduler class: one entry of :data:`_CLASSES`.
+
+    ``kind`` is how the composites treat it: ``multiplicative`` (chainable: multiplies the
+    current lr by per-step ratios; ``build(where, s, base, restart)``), ``cosine``
+    (CosineAnnealingLR's affine recursion; the same ``build``), ``absolute`` (overwrites
+    the lr from its own state; ``build(where, s, g, constructed)``), ``sequential`` /
+    ``chained`` (composites, converted by :func:`_sequential` / :func:`_chained`).
+    ``check`` refuses what cannot be read (raising ``TypeError``); ``settles`` is the step
+    from which a multiplicative one stops changing the lr with a factor of 1 (``None``:
+    never); ``label`` names it in the list of supported classes (empty: not listed).
+    """
+
+    kind: str
+    build: Callable[..., Schedule] | None = None
+    check: Callable[[Any], None] | None = None
+    settles: Callable[[Any], float | None] | None = None
+    label: str = ""
+
+
+#: Every torch class from_torch knows, in the order the error message lists them. A torch
+#: class is one entry here (and its builder above).
+_CLASSES: dict[type, _TorchClass] = {
+    tl.StepLR: _TorchClass("multiplicative", _step_lr, settles=_settles_gamma, label="StepLR"),
+    tl.MultiStepLR: _TorchClass(
+        "multiplicative", _multistep_lr, settles=_settles_multistep, label="MultiStepLR"
+    ),
+    tl.ConstantLR: _TorchClass("multiplicative", _constant_lr, settles=_settles_constant, label="ConstantLR"),
+    tl.LinearLR: _TorchClass("multiplicative", _linear_lr, settles=_settles_linear, label="LinearLR"),
+    tl.ExponentialLR: _TorchClass(
+        "multiplicative", _exponential_lr, settles=_settles_gamma, label="ExponentialLR"
+    ),
+    tl.PolynomialLR: _TorchClass(
+        "multiplicative", _polynomial_lr, settles=_settles_polynomial, label="PolynomialLR"
+    ),
+    tl.CosineAnnealingLR: _TorchClass("cosine", _cosine_lr, label="CosineAnnealingLR"),
+    tl.CosineAnnealingWarmRestarts: _TorchClass(
+        "absolute", _warm_restarts_lr, label="CosineAnnealingWarmRestarts"
+    ),
+    tl.CyclicLR: _TorchClass("absolute", _cyclic_lr, label="CyclicLR"),
+    tl.OneCycleLR: _TorchClass("absolute", _one_cycle_lr, label="OneCycleLR"),
+    tl.SequentialLR: _TorchClass("sequential", label="SequentialLR"),
+    tl.ChainedScheduler: _TorchClass("chained", label="ChainedScheduler"),
+    ScheduleLR: _TorchClass(
+        "absolute",
+        _schedule_lr,
+        label="lrsched_torch.ScheduleLR (and a LambdaLR whose lr_lambdas are lrsched schedules or were "
+        "built by Hugging Face's transformers.get_scheduler)",
+    ),
+    tl.LambdaLR: _TorchClass("absolute", _lambda_lr, check=_lambda_readable),
+    tl.ReduceLROnPlateau: _TorchClass(
+        "refused",
+        check=_refuse(
             "from_torch: ReduceLROnPlateau's lr depends on the metric values passed to step(), not on "
             "the step alone, so it has no step -> lr curve; use lrsched_jax.reduce_on_plateau (torch's "
             "exact decision rules as a jit-able state machine and an Optax transformation) instead"
-        )
-    if t is tl.MultiplicativeLR:
-        raise TypeError(
+        ),
+    ),
+    tl.MultiplicativeLR: _TorchClass(
+        "refused",
+        check=_refuse(
             "from_torch: MultiplicativeLR multiplies the lr by an arbitrary Python function each step, "
             "which from_torch cannot read; write the resulting curve as an lrsched schedule (e.g. "
             "lrsched_jax.exponential for a constant factor, or piecewise_constant/sequence/product) and "
             "drive torch with lrsched_torch.ScheduleLR(optimizer, schedule)"
-        )
-    if t is tl.LambdaLR:
-        # lrsched schedules, or the lr_lambdas Hugging Face's schedule functions build
-        if all(isinstance(f, Schedule) or lrs.from_hf_lambda(f, 1.0) is not None for f in s.lr_lambdas):
-            return "absolute"
+        ),
+    ),
+}
+
+_SUPPORTED = ", ".join(e.label for e in _CLASSES.values() if e.label)
+
+#: Matched by isinstance (their subclasses too): the others only as the classes themselves.
+_BY_ISINSTANCE = (ScheduleLR, tl.ReduceLROnPlateau)
+
+
+def _entry(s: Any) -> _TorchClass:
+    """``s``'s entry of :data:`_CLASSES`, checked (``TypeError`` for what cannot be read)."""
+    t = next((c for c in _BY_ISINSTANCE if isinstance(s, c)), type(s))
+    entry = _CLASSES.get(t)
+    if entry is None:
         raise TypeError(
-            "from_torch: LambdaLR with a Python function: from_torch cannot read a curve out of arbitrary "
-            "code; write the function as an lrsched schedule (e.g. lrsched_jax.warmup_cosine, "
-            "piecewise_linear, sequence, product) and use lrsched_torch.ScheduleLR(optimizer, schedule, "
-            "mode='multiplier') — the same curve in torch, and from_torch converts it"
+            f"from_torch: {t.__module__}.{t.__qualname__} is not supported (subclasses of torch schedulers "
+            f"may change the curve, so only the classes themselves are); supported: {_SUPPORTED}"
         )
-    if t in _MULTIPLICATIVE:
-        return "multiplicative"
-    if t is tl.CosineAnnealingLR:
-        return "cosine"
-    if t in _ABSOLUTE:
-        return "absolute"
-    if t is tl.SequentialLR:
-        return "sequential"
-    if t is tl.ChainedScheduler:
-        return "chained"
-    raise TypeError(
-        f"from_torch: {t.__module__}.{t.__qualname__} is not supported (subclasses of torch schedulers "
-        f"may change the curve, so only the classes themselves are); supported: {_SUPPORTED}"
-    )
+    if entry.check is not None:
+        entry.check(s)
+    return entry
 
 
-# --- the chainable (recursive, multiplicative) schedulers -------------------------------------
+def _kind(s: Any) -> str:
+    """``multiplicative``, ``cosine``, ``absolute``, ``sequential`` or ``chained``."""
+    return _entry(s).kind
 
 
 def _multiplicative(s: Any, base: float, restart: bool) -> Schedule:
-    """The curve of a multiplicative chainable scheduler started at lr ``base``.
-
-    ``restart=False``: started by its constructor's initial step (``lr(0)`` from the group's
-    current lr, then the recursive ``get_lr``). ``restart=True``: started by
-    ``SequentialLR`` at a milestone, whose ``_update_lr(0)`` sets ``lr(0)`` from the
-    scheduler's closed form at 0 (the two differ only in edge cases, handled below).
-    """
-    where = f"from_torch({_name(s)})"
-    t = type(s)
-    if t is tl.StepLR:
-        step = _whole(where, "step_size", s.step_size, 1)
-        gamma = _positive(where, "gamma", s.gamma)
-        return lrs.step_decay(base, step, gamma)
-    if t is tl.MultiStepLR:
-        gamma = _positive(where, "gamma", s.gamma)
-        ms = [_num(where, "milestones", m) for m in s.milestones.elements()]
-        # The recursion only fires at whole steps >= 1 (0 at the initial step); the closed form
-        # a restart uses at step 0 counts every milestone <= 0.
-        at0 = sum(1 for m in ms if (m <= 0 if restart else m == 0))
-        later = sorted(int(m) for m in ms if m >= 1 and m.is_integer())
-        if at0 + len(later) == 0:
-            return lrs.constant(base)
-        return lrs.multistep(base, [0] * at0 + later, gamma)
-    if t is tl.ConstantLR:
-        factor = _num(where, "factor", s.factor)
-        if not 0 <= factor <= 1:
-            raise ValueError(f"{where}: factor must be in [0, 1], got {s.factor!r}")
-        total = _whole(where, "total_iters", s.total_iters, -(2**62))
-        if total <= 0:
-            # Never undone by the recursion; the closed form at 0 already counts it as done.
-            return lrs.constant(base * (factor + (1 - factor)) if restart else base * factor)
-        # torch divides by factor at total_iters (ZeroDivisionError when factor == 0, so the
-        # value after it is then the closed form's, base).
-        after = base * factor * (1.0 / factor) if factor > 0 else base
-        return lrs.piecewise_constant([total], [base * factor, after])
-    if t is tl.LinearLR:
-        sf = _num(where, "start_factor", s.start_factor)
-        ef = _num(where, "end_factor", s.end_factor)
-        total = _whole(where, "total_iters", s.total_iters, 0)
-        if total == 0:
-            if restart:
-                raise ValueError(f"{where}: total_iters=0 makes torch divide by zero when restarted")
-            return lrs.constant(base * sf)
-        return lrs.linear(base * sf, base * ef, total)
-    if t is tl.ExponentialLR:
-        return lrs.exponential(base, _positive(where, "gamma", s.gamma))
-    if t is tl.PolynomialLR:
-        total = _whole(where, "total_iters", s.total_iters, 0)
-        power = _num(where, "power", s.power)
-        if power < 0:
-            raise ValueError(f"{where}: power must be >= 0 (torch divides by zero), got {power!r}")
-        if total == 0 and restart:
-            raise ValueError(f"{where}: total_iters=0 makes torch divide by zero when restarted")
-        if total == 0 or power == 0:
-            return lrs.constant(base)
-        return lrs.polynomial(base, total, 0.0, power)
-    raise AssertionError(t)
+    """The curve of a multiplicative (or cosine) chainable scheduler started at lr ``base``."""
+    build = _entry(s).build
+    assert build is not None
+    return build(f"from_torch({_name(s)})", s, base, restart)
 
 
 def _cosine(s: Any, base: float) -> Schedule:
-    where = f"from_torch({_name(s)})"
-    T = _positive(where, "T_max", s.T_max)
-    eta = _num(where, "eta_min", s.eta_min)
-    if eta < 0:
-        raise ValueError(f"{where}: eta_min must be >= 0, got {s.eta_min!r}")
-    return lrs.cosine(base, int(T) if T.is_integer() else T, eta, periodic=True)
+    return _cosine_lr(f"from_torch({_name(s)})", s, base)
 
 
 def _one_from(s: Any) -> float | None:
-    """The step from which a multiplicative scheduler stops changing the lr with its settled
-    factor equal to 1 (0 if it never changes it), or ``None``."""
-    t = type(s)
-    if t in (tl.StepLR, tl.ExponentialLR):
-        return 0 if s.gamma == 1 else None
-    if t is tl.MultiStepLR:
-        return 0 if s.gamma == 1 or not s.milestones else None
-    if t is tl.ConstantLR:
-        if s.factor == 1:
-            return 0
-        return s.total_iters if s.total_iters >= 1 and s.factor > 0 else None
-    if t is tl.LinearLR:
-        if s.start_factor == 1 and (s.end_factor == 1 or s.total_iters == 0):
-            return 0
-        return s.total_iters if s.end_factor == 1 else None
-    if t is tl.PolynomialLR:
-        return 0 if s.power == 0 or s.total_iters == 0 else None
-    return None
-
-
-# --- the absolute schedulers (they overwrite the lr from their own state) ---------------------
+    settles = _entry(s).settles
+    return None if settles is None else settles(s)
 
 
 def _absolute(s: Any, g: int, constructed: bool = True) -> Schedule:
-    """``constructed``: step 0's lr is the one the scheduler's own constructor set (not one set
-    by SequentialLR, which re-runs the initial step or restarts it after construction)."""
-    where = f"from_torch({_name(s)})"
-    if isinstance(s, ScheduleLR):
-        sched = s.schedules[g]
-        if s.mode == "absolute":
-            return sched
-        base = as_float(where, f"base_lrs[{g}]", s.base_lrs[g])
-        return sched if base == 1.0 else lrs.scale(sched, base)
-    t = type(s)
-    if t is tl.LambdaLR:
-        base = as_float(where, f"base_lrs[{g}]", s.base_lrs[g])
-        fn = s.lr_lambdas[g]
-        if not isinstance(fn, Schedule):
-            hf = lrs.from_hf_lambda(fn, base)
-            assert hf is not None  # _kind checked it
-            return hf
-        return fn if base == 1.0 else lrs.scale(fn, base)
-    if t is tl.CosineAnnealingWarmRestarts:
-        return lrs.warm_restarts(
-            as_float(where, f"base_lrs[{g}]", s.base_lrs[g]),
-            _whole(where, "T_0", s.T_0, 1),
-            _whole(where, "T_mult", s.T_mult, 1),
-            _num(where, "eta_min", s.eta_min),
-        )
-    if t is tl.CyclicLR:
-        if s._scale_fn_custom is not None:
-            raise TypeError(
-                f"{where}: a custom scale_fn is arbitrary Python code, which from_torch cannot read; use "
-                "mode='triangular', 'triangular2' or 'exp_range', or write the curve as an lrsched schedule"
-            )
-        base = as_float(where, f"base_lrs[{g}]", s.base_lrs[g])
-        top = as_float(where, f"max_lrs[{g}]", s.max_lrs[g])
-        cyc = _cyclic_wave(where, s, base, top)
-        # CyclicLR's constructor takes its initial step before it sets its own base_lrs, so
-        # step 0 gets the group's initial_lr when one was already there (an earlier scheduler).
-        first = as_float(where, "initial_lr", s.optimizer.param_groups[g].get("initial_lr", base))
-        if constructed and first != base:
-            return lrs.sequence([lrs.constant(first), cyc], [1], restart=False)
-        return cyc
-    if t is tl.OneCycleLR:
-        group = s.optimizer.param_groups[g]
-        # torch reads these group entries at every step (it does not keep div factors).
-        initial = as_float(where, "initial_lr", group["initial_lr"])
-        peak = as_float(where, "max_lr", group["max_lr"])
-        final = as_float(where, "min_lr", group["min_lr"])
-        shape = _one_cycle_shape(where, s)
-        if peak == 0.0 and initial == 0.0 and final == 0.0:
-            return lrs.constant(0.0)
-        if not (initial > 0 and final > 0):
-            raise ValueError(
-                f"{where}: initial_lr={initial!r}, min_lr={final!r}: the div factors must be finite and > 0"
-            )
-        return lrs.one_cycle(peak, div_factor=peak / initial, final_div_factor=initial / final, **shape)
-    raise AssertionError(t)
+    build = _entry(s).build
+    assert build is not None
+    return build(f"from_torch({_name(s)})", s, g, constructed)
 
 
 def _one_cycle_shape(where: str, s: Any) -> dict[str, Any]:
@@ -926,11 +1013,7 @@ def from_torch(
             "unless built with cycle_momentum=False; ScheduleLR drives the fields given to it)"
         )
     n = len(opt.param_groups)
-    if group is not None:
-        if isinstance(group, bool) or not isinstance(group, int):
-            raise TypeError(f"from_torch: group must be an int param-group index, got {group!r}")
-        if not 0 <= group < n:
-            raise ValueError(f"from_torch: group must be in [0, {n}) for this optimizer, got {group}")
+    check_group("from_torch", group, n)
     if not isinstance(from_current_step, bool):
         raise TypeError(f"from_torch: from_current_step must be True or False, got {from_current_step!r}")
     indices = range(n) if group is None else (group,)

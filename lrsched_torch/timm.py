@@ -27,7 +27,8 @@ import math
 from typing import Any
 
 import lrsched_jax.core as lrs
-from lrsched_jax.core import Schedule
+from lrsched_jax.core import Schedule, validate
+from lrsched_torch._common import check_group
 
 __all__ = ["from_timm"]
 
@@ -62,10 +63,7 @@ def _refuse_noise(name: str, scheduler: Any) -> None:
 
 
 def _whole(name: str, attr: str, value: Any, minimum: int = 0) -> int:
-    v = float(value)
-    if not v.is_integer() or v < minimum:
-        raise ValueError(f"from_timm({name}): {attr} must be a whole number >= {minimum}, got {value!r}")
-    return int(v)
+    return validate.whole(f"from_timm({name})", attr, value, minimum)
 
 
 def _held_cycles(name: str, s: Any, base: float) -> Schedule:
@@ -176,12 +174,8 @@ def _decay(name: str, s: Any, base: float) -> Schedule:
             cycles=min(_whole(name, "cycle_limit", s.cycle_limit), 2**53),
             **extra,
         )
-    rate = float(s.decay_rate)
-    if rate < 0:
-        raise ValueError(
-            f"from_timm({name}): decay_rate must be >= 0, got {s.decay_rate!r} (a negative one "
-            "makes every other decayed lr negative)"
-        )
+    why = " (a negative one makes every other decayed lr negative)"
+    rate = validate.at_least(f"from_timm({name})", "decay_rate", s.decay_rate, why=why)
     if name == "StepLRScheduler":
         if rate > 1:
             raise ValueError(
@@ -318,11 +312,7 @@ def from_timm(
             raise ValueError("from_timm(PlateauLRScheduler): group and steps_per_epoch do not apply")
         return _plateau(scheduler)
     n = len(scheduler.base_values)
-    if group is not None:
-        if isinstance(group, bool) or not isinstance(group, int):
-            raise TypeError(f"from_timm: group must be an int param-group index, got {group!r}")
-        if not 0 <= group < n:
-            raise ValueError(f"from_timm: group must be in [0, {n}) for this optimizer, got {group}")
+    check_group("from_timm", group, n)
     if steps_per_epoch is not None and not scheduler.t_in_epochs:
         raise ValueError(
             "from_timm: steps_per_epoch applies to a scheduler with t_in_epochs=True; this one "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,3 +64,23 @@ def finder_summary(res: Any) -> dict[str, Any]:
         "stop_reason": res.stop_reason,
         "suggestions": res.suggestions,
     }
+
+
+JAX_STACK = ("jax", "jaxlib", "flax", "optax", "orbax")
+TORCH_STACK = ("torch",)
+
+
+def check_start_up(code: str, absent: Sequence[str], present: Sequence[str]) -> None:
+    """``code`` run in a fresh interpreter (at the repository root) imports none of ``absent``'s
+    top-level packages and all of ``present``'s."""
+    report = "\nimport sys; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    out = subprocess.run(
+        [sys.executable, "-c", code + report],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.path.dirname(HERE),
+    ).stdout.split()
+    mods = set(out)
+    assert not mods & set(absent), f"{code!r} imported {sorted(mods & set(absent))}"
+    assert set(present) <= mods, f"{code!r} did not import {sorted(set(present) - mods)}"

@@ -7,6 +7,11 @@ different sides of it). Horizons go up to 10**6 steps.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
+import numpy as np
+import pytest
 from hypothesis import strategies as st
 
 import lrsched_jax as lrs
@@ -79,6 +84,13 @@ def polynomial_cycle(draw):
     return lrs.polynomial_cycle(draw(lr), T, end_lr=end, power=draw(st.floats(0.1, 4.0)))
 
 
+#: Cycle-length multipliers: whole ones, and fractional ones (Keras' ``t_mul=1.5``, timm's
+#: ``cycle_mul``) whose restarts fall between steps: float32 and float64 restart on the same step
+#: (``ceil`` of the float64 start) and the steps done and left in a cycle stay exact.
+period_mult = st.one_of(st.sampled_from([1, 1, 2, 3, 1.5, 1.3, 2.5, 1.001]), st.floats(1.001, 4.0))
+k_decay = st.one_of(st.sampled_from([0.5, 2.0]), st.floats(0.05, 20.0), st.floats(20.0, 1000.0))
+
+
 @st.composite
 def decay_cycles(draw):
     shape = draw(st.sampled_from(["cosine", "tanh", "polynomial"]))
@@ -94,20 +106,18 @@ def decay_cycles(draw):
         draw(st.integers(1, 200_000)),
         shape,
         min_lr=draw(small_lr),
-        period_mult=draw(st.sampled_from([1, 1, 2, 3])),
+        period_mult=draw(period_mult),
         peak_decay=draw(st.sampled_from([1.0, draw(st.floats(0.3, 1.0))])),
         cycles=draw(st.one_of(st.none(), st.integers(0, 8))),
-        # k != 1 (timm's k_decay) rounds the warped phase once before the cosine, about 9 ulps
-        # (see the DecayCycles docstring): the 8-ulp contract is drawn with k = 1, the k-decay
-        # curves are checked against timm in float64 (torch_adapter/test_from_timm.py)
-        k=1.0,
+        # timm's k_decay (not with the tanh shape): small, fractional and large warps
+        k=1.0 if shape == "tanh" else draw(st.one_of(st.just(1.0), k_decay)),
         **extra,
     )
 
 
 @st.composite
 def warm_restarts(draw):
-    mult = draw(st.sampled_from([1, 1, 2, 3]))
+    mult = draw(period_mult)
     return lrs.warm_restarts(
         draw(lr),
         draw(st.integers(1, 50_000)),
@@ -384,31 +394,31 @@ _REALS = [
 
 
 def _values_for(field):
-    from lrsched_jax.core import validate as V
+    from lrsched_jax.core import validate
 
     meta = field.metadata
     check, params = meta.get("check"), meta.get("params", {})
-    if check is V.lr:
+    if check is validate.lr:
         base = st.sampled_from(_LRS)
-    elif check in (V.positive, V.positive_lr):
+    elif check in (validate.positive, validate.positive_lr):
         base = st.sampled_from(_POSITIVE)
-    elif check is V.decay_factor:
+    elif check is validate.decay_factor:
         base = st.sampled_from(_FACTORS)
-    elif check is V.steps:
+    elif check is validate.steps:
         base = st.sampled_from(_STEPS)
-    elif check is V.duration:
+    elif check is validate.duration:
         base = st.sampled_from(_DURATIONS)
-    elif check is V.real:
+    elif check is validate.real:
         lo, hi = params.get("lo"), params.get("hi")
         near = [x for x in (lo, hi) if x is not None and abs(x) < 1e300]
         base = st.sampled_from(_REALS + near)
-    elif check is V.choice:
+    elif check is validate.choice:
         base = st.sampled_from(list(params["options"]))
-    elif check is V.flag:
+    elif check is validate.flag:
         base = st.booleans()
-    elif check is V.ordered_steps:
+    elif check is validate.ordered_steps:
         base = st.lists(st.sampled_from([*_STEPS[:-1], 0, 0, 5, 2.5]), max_size=4).map(sorted)
-    elif check is V.lr_list:
+    elif check is validate.lr_list:
         base = st.lists(st.sampled_from(_LRS[:-2]), min_size=1, max_size=5)
     elif field.type in ("Schedule", "Sequence[Schedule]") or "Schedule" in str(field.type):
         inner = st.one_of(*FAMILIES.values(), extreme_family())
@@ -474,3 +484,50 @@ FAMILY_CLASSES = [
     lrs.decay_cycles,
 ]
 COMBINATOR_CLASSES = [lrs.sequence, lrs.product, lrs.warmup, lrs.scale, lrs.per_epoch, lrs.shift]
+
+# --- shared by parity_tests/core/test_properties.py and jax_glue/test_properties_traced.py ---
+
+BASE_STEPS = [0, 1, 2, 3, 7, 99, 100, 101, 127, 255, 1000, 65_535, 10**6, 2**24 + 1, 2**31 - 1]
+FLOAT_STEPS = [0.0, 0.5, 2.5, 99.5, 1e3, 6.5e4, 1e6, 1e9, 1e15, 1e30]
+
+
+def build(cls_kwargs):
+    """The schedule, or ``None`` after checking that the refusal names an argument."""
+    cls, kwargs = cls_kwargs
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as e:
+        names = [f.name for f in dataclasses.fields(cls)]
+        assert any(n in str(e) for n in names), f"{cls.config_name}({kwargs}): {e!r} names no argument"
+        return None
+
+
+def probe(s) -> np.ndarray:
+    """Integer steps to look at: fixed ones and every change point's neighbours."""
+    try:
+        pts = list(s.change_points(2.0**31))[:40]
+    except ValueError:  # a short period: more change points than one call lists
+        try:
+            pts = list(s.change_points(100))[:40]
+        except ValueError:
+            pts = []
+    near = [math.floor(p) + d for p in pts for d in (-1, 0, 1)]
+    steps = np.unique(np.asarray(BASE_STEPS + near, dtype=np.int64))
+    return steps[(steps >= 0) & (steps <= 2**31 - 1)]
+
+
+def in_range(s, values, rel: float) -> None:
+    computed = np.asarray(values)
+    v = computed.astype(np.float64)
+    top = s.upper_bound()
+    assert np.all(np.isfinite(v)), f"{s!r}: non-finite values {v[~np.isfinite(v)][:5]}"
+    assert np.all(v >= 0), f"{s!r}: negative value {v.min()}"
+    if math.isfinite(top):
+        # a bound in the subnormal range is held to the spacing there (absolute, not relative)
+        floor = float(np.finfo(computed.dtype).smallest_subnormal) * 4
+        assert np.all(v <= top * (1 + rel) + floor), f"{s!r}: {v.max()} above its bound {top}"
+
+
+def kinds():
+    """Every family and combinator class, one pytest param each (named by its config name)."""
+    return [pytest.param(c, id=c.config_name) for c in FAMILY_CLASSES + COMBINATOR_CLASSES]

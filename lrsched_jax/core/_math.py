@@ -48,6 +48,7 @@ The contract's domain (float32, the JAX default, against float64 at the same ste
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,16 +74,26 @@ class Ctx:
     #: The largest value of the integer step dtype the evaluation uses, else ``None``.
     imax: int | None = None
 
-    def c(self, v: float) -> float:
+    def const(self, v: float) -> float:
         """A constant to combine with the step: as a float if it may not fit the step's
         integer dtype (JAX parses Python ints as int32 without x64), so nothing overflows."""
         if isinstance(v, int) and abs(v) > (self.imax if self.imax is not None else _INT32_MAX):
             return float(v)
         return v
 
-    def f(self, x: Any) -> Any:
+    def to_float(self, x: Any) -> Any:
         """``x`` as an array of the evaluation's float dtype."""
         return self.xp.astype(x, self.dtype, copy=False)
+
+    def c(self, v: float) -> float:
+        """Deprecated spelling of :meth:`const` (removed in the next release)."""
+        warnings.warn("Ctx.c is deprecated; use Ctx.const", DeprecationWarning, stacklevel=2)
+        return self.const(v)
+
+    def f(self, x: Any) -> Any:
+        """Deprecated spelling of :meth:`to_float` (removed in the next release)."""
+        warnings.warn("Ctx.f is deprecated; use Ctx.to_float", DeprecationWarning, stacklevel=2)
+        return self.to_float(x)
 
     def full(self, like: Any, value: float) -> Any:
         """An array shaped like ``like`` filled with ``value``."""
@@ -160,7 +171,7 @@ def prepare(step: Any) -> tuple[Ctx, Any, bool, Any]:
 
 def finish(ctx: Ctx, out: Any, scalar: bool) -> Any:
     """Cast to the evaluation dtype; a NumPy scalar step gives a NumPy scalar back."""
-    out = ctx.f(out)
+    out = ctx.to_float(out)
     if scalar:
         return out[()]
     return out
@@ -184,7 +195,7 @@ def eval_shifted(s: Any, ctx: Ctx, t: Any, k: float) -> Any:
     """
     xp = ctx.xp
     if not ctx.is_int(t) or not float(k).is_integer():
-        return s._eval(ctx, t + ctx.c(k))
+        return s._eval(ctx, t + ctx.const(k))
     k = int(k)
     if k == 0:
         return s._eval(ctx, t)
@@ -199,7 +210,7 @@ def eval_shifted(s: Any, ctx: Ctx, t: Any, k: float) -> Any:
         if k >= f:
             return s._eval(ctx, xp.zeros_like(t) + f)
         return s._eval(ctx, xp.minimum(t, f - k) + k)
-    rounded = None if k <= top and xp is np and bool(np.all(t <= top - k)) else ctx.f(t) + float(k)
+    rounded = None if k <= top and xp is np and bool(np.all(t <= top - k)) else ctx.to_float(t) + float(k)
     if k > top:
         return s._eval(ctx, rounded)
     fits = t <= top - k
@@ -212,11 +223,11 @@ def eval_shifted(s: Any, ctx: Ctx, t: Any, k: float) -> Any:
 def periodic_of(s: Any) -> tuple[int, int] | None:
     """``(a, P)``, whole numbers, if ``lr(t + P) == lr(t)`` for every ``t >= a``, else ``None``.
 
-    A schedule declares it with a ``_periodic()`` method; one constant from a step ``F``
-    (:func:`flat_of`) is periodic with ``P = 1`` from ``ceil(F)``.
+    A schedule declares it with its ``_periodic()`` hook (``Schedule`` defaults it to
+    ``None``); one constant from a step ``F`` (:func:`flat_of`) is periodic with ``P = 1``
+    from ``ceil(F)``.
     """
-    periodic = getattr(s, "_periodic", None)
-    per = periodic() if periodic is not None else None
+    per = s._periodic()
     if per is not None:
         return per
     flat = flat_of(s)
@@ -225,9 +236,9 @@ def periodic_of(s: Any) -> tuple[int, int] | None:
 
 def flat_of(s: Any) -> float | None:
     """A step ``F`` with ``lr(t) == lr(F)`` for every ``t >= F`` (declared by a schedule's
-    ``_flat_from()`` method), else ``None``."""
-    flat_from = getattr(s, "_flat_from", None)
-    return flat_from() if flat_from is not None else None
+    ``_flat_from()`` hook, ``None`` by default)."""
+    flat: float | None = s._flat_from()
+    return flat
 
 
 def floor_divmod(ctx: Ctx, t: Any, period: float) -> tuple[Any, Any]:
@@ -250,9 +261,9 @@ def floor_divmod(ctx: Ctx, t: Any, period: float) -> tuple[Any, Any]:
             p = int(period)
             if p > top:
                 # The step's integer dtype cannot reach one period.
-                return xp.zeros_like(t), ctx.f(t)
+                return xp.zeros_like(t), ctx.to_float(t)
             q = xp.floor_divide(t, p)
-            return q, ctx.f(t - q * p)
+            return q, ctx.to_float(t - q * p)
         mult = next((2**j for j in range(1, 13) if (period * 2**j).is_integer()), None)
         if mult is not None and period * mult * mult <= top:
             # t = q1*whole + r1 (whole = mult*period), then r1*mult = q2*whole + r2 < mult*whole:
@@ -261,11 +272,11 @@ def floor_divmod(ctx: Ctx, t: Any, period: float) -> tuple[Any, Any]:
             q1 = xp.floor_divide(t, whole)
             r1 = (t - q1 * whole) * mult
             q2 = xp.floor_divide(r1, whole)
-            r = ctx.f(r1 - q2 * whole) / float(mult)
+            r = ctx.to_float(r1 - q2 * whole) / float(mult)
             if period >= 1:
                 return q1 * mult + q2, r
-            return ctx.f(q1) * float(mult) + ctx.f(q2), r
-    q, r = _float_divmod(ctx, ctx.f(t), period)
+            return ctx.to_float(q1) * float(mult) + ctx.to_float(q2), r
+    q, r = _float_divmod(ctx, ctx.to_float(t), period)
     if ctx.is_int(t) and period >= 1:
         q = xp.astype(q, t.dtype)
     return q, r
@@ -300,7 +311,7 @@ def sub(ctx: Ctx, x: Any, c: float) -> Any:
     if not ctx.is_int(x):
         return x - c
     whole = math.floor(c)
-    return ctx.f(x - ctx.c(whole)) - (c - whole)
+    return ctx.to_float(x - ctx.const(whole)) - (c - whole)
 
 
 def lerp(ctx: Ctx, a: Any, b: Any, num: Any, den: Any, rest: Any = None) -> Any:
@@ -309,8 +320,8 @@ def lerp(ctx: Ctx, a: Any, b: Any, num: Any, den: Any, rest: Any = None) -> Any:
     Both weights are computed directly, so for ``a, b >= 0`` there is no cancellation.
     ``rest`` (``den - num``, computed accurately by the caller) may be given.
     """
-    num = ctx.f(num)
-    den = _fl(den)
+    num = ctx.to_float(num)
+    den = _python_float(den)
     rest = den - num if rest is None else rest
     return _mix(ctx, a, rest / den, b, num / den)
 
@@ -342,11 +353,7 @@ def cos_mix(
         wa, wb = cos_pow_weights(ctx, num, den, exponent, per_unit, rest)
         return _mix(ctx, a, wa, b, wb)
     xp = ctx.xp
-    num = ctx.f(num)
-    den = _fl(den)
-    rest = den - num if rest is None else rest
-    first = num <= rest
-    x = xp.where(first, num, rest)
+    den, first, x = _fold(ctx, num, den, rest)
     if ctx.dtype == xp.float64:
         s = xp.sin(x * (math.pi / 2 / den))
         small = s * s
@@ -363,6 +370,17 @@ def cos_mix(
     return _mix(ctx, a, wa, b, wb)
 
 
+def _fold(ctx: Ctx, num: Any, den: Any, rest: Any) -> tuple[Any, Any, Any]:
+    """``(den, first, x)`` for a cosine over ``[0, den]``: ``x`` is the distance from the
+    nearer end (``num`` where ``first``, else ``rest = den - num``), so the half-angle
+    ``π/2·x/den`` stays within ``π/4``."""
+    num = ctx.to_float(num)
+    den = _python_float(den)
+    rest = den - num if rest is None else rest
+    first = num <= rest
+    return den, first, ctx.xp.where(first, num, rest)
+
+
 def _mix(ctx: Ctx, a: Any, wa: Any, b: Any, wb: Any) -> Any:
     """``a*wa + b*wb``; in float32 a Python-float ``a``/``b`` is split into its float32 value
     and the remainder, so the rounding of the constants themselves does not count."""
@@ -372,7 +390,7 @@ def _mix(ctx: Ctx, a: Any, wa: Any, b: Any, wb: Any) -> Any:
     return a_hi * wa + b_hi * wb + ((a - a_hi) * wa + (b - b_hi) * wb)
 
 
-def _fl(v: Any) -> Any:
+def _python_float(v: Any) -> Any:
     """Python numbers as floats (an int past 2**31 would overflow JAX's int32 parsing)."""
     return float(v) if isinstance(v, (int, float)) else v
 
@@ -428,9 +446,9 @@ def exp_times(ctx: Ctx, k: Any, c: float) -> Any:
     if c == 0.0:
         return ctx.full(k, 1.0)
     if ctx.dtype == xp.float64:
-        return xp.exp(ctx.f(k) * c)
+        return xp.exp(ctx.to_float(k) * c)
     k1, k2 = _split12(c)
-    hi, lo = _times(ctx, ctx.f(k), k1, k2)
+    hi, lo = _times(ctx, ctx.to_float(k), k1, k2)
     return xp.exp(hi) * (1.0 + lo)
 
 
@@ -447,7 +465,7 @@ def powr_ratio(ctx: Ctx, y: Any, d: float, p: float) -> Any:
     mant, e = xp.frexp(y)
     low = mant < math.sqrt(0.5)
     mant = xp.where(low, mant * 2.0, mant)
-    ef = ctx.f(xp.where(low, e - 1, e))
+    ef = ctx.to_float(xp.where(low, e - 1, e))
     p1, p2 = _split12(p)
     a = p1 * ef
     n = xp.floor(a)
@@ -472,7 +490,7 @@ def int_pair(ctx: Ctx, y: Any) -> tuple[Any, Any]:
     bits of an int32): ``y = 4096*(y // 4096) + y % 4096``, each part exact, then renormalised."""
     xp = ctx.xp
     hi = xp.floor_divide(y, 4096) * 4096
-    h, lo = ctx.f(hi), ctx.f(y - hi)
+    h, lo = ctx.to_float(hi), ctx.to_float(y - hi)
     s = h + lo
     return s, lo - (s - h)
 
@@ -645,6 +663,68 @@ def _expm1_pair(ah: Any, al: Any) -> Any:
     return ah + (al * (1.0 + ah) + (ah * ah) * poly)
 
 
+def _two_sum(a: Any, b: Any) -> tuple[Any, Any]:
+    """``a + b = s + e`` exactly, in either order of magnitude (Knuth's TwoSum; neither may be
+    a compile-time constant, see :func:`_fast2sum`)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+#: ``1/(2k+3)``: ``atanh(r) = r + r**3 * sum(c_k r**(2k))``, to ``2**-40`` relative for ``|r| <= 0.18``.
+_ATANH_COEF = tuple(1.0 / (2 * k + 3) for k in range(8))
+
+
+def _log_pair(xp: Any, h: Any, lo: Any) -> tuple[Any, Any]:
+    """``log(h + lo)`` for a float32 pair with ``h > 0`` (``|lo| <= ulp(h)``), as a pair accurate
+    to about ``2**-40`` relative (XLA's float32 ``log`` and ``log1p`` are 1.2 and 1.6 ulps off,
+    which a power or a cosine after them doubles).
+
+    ``h + lo = 2**e * m`` with ``m`` in ``[√½, √2)`` (both parts scaled exactly), and
+    ``log(m) = 2*atanh(r)``, ``r = a/(2 + a)``, ``a = m - 1`` (exact, Sterbenz) plus the low
+    part: ``r`` is a pair (the remainder of ``a/(2 + a)`` from Dekker's exact product, every
+    difference in it exact), its series tail (at most 1% of ``r``) in float32, and ``e*log 2``
+    a pair of 12-bit halves. ``h = 0`` is outside (finite, meaningless: the caller masks it)."""
+    mant, ex = xp.frexp(h)
+    low = mant < math.sqrt(0.5)
+    mant = xp.where(low, mant * 2.0, mant)
+    ex = xp.where(low, ex - 1, ex)
+    ah, al = _two_sum(mant - 1.0, xp.ldexp(lo, -ex))
+    den = 2.0 + ah
+    rh = ah / den
+    p, pe = _two_prod(rh, ah)
+    # a - r*(2 + a): (ah - 2rh) and its difference with rh*ah are exact (Sterbenz)
+    rl = ((((ah - 2.0 * rh) - p) - pe) + (al - rh * al)) / den
+    z = rh * rh
+    poly: Any = _ATANH_COEF[-1]
+    for c in reversed(_ATANH_COEF[:-1]):
+        poly = c + z * poly
+    mh, ml = _fast2sum(2.0 * rh, 2.0 * (rh * z * poly))
+    l1, l2 = _split12(math.log(2.0))
+    ef = xp.astype(ex, h.dtype)
+    s, err = _two_sum(ef * l1, mh)  # ef * l1 is exact (|e| < 2**12)
+    return _fast2sum(s, err + ((ml + 2.0 * rl) + ef * l2))
+
+
+def _scaled_log_pair(xp: Any, h: Any, lo: Any, p: float) -> tuple[Any, Any]:
+    """``p * log(h + lo)`` as a float32 pair (:func:`_log_pair`, then Dekker's exact product
+    with the float32 part of ``p`` and the rest to first order), for ``exp`` or
+    :func:`_expm1_pair` of it."""
+    lh, ll = _log_pair(xp, h, lo)
+    p32 = float(np.float32(p))
+    ah, al = _two_prod(lh, p32, _split12(p32))
+    return ah, al + (p32 * ll + (p - p32) * lh)
+
+
+def _one_minus_pow(xp: Any, h: Any, lo: Any, p: float) -> Any:
+    """``1 - (h + lo)**p`` for a float32 pair in ``(0, 1]``, within about one ulp where it is
+    at most 1/2 (``p*log(h + lo) >= -log 2``: the series of :func:`_expm1_pair`); elsewhere a
+    value to be masked by the caller, who takes ``1 - w`` there (no cancellation)."""
+    with quiet(xp):
+        ah, al = _scaled_log_pair(xp, h, lo, p)
+        return -_expm1_pair(xp.maximum(ah, -0.75), al)
+
+
 def cos_pow_weights(
     ctx: Ctx, num: Any, den: Any, e: float, per_unit: Any = None, rest: Any = None
 ) -> tuple[Any, Any]:
@@ -660,11 +740,7 @@ def cos_pow_weights(
     as for :func:`cos_mix`.
     """
     xp = ctx.xp
-    num = ctx.f(num)
-    den = _fl(den)
-    rest = den - num if rest is None else rest
-    first = num <= rest
-    x = xp.where(first, num, rest)
+    den, first, x = _fold(ctx, num, den, rest)
     if ctx.dtype == xp.float64:
         sin = xp.sin(x * (math.pi / 2 / den))
         small = sin * sin

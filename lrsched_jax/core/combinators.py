@@ -12,19 +12,16 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lrsched_jax.core import _math as m
-from lrsched_jax.core import validate as V
+from lrsched_jax.core import _math, validate
 from lrsched_jax.core._math import Ctx
-from lrsched_jax.core.schedule import Schedule, register
+from lrsched_jax.core.schedule import Schedule, factory_names, register
 from lrsched_jax.core.validate import arg
-
-__all__ = ["Join", "Product", "Warmup", "Scale", "PerEpoch", "Shift"]
 
 
 def _schedules(where: str, name: str, value: Any, minimum: int = 1) -> tuple[Schedule, ...]:
-    items = V.sequence(where, name, value)
+    items = validate.sequence(where, name, value)
     if len(items) < minimum:
         raise ValueError(f"{where}: {name} needs at least {minimum} schedule(s), got {len(items)}")
     for i, s in enumerate(items):
@@ -61,8 +58,8 @@ class Join(Schedule):
     """
 
     schedules: Sequence[Schedule] = arg(_schedules)
-    boundaries: Sequence[float] = arg(V.ordered_steps, strict=True, allow_empty=True)
-    restart: bool = arg(V.flag, default=True)
+    boundaries: Sequence[float] = arg(validate.ordered_steps, strict=True, allow_empty=True)
+    restart: bool = arg(validate.flag, default=True)
 
     def _check(self, where: str) -> None:
         need = len(self.boundaries) + 1
@@ -77,13 +74,13 @@ class Join(Schedule):
         xp = ctx.xp
         out = self.schedules[0]._eval(ctx, t)
         for b, s in zip(self.boundaries, self.schedules[1:]):
-            b = ctx.c(b)
+            b = ctx.const(b)
             local = xp.maximum(t - b, 0) if self.restart else t
             out = xp.where(t < b, out, s._eval(ctx, local))
         return out
 
     def _periodic(self) -> tuple[int, int] | None:
-        per = m.periodic_of(self.schedules[-1])
+        per = _math.periodic_of(self.schedules[-1])
         if per is None:
             return None
         b = self.boundaries[-1] if self.boundaries else 0
@@ -91,7 +88,7 @@ class Join(Schedule):
         return (math.ceil(b + a) if self.restart else math.ceil(max(b, a))), P
 
     def _flat_from(self) -> float | None:
-        flat = m.flat_of(self.schedules[-1])
+        flat = _math.flat_of(self.schedules[-1])
         if flat is None:
             return None
         b = self.boundaries[-1] if self.boundaries else 0
@@ -107,6 +104,9 @@ class Join(Schedule):
             offset = start if self.restart else 0
             pts += [offset + p for p in s.change_points(end - offset) if start < offset + p < end]
         return pts
+
+
+sequence = Join
 
 
 @register("product")
@@ -128,13 +128,11 @@ class Product(Schedule):
 
     schedules: Sequence[Schedule] = arg(_schedules)
 
-    def _check(self, where: str) -> None:
-        bound = self.upper_bound()
-        if math.isfinite(bound) and bound > V.MAX_LR:
-            raise ValueError(
-                f"{where}: schedules multiply to values up to {bound:g} (the product of their "
-                f"upper bounds), more than {V.MAX_LR:g}"
-            )
+    def _over_bound(self, bound: float) -> str:
+        return (
+            f"schedules multiply to values up to {bound:g} (the product of their "
+            f"upper bounds), more than {validate.MAX_LR:g}"
+        )
 
     def upper_bound(self) -> float:
         bounds = [s.upper_bound() for s in self.schedules]
@@ -147,7 +145,7 @@ class Product(Schedule):
         return out
 
     def _periodic(self) -> tuple[int, int] | None:
-        pers = [m.periodic_of(s) for s in self.schedules]
+        pers = [_math.periodic_of(s) for s in self.schedules]
         if any(p is None for p in pers):
             return None
         period = math.lcm(*(p[1] for p in pers if p is not None))
@@ -156,11 +154,14 @@ class Product(Schedule):
         return max(p[0] for p in pers if p is not None), period
 
     def _flat_from(self) -> float | None:
-        flats = [m.flat_of(s) for s in self.schedules]
+        flats = [_math.flat_of(s) for s in self.schedules]
         return None if any(f is None for f in flats) else max(f for f in flats if f is not None)
 
     def _points(self, until: float) -> Iterable[float]:
         return [p for s in self.schedules for p in s.change_points(until)]
+
+
+product = Product
 
 
 @register("warmup")
@@ -181,9 +182,9 @@ class Warmup(Schedule):
     """
 
     schedule: Schedule = arg(_schedule)
-    warmup_steps: int = arg(V.steps)
-    init_lr: float = arg(V.lr, default=0.0)
-    shape: str = arg(V.choice, default="linear", options=("linear", "cosine"))
+    warmup_steps: int = arg(validate.steps)
+    init_lr: float = arg(validate.lr, default=0.0)
+    shape: str = arg(validate.choice, default="linear", options=("linear", "cosine"))
 
     def upper_bound(self) -> float:
         return max(self.init_lr, self.schedule.upper_bound())
@@ -195,22 +196,25 @@ class Warmup(Schedule):
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
         W = self.warmup_steps
-        tc = xp.minimum(t, ctx.c(W))
-        ramp_fn = m.lerp if self.shape == "linear" else m.cos_mix
+        tc = xp.minimum(t, ctx.const(W))
+        ramp_fn = _math.lerp if self.shape == "linear" else _math.cos_mix
         ramp = ramp_fn(ctx, self.init_lr, self._target, tc, W)
-        return xp.where(t < ctx.c(W), ramp, self.schedule._eval(ctx, xp.maximum(t - ctx.c(W), 0)))
+        return xp.where(t < ctx.const(W), ramp, self.schedule._eval(ctx, xp.maximum(t - ctx.const(W), 0)))
 
     def _periodic(self) -> tuple[int, int] | None:
-        per = m.periodic_of(self.schedule)
+        per = _math.periodic_of(self.schedule)
         return None if per is None else (self.warmup_steps + per[0], per[1])
 
     def _flat_from(self) -> float | None:
-        flat = m.flat_of(self.schedule)
+        flat = _math.flat_of(self.schedule)
         return None if flat is None else self.warmup_steps + flat
 
     def _points(self, until: float) -> Iterable[float]:
         W = self.warmup_steps
         return [W] + [W + p for p in self.schedule.change_points(max(until - W, 0))]
+
+
+warmup = Warmup
 
 
 @register("scale")
@@ -225,15 +229,13 @@ class Scale(Schedule):
     """
 
     schedule: Schedule = arg(_schedule)
-    factor: float = arg(V.lr)
+    factor: float = arg(validate.lr)
 
-    def _check(self, where: str) -> None:
-        bound = self.upper_bound()
-        if math.isfinite(bound) and bound > V.MAX_LR:
-            raise ValueError(
-                f"{where}: factor={self.factor!r} times the schedule's upper bound "
-                f"({self.schedule.upper_bound():g}) is {bound:g}, more than {V.MAX_LR:g}"
-            )
+    def _over_bound(self, bound: float) -> str:
+        return (
+            f"factor={self.factor!r} times the schedule's upper bound "
+            f"({self.schedule.upper_bound():g}) is {bound:g}, more than {validate.MAX_LR:g}"
+        )
 
     def upper_bound(self) -> float:
         return self.factor * self.schedule.upper_bound() if self.factor else 0.0
@@ -242,13 +244,16 @@ class Scale(Schedule):
         return self.factor * self.schedule._eval(ctx, t)
 
     def _periodic(self) -> tuple[int, int] | None:
-        return m.periodic_of(self.schedule)
+        return _math.periodic_of(self.schedule)
 
     def _flat_from(self) -> float | None:
-        return m.flat_of(self.schedule)
+        return _math.flat_of(self.schedule)
 
     def _points(self, until: float) -> Iterable[float]:
         return self.schedule.change_points(until)
+
+
+scale = Scale
 
 
 @register("per_epoch")
@@ -267,27 +272,30 @@ class PerEpoch(Schedule):
     """
 
     schedule: Schedule = arg(_schedule)
-    steps_per_epoch: int = arg(V.steps)
+    steps_per_epoch: int = arg(validate.steps)
 
     def upper_bound(self) -> float:
         return self.schedule.upper_bound()
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
-        epoch, _ = m.floor_divmod(ctx, t, self.steps_per_epoch)
+        epoch, _ = _math.floor_divmod(ctx, t, self.steps_per_epoch)
         return self.schedule._eval(ctx, epoch)
 
     def _periodic(self) -> tuple[int, int] | None:
-        per = m.periodic_of(self.schedule)
+        per = _math.periodic_of(self.schedule)
         n = self.steps_per_epoch
         return None if per is None else (per[0] * n, per[1] * n)
 
     def _flat_from(self) -> float | None:
-        flat = m.flat_of(self.schedule)
+        flat = _math.flat_of(self.schedule)
         return None if flat is None else math.ceil(flat) * self.steps_per_epoch
 
     def _points(self, until: float) -> Iterable[float]:
         spe = self.steps_per_epoch
         return [math.ceil(p) * spe for p in self.schedule.change_points(until / spe)]
+
+
+per_epoch = PerEpoch
 
 
 @register("shift")
@@ -306,7 +314,7 @@ class Shift(Schedule):
     """
 
     schedule: Schedule = arg(_schedule)
-    steps: float = arg(V.real, lo=0.0, hi=V.MAX_STEPS)
+    steps: float = arg(validate.real, lo=0.0, hi=validate.MAX_STEPS)
 
     def _check(self, where: str) -> None:
         if self.steps.is_integer():
@@ -319,15 +327,23 @@ class Shift(Schedule):
         # t + steps can pass the integer dtype's range (int32 in JAX without x64): eval_shifted
         # reduces it by the schedule's period, or clamps it at the step where the schedule
         # turns constant, so the sum stays exact.
-        return m.eval_shifted(self.schedule, ctx, t, self.steps)
+        return _math.eval_shifted(self.schedule, ctx, t, self.steps)
 
     def _periodic(self) -> tuple[int, int] | None:
-        per = m.periodic_of(self.schedule)
+        per = _math.periodic_of(self.schedule)
         return None if per is None else (math.ceil(max(per[0] - self.steps, 0)), per[1])
 
     def _flat_from(self) -> float | None:
-        flat = m.flat_of(self.schedule)
+        flat = _math.flat_of(self.schedule)
         return None if flat is None else max(flat - self.steps, 0)
 
     def _points(self, until: float) -> Iterable[float]:
         return [p - self.steps for p in self.schedule.change_points(until + self.steps)]
+
+
+shift = Shift
+
+
+if not TYPE_CHECKING:
+    # The registry lists the factories (see lrsched_jax.core's docstring).
+    __all__ = factory_names(__name__)

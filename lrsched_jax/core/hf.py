@@ -42,8 +42,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from lrsched_jax.core import families as F
-from lrsched_jax.core import validate as V
+from lrsched_jax.core import families, validate
 from lrsched_jax.core.combinators import Join, Scale, Shift
 from lrsched_jax.core.plateau import ReduceOnPlateau
 from lrsched_jax.core.schedule import Schedule
@@ -72,48 +71,40 @@ _HF_MODULE = "transformers.optimization"
 
 
 def _count(where: str, name: str, value: Any) -> int:
-    v = V.number(where, name, value)
-    if not v.is_integer() or v < 0:
-        raise ValueError(f"{where}: {name} must be a whole number of steps >= 0, got {value!r}")
-    return int(v)
+    return validate.whole(where, name, value, unit="steps")
 
 
 def _nonneg(where: str, name: str, value: Any) -> float:
-    v = V.number(where, name, value)
-    if v < 0:
-        raise ValueError(
-            f"{where}: {name} must be >= 0, got {value!r} (Hugging Face clips the negative lr "
-            "factor this gives to 0, a curve no lrsched family draws)"
-        )
-    return v
+    why = " (Hugging Face clips the negative lr factor this gives to 0, a curve no lrsched family draws)"
+    return validate.at_least(where, name, value, why=why)
 
 
 def _after_ramp(base: float, warm: int, rest: Schedule, ramp: Schedule | None = None) -> Schedule:
     """Hugging Face's warm-up ``base * t / max(1, W)`` for ``t < W``, then ``rest(t - W)``."""
     if warm == 0:
         return rest
-    return Join([ramp if ramp is not None else F.Linear(0.0, base, warm), rest], [warm])
+    return Join([ramp if ramp is not None else families.Linear(0.0, base, warm), rest], [warm])
 
 
 def _cos_factor(where: str, base: float, low: float, span: float, cycles: float) -> Schedule:
     """``low + (base - low) * (1 + cos(2*pi*cycles*u/span)) / 2`` for every ``u >= 0``."""
     # cos is even: Hugging Face's cos(2*pi*num_cycles*progress) is the same for -num_cycles
-    cycles = abs(V.number(where, "num_cycles", cycles))
+    cycles = abs(validate.number(where, "num_cycles", cycles))
     if cycles == 0.0:
-        return F.Constant(base)
-    return F.Cosine(base, span / (2.0 * cycles), min_lr=low, periodic=True)
+        return families.Constant(base)
+    return families.Cosine(base, span / (2.0 * cycles), min_lr=low, periodic=True)
 
 
 # --- one builder per Hugging Face lr_lambda, taking its keyword arguments ----------------------
 
 
 def _constant(base: float) -> Schedule:
-    return F.Constant(base)
+    return families.Constant(base)
 
 
 def _constant_with_warmup(base: float, *, num_warmup_steps: int) -> Schedule:
     W = _count("from_hf('constant_with_warmup')", "num_warmup_steps", num_warmup_steps)
-    return _after_ramp(base, W, F.Constant(base))
+    return _after_ramp(base, W, families.Constant(base))
 
 
 def _linear(base: float, *, num_warmup_steps: int, num_training_steps: int) -> Schedule:
@@ -122,10 +113,10 @@ def _linear(base: float, *, num_warmup_steps: int, num_training_steps: int) -> S
     T = _count(where, "num_training_steps", num_training_steps)
     if T <= W:
         # (T - t) / max(1, T - W) <= 0 from the first step after the warm-up: clipped to 0
-        return _after_ramp(base, W, F.Constant(0.0))
+        return _after_ramp(base, W, families.Constant(0.0))
     if W == 0:
-        return F.PiecewiseLinear([0, T], [base, 0.0])
-    return F.PiecewiseLinear([0, W, T], [0.0, base, 0.0])
+        return families.PiecewiseLinear([0, T], [base, 0.0])
+    return families.PiecewiseLinear([0, W, T], [0.0, base, 0.0])
 
 
 def _cosine(
@@ -166,7 +157,7 @@ def _cosine_warmup_min_lr(
         first = base / W
     else:
         first = base * _nonneg(where, "warmup_lr_rate", warmup_lr_rate)
-    ramp = F.Constant(first) if W == 1 else F.PiecewiseLinear([0, W - 1], [first, base])
+    ramp = families.Constant(first) if W == 1 else families.PiecewiseLinear([0, W - 1], [first, base])
     return _after_ramp(base, W, rest, ramp)
 
 
@@ -181,16 +172,15 @@ def _cosine_restarts(
     where = "from_hf('cosine_with_restarts')"
     W = _count(where, "num_warmup_steps", num_warmup_steps)
     T = _count(where, "num_training_steps", num_training_steps)
-    nc = V.number(where, "num_cycles", num_cycles)
-    if nc < 0:
-        raise ValueError(
-            f"{where}: num_cycles must be >= 0, got {num_cycles!r} (Hugging Face's window phase "
-            "(num_cycles * progress) % 1 then runs backwards, a curve lrsched has no schedule for)"
-        )
+    why = (
+        " (Hugging Face's window phase (num_cycles * progress) % 1 then runs backwards, a curve "
+        "lrsched has no schedule for)"
+    )
+    nc = validate.at_least(where, "num_cycles", num_cycles, why=why)
     D = max(1, T - W)
     if nc == 0.0:
         # (0 * progress) % 1 = 0: the factor is 1 until progress reaches 1
-        return _after_ramp(base, W, Join([F.Constant(base), F.Constant(0.0)], [D]))
+        return _after_ramp(base, W, Join([families.Constant(base), families.Constant(0.0)], [D]))
     n = math.ceil(nc)
     if n > MAX_RESTARTS:
         raise ValueError(f"{where}: num_cycles must be at most {MAX_RESTARTS}, got {num_cycles!r}")
@@ -212,9 +202,9 @@ def _cosine_restarts(
     for m in (0, *starts):
         # the window keeps its exact phase (t - anchor) / length from the step it takes over
         shift = max(m - first[m], 0.0)
-        window = F.Cosine(base, length)
+        window = families.Cosine(base, length)
         parts.append(Shift(window, shift) if shift else window)
-    parts.append(F.Constant(0.0))  # progress >= 1: 0
+    parts.append(families.Constant(0.0))  # progress >= 1: 0
     return _after_ramp(base, W, Join(parts, [*starts, D]))
 
 
@@ -231,8 +221,8 @@ def _polynomial(
     W = _count(where, "num_warmup_steps", num_warmup_steps)
     T = _count(where, "num_training_steps", num_training_steps)
     end = _nonneg(where, "lr_end", lr_end)
-    init = V.number(where, "lr_init", lr_init)
-    p = V.number(where, "power", power)
+    init = validate.number(where, "lr_init", lr_init)
+    p = validate.number(where, "power", power)
     if not init > end:
         raise ValueError(
             f"{where}: lr_end ({end!r}) must be smaller than base_lr, the optimizer's lr ({init!r}), "
@@ -250,12 +240,12 @@ def _polynomial(
         )
     rest: Schedule
     if T < W:
-        rest = F.Constant(end)
+        rest = families.Constant(end)
     elif p == 0:
         # pct_remaining ** 0 == 1 up to num_training_steps itself (0.0 ** 0 == 1 in Python)
-        rest = Join([F.Constant(init), F.Constant(end)], [T - W + 1])
+        rest = Join([families.Constant(init), families.Constant(end)], [T - W + 1])
     else:
-        rest = F.Polynomial(init, T - W, end_lr=end, power=p)
+        rest = families.Polynomial(init, T - W, end_lr=end, power=p)
     sched = _after_ramp(init, W, rest)
     # LambdaLR multiplies the group's lr by (decay / lr_init)
     return sched if base == init else Scale(sched, base / init)
@@ -266,10 +256,10 @@ def _inverse_sqrt(base: float, *, num_warmup_steps: int, timescale: float | None
     W = _count(where, "num_warmup_steps", num_warmup_steps)
     if timescale is None:
         raise ValueError(f"{where}: timescale must be given (get_inverse_sqrt_schedule sets it)")
-    ts = V.number(where, "timescale", timescale)
+    ts = validate.number(where, "timescale", timescale)
     if ts <= 0:
         raise ValueError(f"{where}: timescale must be > 0, got {timescale!r}")
-    return F.InverseSqrt(base, W, timescale=ts)
+    return families.InverseSqrt(base, W, timescale=ts)
 
 
 _SHAPES = ("linear", "cosine", "1-sqrt")
@@ -288,7 +278,7 @@ def _wsd(
 ) -> Schedule:
     where = "from_hf('warmup_stable_decay')"
     W = _count(where, "num_warmup_steps", num_warmup_steps)
-    S = V.number(where, "num_stable_steps", num_stable_steps)
+    S = validate.number(where, "num_stable_steps", num_stable_steps)
     if not S.is_integer():
         raise ValueError(f"{where}: num_stable_steps must be a whole number, got {num_stable_steps!r}")
     S = int(S)  # negative when num_warmup_steps + num_decay_steps exceed num_training_steps
@@ -301,26 +291,26 @@ def _wsd(
     phases: list[tuple[int, Schedule]] = []
     if W:
         if warmup_type == "linear":
-            warm: Schedule = F.Linear(low, base, W)
+            warm: Schedule = families.Linear(low, base, W)
         elif warmup_type == "cosine":
-            warm = F.Cosine(low, W, min_lr=base)  # r + (1 - r) * (1 - cos(pi*p)) / 2
+            warm = families.Cosine(low, W, min_lr=base)  # r + (1 - r) * (1 - cos(pi*p)) / 2
         else:
-            warm = F.Polynomial(low, W, end_lr=base, power=0.5)  # 1 - (1 - r) * sqrt(1 - p)
+            warm = families.Polynomial(low, W, end_lr=base, power=0.5)  # 1 - (1 - r) * sqrt(1 - p)
         phases.append((W, warm))
     if S > 0:
-        phases.append((S, F.Constant(base)))
+        phases.append((S, families.Constant(base)))
     # Hugging Face's decay runs while t < W + S + D with progress (t - W - S) / D: with S < 0
     # it starts -S steps into the decay at step W, and is over by W + S + D
     skipped = max(-S, 0)
     if Dd > skipped:
         if decay_type == "linear":
-            dec: Schedule = F.Linear(base, low, Dd)
+            dec: Schedule = families.Linear(base, low, Dd)
         elif decay_type == "cosine":
             dec = _cos_factor(where, base, low, Dd, num_cycles)
         else:
-            dec = F.WarmupStableDecay(base, Dd, 0, Dd, decay="1-sqrt", min_lr=low)
+            dec = families.WarmupStableDecay(base, Dd, 0, Dd, decay="1-sqrt", min_lr=low)
         phases.append((Dd - skipped, Shift(dec, skipped) if skipped else dec))
-    schedules = [s for _, s in phases] + [F.Constant(low)]
+    schedules = [s for _, s in phases] + [families.Constant(low)]
     bounds = list(itertools.accumulate(n for n, _ in phases))
     return schedules[0] if not bounds else Join(schedules, bounds)
 
@@ -411,7 +401,7 @@ def from_hf(
         )
     if kind not in HF_NAMES:
         raise ValueError(f"from_hf: unknown scheduler name {kind!r}; one of {HF_NAMES}")
-    base = V.number(where, "base_lr", base_lr)
+    base = validate.number(where, "base_lr", base_lr)
     kw = scheduler_specific_kwargs
     if kind == "constant":
         return _constant(base)
@@ -476,7 +466,7 @@ def from_hf(
     if min_lr is not None:
         if base == 0:
             raise ValueError(f"{where}: min_lr needs base_lr > 0 (Hugging Face divides by it)")
-        rate = V.number(where, "min_lr", min_lr) / base
+        rate = validate.number(where, "min_lr", min_lr) / base
     elif rate is None:
         raise ValueError(f"{where}: one of min_lr or min_lr_rate must be set")
     if kind == "cosine_with_min_lr":

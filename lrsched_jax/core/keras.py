@@ -46,8 +46,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lrsched_jax.core import families as F
-from lrsched_jax.core import validate as V
+from lrsched_jax.core import families, validate
 from lrsched_jax.core.combinators import Join
 from lrsched_jax.core.schedule import Schedule
 
@@ -119,7 +118,7 @@ def _num(where: str, cfg: Mapping[str, Any], name: str, default: Any = None) -> 
     value = cfg.get(name, default)
     if value is None:
         raise ValueError(f"{where}: config needs {name!r}")
-    return V.number(where, name, value)
+    return validate.number(where, name, value)
 
 
 def _unit(where: str, name: str, v: float) -> float:
@@ -136,7 +135,7 @@ def _exponential(where: str, c: Mapping[str, Any]) -> Schedule:
         )
     return _make(
         where,
-        F.Exponential,
+        families.Exponential,
         _DECAY_NAMES,
         _num(where, c, "initial_learning_rate"),
         rate,
@@ -165,7 +164,7 @@ def _piecewise(where: str, c: Mapping[str, Any]) -> Schedule:
         raise ValueError(f"{where}: boundaries must be strictly increasing, got {bounds!r}")
     while shifted and shifted[0] <= 0:
         shifted, values = shifted[1:], values[1:]
-    return _make(where, F.PiecewiseConstant, {}, shifted, [float(v) for v in values])
+    return _make(where, families.PiecewiseConstant, {}, shifted, [float(v) for v in values])
 
 
 def _polynomial(where: str, c: Mapping[str, Any]) -> Schedule:
@@ -175,7 +174,7 @@ def _polynomial(where: str, c: Mapping[str, Any]) -> Schedule:
         raise ValueError(f"{where}: decay_steps must be a whole number of steps, got {T!r}")
     end = _num(where, c, "end_learning_rate", 0.0001)
     power = _num(where, c, "power", 1.0)
-    family = F.PolynomialCycle if c.get("cycle", False) else F.Polynomial
+    family = families.PolynomialCycle if c.get("cycle", False) else families.Polynomial
     names = {"init_lr": "initial_learning_rate", "total_steps": "decay_steps", "end_lr": "end_learning_rate"}
     return _make(where, family, names, init, T, end_lr=end, power=power)
 
@@ -183,7 +182,7 @@ def _polynomial(where: str, c: Mapping[str, Any]) -> Schedule:
 def _inverse_time(where: str, c: Mapping[str, Any]) -> Schedule:
     return _make(
         where,
-        F.InverseTime,
+        families.InverseTime,
         _DECAY_NAMES,
         _num(where, c, "initial_learning_rate"),
         _num(where, c, "decay_rate"),
@@ -199,16 +198,16 @@ def _cosine(where: str, c: Mapping[str, Any]) -> Schedule:
     target = c.get("warmup_target")
     names = {"init_lr": "initial_learning_rate", "total_steps": "decay_steps", "min_lr": "alpha"}
     if target is None:
-        return _make(where, F.Cosine, names, init, D, min_lr=init * alpha)
+        return _make(where, families.Cosine, names, init, D, min_lr=init * alpha)
     peak = _num(where, c, "warmup_target")
     W = _num(where, c, "warmup_steps", 0)
-    decay = _make(where, F.Cosine, names | {"init_lr": "warmup_target"}, peak, D, min_lr=peak * alpha)
+    decay = _make(where, families.Cosine, names | {"init_lr": "warmup_target"}, peak, D, min_lr=peak * alpha)
     if W == 0:
         return decay
     if not W.is_integer() or W < 0:
         raise ValueError(f"{where}: warmup_steps must be a whole number of steps >= 0, got {W!r}")
     names = {"init_lr": "initial_learning_rate", "end_lr": "warmup_target", "total_steps": "warmup_steps"}
-    return Join([_make(where, F.Linear, names, init, peak, int(W)), decay], [int(W)])
+    return Join([_make(where, families.Linear, names, init, peak, int(W)), decay], [int(W)])
 
 
 def _restarts(where: str, c: Mapping[str, Any]) -> Schedule:
@@ -225,11 +224,11 @@ def _restarts(where: str, c: Mapping[str, Any]) -> Schedule:
     names = {"init_lr": "initial_learning_rate", "total_steps": "first_decay_steps", "min_lr": "alpha"}
     if m_mul == 0:
         # Keras' m_mul**0 = 1 for the first cycle, then 0: one cosine, holding init*alpha
-        return _make(where, F.Cosine, names, init, D, min_lr=init * alpha)
+        return _make(where, families.Cosine, names, init, D, min_lr=init * alpha)
     # Keras: init * ((1 - alpha) * m_mul**i * c + alpha), i.e. floor init*alpha, peak factor m_mul
     names = {"base_lr": "initial_learning_rate", "first_period": "first_decay_steps", "min_lr": "alpha"}
     names |= {"period_mult": "t_mul", "peak_decay": "m_mul"}
-    return _make(where, F.WarmRestarts, names, init, D, t_mul, min_lr=init * alpha, peak_decay=m_mul)
+    return _make(where, families.WarmRestarts, names, init, D, t_mul, min_lr=init * alpha, peak_decay=m_mul)
 
 
 _CONVERTERS = {

@@ -20,8 +20,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from lrsched_jax.core import _math as m
-from lrsched_jax.core import validate as V
+from lrsched_jax.core import _math, validate
 from lrsched_jax.core.validate import arg
 from lrsched_jax.core.xp import namespace as _namespace
 
@@ -49,17 +48,17 @@ class PlateauState(NamedTuple):
 def _min_lr(where: str, name: str, value: Any) -> float | tuple[float, ...]:
     """One lr for every group, or a non-empty list of them (one per group)."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return V.lr(where, name, value)
+        return validate.lr(where, name, value)
     if isinstance(value, np.ndarray) and value.ndim > 0:
         value = value.tolist()
-    items = V.lr_list(where, name, value)
+    items = validate.lr_list(where, name, value)
     if not items:
         raise ValueError(f"{where}: {name} must be a number or a non-empty list (one per group), got []")
     return items
 
 
-@V.checked
-class ReduceOnPlateau(V.Checked):
+@validate.checked
+class ReduceOnPlateau(validate.Checked):
     r"""torch's ``ReduceLROnPlateau`` as an immutable config with a pure state machine.
 
     One :meth:`update` is one ``scheduler.step(metric)``. With ``a`` the metric and ``best``
@@ -143,14 +142,14 @@ class ReduceOnPlateau(V.Checked):
     0.05 0
     """
 
-    mode: str = arg(V.choice, default="min", options=("min", "max"))
-    factor: float = arg(V.real, default=0.1, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    patience: int = arg(V.steps, default=10, minimum=0, unit="epochs")
-    threshold: float = arg(V.real, default=1e-4, lo=0.0)
-    threshold_mode: str = arg(V.choice, default="rel", options=("rel", "abs"))
-    cooldown: int = arg(V.steps, default=0, minimum=0, unit="epochs")
+    mode: str = arg(validate.choice, default="min", options=("min", "max"))
+    factor: float = arg(validate.real, default=0.1, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    patience: int = arg(validate.steps, default=10, minimum=0, unit="epochs")
+    threshold: float = arg(validate.real, default=1e-4, lo=0.0)
+    threshold_mode: str = arg(validate.choice, default="rel", options=("rel", "abs"))
+    cooldown: int = arg(validate.steps, default=0, minimum=0, unit="epochs")
     min_lr: float | Sequence[float] = arg(_min_lr, default=0.0)
-    eps: float = arg(V.real, default=1e-8, lo=0.0)
+    eps: float = arg(validate.real, default=1e-8, lo=0.0)
 
     #: The ``name`` field of :meth:`to_config` (and the ``where`` of its error messages).
     config_name: ClassVar[str] = "reduce_on_plateau"
@@ -199,7 +198,7 @@ class ReduceOnPlateau(V.Checked):
             )
         if not _is_tracer(arr):
             for i, v in enumerate(np.asarray(arr).tolist()):
-                V.lr(self._where, "lr" if groups == 1 else f"lr[{i}]", v)
+                validate.lr(self._where, "lr" if groups == 1 else f"lr[{i}]", v)
         count = xp.zeros((), dtype=xp.asarray(0).dtype)  # the namespace's default integer
         return PlateauState(
             lr=arr,
@@ -235,7 +234,7 @@ class ReduceOnPlateau(V.Checked):
         a = xp.astype(a, dtype)
         imax = int(np.iinfo(np.dtype(str(nb.dtype))).max)
 
-        with m.quiet(xp):  # inf * 0 (threshold 1, rel) is NaN in torch too; no warning
+        with _math.quiet(xp):  # inf * 0 (threshold 1, rel) is NaN in torch too; no warning
             better = self._is_better(a, best)
             best = xp.where(better, a, best)
             nb = xp.where(better, xp.zeros_like(nb), nb + 1)
@@ -309,7 +308,7 @@ class ReduceOnPlateau(V.Checked):
         name = config.get("name", cls.config_name)
         if name != cls.config_name:
             raise ValueError(f"expected a config named {cls.config_name!r}, got {name!r}")
-        return V.from_fields(cls, config)
+        return validate.from_fields(cls, config)
 
 
 #: The factory is the class (one spelling): ``reduce_on_plateau(patience=2)``.

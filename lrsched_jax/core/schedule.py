@@ -11,14 +11,14 @@ import abc
 import dataclasses
 import functools
 import math
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
 from typing_extensions import dataclass_transform
 
-from lrsched_jax.core import _math
-from lrsched_jax.core import validate as V
+from lrsched_jax.core import _math, validate
 from lrsched_jax.core._math import Ctx
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "register",
     "from_config",
     "registered_names",
+    "factory_names",
     "schedule_class",
     "MAX_CHANGE_POINTS",
     "MAX_DEPTH",
@@ -37,7 +38,7 @@ MAX_CHANGE_POINTS = 1_000_000
 #: The deepest nesting of schedules in schedules (combinators, nested configs) accepted:
 #: far beyond any real recipe, and shallow enough that evaluation, ``to_config`` and pickle
 #: stay far from Python's recursion limit.
-MAX_DEPTH = V.MAX_DEPTH
+MAX_DEPTH = validate.MAX_DEPTH
 
 _REGISTRY: dict[str, type[Schedule]] = {}
 
@@ -47,7 +48,7 @@ _CHUNK = 1 << 16
 S = TypeVar("S", bound="type[Schedule]")
 
 
-class Schedule(V.Checked, abc.ABC):
+class Schedule(validate.Checked, abc.ABC):
     """A learning-rate schedule: a pure, immutable function ``step -> lr``.
 
     Call it with a step (Python number, NumPy array, JAX array or tracer); it computes
@@ -80,7 +81,7 @@ class Schedule(V.Checked, abc.ABC):
             return _math.finish(ctx, ctx.xp.where(over, high, self._eval(ctx, t)), scalar)
         if ctx.xp is np and t.size > _CHUNK:
             # Long host curves in cache-sized pieces: every elementwise temporary stays in
-            # cache instead of streaming through memory (about twice as fast for 10**6 steps).
+            # cache instead of streaming through memory (docs/benchmarks.md, whole curves).
             flat = t.reshape(-1)
             out = np.empty(flat.shape, dtype=ctx.dtype)
             for i in range(0, flat.size, _CHUNK):
@@ -95,6 +96,20 @@ class Schedule(V.Checked, abc.ABC):
     def _points(self, until: float) -> Iterable[float]:
         """Change points, possibly unsorted and beyond ``until`` (filtered by the caller)."""
         return ()
+
+    # The two hooks below are what ``shift`` (and ``per_epoch``, ``sequence``, ... through
+    # it) rely on to stay exact where ``t + steps`` passes the step's integer range (int32 in
+    # JAX without x64): :func:`~lrsched_jax.core._math.eval_shifted` reduces the step by the
+    # period, or clamps it where the value stops changing. ``None`` (the default) claims
+    # neither: the shifted step is then rounded to float past the range.
+
+    def _periodic(self) -> tuple[int, int] | None:
+        """``(a, P)``, whole numbers, when ``lr(t + P) == lr(t)`` for every ``t >= a``."""
+        return None
+
+    def _flat_from(self) -> float | None:
+        """A step ``F`` with ``lr(t) == lr(F)`` for every ``t >= F``."""
+        return None
 
     def change_points(self, until: float) -> tuple[int | float, ...]:
         """Steps in ``(0, until]`` where a phase begins or the lr jumps, sorted.
@@ -127,9 +142,9 @@ class Schedule(V.Checked, abc.ABC):
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             check = f.metadata.get("check")
             value = getattr(self, f.name)
-            if check is V.lr and value is not None:
+            if check is validate.lr and value is not None:
                 bound = max(bound, float(value))
-            elif check is V.lr_list and value:
+            elif check is validate.lr_list and value:
                 bound = max(bound, *map(float, value))
         return math.inf if bound == -math.inf else bound
 
@@ -152,14 +167,19 @@ class Schedule(V.Checked, abc.ABC):
                 f"{where}: schedules nest {self._depth} levels deep here; at most {MAX_DEPTH} are supported"
             )
         bound = self.upper_bound()
-        if math.isfinite(bound) and bound > V.MAX_LR:
-            raise ValueError(
-                f"{where}: its values can reach {bound:g}, more than the largest learning rate "
-                f"accepted ({V.MAX_LR:g}); lower its arguments"
-            )
+        if math.isfinite(bound) and bound > validate.MAX_LR:
+            raise ValueError(f"{where}: {self._over_bound(bound)}")
+
+    def _over_bound(self, bound: float) -> str:
+        """Why a bound above :data:`~lrsched_jax.core.validate.MAX_LR` is refused (a
+        combinator names the arguments that multiply up to it)."""
+        return (
+            f"its values can reach {bound:g}, more than the largest learning rate "
+            f"accepted ({validate.MAX_LR:g}); lower its arguments"
+        )
 
 
-@dataclass_transform(frozen_default=True, field_specifiers=(V.arg, dataclasses.field))
+@dataclass_transform(frozen_default=True, field_specifiers=(validate.arg, dataclasses.field))
 def register(name: str) -> Callable[[S], S]:
     """Make a :class:`Schedule` subclass a frozen, checked dataclass registered under
     ``name``: the extension point for schedules of your own.
@@ -169,7 +189,7 @@ def register(name: str) -> Callable[[S], S]:
     ``_check(self, where)`` method) — and computes the lr in ``_eval(ctx, t)``: ``t`` is an
     array of steps ``>= 0`` (integer or float) and ``ctx`` a :class:`~lrsched_jax.core.Ctx`
     whose ``xp`` is the array namespace to compute with (``jax.numpy`` when traced, NumPy
-    on the host) and whose ``f(x)`` casts to the evaluation's float dtype. Write it
+    on the host) and whose ``to_float(x)`` casts to the evaluation's float dtype. Write it
     without Python branches on the step's value, and it works everywhere a built-in
     schedule does: under ``jax.jit`` and in Optax, on NumPy, in
     ``lrsched_torch.ScheduleLR``, in :meth:`~Schedule.to_config` / :func:`from_config`
@@ -178,6 +198,20 @@ def register(name: str) -> Callable[[S], S]:
     config in another process) the class must live in an importable module. The
     ``repr`` is ``name(...)``: bind the class to ``name`` too (as the built-ins are) so that
     ``eval(repr(s))`` rebuilds it.
+
+    What ``_eval`` must also respect, as the built-ins do:
+
+    * integer steps may arrive as int32 (JAX without x64): a Python int constant combined with
+      ``t`` that may not fit int32 goes through ``ctx.const(v)`` (a float where it would not
+      fit), and a product or sum of ``t`` that may pass ``2**31 - 1`` is formed in float
+      (``ctx.to_float(t)``), so nothing wraps around;
+    * float32 evaluation within 8 ulps of float64: avoid cancellations such as
+      ``1 + cos(x)`` near ``x = pi`` (:mod:`lrsched_jax.core._math` has the exact helpers the
+      built-ins use);
+    * optionally, the hooks :meth:`Schedule._periodic` / :meth:`Schedule._flat_from`:
+      declaring the period, or the step from which the value is constant, keeps ``shift``
+      exact past the int32 range; :meth:`Schedule._points` lists change points and
+      :meth:`Schedule.upper_bound` bounds the values (defaults: none / the largest lr field).
 
     ``name`` must be a Python identifier not registered yet (re-registering the same
     class, e.g. when its module is reloaded, replaces it).
@@ -193,7 +227,7 @@ def register(name: str) -> Callable[[S], S]:
     ...     half_life: float = arg(validate.duration, default=100)
     ...
     ...     def _eval(self, ctx: Ctx, t):
-    ...         return self.base_lr * ctx.xp.exp2(-ctx.f(t) / self.half_life)
+    ...         return self.base_lr * ctx.xp.exp2(-ctx.to_float(t) / self.half_life)
     >>> s = lrs.from_spec("halving:base_lr=0.1,half_life=10")
     >>> s
     halving(base_lr=0.1, half_life=10)
@@ -219,7 +253,7 @@ def register(name: str) -> Callable[[S], S]:
                 f"{old.__module__}.{old.__qualname__}; pick another name"
             )
         cls.config_name = name
-        dc = V.checked(cls)
+        dc = validate.checked(cls)
         if getattr(dc, "__abstractmethods__", None):
             missing = ", ".join(sorted(dc.__abstractmethods__))
             raise TypeError(f"register({name!r}): {cls.__qualname__} does not define {missing}")
@@ -227,6 +261,24 @@ def register(name: str) -> Callable[[S], S]:
         return dc  # type: ignore[return-value]  # the same class, made a dataclass
 
     return deco
+
+
+def factory_names(module: str) -> list[str]:
+    """The names registered by the classes of ``module``, in registration order: its
+    snake_case factories, and so its ``__all__`` (``lrsched_jax.core``'s docstring).
+
+    Each class must be bound to its registered name in its module (``cosine = Cosine``, the
+    line that gives the factory its static type); a missing binding is an error at import.
+    """
+    names = [name for name, cls in _REGISTRY.items() if cls.__module__ == module]
+    namespace = sys.modules[module].__dict__
+    for name in names:
+        if namespace.get(name) is not _REGISTRY[name]:
+            raise TypeError(
+                f"{module}: bind the class registered as {name!r} to its factory name "
+                f"({name} = {_REGISTRY[name].__qualname__}) after its definition"
+            )
+    return names
 
 
 def registered_names() -> tuple[str, ...]:
@@ -370,7 +422,7 @@ def _from_config(config: Any, depth: int) -> Schedule:
     # Known fields are converted here, where their names are known (to name them in errors);
     # unknown ones pass unchanged for from_fields to list.
     fields = {k: convert(k, k, v) if k in types and k != "name" else v for k, v in config.items()}
-    return V.from_fields(cls, fields)
+    return validate.from_fields(cls, fields)
 
 
 def multiples(period: float, until: float, offset: float = 0.0) -> list[float]:

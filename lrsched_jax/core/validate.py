@@ -57,6 +57,8 @@ __all__ = [
     "checked",
     "from_fields",
     "number",
+    "at_least",
+    "whole",
     "MIN_POSITIVE_LR",
     "lr",
     "positive",
@@ -135,6 +137,26 @@ def number(where: str, name: str, value: Any) -> float:
     if not math.isfinite(v):
         raise ValueError(f"{where}: {name} must be finite, got {value!r}")
     return v
+
+
+def at_least(where: str, name: str, value: Any, minimum: float = 0.0, why: str = "") -> float:
+    """A finite number ``>= minimum``. For the importers, whose source library may accept a
+    smaller value: ``why`` (appended to the message) says what the source does with it."""
+    v = number(where, name, value)
+    if v < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum:g}, got {value!r}{why}")
+    return v
+
+
+def whole(where: str, name: str, value: Any, minimum: int = 0, unit: str = "") -> int:
+    """A whole number ``>= minimum`` (of ``unit``, for the message), as an ``int``. No upper
+    bound: for the importers, whose source holds any count (the family built from it checks
+    its own range)."""
+    v = number(where, name, value)
+    if not v.is_integer() or v < minimum:
+        of = f" of {unit}" if unit else ""
+        raise ValueError(f"{where}: {name} must be a whole number{of} >= {minimum}, got {value!r}")
+    return int(v)
 
 
 def lr(where: str, name: str, value: Any) -> float:

@@ -17,6 +17,11 @@ def test_torch_package_offers_every_core_name_as_the_same_object():
         assert name in lt.__all__, name
 
 
+def test_torch_all_lists_real_names():
+    for name in lt.__all__:
+        assert hasattr(lt, name), f"lrsched_torch.__all__ lists missing {name}"
+
+
 def test_torch_user_builds_and_runs_a_schedule_without_lrsched_jax():
     s = lt.sequence([lt.linear(0.1, 1.0, 5), lt.cosine(1e-2, 20)], [5])
     assert lt.from_config(s.to_config()) == s

@@ -24,7 +24,7 @@ class UserHalving(lrs.Schedule):
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
-        return xp.maximum(self.base_lr * xp.exp2(-ctx.f(t) / self.half_life), self.min_lr)
+        return xp.maximum(self.base_lr * xp.exp2(-ctx.to_float(t) / self.half_life), self.min_lr)
 
 
 #: The documented spelling, as for the built-in kinds.

@@ -120,7 +120,8 @@ def test_exponential_decay(a, T, rate, b0, stair, end):
     st.floats(1.000001, 3.0),
     begin,
     st.booleans(),
-    st.one_of(st.floats(0.0, 1.0), st.floats(1.0, 1e6)),
+    # (no factor that makes end_value subnormal: XLA flushes it to 0 in Optax's curve)
+    st.one_of(st.just(0.0), st.floats(1e-30, 1.0), st.floats(1.0, 1e6)),
 )
 def test_exponential_growth_capped_at_end_value(a, T, rate, b0, stair, factor):
     """``decay_rate > 1``: Optax grows and caps at ``end_value`` (also ``init_value`` before
