@@ -61,10 +61,31 @@ def _base(where: str, s: Any, g: int) -> float:
 # in edge cases, handled in the builders).
 
 
+def _growing(where: str, gamma: float, base: float, period: int) -> Schedule | None:
+    """torch's ``StepLR``/``ExponentialLR`` with ``gamma > 1`` multiply the lr by ``gamma``
+    every ``period`` steps: converted (``step_decay``) where every value up to step 2**63 stays
+    a learning rate ``<= 1e30`` (``step_decay.gamma_limit``); refused naming ``gamma`` beyond.
+    ``None`` for ``gamma <= 1``. From ``base = 0`` torch's products stay 0."""
+    if gamma <= 1:
+        return None
+    if base == 0:
+        return lrs.constant(0.0)
+    limit = lrs.step_decay.gamma_limit(base, period)
+    if gamma > limit:
+        past = period * (math.floor(math.log(validate.MAX_LR / base) / math.log(gamma)) + 1)
+        more = f"; with step_size={period} at most {limit!r}" if limit > 1 else ""
+        raise ValueError(
+            f"{where}: gamma={gamma!r} > 1 grows the lr without bound: base_lr * gamma**(t // "
+            f"{period}) passes {validate.MAX_LR:g} by step {past:,}, before step 2**63 (a schedule "
+            f"must stay a finite learning rate at every step){more}"
+        )
+    return lrs.step_decay(base, period, gamma)
+
+
 def _step_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
-    return lrs.step_decay(
-        base, _whole(where, "step_size", s.step_size, 1), _positive(where, "gamma", s.gamma)
-    )
+    size, gamma = _whole(where, "step_size", s.step_size, 1), _positive(where, "gamma", s.gamma)
+    grown = _growing(where, gamma, base, size)
+    return lrs.step_decay(base, size, gamma) if grown is None else grown
 
 
 def _multistep_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
@@ -105,7 +126,9 @@ def _linear_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
 
 
 def _exponential_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
-    return lrs.exponential(base, _positive(where, "gamma", s.gamma))
+    gamma = _positive(where, "gamma", s.gamma)
+    grown = _growing(where, gamma, base, 1)
+    return lrs.exponential(base, gamma) if grown is None else grown
 
 
 def _polynomial_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
@@ -794,7 +817,9 @@ def _resumed_chainable(s: Any, g: int, conv: Schedule, pos: float, now: float) -
     if t in (tl.LinearLR, tl.ConstantLR) and pos >= s.total_iters:
         return lrs.constant(now)  # done: torch keeps whatever the group holds
     if t is tl.ExponentialLR:
-        return lrs.exponential(now, _positive(f"from_torch({_name(s)})", "gamma", s.gamma))
+        gamma = _positive(f"from_torch({_name(s)})", "gamma", s.gamma)
+        grown = _growing(f"from_torch({_name(s)})", gamma, now, 1)
+        return lrs.exponential(now, gamma) if grown is None else grown
     if t is tl.PolynomialLR:
         left = s.total_iters - pos
         # past total_iters torch keeps whatever the group holds

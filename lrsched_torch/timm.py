@@ -73,7 +73,9 @@ def _held_cycles(name: str, s: Any, base: float) -> Schedule:
     limit = _whole(name, "cycle_limit", s.cycle_limit)
     if limit == 0:
         return lrs.constant(float(s.lr_min))
-    if mult == 1.0:
+    if mult == 1.0 and (decay <= 1.0 or limit > 10_000):
+        # (growing peaks over few cycles are listed below: step_decay's growth must stay
+        # bounded up to step 2**63, past the cycle limit)
         peaks = lrs.step_decay(base, int(T0) if T0.is_integer() else T0, decay)
         if limit * T0 >= 2.0**53:
             return peaks  # the cycles never end
@@ -94,41 +96,55 @@ def _held_cycles(name: str, s: Any, base: float) -> Schedule:
 
 
 def _wsd(name: str, s: Any, base: float) -> Schedule:
-    """``WSDLRScheduler`` after its warm-up (always a prefix): the base lr for
-    ``t_initial - decay_t`` steps, then the decay to ``lr_min`` over ``decay_t``, held after."""
-    if s.stable_fn != "constant":
-        raise ValueError(
-            f"from_timm({name}): stable_fn={s.stable_fn!r} decays the stable phase as "
-            "(1 + t/stable_timescale) ** -power and multiplies it into the decay phase, a curve no "
-            "lrsched schedule draws; build the scheduler with stable_fn='constant' (the WSD shape)"
-        )
+    """``WSDLRScheduler`` after its warm-up (always a prefix): ``warmup_stable_decay`` with
+    timm's stable and decay shapes (``lr_min + (max(base*stable, lr_min) - lr_min) * decay``),
+    ``lr_min`` from ``t_initial`` on."""
     fn = s.decay_fn
     if callable(fn):
         raise TypeError(
             f"from_timm({name}): decay_fn={fn!r} is arbitrary Python code, which from_timm cannot "
-            "read; use decay_fn='linear', '1-sqrt', 'cosine' or 'power', or write the curve as an "
-            "lrsched schedule (e.g. lrs.warmup_stable_decay)"
-        )
-    if fn == "exp":
-        raise ValueError(
-            f"from_timm({name}): decay_fn='exp' ((decay_ratio**frac - decay_ratio) / (1 - decay_ratio)) "
-            "has no lrsched schedule; use decay_fn='linear', '1-sqrt', 'cosine' or 'power'"
+            "read; use decay_fn='linear', '1-sqrt', 'cosine', 'power' or 'exp', or write the curve "
+            "as an lrsched schedule (e.g. lrs.warmup_stable_decay)"
         )
     total = _whole(name, "t_initial", s.t_initial, 1)
     D = _whole(name, "decay_t", s.decay_t, 1)
     low = float(s.lr_min)
     if low >= base:
-        return lrs.constant(low)  # timm's max(stable, lr_min): nothing left to decay
-    if fn == "linear":
-        dec: Schedule = lrs.linear(base, low, D)
-    elif fn == "1-sqrt":
-        dec = lrs.warmup_stable_decay(base, D, 0, D, decay="1-sqrt", min_lr=low)
-    elif fn == "cosine":
-        dec = lrs.cosine(base, D, low)
-    else:  # power: 1 - frac**decay_power, the k-warped linear decay
-        dec = lrs.decay_cycles(base, D, "polynomial", min_lr=low, cycles=1, k=float(s.decay_power))
-    stable = total - D
-    return lrs.sequence([lrs.constant(base), dec], [stable]) if stable else dec
+        return lrs.constant(low)  # timm's max(base * stable, lr_min): nothing left to decay
+    kw: dict[str, Any] = {"decay": fn, "min_lr": low}
+    if fn == "power":
+        kw["decay_power"] = float(s.decay_power)
+    elif fn == "exp":
+        kw["decay_ratio"] = float(s.decay_ratio)
+    if s.stable_fn != "constant":
+        # timm resolved its default (warmup_t) at construction; the warm-up is a prefix here
+        kw.update(stable=s.stable_fn, stable_timescale=float(s.stable_timescale))
+        if s.stable_fn == "power":
+            kw["stable_power"] = float(s.stable_power)
+    return lrs.warmup_stable_decay(base, total, 0, D, **kw)
+
+
+def _check_cycle_decay(name: str, s: Any, base: float, mult: float) -> None:
+    """``cycle_decay > 1`` grows the cycle peaks (``base * cycle_decay**i``): converted where the
+    last drawn peak before step 2**63 stays at most 1e30 (``decay_cycles.peak_decay_limit``)."""
+    decay = validate.number(f"from_timm({name})", "cycle_decay", s.cycle_decay)
+    if decay <= 0:
+        raise ValueError(
+            f"from_timm({name}): cycle_decay must be > 0 (lrsched's peak_decay is a factor whose "
+            f"logarithm is taken), got {s.cycle_decay!r}"
+        )
+    if decay <= 1:
+        return
+    cycles = min(_whole(name, "cycle_limit", s.cycle_limit), 2**53)
+    T0 = float(s.t_initial)
+    limit = lrs.decay_cycles.peak_decay_limit(base, int(T0) if T0.is_integer() else T0, mult, cycles)
+    if decay > limit:
+        more = f"; with these t_initial, cycle_mul and cycle_limit at most {limit!r}" if limit > 1 else ""
+        raise ValueError(
+            f"from_timm({name}): cycle_decay={s.cycle_decay!r} grows the cycle peaks past "
+            f"{validate.MAX_LR:g} before step 2**63 (a learning rate must stay finite at every "
+            f"step){more}; lower cycle_decay or set cycle_limit"
+        )
 
 
 def _decay(name: str, s: Any, base: float) -> Schedule:
@@ -144,13 +160,9 @@ def _decay(name: str, s: Any, base: float) -> Schedule:
                 else "between 1 and 1.001 the restart table to step 2**63 would exceed ~37,000 cycles"
             )
             raise ValueError(f"from_timm({name}): cycle_mul must be 1 or >= 1.001 ({why}), got {mult!r}")
-        if not 0 < s.cycle_decay <= 1:
-            raise ValueError(
-                f"from_timm({name}): cycle_decay must be in (0, 1] (lrsched's peak_decay: a factor "
-                f"above 1 grows the peaks), got {s.cycle_decay!r}"
-            )
         if s.cycle_limit < 0:
             raise ValueError(f"from_timm({name}): cycle_limit must be >= 0, got {s.cycle_limit!r}")
+        _check_cycle_decay(name, s, base, mult)
         if name == "PolyLRScheduler" and s.power == 0:
             return _held_cycles(name, s, base)
         shape = {"CosineLRScheduler": "cosine", "TanhLRScheduler": "tanh", "PolyLRScheduler": "polynomial"}[
@@ -178,10 +190,15 @@ def _decay(name: str, s: Any, base: float) -> Schedule:
     rate = validate.at_least(f"from_timm({name})", "decay_rate", s.decay_rate, why=why)
     if name == "StepLRScheduler":
         if rate > 1:
-            raise ValueError(
-                f"from_timm({name}): decay_rate must be <= 1 (lrsched's step_decay does not grow "
-                f"the lr), got {s.decay_rate!r}"
-            )
+            limit = lrs.step_decay.gamma_limit(base, float(s.decay_t))
+            if rate > limit:
+                k = math.floor(2.0**63 / float(s.decay_t))
+                raise ValueError(
+                    f"from_timm({name}): decay_rate={s.decay_rate!r} grows the lr past "
+                    f"{validate.MAX_LR:g} before step 2**63 (base_lr * decay_rate**{k} there); a "
+                    f"growth must stay a finite learning rate at every step: decay_rate <= 1"
+                    + (f", or <= {limit!r} with this decay_t and base lr" if limit > 1 else "")
+                )
         if rate == 0:
             return lrs.piecewise_constant([math.ceil(float(s.decay_t))], [base, 0.0])
         # timm floors t / decay_t exactly (Python's float //); so does lrsched's staircase
@@ -261,10 +278,10 @@ def from_timm(
       ``cycle_limit``, ``k_decay``, ``lr_min``, ``lb``/``ub``, ``power``);
     * ``PolyLRScheduler(power=0)``: ``x ** 0 == 1``, each cycle holds its peak →
       ``step_decay`` (``cycle_mul=1``) or ``piecewise_constant``, then ``lr_min``;
-    * ``WSDLRScheduler`` (``stable_fn='constant'``; ``decay_fn`` ``'linear'``, ``'1-sqrt'``,
-      ``'cosine'`` or ``'power'``) → ``sequence([constant, decay])`` after its warm-up prefix;
-      ``stable_fn='rsqrt'``/``'power'`` and ``decay_fn='exp'`` (no lrsched shape) raise
-      ``ValueError``, a callable ``decay_fn`` ``TypeError``;
+    * ``WSDLRScheduler`` → ``warmup_stable_decay`` after its warm-up prefix, every
+      ``stable_fn`` (``'constant'``, ``'rsqrt'``, ``'power'``: ``stable_timescale``,
+      ``stable_power``) and ``decay_fn`` (``'linear'``, ``'1-sqrt'``, ``'cosine'``, ``'power'``,
+      ``'exp'``: ``decay_power``, ``decay_ratio``); a callable ``decay_fn`` raises ``TypeError``;
     * ``StepLRScheduler`` → ``step_decay``; ``MultiStepLRScheduler`` → ``multistep`` with each
       milestone ``m`` at step ``m - 1`` (timm compares milestones with ``t + 1``);
     * the warm-up (``warmup_t``, ``warmup_lr_init``) → ``sequence([linear(...), decay])``,
@@ -285,8 +302,10 @@ def from_timm(
 
     Refused (``ValueError`` naming timm's argument): lr noise (``noise_range_t`` — drawn
     from a torch generator seeded per step, not a formula of the step), ``cycle_mul`` below 1
-    or in ``(1, 1.001)``, ``cycle_decay`` outside ``(0, 1]``, negative ``cycle_limit``,
-    unsorted ``decay_t``, ``decay_rate < 0`` (or ``> 1`` for ``StepLRScheduler``; ``0`` converts), a
+    or in ``(1, 1.001)``, ``cycle_decay <= 0``, a growing ``cycle_decay > 1`` (or
+    ``StepLRScheduler``'s ``decay_rate > 1``) whose lr would pass ``1e30`` before step 2**63
+    (growth within it converts: ``decay_cycles(peak_decay > 1)``, ``step_decay(gamma > 1)``),
+    negative ``cycle_limit``, unsorted ``decay_t``, ``decay_rate < 0`` (``0`` converts), a
     fractional ``warmup_t``, the plateau scheduler's warm-up, and a plateau scheduler that
     has already seen metrics. A subclass that overrides the lr formula raises ``TypeError``.
 

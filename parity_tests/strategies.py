@@ -2,7 +2,9 @@
 
 Periods and boundaries are whole steps (the float32 contract is stated for those: a
 fractional boundary is not representable in float32, so float32 and float64 may fall on
-different sides of it). Horizons go up to 10**6 steps.
+different sides of it). Cycle multipliers may be fractional (``period_mult=1.5``): the
+restarts then fall between steps, on the same step in both precisions. Horizons go up to
+10**6 steps.
 """
 
 from __future__ import annotations
@@ -101,14 +103,19 @@ def decay_cycles(draw):
     elif shape == "tanh":
         lb = draw(st.floats(-10.0, 2.0))
         extra.update(lb=lb, ub=draw(st.floats(lb + 0.5, lb + 12.0)))
+    base, T0, mult = draw(lr), draw(st.integers(1, 200_000)), draw(period_mult)
+    cycles = draw(st.one_of(st.none(), st.integers(0, 8)))
+    # growing peaks (timm's cycle_decay > 1) up to the bound of the last drawn peak
+    grow = min(3.0, lrs.decay_cycles.peak_decay_limit(base, T0, mult, cycles))
+    peak_decay = draw(st.sampled_from([1.0, draw(st.floats(0.3, 1.0)), draw(st.floats(1.0, grow))]))
     return lrs.decay_cycles(
-        draw(lr),
-        draw(st.integers(1, 200_000)),
+        base,
+        T0,
         shape,
         min_lr=draw(small_lr),
-        period_mult=draw(period_mult),
-        peak_decay=draw(st.sampled_from([1.0, draw(st.floats(0.3, 1.0))])),
-        cycles=draw(st.one_of(st.none(), st.integers(0, 8))),
+        period_mult=mult,
+        peak_decay=peak_decay,
+        cycles=cycles,
         # timm's k_decay (not with the tanh shape): small, fractional and large warps
         k=1.0 if shape == "tanh" else draw(st.one_of(st.just(1.0), k_decay)),
         **extra,
@@ -173,14 +180,28 @@ def warmup_stable_decay(draw):
     total = draw(st.integers(2, H))
     dec = draw(st.integers(1, total))
     warm = draw(st.integers(0, total - dec))
+    decay = draw(st.sampled_from(["linear", "cosine", "1-sqrt", "power", "exp"]))
+    extra = {}
+    if decay == "power":
+        extra["decay_power"] = draw(st.one_of(st.floats(0.05, 10.0), st.sampled_from([0.5, 1000.0])))
+    elif decay == "exp":
+        extra["decay_ratio"] = draw(st.one_of(st.floats(1e-9, 0.999), st.sampled_from([0.1, 1e-30])))
+    stable = draw(st.sampled_from(["constant", "constant", "rsqrt", "power"]))
+    if stable != "constant":
+        # timm's rsqrt / power stable phase; the timescale defaults to warmup_steps
+        ts = draw(st.one_of(st.floats(0.001, 1e5), st.integers(1, 10_000)))
+        extra.update(stable=stable, stable_timescale=None if warm and draw(st.booleans()) else ts)
+        if stable == "power":
+            extra["stable_power"] = draw(st.floats(0.01, 5.0))
     return lrs.warmup_stable_decay(
         draw(lr),
         total,
         warm,
         dec,
-        decay=draw(st.sampled_from(["linear", "cosine", "1-sqrt"])),
+        decay=decay,
         min_lr=draw(small_lr),
         init_lr=draw(small_lr),
+        **extra,
     )
 
 

@@ -36,7 +36,10 @@ The contract's domain (float32, the JAX default, against float64 at the same ste
   subnormal intermediates);
 * periods and boundaries in whole steps (a fractional boundary is not representable in
   float32, so the two precisions may fall on different sides of it; fractional periods
-  keep the value in its range but are outside the contract);
+  keep the value in its range but are outside the contract). Fractional cycle multipliers
+  (``warm_restarts``/``decay_cycles``' ``period_mult=1.5``) are inside: the restarts come
+  from a float64 table, land on ``ceil`` of each start, and the steps done and left in a
+  cycle are exact float32 pairs;
 * ``shift`` past the integer range (``t + steps > 2**31 - 1`` in int32) is exact when the
   shifted schedule is periodic with a whole period, or constant from a step inside the
   range (:func:`eval_shifted`); otherwise the step is rounded to float32 there and the

@@ -93,6 +93,17 @@ class Constant(Schedule):
 constant = Constant
 
 
+def _growth_limit(base_lr: float, last: int) -> float:
+    """The largest factor ``d`` whose power ``d**last`` keeps ``base_lr * d**last`` and
+    ``d**last`` itself at most ``1e30`` (so float32 never overflows, even from a tiny
+    ``base_lr``), less a relative ``1e-12`` for the rounding of the power; ``inf`` when
+    ``last == 0`` (the factor is never applied), at least 1."""
+    if last <= 0:
+        return math.inf
+    growth = validate.MAX_LR if base_lr <= 1.0 else validate.MAX_LR / base_lr
+    return max(1.0, growth ** (1.0 / last) * (1 - 1e-12))
+
+
 @register("step_decay")
 class StepDecay(Schedule):
     r"""Step decay: ``lr(t) = base_lr * gamma ** floor(t / step_size)``.
@@ -101,8 +112,10 @@ class StepDecay(Schedule):
     ``exponential_decay(base_lr, step_size, gamma, staircase=True)``.
     Defined for every ``t >= 0`` (no horizon). Fractional ``step_size`` is allowed.
 
-    Ranges: ``base_lr`` an lr; ``step_size`` a length; ``gamma`` in ``(0, 1]`` (a factor
-    above 1 grows without bound).
+    Ranges: ``base_lr`` an lr; ``step_size`` a length; ``gamma > 0``: in ``(0, 1]``, or a
+    growth up to :meth:`gamma_limit` (torch's ``StepLR(gamma > 1)``), where every value up to
+    step 2**63 stays a learning rate ``<= 1e30`` (with a practical ``step_size`` that is
+    ``gamma`` within ~1e-15 of 1: ``gamma**(2**63 / step_size)`` overflows otherwise).
 
     >>> import lrsched_jax as lrs
     >>> s = lrs.step_decay(base_lr=1.0, step_size=30, gamma=0.1)
@@ -112,7 +125,29 @@ class StepDecay(Schedule):
 
     base_lr: float = arg(validate.lr)
     step_size: float = arg(validate.duration)
-    gamma: float = arg(validate.decay_factor, default=0.1)
+    gamma: float = arg(validate.positive, default=0.1)
+
+    def _check(self, where: str) -> None:
+        if self.gamma > 1:
+            limit = self.gamma_limit(self.base_lr, self.step_size)
+            if self.gamma > limit:
+                more = f", or at most {limit!r} with these base_lr and step_size" if limit > 1 else ""
+                raise ValueError(
+                    f"{where}: gamma must be in (0, 1]{more} (a factor > 1 grows the lr: base_lr * "
+                    f"gamma**{math.floor(2.0**63 / self.step_size)} at step 2**63 would exceed "
+                    f"{validate.MAX_LR:g}), got {self.gamma!r}"
+                )
+
+    @staticmethod
+    def gamma_limit(base_lr: float, step_size: float) -> float:
+        """The largest ``gamma`` accepted: the growth whose value at step 2**63 (and the factor
+        ``gamma**k`` alone) reaches ``1e30`` (:func:`_growth_limit`)."""
+        return _growth_limit(base_lr, math.floor(2.0**63 / step_size))
+
+    def upper_bound(self) -> float:
+        if self.gamma <= 1:
+            return self.base_lr
+        return self.base_lr * self.gamma ** math.floor(2.0**63 / self.step_size) * (1 + 1e-12)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         k, _ = _math.floor_divmod(ctx, t, self.step_size)
@@ -508,7 +543,8 @@ def _cycle_position(
     cur, rest = _cycle_parts32(ctx, t, starts, lengths, idx)
     cur = (xp.minimum(cur[0], length), cur[1])
     if not pairs:
-        cur, rest = cur[0], rest[0]
+        # the low parts count for fractional float steps, where the steps left cancel
+        cur, rest = cur[0] + cur[1], rest[0] + rest[1]
     k1, k2 = _math.split_table([scale / x for x in lengths])
     return n, cur, rest, length, (take(k1), take(k2))
 
@@ -543,11 +579,15 @@ def _cycle_parts32(
     done = t - take(base, kind)  # >= 0: t >= ceil(S_n)
     fh, fl = split([s - b for s, b in zip(starts, base)])
     ch, cl = _math._two_sum(ctx.to_float(done), -fh)
-    # float steps past the table's end (2**63) stay at its last cycle's end (rest 0)
-    left = xp.maximum(take(whole, kind) - done, 0)
+    # whole steps: t <= floor(S_n + T_n), so D_n - (t - B_n) >= 0; a float step may pass the
+    # whole part (D_n - (t - B_n) in (-1, 0), exact) or the table's end (2**63: rest 0)
+    left = take(whole, kind) - done
     gh, gl = split([x - w for x, w in zip(span, whole)])
     rh, rl = _math._two_sum(ctx.to_float(left), gh)
-    return (ch, cl - fl), (rh, rl + gl)
+    rl = rl + gl
+    if not ctx.is_int(t):
+        rh, rl = xp.maximum(rh, 0.0), xp.where(rh > 0.0, rl, 0.0)
+    return (ch, cl - fl), (rh, rl)
 
 
 def _peak_factor(where: str, name: str, value: Any) -> float:
@@ -577,7 +617,9 @@ class WarmRestarts(Schedule):
     ``sgdr_schedule`` with one ``warmup_steps=0`` cycle per restart. With ``period_mult > 1``
     (1 or >= 1.001) the restarts come from a table of cycle starts accumulated in float64
     as torch does (``T_i *= T_mult``), so they land on the same step in float32 and float64
-    (torch's own ``step(epoch)`` path takes a logarithm and can be off by one cycle).
+    (torch's own ``step(epoch)`` path takes a logarithm and can be off by one cycle). In
+    float32 the steps done and left in a cycle are exact pairs, so a fractional
+    ``period_mult`` (Keras' ``t_mul=1.5``) keeps the 8-ulp contract up to each cycle's end.
 
     Ranges: ``base_lr``, ``min_lr`` lrs; ``first_period`` a length; ``period_mult`` 1 or in
     ``[1.001, 2**53]``; ``peak_decay`` in ``(0, 1]``, or up to :meth:`peak_decay_limit` with
@@ -940,31 +982,67 @@ inverse_sqrt = InverseSqrt
 
 @register("warmup_stable_decay")
 class WarmupStableDecay(_HeldFromLastPoint):
-    r"""Warm-up, stable, decay (WSD, "trapezoidal").
+    r"""Warm-up, stable, decay (WSD, "trapezoidal"), with timm's stable and decay shapes.
 
-    Linear warm-up ``init_lr -> peak_lr`` over ``W`` steps; ``peak_lr`` until
-    ``T - D``; then decay to ``min_lr`` over the last ``D`` steps — with ``u`` the fraction
-    of the decay done: ``linear`` ``1-u``, ``cosine`` ``(1+cos(pi*u))/2``, ``1-sqrt``
-    ``1 - sqrt(u)`` (the factor applied to ``peak_lr - min_lr``); ``min_lr`` after ``T``.
-    Hugging Face: ``get_wsd_schedule``. torch, Optax: none (compose it with
-    ``sequence``).
+    Linear warm-up ``init_lr -> peak_lr`` over ``W`` steps; then the stable value ``S(t)``
+    until ``T - D``; then the decay to ``min_lr`` over the last ``D`` steps,
+    ``lr = min_lr + (S(t) - min_lr) * g(u)`` with ``u = (t - (T - D)) / D`` the fraction of the
+    decay done; ``min_lr`` from ``T`` on (``g(1) = 0``).
+
+    Stable shapes (``stable``), with ``t_s = t - W`` and ``tau = stable_timescale``:
+
+    * ``"constant"`` (default): ``S = peak_lr`` (the WSD shape);
+    * ``"rsqrt"``: ``S = max(peak_lr * (1 + t_s/tau) ** -0.5, min_lr)`` (Big Vision's
+      reciprocal square root; with a linear decay, its cooldown);
+    * ``"power"``: ``S = max(peak_lr * (1 + t_s/tau) ** -stable_power, min_lr)``.
+
+    A decaying ``S`` keeps decaying through the decay phase (it multiplies ``g``) and is kept at
+    or above ``min_lr``; ``tau`` defaults to ``W`` (required when ``W = 0``).
+
+    Decay shapes (``decay``): ``linear`` ``g = 1 - u``; ``cosine`` ``(1 + cos(pi*u))/2``;
+    ``1-sqrt`` ``1 - sqrt(u)``; ``power`` ``1 - u**decay_power``; ``exp``
+    ``(r**u - r) / (1 - r)`` with ``r = decay_ratio`` (an exponential decay to ``r`` of the
+    stable value, normalised to end at ``min_lr``). Boundaries: ``S`` holds at ``t = T - D``
+    (``g(0) = 1``), the warm-up ends at ``init_lr + (peak_lr - init_lr) * (W-1)/W`` and step
+    ``W`` is ``S(W) = peak_lr``. With ``stable="constant"`` and ``min_lr > peak_lr`` the "decay"
+    rises to ``min_lr`` (no floor: the shape of earlier releases).
+
+    Hugging Face: ``get_wsd_schedule``. timm: ``WSDLRScheduler`` after its warm-up prefix
+    (``lrsched_torch.from_timm``). torch, Optax: none (compose it with ``sequence``).
+    float32: the stable factor is raised as a pair (``tau/(t_s + tau)`` from Dekker's
+    division, :func:`~lrsched_jax.core._math.powr_pair`), ``1 - u**decay_power`` from a pair
+    log and ``expm1`` series, and ``exp`` as ``r**u * (1 - r**(1 - u)) / (1 - r)`` and
+    ``(1 - r**u) / (1 - r)``: no cancellation in either weight.
 
     Ranges: ``peak_lr``, ``min_lr``, ``init_lr`` lrs; ``total_steps``, ``decay_steps`` counts
-    ``>= 1``, ``warmup_steps`` a count ``>= 0``, ``warmup_steps + decay_steps <= total_steps``.
+    ``>= 1``, ``warmup_steps`` a count ``>= 0``, ``warmup_steps + decay_steps <= total_steps``;
+    ``stable_timescale`` a length (``rsqrt``/``power`` only); ``stable_power`` (``power``
+    only) and ``decay_power`` (``decay="power"`` only) in ``(0, 1000]``; ``decay_ratio`` in
+    ``(0, 1)`` (``decay="exp"`` only).
 
     >>> import lrsched_jax as lrs
     >>> s = lrs.warmup_stable_decay(peak_lr=1.0, total_steps=8, warmup_steps=2, decay_steps=4)
     >>> [float(s(t)) for t in range(9)]
     [0.0, 0.5, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
+    >>> r = lrs.warmup_stable_decay(1.0, 8, 2, 4, stable="rsqrt")
+    >>> [round(float(r(t)), 4) for t in range(2, 9)]
+    [1.0, 0.8165, 0.7071, 0.4743, 0.2887, 0.1336, 0.0]
     """
 
     peak_lr: float = arg(validate.lr)
     total_steps: int = arg(validate.steps)
     warmup_steps: int = arg(validate.steps, minimum=0)
     decay_steps: int = arg(validate.steps)
-    decay: str = arg(validate.choice, default="linear", options=("linear", "cosine", "1-sqrt"))
+    decay: str = arg(
+        validate.choice, default="linear", options=("linear", "cosine", "1-sqrt", "power", "exp")
+    )
     min_lr: float = arg(validate.lr, default=0.0)
     init_lr: float = arg(validate.lr, default=0.0)
+    stable: str = arg(validate.choice, default="constant", options=("constant", "rsqrt", "power"))
+    stable_timescale: float | None = arg(validate.duration, default=None, optional=True)
+    stable_power: float = arg(validate.positive, default=0.5, maximum=_MAX_POWER)
+    decay_power: float = arg(validate.positive, default=0.5, maximum=_MAX_POWER)
+    decay_ratio: float = arg(validate.real, default=0.1, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
 
     def _check(self, where: str) -> None:
         warm, dec, total = self.warmup_steps, self.decay_steps, self.total_steps
@@ -972,21 +1050,111 @@ class WarmupStableDecay(_HeldFromLastPoint):
             raise ValueError(
                 f"{where}: warmup_steps + decay_steps must be <= total_steps ({total}), got {warm} + {dec}"
             )
+        only = (
+            ("stable_power", 0.5, self.stable == "power", "stable='power'"),
+            ("decay_power", 0.5, self.decay == "power", "decay='power'"),
+            ("decay_ratio", 0.1, self.decay == "exp", "decay='exp'"),
+        )
+        for name, default, used, what in only:
+            if not used and getattr(self, name) != default:
+                raise ValueError(f"{where}: {name} applies to {what} only, got {getattr(self, name)!r}")
+        if self.stable == "constant":
+            if self.stable_timescale is not None:
+                raise ValueError(
+                    f"{where}: stable_timescale applies to stable='rsqrt' or 'power' only, "
+                    f"got {self.stable_timescale!r}"
+                )
+        elif self.stable_timescale is None:
+            if warm == 0:
+                raise ValueError(
+                    f"{where}: stable_timescale must be given (a length > 0) when stable="
+                    f"{self.stable!r} and warmup_steps is 0 (it defaults to warmup_steps)"
+                )
+            self._set(stable_timescale=warm)
+
+    def _stable_lr(self, ctx: Ctx, t: Any) -> Any:
+        """``max(peak_lr * (tau / (t_s + tau)) ** p, min_lr)``; float32 forms the quotient as a
+        pair (the steps ``t_s`` exact, ``tau`` with its float32 remainder) and raises it by
+        :func:`~lrsched_jax.core._math.powr_pair` (a power of a rounded quotient, or
+        ``exp(-p*log1p(q))``, loses ``p*log(1 + q)`` times its rounding: ~18 ulps at 10**6)."""
+        xp = ctx.xp
+        assert self.stable_timescale is not None
+        tau = float(self.stable_timescale)
+        p = 0.5 if self.stable == "rsqrt" else self.stable_power
+        ts = xp.maximum(t - ctx.const(self.warmup_steps), 0)
+        if ctx.dtype == xp.float64:
+            f = xp.exp(-p * xp.log1p(ctx.to_float(ts) / tau))
+            return xp.maximum(self.peak_lr * f, self.min_lr)
+        yh, yl = _math.int_pair(ctx, ts) if ctx.is_int(ts) else (ctx.to_float(ts), 0.0)
+        tau32 = _f32(tau)
+        nh, nl = _math._two_sum(yh, ctx.full(yh, tau32))
+        nh, nl = _math._fast2sum(nh, nl + (yl + (tau - tau32)))  # t_s + tau = nh + nl
+        xh = tau32 / nh
+        prod, err = _math._two_prod(xh, nh)
+        xl = ((((tau32 - prod) - err) + (tau - tau32)) - xh * nl) / nh
+        fh, fl = _math.powr_pair(ctx, xh, xl, 1.0, p)
+        return xp.maximum(_math.mix(ctx, self.peak_lr, fh, self.peak_lr, fl), self.min_lr)
+
+    def _weights(self, ctx: Ctx, u: Any, rest: Any) -> tuple[Any, Any]:
+        """``(g, 1 - g)`` of ``decay="power"`` or ``"exp"`` for ``u`` steps done and ``rest``
+        left of ``D``, each computed without cancellation."""
+        xp = ctx.xp
+        Df = float(self.decay_steps)
+        f64 = ctx.dtype == xp.float64
+        if self.decay == "power":
+            q = self.decay_power
+            if f64:
+                v = (u / Df) ** q
+                with _math.quiet(xp):
+                    lc = xp.where(rest <= 0.5 * Df, xp.log1p(-rest / Df), xp.log(u / Df))
+                return xp.where(v >= 0.5, -xp.expm1(q * lc), 1.0 - v), v
+            vh, vl = _math.powr_pair(ctx, u, ctx.full(u, 0.0), Df, q)
+            d32 = _f32(Df)
+            xh = u / d32  # u / D as a pair (Dekker's remainder, D's own float32 remainder)
+            prod, err = _math._two_prod(xh, d32, _math._split12(d32))
+            xl = (((u - prod) - err) - xh * (Df - d32)) / d32
+            with _math.quiet(xp):
+                near = _math._one_minus_pow(xp, xp.where(xh > 0, xh, 1.0), xl, q)
+            v = vh + vl
+            return xp.where(v >= 0.5, near, (1.0 - vh) - vl), v
+        L = -math.log(self.decay_ratio)  # r**x = exp(-x*L)
+        k = 1.0 / -math.expm1(-L)  # 1 / (1 - r)
+        c = L / Df
+        return k * _math.exp_times(ctx, u, -c) * self._one_minus_exp(ctx, rest, c), k * self._one_minus_exp(
+            ctx, u, c
+        )
+
+    @staticmethod
+    def _one_minus_exp(ctx: Ctx, n: Any, c: float) -> Any:
+        """``1 - exp(-n*c)`` for steps ``n >= 0``: float32 carries ``n*c`` as a pair, the
+        ``expm1`` series where it is at most 0.75, else ``1 - exp`` (at most 0.47 cancels)."""
+        xp = ctx.xp
+        if ctx.dtype == xp.float64:
+            return -xp.expm1(-n * c)
+        hi, lo = _math._times(ctx, n, *_math._split12(c))
+        small = -_math._expm1_pair(-xp.minimum(hi, 0.75), -lo)
+        return xp.where(hi <= 0.75, small, 1.0 - xp.exp(-hi) * (1.0 - lo))
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
         W, D, T = self.warmup_steps, self.decay_steps, self.total_steps
         u = ctx.to_float(xp.minimum(xp.maximum(t - ctx.const(T - D), 0), ctx.const(D)))
         Df = float(D)
+        peak: Any = self.peak_lr if self.stable == "constant" else self._stable_lr(ctx, t)
         if self.decay == "linear":
-            tail = _math.lerp(ctx, self.peak_lr, self.min_lr, u, D)
+            tail = _math.lerp(ctx, peak, self.min_lr, u, D)
         elif self.decay == "cosine":
-            tail = _math.cos_mix(ctx, self.peak_lr, self.min_lr, u, D)
-        else:
+            tail = _math.cos_mix(ctx, peak, self.min_lr, u, D)
+        elif self.decay == "1-sqrt":
             root = xp.sqrt(u / Df)
             keep = ((Df - u) / Df) / (1 + root)  # 1 - sqrt(u/D), without cancellation
-            tail = self.peak_lr * keep + self.min_lr * root
-        out = xp.where(t < ctx.const(T - D), ctx.full(t, self.peak_lr), tail)
+            tail = peak * keep + self.min_lr * root
+        else:
+            rest = ctx.to_float(xp.minimum(xp.maximum(ctx.const(T) - t, 0), ctx.const(D)))
+            g, done = self._weights(ctx, u, rest)
+            tail = _math.mix(ctx, peak, g, self.min_lr, done)
+        held = ctx.full(t, peak) if self.stable == "constant" else peak
+        out = xp.where(t < ctx.const(T - D), held, tail)
         return _after_warmup(ctx, t, W, lambda: _ramp(ctx, t, self.init_lr, self.peak_lr, W), out)
 
     def _points(self, until: float) -> Iterable[float]:
@@ -1349,7 +1517,10 @@ class PolynomialCycle(Schedule):
         sh, sl = _math._two_prod(n, t32)
         sl = sl + n * (float(T) - t32)
         qh = left / sh
-        ql = ((left - qh * sh) - qh * sl) / sh
+        # the remainder from Dekker's exact product: left - qh*sh is exact only where XLA
+        # contracts it into an FMA (jitted), and 1 - q near the start needs every bit of it
+        prod, err = _math._two_prod(qh, sh)
+        ql = (((left - prod) - err) - qh * sl) / sh
         wh, wl = _math.powr_pair(ctx, qh, ql, 1.0, self.power)
         if self.end_lr == 0.0:
             return self.init_lr * wh + self.init_lr * wl
@@ -1401,16 +1572,19 @@ class DecayCycles(Schedule):
     ``k=1`` and ``min_lr = 0`` or ``peak_decay = 1`` is ``CosineAnnealingWarmRestarts``
     (``warm_restarts``). Optax: none (``sgdr_schedule`` for the cosine, cycle by cycle).
     With ``mult > 1`` the cycle starts come from a float64 table (as in ``warm_restarts``),
-    so restarts land on the same step in float32 and float64. float32: the phase and its
+    so restarts land on the same step in float32 and float64 (also for a fractional ``mult``:
+    the steps done and left in a cycle are exact pairs). float32: the phase and its
     complement ``1 - v`` are each computed without cancellation and the tanh argument is
     carried as an unevaluated pair from the exact steps done and left, so float32 stays within 8
-    ulps for ``k = 1`` (the power of ``shape="polynomial"`` multiplies the rounding of ``1 - v``
-    by ``power``: drawn up to 2). With ``k != 1`` the warped phase ``v`` (or ``1 - v``) is
-    rounded once, by ``exp``, before the cosine or the power, which about doubles it: the one
-    family outside the 8 ulps (measured bound: docs/precision.md).
+    ulps (the power of ``shape="polynomial"`` multiplies the rounding of ``1 - v`` by
+    ``power``: drawn up to 2). With ``k != 1``, ``log(u)`` and ``k*log(u)`` are float32 pairs
+    and ``1 - u**k`` their series ``expm1``, so the warped phase is rounded once, by ``exp``:
+    at most 7.1 ulps measured for ``k`` in ``[0.01, 1000]`` (docs/precision.md).
 
     Ranges: ``base_lr``, ``min_lr`` lrs; ``first_period`` a length; ``period_mult`` 1 or in
-    ``[1.001, 2**53]``; ``peak_decay`` in ``(0, 1]``; ``cycles`` a count ``>= 0`` or
+    ``[1.001, 2**53]``; ``peak_decay`` in ``(0, 1]``, or growing peaks (timm's
+    ``cycle_decay > 1``) up to :meth:`peak_decay_limit`, where the last peak before step 2**63
+    (or cycle ``cycles``) stays at most ``1e30``; ``cycles`` a count ``>= 0`` or
     ``None``; ``k`` in ``(0, 1000]`` (not ``shape="tanh"``); ``power`` in ``(0, 1000]``
     (``shape="polynomial"`` only); ``lb < ub`` in ``[-100, 100]`` (``shape="tanh"`` only).
 
@@ -1428,7 +1602,7 @@ class DecayCycles(Schedule):
     shape: str = arg(validate.choice, default="cosine", options=("cosine", "tanh", "polynomial"))
     min_lr: float = arg(validate.lr, default=0.0)
     period_mult: float = arg(validate.real, default=1, lo=1.0, hi=validate.MAX_STEPS)
-    peak_decay: float = arg(validate.real, default=1.0, lo=0.0, hi=1.0, lo_open=True)
+    peak_decay: float = arg(validate.positive, default=1.0)
     cycles: int | None = arg(validate.steps, default=None, optional=True, minimum=0, unit="cycles")
     k: float = arg(validate.positive, default=1.0, maximum=_MAX_POWER)
     power: float = arg(validate.positive, default=1.0, maximum=_MAX_POWER)
@@ -1453,6 +1627,41 @@ class DecayCycles(Schedule):
             # timm's tanh has no k-decay, and a warped phase would carry its float32 rounding
             # into the tanh argument times |2x| (tens of ulps): not within the contract
             raise ValueError(f"{where}: k applies to shape='cosine' or 'polynomial' only, got k={self.k!r}")
+        limit = self.peak_decay_limit(self.base_lr, self.first_period, self.period_mult, self.cycles)
+        if self.peak_decay > limit:
+            more = ""
+            if limit > 1:
+                more = f", or at most {limit!r} with these base_lr, first_period, period_mult and cycles"
+            raise ValueError(
+                f"{where}: peak_decay must be in (0, 1]{more} (growing peaks: base_lr * peak_decay**"
+                f"{self._last_peak(self.first_period, self.period_mult, self.cycles)} at the last "
+                f"cycle before step 2**63 would exceed {validate.MAX_LR:g}), got {self.peak_decay!r}"
+            )
+
+    @staticmethod
+    def _last_peak(first_period: float, period_mult: float, cycles: int | None) -> int:
+        """The index of the last cycle whose peak is drawn: the one holding step 2**63, or
+        ``cycles - 1`` (later ones hold ``min_lr``)."""
+        if period_mult == 1:
+            last = math.floor(2.0**63 / first_period)
+        else:
+            last = len(_restart_table(first_period, period_mult)[0]) - 1
+        return last if cycles is None else max(min(last, cycles - 1), 0)
+
+    @classmethod
+    def peak_decay_limit(
+        cls, base_lr: float, first_period: float, period_mult: float = 1, cycles: int | None = None
+    ) -> float:
+        """The largest ``peak_decay`` accepted with these arguments: the growth whose last peak
+        (:meth:`_last_peak`), and the factor ``peak_decay**n`` alone, reach ``1e30``, less a
+        relative ``1e-12``; ``inf`` when only cycle 0 is drawn."""
+        return max(1.0, _growth_limit(base_lr, cls._last_peak(first_period, period_mult, cycles)))
+
+    def upper_bound(self) -> float:
+        last = self._last_peak(self.first_period, self.period_mult, self.cycles)
+        if self.peak_decay <= 1.0 or last == 0:
+            return max(self.base_lr, self.min_lr)
+        return max(self.min_lr, self.base_lr * self.peak_decay**last * (1 + 1e-12))
 
     @functools.cached_property
     def _table(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -1468,16 +1677,24 @@ class DecayCycles(Schedule):
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
         scale = math.pi / 2 if self.shape == "cosine" else 1.0
-        warp32 = self.k != 1.0 and ctx.dtype != xp.float64
-        n, cur, rest, length, per = self._cycle(ctx, t, scale, pairs=warp32)
+        # float32 steps done and left as exact pairs where their rounding would be amplified:
+        # by the warp u**k, or by |2x| in the tanh argument (with fractional restarts)
+        pairs = ctx.dtype != xp.float64 and (self.k != 1.0 or self.shape == "tanh")
+        n, cur, rest, length, per = self._cycle(ctx, t, scale, pairs=pairs)
         peak: Any = self.base_lr
         if self.peak_decay != 1.0:
-            peak = self.base_lr * _math.exp_times(ctx, n, math.log(self.peak_decay))
+            drawn = n
+            if self.peak_decay > 1.0 and self.cycles is not None:
+                # past the last drawn cycle (held at min_lr) a growing peak could overflow
+                drawn = xp.minimum(n, float(max(self.cycles - 1, 0)))
+            peak = self.base_lr * _math.exp_times(ctx, drawn, math.log(self.peak_decay))
         if self.shape == "cosine" and self.k == 1.0:
             out = _math.cos_mix(ctx, peak, self.min_lr, cur, length, per, rest=rest)
         else:
-            if warp32:
+            if pairs and self.k != 1.0:
                 v, w = self._warp32(ctx, n, cur, rest, length)
+            elif pairs:  # the float32 tanh works from cur and rest (see _tanh)
+                v = w = None
             elif self.k == 1.0:
                 v, w = cur / length, rest / length  # phase and its complement, each rounded once
             else:
@@ -1563,8 +1780,11 @@ class DecayCycles(Schedule):
                 ku1, ku2 = _math.split_table([ub2 / x for x in lengths])
                 kl1, kl2 = _math.split_table([lb2 / x for x in lengths])
                 ku, kl = (take(ku1), take(ku2)), (take(kl1), take(kl2))
-            h1, l1 = _math._times(ctx, cur, *ku)
-            h2, l2 = _math._times(ctx, rest, *kl)
+            # cur and rest are pairs (hi, lo); the low parts enter to first order
+            h1, l1 = _math._times(ctx, cur[0], *ku)
+            h2, l2 = _math._times(ctx, rest[0], *kl)
+            l1 = l1 + cur[1] * (ku[0] + ku[1])
+            l2 = l2 + rest[1] * (kl[0] + kl[1])
             hi = h1 + h2
             lo = (l1 + l2) + xp.where(xp.abs(h1) >= xp.abs(h2), (h1 - hi) + h2, (h2 - hi) + h1)
             with _math.quiet(xp):

@@ -18,14 +18,16 @@ at ``min_lr_ratio * base_lr``, ``inverse_sqrt`` decays for ever. Float64 values 
 ``transformers`` to ``1e-12 * base_lr`` (they are the same formulas, rounded differently);
 the restarts of ``cosine_with_restarts`` are placed on the step where Hugging Face's own
 float arithmetic places them (``(num_cycles * progress) % 1`` can round just below a
-whole number and restart one step late), read off on the host when converting.
+whole number and restart one step late), read off on the host when converting. A negative
+``num_cycles`` there is converted too: Python's ``%`` makes the phase ``1 - frac(|num_cycles| *
+progress)``, so each of its windows *rises* from 0 to ``base_lr`` (a whole ``|num_cycles| *
+progress`` has phase 0: ``base_lr``).
 
 Refused, with ``ValueError``: arguments Hugging Face itself rejects or divides by zero on
 (``polynomial`` with ``num_training_steps == num_warmup_steps``, ``lr_end >= base_lr``),
 negative step counts, ``min_lr_rate``/``min_lr_ratio``/``warmup_lr_rate < 0`` (a negative
 factor is clipped to 0 by Hugging Face, a curve no lrsched family draws),
-``num_cycles < 0`` for ``cosine_with_restarts`` (its windows would run backwards; the
-other cosines are even in ``num_cycles`` and take it), ``power < 0`` (Hugging Face divides
+``power < 0`` (Hugging Face divides
 by zero at ``num_training_steps``; ``power=0`` holds the lr up to that step, then
 ``lr_end``), more than 1000 hard restarts. ``greedy`` (``GreedyLR``)
 raises ``TypeError``: its lr follows the metric, with rules lrsched does not model.
@@ -172,12 +174,12 @@ def _cosine_restarts(
     where = "from_hf('cosine_with_restarts')"
     W = _count(where, "num_warmup_steps", num_warmup_steps)
     T = _count(where, "num_training_steps", num_training_steps)
-    why = (
-        " (Hugging Face's window phase (num_cycles * progress) % 1 then runs backwards, a curve "
-        "lrsched has no schedule for)"
-    )
-    nc = validate.at_least(where, "num_cycles", num_cycles, why=why)
+    nc = validate.number(where, "num_cycles", num_cycles)
     D = max(1, T - W)
+    if nc < 0:
+        if math.ceil(-nc) > MAX_RESTARTS:
+            raise ValueError(f"{where}: num_cycles must be at least -{MAX_RESTARTS}, got {num_cycles!r}")
+        return _after_ramp(base, W, _rising_restarts(base, -nc, D))
     if nc == 0.0:
         # (0 * progress) % 1 = 0: the factor is 1 until progress reaches 1
         return _after_ramp(base, W, Join([families.Constant(base), families.Constant(0.0)], [D]))
@@ -206,6 +208,34 @@ def _cosine_restarts(
         parts.append(Shift(window, shift) if shift else window)
     parts.append(families.Constant(0.0))  # progress >= 1: 0
     return _after_ramp(base, W, Join(parts, [*starts, D]))
+
+
+def _rising_restarts(base: float, nc: float, D: int) -> Schedule:
+    """``cosine_with_restarts`` with ``num_cycles = -nc < 0`` after the warm-up: Hugging Face's
+    phase ``(-nc*progress) % 1`` is ``1 - frac(a)`` with ``a = nc*progress``, so each of the
+    ``nc`` windows *rises* ``base * (1 - cos(pi*frac(a)))/2`` from 0 to ``base``, and a step
+    where ``a`` is a whole number (step 0, an exact restart) has phase 0: ``base``, the end of
+    the window before. Window ``j`` holds the steps with ``j < a <= j + 1`` in Hugging Face's
+    float arithmetic (read off on the host), at its exact phase; 0 from ``progress >= 1``."""
+    length = D / nc
+    first: dict[int, float] = {}
+    for j in range(math.ceil(nc)):
+        anchor = j * D / nc
+        m = max(math.floor(anchor) - 2, 1)
+        while nc * (float(m) / float(D)) <= j:
+            m += 1
+        if m >= D:
+            break
+        first[m] = anchor  # a window shorter than a step: the last one starting here is in force
+    starts = sorted(first)
+    # Cosine(0 -> base) held at base past its length: the end of a window, phase 1
+    parts: list[Schedule] = [families.Constant(base)]
+    for m in starts:
+        shift = max(m - first[m], 0.0)
+        window = families.Cosine(0.0, length, min_lr=base)
+        parts.append(Shift(window, shift) if shift else window)
+    parts.append(families.Constant(0.0))  # progress >= 1: 0
+    return Join(parts, [*starts, D])
 
 
 def _polynomial(

@@ -37,8 +37,14 @@ RULES = [
         lrs.step_decay,
         {"base_lr": 0.1},
         ({"step_size": 0}, "step_size must be finite and > 0"),
-        ({"step_size": 5, "gamma": 0.0}, r"gamma must be in \(0, 1\]"),
-        ({"step_size": 5, "gamma": -0.5}, r"gamma must be in \(0, 1\]"),
+        ({"step_size": 5, "gamma": 0.0}, "gamma must be finite and > 0"),
+        ({"step_size": 5, "gamma": -0.5}, "gamma must be finite and > 0"),
+        # growth: only while base_lr * gamma**(2**63 // step_size) stays <= 1e30
+        ({"step_size": 5, "gamma": 1.5}, r"gamma must be in \(0, 1\] \(a factor > 1 grows the lr"),
+        (
+            {"step_size": 2**53, "gamma": 1.1},
+            r"gamma must be in \(0, 1\], or at most 1\.069\d* with these base_lr and step_size",
+        ),
     ),
     *rules(
         lrs.multistep,
@@ -126,7 +132,56 @@ RULES = [
         {"peak_lr": 1.0, "total_steps": 10},
         ({"warmup_steps": 5, "decay_steps": 6}, "warmup_steps \\+ decay_steps must be <= total_steps"),
         ({"warmup_steps": 0, "decay_steps": 0}, "decay_steps must be a whole number"),
-        ({"warmup_steps": 0, "decay_steps": 5, "decay": "exp"}, "decay must be one of"),
+        ({"warmup_steps": 0, "decay_steps": 5, "decay": "poly"}, "decay must be one of"),
+        (
+            {"warmup_steps": 2, "decay_steps": 5, "stable": "rsqrt", "decay_ratio": 0.5},
+            "decay_ratio applies to",
+        ),
+        (
+            {"warmup_steps": 2, "decay_steps": 5, "decay": "exp", "decay_ratio": 1.0},
+            r"decay_ratio must be in \(0, 1\)",
+        ),
+        (
+            {"warmup_steps": 2, "decay_steps": 5, "decay": "exp", "decay_ratio": 0.0},
+            r"decay_ratio must be in \(0, 1\)",
+        ),
+        (
+            {"warmup_steps": 2, "decay_steps": 5, "decay_power": 2.0},
+            "decay_power applies to decay='power' only",
+        ),
+        (
+            {"warmup_steps": 2, "decay_steps": 5, "decay": "power", "decay_power": 0},
+            "decay_power must be finite",
+        ),
+        (
+            {"warmup_steps": 2, "decay_steps": 5, "stable": "rsqrt", "stable_power": 2.0},
+            "stable_power applies",
+        ),
+        (
+            {"warmup_steps": 2, "decay_steps": 5, "stable": "power", "stable_power": 1001},
+            "stable_power must be",
+        ),
+        ({"warmup_steps": 2, "decay_steps": 5, "stable_timescale": 3}, "stable_timescale applies to stable="),
+        ({"warmup_steps": 0, "decay_steps": 5, "stable": "rsqrt"}, "stable_timescale must be given"),
+        (
+            {"warmup_steps": 0, "decay_steps": 5, "stable": "power", "stable_timescale": 0},
+            "stable_timescale must be",
+        ),
+        ({"warmup_steps": 0, "decay_steps": 5, "stable": "cubic"}, "stable must be one of"),
+    ),
+    *rules(
+        lrs.decay_cycles,
+        {"base_lr": 0.1, "first_period": 10},
+        ({"peak_decay": 0.0}, "peak_decay must be finite and > 0"),
+        ({"peak_decay": -0.5}, "peak_decay must be finite and > 0"),
+        # growing peaks: only while the last drawn peak before step 2**63 stays <= 1e30
+        ({"peak_decay": 1.5}, r"peak_decay must be in \(0, 1\] \(growing peaks: base_lr \* peak_decay\*\*"),
+        ({"peak_decay": 4.0, "period_mult": 2}, r"peak_decay must be in \(0, 1\], or at most 3\.22\d*"),
+        (
+            {"peak_decay": 1e30, "cycles": 3},
+            r"peak_decay must be in \(0, 1\], or at most 999999999999000\.0 with these .* "
+            r"peak_decay\*\*2 at the last cycle",
+        ),
     ),
     *rules(
         lrs.piecewise_constant,
@@ -203,7 +258,7 @@ RULES = [
         lrs.step_decay,
         {"base_lr": 0.1},
         ({"step_size": 1e-100, "gamma": 0.5}, LENGTH.format("step_size")),
-        ({"step_size": 10, "gamma": 1e300}, r"gamma must be in \(0, 1\] \(a factor > 1 grows without bound"),
+        ({"step_size": 10, "gamma": 1e300}, r"gamma must be in \(0, 1\] \(a factor > 1 grows the lr"),
     ),
     *rules(
         lrs.multistep,
@@ -372,3 +427,40 @@ def test_0d_arrays_are_checked_like_numbers(kwargs, error, message):
     args = {"init_lr": 0.1, "end_lr": 0.0, "total_steps": 10, **kwargs}
     with pytest.raises(error, match=message):
         lrs.linear(**args)
+
+
+def test_new_shape_and_growth_fields_round_trip_and_old_configs_load():
+    """The fields added for timm's WSD shapes and for growth keep configs exact both ways: a
+    schedule with them round-trips, and a config written before them (no such keys) still loads
+    as the schedule it was."""
+    for s in (
+        lrs.warmup_stable_decay(0.1, 100, 10, 30, decay="exp", decay_ratio=0.01, stable="rsqrt"),
+        lrs.warmup_stable_decay(
+            0.1,
+            100,
+            0,
+            30,
+            decay="power",
+            decay_power=2.0,
+            stable="power",
+            stable_timescale=2.5,
+            stable_power=1.5,
+            min_lr=1e-4,
+        ),
+        lrs.decay_cycles(0.1, 10, period_mult=2, peak_decay=1.5),
+        lrs.step_decay(0.1, 2**53, 1.05),
+    ):
+        assert lrs.from_config(s.to_config()) == s
+    r = lrs.warmup_stable_decay(0.1, 100, 10, 30, stable="rsqrt")
+    assert r.stable_timescale == 10  # defaults to warmup_steps, kept in the config
+    old = {
+        "name": "warmup_stable_decay",
+        "peak_lr": 1.0,
+        "total_steps": 8,
+        "warmup_steps": 2,
+        "decay_steps": 4,
+        "decay": "1-sqrt",
+        "min_lr": 0.0,
+        "init_lr": 0.0,
+    }
+    assert lrs.from_config(old) == lrs.warmup_stable_decay(1.0, 8, 2, 4, decay="1-sqrt")

@@ -113,6 +113,21 @@ def test_polynomial_power_zero(base, W, T, end_frac):
     check("polynomial", base, W, T, {"lr_end": base * end_frac, "power": 0})
 
 
+@given(base_lr, warm, total, st.one_of(st.integers(1, 60), st.floats(0.05, 30.0)))
+def test_cosine_with_restarts_negative_num_cycles(base, W, T, nc):
+    """Regression: num_cycles < 0 was refused. Hugging Face's (num_cycles * progress) % 1 is
+    then 1 - frac(|num_cycles| * progress): each window rises from 0 to base_lr (base_lr where
+    the product is whole, step 0 included), 0 from progress >= 1; now converted."""
+    check(
+        "cosine_with_restarts",
+        base,
+        W,
+        T,
+        {"num_cycles": -nc},
+        period=max(1, T - W) / (2 * nc),
+    )
+
+
 @given(base_lr, warm, total, cycles)
 def test_cosine_negative_num_cycles(base, W, T, nc):
     """Hugging Face's cos(2*pi*num_cycles*progress) is even in num_cycles."""
@@ -161,7 +176,14 @@ def test_warmup_stable_decay(base, W, S, Dd, wt, dt, r, nc, by_total):
     kw = {"num_decay_steps": Dd, "warmup_type": wt, "decay_type": dt, "min_lr_ratio": r, "num_cycles": nc}
     if not by_total:
         kw["num_stable_steps"] = S
-    check("warmup_stable_decay", base, W, W + S + Dd, kw, period=Dd / (2 * nc) if dt == "cosine" else None)
+    check(
+        "warmup_stable_decay",
+        base,
+        W,
+        W + S + Dd,
+        kw,
+        period=Dd / (2 * nc) if dt == "cosine" and Dd else None,
+    )
 
 
 @given(
@@ -179,7 +201,7 @@ def test_warmup_stable_decay_longer_than_training(base, W, Dd, T, wt, dt, r, nc)
     is negative, so its decay starts part-way at the end of the warm-up (or never runs)."""
     T = min(T, W + Dd - 1)
     kw = {"num_decay_steps": Dd, "warmup_type": wt, "decay_type": dt, "min_lr_ratio": r, "num_cycles": nc}
-    check("warmup_stable_decay", base, W, T, kw, period=Dd / (2 * nc) if dt == "cosine" else None)
+    check("warmup_stable_decay", base, W, T, kw, period=Dd / (2 * nc) if dt == "cosine" and Dd else None)
 
 
 def test_reduce_lr_on_plateau_is_the_plateau_machine():
@@ -200,9 +222,9 @@ def test_refusals_name_the_reason():
         lrs.from_hf("polynomial", base_lr=0.1, num_warmup_steps=1, num_training_steps=9, lr_end=0.2)
     with pytest.raises(ValueError, match="power must be >= 0, got -1"):
         lrs.from_hf("polynomial", base_lr=0.1, num_warmup_steps=1, num_training_steps=9, power=-1)
-    with pytest.raises(ValueError, match="num_cycles must be >= 0"):
+    with pytest.raises(ValueError, match=r"num_cycles must be at least -1000, got -1000\.5"):
         lrs.from_hf(
-            "cosine_with_restarts", base_lr=0.1, num_warmup_steps=1, num_training_steps=9, num_cycles=-1
+            "cosine_with_restarts", base_lr=0.1, num_warmup_steps=1, num_training_steps=9, num_cycles=-1000.5
         )
     with pytest.raises(ValueError, match="min_lr_rate"):
         lrs.from_hf(

@@ -656,6 +656,45 @@ def test_hyperparameters_without_exact_equivalent_raise_value_error(build: Any, 
         from_torch(sched)
 
 
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (
+            lambda o: tl.StepLR(o, 30, gamma=1.5),
+            r"from_torch\(StepLR\): gamma=1\.5 > 1 grows .* by step 5,310",
+        ),
+        (lambda o: tl.ExponentialLR(o, 1.01), r"from_torch\(ExponentialLR\): gamma=1\.01 > 1 grows"),
+        (lambda o: tl.StepLR(o, 2**50, gamma=1.1), r"gamma=1\.1 > 1 .* with step_size=\d+ at most 1\.00"),
+    ],
+)
+def test_unbounded_growth_is_refused_naming_gamma(build: Any, match: str) -> None:
+    """Regression: the refusal came from the family (step_decay's or exponential's message,
+    the latter naming max_lr, which a torch user never passed); now it names torch's gamma and
+    the step where the lr passes 1e30."""
+    with pytest.raises(ValueError, match=match) as info:
+        from_torch(build(make_opt([0.1])))
+    assert "max_lr" not in str(info.value)
+
+
+def test_bounded_growth_converts() -> None:
+    """Regression: StepLR/ExponentialLR with gamma > 1 were refused. A growth that stays <= 1e30
+    up to step 2**63 converts (step_decay(gamma > 1)): torch's closed form at far steps; from a
+    zero lr torch's products stay 0 (constant 0)."""
+    opt = make_opt([0.1, 0.02])
+    sched = tl.StepLR(opt, step_size=2**50, gamma=1.005)
+    ss = as_tuple(from_torch(sched))
+    for t in (0, 7, 2**50 - 1, 2**50, 5 * 2**50 + 3, 2**62, 2**63 - 1):
+        sched.last_epoch = t
+        want = [float(v) for v in sched._get_closed_form_lr()]
+        for s, w in zip(ss, want):
+            assert abs(float(s(np.int64(t))) - w) <= 1e-12 * w
+    for build in (lambda o: tl.StepLR(o, 3, gamma=2.0), lambda o: tl.ExponentialLR(o, 1.5)):
+        opt = make_opt([0.0])
+        sched = build(opt)
+        got, _ = record(sched, opt, 50)
+        assert np.all(got == 0.0) and float(from_torch(sched, from_current_step=False)(10**6)) == 0.0
+
+
 def test_bad_arguments() -> None:
     opt = make_opt([0.1, 0.2])
     sched = tl.StepLR(opt, 3)
