@@ -21,6 +21,20 @@ training + its one compilation)``.
 process: compilation, training, the compiled epoch program's bytes (XLA's memory analysis)
 and the process's peak RSS.
 
+(d) **Members sharded over devices**: in one process with 4 forced host devices
+(``XLA_FLAGS=--xla_force_host_platform_device_count=4``), the same members on 1 device and
+sharded over 4 (``devices=4``), interleaved: the split gains only where there are idle cores
+or accelerators to give the devices.
+
+(e) **The evaluation's cost**: ``--quick``'s 24 members (15 epochs), the validation set
+evaluated every ``eval_every`` updates (1, 4, the default 12, 22 and 44 = once per epoch),
+interleaved; an epoch's CPU and wall time, and how many members' updates-to-target fall
+between epoch ends.
+
+(f) **On a GPU**, where one is present (JAX and torch each): ``lrtwin compare`` and
+``lrtwin compare --framework torch`` with ``--device gpu`` beside the CPU commands of (a);
+otherwise skipped, with the commands' own message saying why.
+
 The machine's load average is recorded before and after: ratios are measured side by side,
 times are only as good as the load allows.
 """
@@ -73,23 +87,165 @@ print(json.dumps({"members": members, "compile_s": res.compile_s, "train_s": res
 """
 
 
+_SHARDED = """
+import json, sys
+import jax, optax
+from lrsched_jax.arena import compare
+from lrtwin.compare import BATCH, default_schedules, flax_mlp, numpy_weights
+from lrtwin.demo.data import load_digits
+seeds, epochs, repeats = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+assert jax.device_count() == 4, jax.devices()
+data = load_digits()
+sched = default_schedules(0.05, epochs * (len(data.x_train) // BATCH))
+weights = {s: numpy_weights(s) for s in range(seeds)}
+out = {"1": [], "4": []}
+for r in range(repeats):
+    for n in (["1", "4"] if r % 2 == 0 else ["4", "1"]):
+        res = compare(
+            lambda s: flax_mlp(weights[s]), lambda lr: optax.sgd(lr, momentum=0.9),
+            (data.x_train, data.y_train), (data.x_val, data.y_val), sched, list(range(seeds)), epochs,
+            batch_size=BATCH, target=0.97, devices=None if n == "1" else 4,
+        )
+        out[n].append({"compile_s": res.compile_s, "train_s": res.train_s, "devices": res.devices,
+                       "steps": [m.steps_to_target for m in res.members]})
+print(json.dumps(out))
+"""
+
+
+def sharded(quick: bool, repeats: int) -> dict[str, Any]:
+    """(d): the members on 1 device and over 4 forced host devices, in one process."""
+    seeds, epochs = (3, 5) if quick else (8, 30)
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4".strip()
+    proc = subprocess.run(
+        [sys.executable, "-c", _SHARDED, str(seeds), str(epochs), str(repeats)],
+        cwd=ROOT, capture_output=True, text=True, timeout=3600, env=env,
+    )  # fmt: skip
+    if proc.returncode:
+        raise RuntimeError(f"sharded worker failed: {proc.stderr[-2000:]}")
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    one, four = got["1"], got["4"]
+    return {
+        "members": 8 * seeds,
+        "epochs": epochs,
+        "rows": {
+            n: {
+                "compile_s": spread([x["compile_s"] for x in rs]),
+                "train_s": spread([x["train_s"] for x in rs]),
+            }
+            for n, rs in got.items()
+        },
+        "speedup_train": spread([a["train_s"] / b["train_s"] for a, b in zip(one, four)]),
+        "same_decisions": all(a["steps"] == b["steps"] for a, b in zip(one, four)),
+    }
+
+
+def eval_cost(quick: bool, repeats: int) -> dict[str, Any]:
+    """(e): the time of an epoch against the evaluation interval (``--quick``'s members), as
+    wall time and as this process's CPU time, read at the progress callback after every epoch
+    (the epochs after the first: compilation and warm-up left out). CPU time is what the work
+    costs; wall time adds waiting for the cores when other processes share them."""
+    import optax
+
+    from lrsched_jax.arena import compare
+    from lrtwin.compare import BATCH, default_schedules, flax_mlp, numpy_weights
+    from lrtwin.demo.data import load_digits
+
+    seeds, epochs, target = [0, 1, 2], 5 if quick else 15, 0.9
+    values = [12, 44] if quick else [1, 4, 12, 22, 44]
+    data = load_digits()
+    steps = len(data.x_train) // BATCH
+    sched = default_schedules(0.05, epochs * steps)
+    weights = {s: numpy_weights(s) for s in seeds}
+    runs: dict[int, list[tuple[float, float, Any]]] = {v: [] for v in values}
+    for r in range(repeats):
+        for v in values[r % len(values) :] + values[: r % len(values)]:
+            marks: list[tuple[float, float]] = []
+
+            def mark(done: int, total: int, marks: list[tuple[float, float]] = marks) -> None:
+                marks.append((time.perf_counter(), time.process_time()))
+
+            res = compare(
+                lambda s: flax_mlp(weights[s]),
+                lambda lr: optax.sgd(lr, momentum=0.9),
+                (data.x_train, data.y_train),
+                (data.x_val, data.y_val),
+                sched,
+                seeds,
+                epochs,
+                batch_size=BATCH,
+                target=target,
+                eval_every=v,
+                progress=mark,
+            )
+            n = len(marks) - 1
+            runs[v].append(((marks[-1][0] - marks[0][0]) / n, (marks[-1][1] - marks[0][1]) / n, res))
+    once = runs[44]
+    rows = {}
+    for v, rs in runs.items():
+        first = [m.steps_to_target for m in rs[0][2].members]
+        rows[str(v)] = {
+            "evals_per_epoch": len(rs[0][2].eval_steps) // epochs,
+            "epoch_wall_ms": spread([1e3 * x[0] for x in rs]),
+            "epoch_cpu_ms": spread([1e3 * x[1] for x in rs]),
+            "cpu_vs_once_per_epoch": spread([x[1] / o[1] for x, o in zip(rs, once)]),
+            "wall_vs_once_per_epoch": spread([x[0] / o[0] for x, o in zip(rs, once)]),
+            "between_epoch_ends": sum(s is not None and s % steps != 0 for s in first),
+            "reached": sum(s is not None for s in first),
+        }
+    # One evaluation's CPU time: the slope between the most and the fewest evaluations.
+    lo, hi = rows[str(values[-1])], rows[str(values[0])]
+    per_eval = (hi["epoch_cpu_ms"]["median"] - lo["epoch_cpu_ms"]["median"]) / (
+        hi["evals_per_epoch"] - lo["evals_per_epoch"]
+    )
+    return {
+        "members": 8 * len(seeds),
+        "epochs": epochs,
+        "target": target,
+        "rows": rows,
+        "eval_cpu_ms": per_eval,
+    }
+
+
+def gpu(quick: bool, repeats: int) -> dict[str, Any]:
+    """(f): the commands of (a) on a GPU where JAX or torch has one; else why not."""
+    size = ["--quick"] if quick else []
+    env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
+    out: dict[str, Any] = {"rows": {}, "skipped": {}}
+    for name, args in (("jax one program", []), ("torch.func one loop", ["--framework", "torch"])):
+        try:
+            rs = [_command([*size, *args], "gpu", env) for _ in range(repeats)]
+        except _RefusedError as e:
+            out["skipped"][name] = str(e)
+            continue
+        out["rows"][name] = {k: spread([x[k] for x in rs]) for k in ("wall_s", "compile_s", "train_s")}
+    return out
+
+
+class _RefusedError(RuntimeError):
+    """The command refused the device (exit 2): the message says why."""
+
+
 def _cli_device(torch_device: str) -> str:
     return "gpu" if torch_device.startswith("cuda") else "cpu"
 
 
-def _command(args: list[str], device: str) -> dict[str, float]:
-    """Run one ``lrtwin compare`` in a fresh process; its wall time and its own split."""
+def _command(args: list[str], device: str, env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run one ``lrtwin compare`` in a fresh process; its wall time and its own split
+    (``_RefusedError`` with its message where it refuses the device)."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "lrtwin.cli", "compare", "--no-progress", "--device", device]
         cmd += [*args, "--out", str(Path(tmp) / "out")]
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=3600, env=env)
         wall = time.perf_counter() - t0
+    if proc.returncode == 2 and "--device" in proc.stderr:
+        raise _RefusedError(proc.stderr.strip().splitlines()[-1])
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}")
-    m = re.search(r"compile ([\d.]+) s, training ([\d.]+) s, in all ([\d.]+) s", proc.stdout)
+    m = re.search(r"(?:compile ([\d.]+) s, )?training ([\d.]+) s.*?, in all ([\d.]+) s", proc.stdout)
     assert m, proc.stdout[-2000:]
-    compile_s, train_s, inside = (float(v) for v in m.groups())
+    compile_s, train_s, inside = (float(v or 0.0) for v in m.groups())
     return {"wall_s": wall, "compile_s": compile_s, "train_s": train_s, "outside_s": wall - inside}
 
 
@@ -141,7 +297,7 @@ def fair_sequential(quick: bool, repeats: int) -> dict[str, Any]:
             **kw,
         )
 
-    contenders = {
+    contenders: dict[str, dict[str, Any]] = {
         "one program (scan)": {},
         "one program (per-step dispatch)": {"path": "steps"},
         "sequential (one compiled program reused)": {"sequential": True},
@@ -216,12 +372,15 @@ def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
     cli_device = _cli_device(device)
     if cli_device == "cpu":
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    out = {
+    out: dict[str, Any] = {
         "device": cli_device,
         "cpu_count": os.cpu_count(),
         "whole_commands": whole_commands(quick, cli_device, 1 if quick else 3),
         "fair_sequential": fair_sequential(quick, 1 if quick else 3),
         "scaling": scaling(quick, 1 if quick else 2),
+        "sharded": sharded(quick, 1 if quick else 3),
+        "eval_cost": eval_cost(quick, 1 if quick else 3),
+        "gpu": gpu(quick, 1 if quick else 3),
     }
     out["load_before"] = list(load_before)
     out["load_after"] = list(os.getloadavg())
@@ -283,7 +442,74 @@ def table(result: dict[str, Any]) -> str:
             f"{r['train_per_member_s']['median']:.3f} | {mb} | {r['peak_rss_mb']['median']:.0f} | "
             f"{r['rss_growth_mb']['median']:.0f} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + _more_tables(result))
+
+
+def _more_tables(result: dict[str, Any]) -> list[str]:
+    """(d)–(f), where the result has them."""
+    lines: list[str] = []
+    late = result.get("added_later")
+    if late:
+        # Parts run by themselves after the section's committed run (benchmarks.arena's
+        # sharded, eval_cost and gpu), with their own date and load.
+        lb, la = late["load_before"], late["load_after"]
+        lines += [
+            "",
+            f"(d)–(f) were measured by themselves on {late['date']} ({late['seconds']:.0f} s; load average "
+            f"{lb[0]:.1f}/{lb[1]:.1f}/{lb[2]:.1f} before, {la[0]:.1f}/{la[1]:.1f}/{la[2]:.1f} after: wall "
+            "times there are inflated by other work, CPU times are not), not in the run above.",
+        ]
+    d = result.get("sharded")
+    if d:
+        lines += [
+            "",
+            f"**(d) Members sharded over devices**, {d['members']} members × {d['epochs']} epochs, one "
+            f"process with 4 forced host devices on {result['cpu_count']} cores:",
+            "",
+            "| devices | compile (s) | training (s) |",
+            "| ---: | ---: | ---: |",
+            *(f"| {n} | {_t(r['compile_s'])} | {_t(r['train_s'])} |" for n, r in d["rows"].items()),
+            "",
+            f"- training on 1 device ÷ on 4: {_t(d['speedup_train'])}× — the 4 host devices share the "
+            f"{result['cpu_count']} cores, which one device's kernels already used; "
+            f"same updates to target: {'yes' if d['same_decisions'] else 'no'}",
+        ]
+    e = result.get("eval_cost")
+    if e:
+        lines += [
+            "",
+            f"**(e) The evaluation's cost**, {e['members']} members × {e['epochs']} epochs (target "
+            f"{e['target']}):",
+            "",
+            "| eval_every | evaluations per epoch | epoch, CPU (ms) | ÷ once per epoch | epoch, wall (ms) "
+            "| ÷ once per epoch | reached | updates to target between epoch ends |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *(
+                f"| {v} | {r['evals_per_epoch']} | {_t(r['epoch_cpu_ms'])} | "
+                f"{_t(r['cpu_vs_once_per_epoch'])}× | "
+                f"{_t(r['epoch_wall_ms'])} | {_t(r['wall_vs_once_per_epoch'])}× | "
+                f"{r['reached']}/{e['members']} | {r['between_epoch_ends']}/{e['members']} |"
+                for v, r in e["rows"].items()
+            ),
+            "",
+            f"- one evaluation of the validation set for the {e['members']} members: "
+            f"{e['eval_cpu_ms']:.1f} ms of CPU (the slope between the most and the fewest evaluations "
+            "per epoch); an epoch's time after its first, read at the progress callback",
+        ]
+    g = result.get("gpu")
+    if g:
+        lines += ["", "**(f) On a GPU**:", ""]
+        if g["rows"]:
+            lines += [
+                "| command (--device gpu) | wall (s) | compile (s) | training (s) |",
+                "| --- | ---: | ---: | ---: |",
+            ]
+            lines += [
+                f"| {n} | {_t(r['wall_s'])} | {_t(r['compile_s'])} | {_t(r['train_s'])} |"
+                for n, r in g["rows"].items()
+            ]
+        lines += [f"- {n}: skipped — {why}" for n, why in g["skipped"].items()]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,9 @@ of a ``lax.scan`` over the epoch's segments of ``eval_every`` updates, each foll
 validation pass (the evaluation stays inside the program). With ``devices=N`` the member axis
 is sharded over a one-axis mesh of ``N`` devices (``"members"``; the data and the lr table
 replicated), so the same program runs SPMD, each device training its share of the members;
-members are padded to a multiple of ``N`` with copies that are dropped afterwards. A run whose
+members are padded to a multiple of ``N`` with copies that are dropped afterwards. Under
+``jax.distributed`` the mesh may span hosts: every process places its own devices' share (the
+same values everywhere), runs the one program, and gathers every member's records. A run whose
 estimated memory (:class:`lrsched_jax.core.arena.Footprint`) exceeds the budget trains its
 members in chunks that fit, or is refused before anything is built. Each member computes
 its own lr in-graph: every schedule is evaluated (jitted, in the run's float dtype) at every
@@ -258,8 +260,8 @@ class _Arena:
         which = np.asarray([seed_pos[s] for s in seeds])
         if len(devices) > 1:
             mesh = Mesh(np.asarray(devices), ("members",))
-            put = lambda a: jax.device_put(a, NamedSharding(mesh, P("members")))  # noqa: E731
-            data = jax.device_put(data, NamedSharding(mesh, P()))
+            put = lambda a: _global(a, NamedSharding(mesh, P("members")))  # noqa: E731
+            data = jax.tree.map(lambda a: _global(a, NamedSharding(mesh, P())), data)
         else:
             put = jnp.asarray
         sched = put(np.asarray([grid[m][0] for m in padded], dtype=np.int32))
@@ -278,7 +280,7 @@ class _Arena:
         for e in range(self.epochs):
             t0 = time.perf_counter() - start
             state, *out = self.run_epoch((prog_c, ev_c), state, sched, put(self.orders(seeds, e)), data)
-            out = [np.asarray(v)[: len(rows)] for v in out]
+            out = [_host(v)[: len(rows)] for v in out]
             self.record(rows, e, tuple(out), t0, time.perf_counter() - start)
         return time.perf_counter() - start
 
@@ -323,6 +325,24 @@ class _Arena:
         prog_c = jax.jit(prog).lower(params, rest, opt_state, sched, arg, data).compile()
         ev_c = jax.jit(ev).lower(params, rest, data).compile() if self.path == "steps" else None
         return init_c, prog_c, ev_c
+
+
+def _global(a: Any, sharding: NamedSharding) -> jax.Array:
+    """``a`` (the same value on every process) as one array over ``sharding``'s devices: each
+    process places the pieces its own devices hold, so the mesh may span several hosts
+    (``jax.distributed``) as well as this process's devices."""
+    a = np.asarray(a)
+    return jax.make_array_from_callback(a.shape, sharding, lambda index: a[index])
+
+
+def _host(a: jax.Array) -> np.ndarray:
+    """The whole of ``a`` on this host, gathered from the other processes where a mesh spans
+    several (every process then records every member)."""
+    if a.is_fully_addressable:
+        return np.asarray(a)
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(a, tiled=True))
 
 
 def _nbytes(tree: Any) -> int:
@@ -373,7 +393,10 @@ def compare(
       ``path``: ``"scan"`` (the epoch as one ``lax.scan``) or ``"steps"`` (one dispatch per
       update). All give the same members, up to float rounding of batched kernels.
     * ``devices``: shard the members over that many of ``jax.devices()`` (or over the given
-      devices): one SPMD program.
+      devices): one SPMD program. Under ``jax.distributed`` (one process per host, every
+      process calling ``compare`` with the same arguments) ``jax.devices()`` are all hosts'
+      devices: the members are sharded over the global mesh, and every process returns the
+      whole result (``processes``: the hosts the mesh spans).
     * ``memory_budget``: the bytes the run may plan to hold (default: half the available
       memory); a run that does not fit trains its members in chunks, or is refused with
       ``ValueError`` naming the sizes before anything is built.
@@ -457,6 +480,7 @@ def compare(
         "jax", how, named, seed_list, target, mode, base, r["vm"], r["vl"], r["losses"], r["ends"],
         run.compile_s, train_s, _bytes(run.program[2]), epochs=int(epochs), eval_every=every,
         chunks=1 if sequential else -(-len(grid) // chunk), devices=max(1, len(devs)),
+        processes=max(1, len({d.process_index for d in devs})),
     )  # fmt: skip
 
 

@@ -5,7 +5,7 @@ The network is the demo's MLP (64 → 128 → 10, ReLU), each seed's initial wei
 NumPy (``Linear``'s distribution: weights and biases uniform in ``±1/sqrt(fan_in)``) so that
 both frameworks start from the same numbers and neither command imports the other framework.
 Batches of 32 in the arena's order (:mod:`lrsched_jax.core.arena`), SGD with momentum 0.9
-by default, the validation accuracy checked after every epoch.
+by default, the validation accuracy checked every 12 updates and at each epoch's end.
 
 Outputs, in ``--out``: ``compare.json`` (every member — ``schedule``, ``seed``,
 ``final_val_acc``, ``steps_to_target``, ``seconds_to_target``, the per-epoch curves — and
@@ -145,7 +145,8 @@ def _run(framework: str, data: Digits, schedules: dict[str, Schedule], seeds: li
         from lrsched_jax.arena import compare
         from lrtwin.devices import jax_platform
 
-        with jax.default_device(jax.devices(jax_platform(device))[0]):
+        have = jax.devices(jax_platform(device))
+        with jax.default_device(have[0]):
             return compare(
                 lambda s: flax_mlp(weights[s]),
                 _optimizers(optimizer, "jax"),
@@ -154,7 +155,7 @@ def _run(framework: str, data: Digits, schedules: dict[str, Schedule], seeds: li
                 schedules,
                 seeds,
                 epochs,
-                devices=None if devices == 1 else jax.devices(jax_platform(device))[:devices],
+                devices=None if devices == 1 else have[:devices],
                 **kw,
             )
     import torch
@@ -164,12 +165,18 @@ def _run(framework: str, data: Digits, schedules: dict[str, Schedule], seeds: li
     from lrtwin.models import torch_mlp_from
 
     where = torch_device(device)
+    import torch.distributed as dist
+
+    distributed = dist.is_available() and dist.is_initialized()
+    if distributed and where == "cuda":
+        # One GPU per rank (NCCL): LOCAL_RANK's, set before any collective uses the device.
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        where = f"cuda:{local}"
     if where == "cpu":
         # A 64-128-10 network on batches of 32: one thread is the fastest, and it keeps the
         # times stable when other processes share the cores (as the demo's torch runner).
         torch.set_num_threads(1)
-    import torch.distributed as dist
-
     return torch_compare(
         lambda s: torch_mlp_from(weights[s]),
         _optimizers(optimizer, "torch"),
@@ -179,7 +186,7 @@ def _run(framework: str, data: Digits, schedules: dict[str, Schedule], seeds: li
         seeds,
         epochs,
         device=where,
-        process_group=dist.group.WORLD if dist.is_available() and dist.is_initialized() else None,
+        process_group=dist.group.WORLD if distributed else None,
         **kw,
     )
 
@@ -362,11 +369,13 @@ def run_compare(
     the default schedules (each a spec for :func:`lrsched_jax.from_spec`, named by its text).
     ``baseline``: the schedule the speed-ups are against (default: the first constant one);
     ``eval_every``: updates between evaluations (default: every 12, four per epoch);
-    ``devices``: JAX shards the members over that many devices, torch splits them over the
-    ranks of ``torch.distributed`` (started by the CLI or ``torchrun``); ``memory_budget``:
+    ``devices``: JAX shards the members over that many devices; torch splits them over that many
+    ``torch.distributed`` ranks, started here (one process each: gloo on the CPU, NCCL on GPUs)
+    unless ``torchrun`` started them (``WORLD_SIZE``); ``memory_budget``:
     bytes (default half the available memory). ``ValueError`` for bad arguments or a run that
     cannot fit, before anything is trained or written.
     """
+    settings = dict(locals())  # the arguments, as given: what every started rank runs with
     from lrsched_jax.core.arena import check_eval_every
     from lrtwin.devices import check_device
 
@@ -395,18 +404,25 @@ def run_compare(
     check_fits(len(schedules), seeds, epochs, every, memory_budget)
     if framework == "jax" and epochs * steps >= 2**31:
         raise ValueError(f"--epochs {epochs}: {epochs * steps} updates, more than Optax's int32 count allows")
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if framework == "torch" and devices > 1 and world == 1:
+    world = int(os.environ.get("WORLD_SIZE", "1")) if framework == "torch" else 1
+    if world > 1 and devices not in (1, world):
         raise ValueError(
-            "--devices N for torch: run `torchrun --nproc-per-node N --no-python lrtwin compare "
-            "--framework torch` (the members are split over the gloo ranks, rank 0 writes the outputs)"
+            f"--devices {devices}: under torchrun the members are split over its {world} ranks "
+            "(WORLD_SIZE); leave --devices out or give the same number"
         )
-    if framework == "torch" and world > 1:
+    if framework == "jax" and devices > 1:
+        _check_jax_devices(devices, device)
+    if framework == "torch" and devices > 1 and world == 1:
+        _check_ranks(devices, device)
+        # The folder is checked and created here, before any rank starts; rank 0 writes into it.
+        root = _Folder.open(out).root
+        return _spawn_ranks(devices, {**settings, "out": root})
+    if world > 1:
         import torch.distributed as dist
 
         if not dist.is_initialized():
-            dist.init_process_group("gloo")
-    rank = int(os.environ.get("RANK", "0"))
+            dist.init_process_group("nccl" if _on_gpu(device) else "gloo")
+    rank = int(os.environ.get("RANK", "0")) if world > 1 else 0
     data = load_digits()
     folder = _Folder.open(out) if rank == 0 else None
     if (
@@ -450,6 +466,106 @@ def run_compare(
     folder.write("compare.png", lambda p: plot_arena(result, p))
     print(f"wrote {folder.root / 'compare.json'} and {folder.root / 'compare.png'}")
     return 0
+
+
+def _on_gpu(device: str) -> bool:
+    from lrtwin.devices import torch_device
+
+    return torch_device(device) == "cuda"
+
+
+def _check_jax_devices(n: int, device: str) -> None:
+    import jax
+
+    from lrtwin.devices import jax_platform
+
+    have = jax.devices(jax_platform(device))
+    if n > len(have):
+        hint = " (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N before JAX starts)"
+        where = have[0].platform
+        raise ValueError(f"--devices {n}: JAX sees {len(have)} {where} device(s)" + hint * (where == "cpu"))
+
+
+def _check_ranks(n: int, device: str) -> None:
+    """``--devices N`` for torch on one host: one process per GPU (NCCL), or N gloo processes
+    on the CPU (they share its cores)."""
+    if _on_gpu(device):
+        import torch
+
+        have = torch.cuda.device_count()
+        if n > have:
+            raise ValueError(
+                f"--devices {n}: torch sees {have} GPU(s); one process per GPU, so at most {have}"
+            )
+
+
+def _rank_main() -> None:
+    """One rank started by :func:`_spawn_ranks` (``python -c``; its settings as JSON in
+    ``argv[1]``, torchrun's variables in its environment), leaving without the interpreter's
+    teardown once its part is done: torch's gloo can abort a finished process there
+    ("terminate called without an active exception")."""
+    import sys
+
+    code = 1
+    try:
+        code = run_compare(**json.loads(sys.argv[1]))
+    except Exception as e:  # one line; the parent stops the other ranks
+        rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
+        print(f"lrtwin compare: rank {rank} of {world}: {type(e).__name__}: {e}", file=sys.stderr)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _spawn_ranks(n: int, settings: dict[str, Any]) -> int:
+    """``--framework torch --devices N`` without torchrun: start N processes on this host, each
+    running the command as one rank under torchrun's variables (a free loopback port for the
+    rendezvous; rank 0 prints and writes the outputs), and wait for all. When one fails, the
+    others are stopped at once and ``ChildProcessError`` names it; Ctrl-C stops them all."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    text = json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in settings.items()})
+    procs = []
+    try:
+        for rank in range(n):
+            env = dict(
+                os.environ,
+                RANK=str(rank),
+                LOCAL_RANK=str(rank),
+                WORLD_SIZE=str(n),
+                LOCAL_WORLD_SIZE=str(n),
+                MASTER_ADDR="127.0.0.1",
+                MASTER_PORT=str(port),
+            )
+            program = "from lrtwin.compare import _rank_main; _rank_main()"
+            procs.append(subprocess.Popen([sys.executable, "-c", program, text], env=env))
+        while True:
+            codes = [p.poll() for p in procs]
+            failed = [(r, c) for r, c in enumerate(codes) if c not in (None, 0)]
+            if failed:
+                r, c = failed[0]
+                raise ChildProcessError(
+                    f"--devices {n}: rank {r} stopped (exit code {c}); the other ranks were stopped too"
+                )
+            if all(c == 0 for c in codes):
+                return 0
+            time.sleep(0.05)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
 
 def _report(result: Any, wall: float) -> None:

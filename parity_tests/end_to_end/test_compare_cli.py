@@ -144,3 +144,64 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message):
     assert r.returncode == 2
     assert message in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_torch_devices_2_starts_two_ranks_that_make_the_one_process_members(tmp_path):
+    """``--framework torch --devices 2`` starts 2 gloo processes itself: rank 0 prints and writes,
+    the members (split 2 + 2 over the ranks) are the ones a single process trains."""
+    import torch
+
+    from lrtwin.compare import _run, _schedules
+    from lrtwin.demo.data import load_digits
+
+    specs = ["constant:value=0.05", "cosine:init_lr=0.05,total_steps=88"]
+    r = run("--framework", "torch", "--devices", "2", "--schedules", *specs, "--seeds", "2", "--epochs", "2",
+            "--out", str(tmp_path / "o"))  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("| schedule |") == 1 and "members over 2 processes" in r.stdout
+    doc = json.loads((tmp_path / "o" / "compare.json").read_text())
+    assert (doc["processes"], doc["devices"], doc["how"]) == (2, 1, "one torch.func loop")
+    threads = torch.get_num_threads()
+    try:
+        one = _run("torch", load_digits(), _schedules(specs, 0.05, 88), [0, 1], epochs=2, target=0.97,
+                   optimizer="momentum", sequential=False, device="cpu", devices=1, progress=None,
+                   baseline=None, eval_every=None, memory_budget=None)  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    assert [(m["schedule"], m["seed"]) for m in doc["members"]] == [(m.schedule, m.seed) for m in one.members]
+    for got, ref in zip(doc["members"], one.members):
+        assert got["eval_acc"] == ref.eval_metric and got["steps_to_target"] == ref.steps_to_target
+        assert got["eval_loss"] == pytest.approx(ref.eval_loss, rel=1e-6)
+        assert got["train_loss"] == pytest.approx(ref.train_loss, rel=1e-6)
+
+
+def test_torch_devices_must_match_torchrun_world(tmp_path):
+    import os
+
+    env = dict(os.environ, WORLD_SIZE="3", RANK="0")
+    r = subprocess.run(
+        [sys.executable, "-m", "lrtwin.cli", "compare", "--framework", "torch", "--devices", "2", "--quick",
+         "--out", str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert r.returncode == 2 and "under torchrun" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_failing_rank_stops_the_run_and_is_named(capfd):
+    from lrtwin.compare import _spawn_ranks
+
+    with pytest.raises(ChildProcessError, match=r"--devices 2: rank \d stopped \(exit code 1\)"):
+        _spawn_ranks(2, {"framework": "nosuch"})
+    assert "rank 0 of 2: ValueError: --framework must be jax or torch" in capfd.readouterr().err
+
+
+def test_jax_devices_4_shards_the_members_and_records_it(tmp_path, both):
+    # --quick's members over 4 simulated host devices: the one-device decisions, and compare.json
+    # says where they ran.
+    r = run("--quick", "--devices", "4", "--out", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    doc = json.loads((tmp_path / "o" / "compare.json").read_text())
+    assert (doc["devices"], doc["processes"]) == (4, 1) and "members over 4 devices" in r.stdout
+    one = both["jax"][1]
+    assert [m["steps_to_target"] for m in doc["members"]] == [m["steps_to_target"] for m in one["members"]]

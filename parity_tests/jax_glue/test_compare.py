@@ -4,6 +4,8 @@ the verdicts follow their rule; bad input is refused with the argument named."""
 
 from __future__ import annotations
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -287,7 +289,7 @@ train, val = data()
 three = dict(list(SCHEDULES.items())[:3])  # 6 members: padded to 8 over 4 devices
 one = compare(model, momentum, train, val, three, SEEDS, EPOCHS, batch_size=BATCH, target=0.6)
 four = compare(model, momentum, train, val, three, SEEDS, EPOCHS, batch_size=BATCH, target=0.6, devices=4)
-assert (one.devices, four.devices) == (1, 4), (one.devices, four.devices)
+assert (one.devices, four.devices, four.processes) == (1, 4, 1), (one.devices, four.devices)
 np.testing.assert_allclose(four.step_losses, one.step_losses, rtol=2e-5, atol=1e-6)
 assert [m.steps_to_target for m in four.members] == [m.steps_to_target for m in one.members]
 print("ok")
@@ -310,3 +312,44 @@ def test_members_sharded_over_four_host_devices_are_the_same_members():
         check=False,
     )
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
+
+
+HOST = """
+import json, sys
+import jax
+jax.config.update("jax_cpu_collectives_implementation", "gloo")
+pid, port, out, here = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+jax.distributed.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=pid)
+assert jax.device_count() == 4 and jax.local_device_count() == 2
+sys.path.insert(0, here)
+from test_compare import BATCH, EPOCHS, SCHEDULES, SEEDS, compare, data, model, momentum
+train, val = data()
+three = dict(list(SCHEDULES.items())[:3])  # 6 members: padded to 8 over the 4 global devices
+res = compare(model, momentum, train, val, three, SEEDS, EPOCHS, batch_size=BATCH, target=0.6, devices=4)
+with open(out, "w") as f:
+    json.dump({"losses": res.step_losses.tolist(), "steps": [m.steps_to_target for m in res.members],
+               "evals": [m.eval_metric for m in res.members], "devices": res.devices,
+               "processes": res.processes}, f)
+"""
+
+
+def test_members_sharded_over_two_hosts_are_the_same_members(one_program, tmp_path):
+    """2 processes x 2 CPU devices under ``jax.distributed`` (gloo over loopback): one program
+    per host over the global mesh of 4; both hosts return every member, the one-device ones."""
+    import sys
+    from pathlib import Path
+
+    from processes import free_port, run_together, worker_env
+
+    env = worker_env()
+    env.update(XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    port, here = str(free_port()), str(Path(__file__).parent)
+    outs = [tmp_path / f"host{pid}.json" for pid in (0, 1)]
+    cmds = [[sys.executable, "-c", HOST, str(pid), port, str(outs[pid]), here] for pid in (0, 1)]
+    errors = run_together(cmds, timeout=300, env=env)
+    assert not errors, "\n\n".join(errors)
+    h0, h1 = (json.loads(o.read_text()) for o in outs)
+    assert h0 == h1 and (h0["devices"], h0["processes"]) == (4, 2)
+    ref = one_program.members[: 3 * len(SEEDS)]
+    np.testing.assert_allclose(h0["losses"], one_program.step_losses[: len(ref)], rtol=2e-5, atol=1e-6)
+    assert h0["steps"] == [m.steps_to_target for m in ref]
