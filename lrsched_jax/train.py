@@ -25,6 +25,8 @@ multi-host recipe.
 from __future__ import annotations
 
 import functools
+import inspect
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
@@ -35,19 +37,70 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
+from lrsched_jax.core.losses import BOTH, UnpackedLoss, resolve_loss
+from lrsched_jax.finder.jax_driver import CRITERION_MODULES, cross_entropy
 from lrsched_jax.optax_glue import applied_lr
 from lrsched_jax.parallel import DataParallel, resolve
 
-__all__ = ["batches", "epoch_path", "evaluate", "make_optimizer", "replicate", "train_epoch", "train_step"]
+__all__ = [
+    "accuracy",
+    "batches",
+    "cross_entropy",
+    "epoch_path",
+    "evaluate",
+    "make_optimizer",
+    "replicate",
+    "train_epoch",
+    "train_step",
+]
 
 DataAxis = str | Sequence[str] | None
 
-LossFn = Callable[[nnx.Module, jax.Array, jax.Array], jax.Array]
+#: A loss as every helper here runs it: a function of ``(model, batch)``, ``batch = (x, y)``.
+LossFn = Callable[[nnx.Module, Any], jax.Array]
+Criterion = Callable[[jax.Array, jax.Array], jax.Array]
 
 
-def cross_entropy(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
-    """Mean softmax cross-entropy of ``model(x)`` against integer labels ``y``."""
-    return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
+def _old_style(fn: Any) -> bool:
+    """Whether ``fn`` is the old ``loss_fn(model, x, y)``: exactly three required positional
+    parameters (a ``(model, batch)`` loss has two)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p for p in params if p.kind in kinds and p.default is inspect.Parameter.empty]
+    return len(required) == 3 and not any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+
+
+def _loss(where: str, criterion: Any, loss_fn: Any, legacy: tuple[Any, ...] = ()) -> LossFn:
+    """The ``(model, batch)`` loss that ``criterion=`` / ``loss_fn=`` ask for (default:
+    :func:`cross_entropy` as the criterion). The old spellings — the loss positional after
+    the data, and ``loss_fn(model, x, y)`` — still work for one release, with a
+    ``DeprecationWarning``."""
+    if legacy:
+        if len(legacy) != 1:
+            raise TypeError(
+                f"{where}: too many positional arguments; pass the loss as criterion= or loss_fn="
+            )
+        if criterion is not None or loss_fn is not None:
+            raise TypeError(f"{where}: the loss is given positionally and by keyword; {BOTH}")
+        loss_fn = legacy[0]
+        warnings.warn(
+            f"{where}: a positional loss is deprecated and will be removed in the next release; pass it "
+            "as criterion= (a function of (output, y)) or loss_fn= (a function of (model, batch))",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    if loss_fn is not None and callable(loss_fn) and _old_style(loss_fn):
+        warnings.warn(
+            f"{where}: loss_fn(model, x, y) is deprecated and will be removed in the next release; pass "
+            "loss_fn(model, batch) with batch = (x, y), or criterion(output, y)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        loss_fn = UnpackedLoss(loss_fn)
+    return resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
 
 
 def make_optimizer(
@@ -110,31 +163,36 @@ def train_step(
     optimizer: nnx.Optimizer,
     x: jax.Array | np.ndarray,
     y: jax.Array | np.ndarray,
-    loss_fn: LossFn = cross_entropy,
-    *,
+    *legacy: Any,
+    criterion: Criterion | None = None,
+    loss_fn: LossFn | None = None,
     mesh: Mesh | None = None,
     data_axis: DataAxis = None,
 ) -> tuple[jax.Array, jax.Array]:
     """One jitted update on the batch ``(x, y)``; returns ``(loss before the update, lr applied)``.
+
+    The loss: ``criterion(model(x), y)`` (default: softmax cross-entropy on integer labels) or
+    ``loss_fn(model, (x, y))`` — exactly one (``TypeError`` for both).
 
     With ``mesh`` (or ``x``/``y`` already sharded over a mesh) the batch is split over the
     data axis and ``model``/``optimizer`` are placed replicated on the mesh (in place, once;
     arrays already on it are left alone); ``ValueError`` naming ``x`` when the batch does not
     split evenly.
     """
+    loss = _loss("train_step", criterion, loss_fn, legacy)
     _samples("train_step", x, y)
     dp = resolve("train_step", mesh, data_axis, (x, y))
     if dp is not None:
         x, y = _batch_args("train_step", dp, x, y)
         _place_nodes(dp, model, optimizer)
-    return _train_step(model, optimizer, jnp.asarray(x), jnp.asarray(y), loss_fn)
+    return _train_step(model, optimizer, jnp.asarray(x), jnp.asarray(y), loss)
 
 
 @nnx.jit(static_argnames=("loss_fn",))
 def _train_step(
     model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array, loss_fn: LossFn
 ) -> tuple[jax.Array, jax.Array]:
-    loss, grads = nnx.value_and_grad(loss_fn)(model, x, y)
+    loss, grads = nnx.value_and_grad(loss_fn)(model, (x, y))
     optimizer.update(model, grads)
     return loss, applied_lr(optimizer.opt_state)
 
@@ -162,7 +220,8 @@ def train_epoch(
     batch_size: int,
     *,
     key: jax.Array | None = None,
-    loss_fn: LossFn = cross_entropy,
+    criterion: Criterion | None = None,
+    loss_fn: LossFn | None = None,
     mesh: Mesh | None = None,
     data_axis: DataAxis = None,
     path: EpochPath = "auto",
@@ -171,7 +230,9 @@ def train_epoch(
 
     Updates ``model`` and ``optimizer`` in place; returns the per-step losses (before each
     update) and the lr each update applied (``schedule(k)`` for global update ``k``).
-    ``key`` shuffles the epoch; the last partial batch is dropped.
+    ``key`` shuffles the epoch; the last partial batch is dropped. The loss:
+    ``criterion(model(x), y)`` (default: softmax cross-entropy on integer labels) or
+    ``loss_fn(model, (x, y))`` — exactly one (``TypeError`` for both).
 
     ``path`` chooses how the updates run; both paths run the same update on the same
     batches in the same order, so they give the same parameters (up to the float rounding
@@ -199,6 +260,7 @@ def train_epoch(
     """
     if path not in _PATHS:
         raise ValueError(f"train_epoch: path must be one of {', '.join(_PATHS)}, got {path!r}")
+    loss = _loss("train_epoch", criterion, loss_fn)
     # Before any indexing: a gather clamps out-of-range indices, so a short ``y`` would
     # otherwise train on repeated labels without a word.
     idx = batches(_samples("train_epoch", x, y), batch_size, key)
@@ -210,14 +272,14 @@ def train_epoch(
         xb, yb = (_epoch_batches(dp, a, idx) for a in (x, y))
         _place_nodes(dp, model, optimizer)
     if path == "auto":
-        path = _choose_path(model, optimizer, xb, yb, loss_fn, dp)
+        path = _choose_path(model, optimizer, xb, yb, loss, dp)
     if path == "scan":
-        losses, lrs = _scan_epoch(model, optimizer, xb, yb, loss_fn, dp)
+        losses, lrs = _scan_epoch(model, optimizer, xb, yb, loss, dp)
         return np.asarray(losses), np.asarray(lrs)
     graphdef, state = nnx.split((model, optimizer))
     out = []
     for k in range(int(idx.shape[0])):
-        state, loss_lr = _epoch_step(graphdef, state, xb, yb, k, loss_fn, dp)
+        state, loss_lr = _epoch_step(graphdef, state, (xb, yb), k, loss, dp)
         out.append(loss_lr)
     nnx.update((model, optimizer), state)
     step_losses, step_lrs = zip(*out)
@@ -231,7 +293,8 @@ def epoch_path(
     y: jax.Array | np.ndarray,
     batch_size: int,
     *,
-    loss_fn: LossFn = cross_entropy,
+    criterion: Criterion | None = None,
+    loss_fn: LossFn | None = None,
     mesh: Mesh | None = None,
     data_axis: DataAxis = None,
 ) -> Literal["scan", "steps"]:
@@ -250,7 +313,7 @@ def epoch_path(
     xb, yb = (
         jax.ShapeDtypeStruct((1, batch_size, *np.shape(a)[1:]), jnp.asarray(a[:1]).dtype) for a in (x, y)
     )
-    return _choose_path(model, optimizer, xb, yb, loss_fn, dp)
+    return _choose_path(model, optimizer, xb, yb, _loss("epoch_path", criterion, loss_fn), dp)
 
 
 def _update(
@@ -262,7 +325,7 @@ def _update(
         # to choose another layout for a slice under automatic sharding).
         batch = dp.constrain(batch, dp.batch_sharding(0))
     m, opt = nnx.merge(graphdef, state)
-    loss, grads = nnx.value_and_grad(loss_fn)(m, *batch)
+    loss, grads = nnx.value_and_grad(loss_fn)(m, tuple(batch))
     opt.update(m, grads)
     lr = applied_lr(opt.opt_state)
     new = nnx.state((m, opt))
@@ -378,8 +441,7 @@ def _scan_epoch(
 def _epoch_step(
     graphdef: Any,
     state: Any,
-    xb: jax.Array,
-    yb: jax.Array,
+    epoch: tuple[jax.Array, jax.Array],
     k: jax.Array,
     loss_fn: LossFn,
     dp: DataParallel | None,
@@ -388,27 +450,42 @@ def _epoch_step(
     # program: per update, one dispatch and no host-side copy. The results stay on the
     # device until the epoch ends.
     layout = None if dp is None else dp.layout(state)
+    xb, yb = epoch
     state, out = _update(graphdef, state, (xb[k], yb[k]), loss_fn, dp, layout)
     return state, (out if dp is None else dp.constrain(out, dp.replicated))
 
 
-@nnx.jit(static_argnames=("loss_fn",))
-def _eval(model: nnx.Module, x: jax.Array, y: jax.Array, loss_fn: LossFn) -> tuple[jax.Array, jax.Array]:
-    logits = model(x)
-    acc = jnp.mean(jnp.argmax(logits, axis=-1) == y) if logits.ndim == 2 else jnp.asarray(jnp.nan)
-    return loss_fn(model, x, y), acc
+def accuracy(output: jax.Array, y: jax.Array) -> jax.Array:
+    """The fraction of samples whose largest logit is the label's (NaN unless ``output`` is a
+    ``(samples, classes)`` matrix): :func:`evaluate`'s default ``metric``."""
+    if output.ndim != 2:
+        return jnp.asarray(jnp.nan)
+    return jnp.mean(jnp.argmax(output, axis=-1) == y)
+
+
+@nnx.jit(static_argnames=("loss_fn", "metric"))
+def _eval(
+    model: nnx.Module, x: jax.Array, y: jax.Array, loss_fn: LossFn, metric: Criterion
+) -> tuple[jax.Array, jax.Array]:
+    return loss_fn(model, (x, y)), metric(model(x), y)
 
 
 def evaluate(
     model: nnx.Module,
     x: jax.Array | np.ndarray,
     y: jax.Array | np.ndarray,
-    loss_fn: LossFn = cross_entropy,
-    *,
+    *legacy: Any,
+    criterion: Criterion | None = None,
+    loss_fn: LossFn | None = None,
+    metric: Criterion | None = None,
     mesh: Mesh | None = None,
     data_axis: DataAxis = None,
 ) -> dict[str, float]:
     """``{"loss": ..., "accuracy": ...}`` of ``model`` on ``(x, y)`` (accuracy for class logits).
+
+    The loss: ``criterion(model(x), y)`` (default: softmax cross-entropy on integer labels) or
+    ``loss_fn(model, (x, y))`` — exactly one. ``metric(output, y)`` replaces the accuracy: the
+    result is then ``{"loss": ..., "metric": ...}``.
 
     Data parallel (``mesh``, or ``x``/``y`` already sharded over a mesh): the samples are
     split over the data axis and the means are global; ``model`` is not modified (a
@@ -419,13 +496,17 @@ def evaluate(
 
     ``ValueError`` naming ``x`` and ``y`` when their sample counts differ or are 0.
     """
+    loss_fn = _loss("evaluate", criterion, loss_fn, legacy)
+    if metric is not None and not callable(metric):
+        raise TypeError(f"evaluate: metric must be callable, got {type(metric).__name__}")
+    name, metric = ("accuracy", accuracy) if metric is None else ("metric", metric)
     n = _samples("evaluate", x, y)
     if n == 0:
         raise ValueError("evaluate: x and y hold no samples (a mean over 0 samples is undefined)")
     dp = resolve("evaluate", mesh, data_axis, (x, y))
     if dp is None:
-        loss, acc = _eval(model, jnp.asarray(x), jnp.asarray(y), loss_fn)
-        return {"loss": float(loss), "accuracy": float(acc)}
+        loss, value = _eval(model, jnp.asarray(x), jnp.asarray(y), loss_fn, metric)
+        return {"loss": float(loss), name: float(value)}
     graphdef, state = nnx.split(model)
     placed = nnx.merge(graphdef, dp.place_state(state))
     # Arrays already on the mesh are evaluated as placed; others split where they divide.
@@ -433,11 +514,11 @@ def evaluate(
     parts: list[tuple[int, tuple[jax.Array, jax.Array]]] = []
     if head:
         xs, ys = _batch_args("evaluate", dp, *((x[:head], y[:head]) if head < n else (x, y)))
-        parts.append((head, _eval(placed, xs, ys, loss_fn)))
+        parts.append((head, _eval(placed, xs, ys, loss_fn, metric)))
     if head < n:
         xr, yr = dp.place_state((x[head:], y[head:]))
-        parts.append((n - head, _eval(placed, xr, yr, loss_fn)))
+        parts.append((n - head, _eval(placed, xr, yr, loss_fn, metric)))
     return {
         "loss": sum(k * float(v[0]) for k, v in parts) / n,
-        "accuracy": sum(k * float(v[1]) for k, v in parts) / n,
+        name: sum(k * float(v[1]) for k, v in parts) / n,
     }

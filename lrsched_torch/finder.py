@@ -3,7 +3,7 @@ r"""The torch driver of the LR finder: :func:`find_lr` for any ``torch.nn.Module
 A plain host loop — the JAX driver's, step for step — around the shared finder logic of
 :mod:`lrsched_jax.core.finder` (smoothing, stop rule and suggestion rules evaluated with
 NumPy — JAX is never imported), with the
-sweep applied by a :class:`~lrsched_torch.ScheduleLR` over the ``lr_range`` schedule.
+sweep's lr (the ``lr_range`` schedule's float64 table) written into the param groups.
 Everything the sweep touches is snapshotted first and put back afterwards, also when an
 exception escapes (see :func:`find_lr`). Under ``torch.distributed`` (a
 ``DistributedDataParallel`` model, or ``process_group=``) the ranks agree on every step's
@@ -18,40 +18,23 @@ import contextlib
 import copy
 import inspect
 import random
-import warnings
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
 
-from lrsched_jax.core.finder import (
-    DEFAULTS,
-    RUNNING,
-    Cycle,
-    FinderResult,
-    SweepConfig,
-    Tracker,
-    build_result,
-    progress_bar,
-    tracker_init,
-    tracker_step,
-)
-from lrsched_torch._common import as_float, check_optimizer
+from lrsched_jax.core.finder import RUNNING, Cycle, FinderResult, build_result
+from lrsched_jax.core.finder.config import RunOptions, SweepConfig, SweepOptions, sweep_signature
+from lrsched_jax.core.finder.loop import host_loop, numpy_advance, numpy_tracker
+from lrsched_jax.core.losses import legacy_positional, resolve_loss
+from lrsched_torch._common import CRITERION_MODULES, as_float, check_optimizer, cross_entropy
 from lrsched_torch.count_bound import AttachHandle
 from lrsched_torch.distributed import RankSync, forward_buffers, sync_group, unwrap
-from lrsched_torch.schedule_lr import ScheduleLR
 
 __all__ = ["find_lr"]
 
 _WHERE = "find_lr"
-
-# torch's call-order warnings of a fresh scheduler; harmless here (a step skipped by a
-# GradScaler, or a first sweep step that stops before any update).
-_SCHED_WARNINGS = (
-    r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`",
-    r"Seems like `optimizer\.step\(\)` has been overridden",
-)
 
 
 def _clone(v: Any) -> Any:
@@ -202,43 +185,42 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def _compute_loss(loss_fn: Any, model: torch.nn.Module, batch: Any) -> torch.Tensor:
-    if isinstance(loss_fn, torch.nn.Module):
-        if not isinstance(batch, (list, tuple)) or len(batch) < 2:
-            raise TypeError(
-                f"{_WHERE}: with a criterion as loss_fn every batch must be (inputs, targets, ...), got "
-                f"{type(batch).__name__}; pass `loss_fn(model, batch)` for other batch layouts"
-            )
-        loss = loss_fn(model(batch[0]), batch[1])
-    else:
-        loss = loss_fn(model, batch)
+def _compute_loss(loss_fn: Callable[[Any, Any], Any], model: torch.nn.Module, batch: Any) -> torch.Tensor:
+    loss = loss_fn(model, batch)
     if not isinstance(loss, torch.Tensor):
-        raise TypeError(f"{_WHERE}: loss_fn must return a torch.Tensor, got {type(loss).__name__}")
+        raise TypeError(f"{_WHERE}: the loss must be a torch.Tensor, got {type(loss).__name__}")
     if loss.dim() != 0:
         raise ValueError(
-            f"{_WHERE}: loss_fn must return a scalar (0-dim) loss, got shape {tuple(loss.shape)} "
+            f"{_WHERE}: the loss must be a scalar (0-dim), got shape {tuple(loss.shape)} "
             "(reduce it, e.g. with .mean())"
         )
     if not loss.is_floating_point():
-        raise TypeError(f"{_WHERE}: loss_fn must return a floating-point loss, got {loss.dtype}")
+        raise TypeError(f"{_WHERE}: the loss must be floating-point, got {loss.dtype}")
     return loss
 
 
+def _legacy_loss(data: Any, legacy: tuple[Any, ...], criterion: Any, loss_fn: Any) -> tuple[Any, Any, Any]:
+    """``(data, criterion, loss_fn)`` with the old ``find_lr(model, optimizer, loss, data)``
+    mapped as it was documented: a ``torch.nn.Module`` (or a function of ``torch``, such as
+    ``F.cross_entropy``) is a criterion of ``(output, y)``, any other callable a function of
+    ``(model, batch)`` (with a ``DeprecationWarning``)."""
+    data, old = legacy_positional(_WHERE, data, legacy, criterion, loss_fn, stacklevel=4)
+    if old is None:
+        return data, criterion, loss_fn
+    module = getattr(old, "__module__", None) or ""
+    if isinstance(old, torch.nn.Module) or module == "torch" or module.startswith("torch."):
+        return data, old, None
+    return data, None, old
+
+
+@sweep_signature
 def find_lr(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    loss_fn: Callable[..., torch.Tensor],
     data: Iterable[Any],
-    *,
-    start_lr: float = DEFAULTS["start_lr"],
-    end_lr: float = DEFAULTS["end_lr"],
-    num_iter: int = DEFAULTS["num_iter"],
-    mode: str = DEFAULTS["mode"],
-    smooth: float = DEFAULTS["smooth"],
-    diverge_factor: float = DEFAULTS["diverge_factor"],
-    skip_start: int = DEFAULTS["skip_start"],
-    skip_end: int = DEFAULTS["skip_end"],
-    suggestion: str = DEFAULTS["suggestion"],
+    *legacy: Any,
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor] | None = None,
     progress: bool = False,
     accumulation_steps: int = 1,
     val_data: Iterable[Any] | None = None,
@@ -247,6 +229,7 @@ def find_lr(
     scaler: Any = None,
     device: torch.device | str | None = None,
     process_group: Any = None,
+    **sweep: Unpack[SweepOptions],
 ) -> FinderResult:
     r"""LR range test for a torch model and optimizer; leaves both exactly as it found them.
 
@@ -263,17 +246,18 @@ def find_lr(
     group follows the sweep exactly (``result.lrs``), the others keep their ratio to it
     (``result.group_scales``; e.g. a backbone at 0.1× the head stays at 0.1×). So after
     picking ``lr`` from the result, set group ``g`` to ``lr * result.group_scales[g]``.
-    Implemented as a :class:`~lrsched_torch.ScheduleLR` in multiplier mode with each
-    group's ``initial_lr`` set to its scale. The first group's lr must be > 0.
+    Group ``g``'s lr at step ``k`` is ``scale_g * table[k]`` (one float64 product, as
+    :class:`~lrsched_torch.ScheduleLR`'s multiplier mode computes it), written into the
+    param group before the step's update. The first group's lr must be > 0.
 
     **State.** Before the sweep the parameters, buffers (batch-norm statistics), gradients
     and each module's training flag, the optimizer's state, param groups, attributes and
     step hooks, the ``GradScaler`` passed in, and the RNG states (torch CPU, CUDA where
     initialised, Python's ``random``, NumPy's global) are snapshotted; afterwards — also
     when an exception escapes — they are put back bitwise, tensors in place. A scheduler
-    already attached to the optimizer is never stepped (its ``initial_lr`` is restored
-    with the param groups); the hooks of an :func:`lrsched_torch.attach` handle are
-    suspended for the sweep. The snapshot lives on the tensors' own devices.
+    already attached to the optimizer is never stepped; the hooks of an
+    :func:`lrsched_torch.attach` handle are suspended for the sweep. The snapshot lives on
+    the tensors' own devices.
 
     The model is used in the training mode it is in (a deliberately frozen batch norm
     stays frozen); call ``model.train()`` first if it is in eval mode.
@@ -302,13 +286,21 @@ def find_lr(
             scaler cannot step with a closure) and with data parallel (LBFGS decides how
             often to evaluate from each rank's own loss, so ranks could disagree inside DDP's
             collectives).
-        loss_fn: a criterion — a ``torch.nn.Module`` such as ``nn.CrossEntropyLoss()`` —
-            applied as ``loss_fn(model(inputs), targets)`` to batches ``(inputs, targets,
-            ...)``, or any other callable ``loss_fn(model, batch) -> scalar tensor``.
         data: a ``DataLoader`` or any iterable of batches, cycled when exhausted (a one-shot
             iterator is replayed from the batches it gave).
-        start_lr, end_lr, num_iter, mode, smooth, diverge_factor, skip_start, skip_end,
-            suggestion: the sweep's settings, the same in both drivers —
+        criterion: the loss as a function of ``(output, y)`` — ``nn.CrossEntropyLoss()``,
+            ``F.mse_loss`` — applied as ``criterion(model(x), y)`` to batches ``(x, y, ...)``
+            (default: ``F.cross_entropy``, softmax cross-entropy on integer labels).
+        loss_fn: the loss as a function of ``(model, batch) -> scalar tensor``, for any other
+            batch or loss; give ``criterion`` or ``loss_fn``, not both (``TypeError``). A
+            criterion of ``torch``'s own (``nn.MSELoss()``, ``F.cross_entropy``) given as
+            ``loss_fn`` is refused with a ``TypeError`` (it would be called the wrong way). The
+            old ``find_lr(model, optimizer, loss, data)`` still works for one release, with a
+            ``DeprecationWarning`` (an ``nn.Module`` or a ``torch`` function there is a
+            criterion, any other callable a ``loss_fn``).
+        **sweep: ``start_lr``, ``end_lr``, ``num_iter``, ``mode``, ``smooth``,
+            ``diverge_factor``, ``skip_start``, ``skip_end``, ``suggestion``: the sweep's
+            settings, the same in both drivers —
             :class:`~lrsched_jax.core.finder.SweepConfig` gives each one's meaning, range and
             default.
         progress: show a tqdm bar (on rank 0 only).
@@ -341,7 +333,7 @@ def find_lr(
     >>> y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
     >>> loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32)
     >>> before = {k: v.clone() for k, v in model.state_dict().items()}
-    >>> res = find_lr(model, opt, torch.nn.MSELoss(), loader)
+    >>> res = find_lr(model, opt, loader, criterion=torch.nn.MSELoss())
     >>> res.stop_reason, res.framework
     ('diverged', 'torch')
     >>> 1e-4 < res.suggestion < 1.0
@@ -351,29 +343,16 @@ def find_lr(
     >>> opt.param_groups[0]["lr"]
     0.1
     """
-    settings = locals()  # first thing: the arguments as given
-    config = SweepConfig.make(_WHERE, **{name: settings[name] for name in DEFAULTS})
+    data, criterion, loss_fn = _legacy_loss(data, legacy, criterion, loss_fn)
+    options = RunOptions.make(_WHERE, sweep, progress, accumulation_steps, val_data)
+    loss = resolve_loss(_WHERE, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"{_WHERE}: model must be a torch.nn.Module, got {type(model).__name__}")
     check_optimizer(_WHERE, optimizer)
-    if not callable(loss_fn):
-        raise TypeError(f"{_WHERE}: loss_fn must be callable, got {type(loss_fn).__name__}")
     if isinstance(data, (str, bytes)) or not isinstance(data, collections.abc.Iterable):
         raise TypeError(f"{_WHERE}: data must be an iterable of batches, got {type(data).__name__}")
-    if isinstance(accumulation_steps, bool) or not isinstance(accumulation_steps, int):
-        raise TypeError(f"{_WHERE}: accumulation_steps must be an int, got {accumulation_steps!r}")
-    if accumulation_steps < 1:
-        raise ValueError(f"{_WHERE}: accumulation_steps must be >= 1, got {accumulation_steps}")
-    if val_data is not None and (
-        isinstance(val_data, collections.abc.Iterator) or not isinstance(val_data, collections.abc.Iterable)
-    ):
-        raise TypeError(
-            f"{_WHERE}: val_data must be a re-iterable collection of batches (list, DataLoader), "
-            f"got {type(val_data).__name__}"
-        )
-    for name, flag in (("amp", amp), ("progress", progress)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{_WHERE}: {name} must be True or False, got {flag!r}")
+    if not isinstance(amp, bool):
+        raise TypeError(f"{_WHERE}: amp must be True or False, got {amp!r}")
     if amp_dtype is not None and not isinstance(amp_dtype, torch.dtype):
         raise TypeError(f"{_WHERE}: amp_dtype must be a torch.dtype or None, got {amp_dtype!r}")
     if scaler is not None and not isinstance(scaler, torch.amp.GradScaler):
@@ -390,20 +369,18 @@ def find_lr(
         _check_closure(optimizer, precision, sync)
     snapshot = _Snapshot(model, optimizer, scaler)
     try:
-        sweep = _Sweep(
+        run = _Sweep(
             model,
             optimizer,
-            loss_fn,
-            config,
+            loss,
+            options,
             scales,
             sync=sync,
             device=dev,
             precision=precision,
-            accumulation_steps=accumulation_steps,
-            val_data=val_data,
             closure=closure,
         )
-        return sweep.run(data, progress=progress and sync.rank == 0)
+        return run.run(data)
     finally:
         snapshot.restore()
 
@@ -511,31 +488,16 @@ class _Precision:
             self.scaler.update()
 
 
-def _start(dtype: torch.dtype) -> Tracker:
-    """The tracker before step 0. It computes in the loss's precision (float64 losses in
-    float64, anything narrower in float32), as the JAX driver's ``_start`` does."""
-    return tracker_init(np, np.float64 if dtype == torch.float64 else np.float32)
-
-
-def _advance(tracker: Tracker, value: float, divisor: Any, diverge_factor: float) -> tuple[Tracker, Any, int]:
-    """Smoothing and the stop rule for one step's loss, in the tracker's dtype — the JAX
-    driver's ``_advance`` after its training step: ``(tracker, loss, code)``."""
-    dt = tracker.smoothed.dtype.type
-    loss = dt(value)
-    tracker, code = tracker_step(tracker, loss, None if divisor is None else dt(divisor), diverge_factor)
-    return tracker, loss, int(code)
-
-
 class _Sweep:
     """One sweep over a live model and optimizer.
 
-    :meth:`_on_host` is the JAX driver's host loop (``lrsched_jax.finder.jax_driver._on_host``)
-    with the same step order and names: the step's batch(es) and loss, the tracker started at
-    step 0, the step's divisor, smoothing and the stop rule (:func:`_advance`), the curve
-    recorded, the bar, the stop — then, unlike the JAX step, which updates inside, the
-    update (the stopping step's update is not needed). The modes are small pieces:
-    :class:`_Precision` (AMP), :meth:`_micro_step` (accumulation, the rank agreements),
-    and the two recording modes chosen once — the training loss before the update
+    :meth:`_on_host` runs the host loop both drivers share
+    (:func:`lrsched_jax.core.finder.loop.host_loop`: the progress bar and the stop) over this
+    driver's step: the step's batch(es) and loss, the tracker started at step 0, the step's
+    divisor, smoothing and the stop rule (:func:`~lrsched_jax.core.finder.loop.numpy_advance`),
+    the curve recorded — then the update (the stopping step's update is not needed). The
+    modes are small pieces: :class:`_Precision` (AMP), :meth:`_micro_step` (accumulation,
+    the rank agreements), and the two recording modes chosen once — the training loss before the update
     (:meth:`_training_loss`, :meth:`_train_and_schedule`) or the validation loss after it
     (:meth:`_validation_loss`, :meth:`_schedule`).
 
@@ -551,66 +513,61 @@ class _Sweep:
         self,
         model: torch.nn.Module,
         optimizer: torch.optim.Optimizer,
-        loss_fn: Any,
-        config: SweepConfig,
+        loss_fn: Callable[[Any, Any], Any],
+        options: RunOptions,
         scales: tuple[float, ...],
         *,
         sync: RankSync,
         device: torch.device,
         precision: _Precision,
-        accumulation_steps: int,
-        val_data: Iterable[Any] | None,
         closure: bool = False,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
-        self.config = config
+        self.options = options
+        self.config: SweepConfig = options.sweep
         self.scales = scales
         self.sync = sync
         self.device = device
         self.precision = precision
-        self.acc = accumulation_steps
-        self.val_data = val_data
+        self.acc = acc = options.accumulation_steps
+        self.val_data = val_data = options.val_data
         # With accumulation, DDP reduces the gradients at the last backward only.
-        self.no_sync = (
-            getattr(model, "no_sync", None) if sync.distributed and accumulation_steps > 1 else None
-        )
+        self.no_sync = getattr(model, "no_sync", None) if sync.distributed and acc > 1 else None
         # DDP broadcasts its buffers at the start of every forward pass: a collective inside
-        # loss_fn, which a rank whose loss_fn raises before calling the model would never
+        # the loss, which a rank whose loss raises before calling the model would never
         # join. So the sweep broadcasts them itself, right after the batch agreement, and the
         # forward pass has no collective left in it.
         self.buffers = forward_buffers(model)
         self.modes = [(m, m.training) for m in model.modules()]
         self.measure = self._training_loss if val_data is None else self._validation_loss
         self.update = self._train_and_schedule if val_data is None else self._schedule
-        self.sched: ScheduleLR | None = None
+        # Every group's lr at every step: scale * table[k], the product ScheduleLR's
+        # multiplier mode forms (a plain write per group and step, no scheduler machinery).
+        self.lr_rows = [[scale * v for scale in scales] for v in self.config.lr_table().tolist()]
+        self.k = 0
         # A closure optimizer (LBFGS) re-evaluates the step's loss on the step's own batches.
         self.closure = self._closure if closure else None
         self.step_batches: list[Any] = []
 
-    def run(self, data: Iterable[Any], progress: bool) -> FinderResult:
+    def run(self, data: Iterable[Any]) -> FinderResult:
         source = Cycle(_WHERE, "data", data)
         with self._session():
-            raw, smoothed, code = self._on_host(source, progress)
+            raw, smoothed, code = self._on_host(source)
         return build_result(
             self.config, raw, smoothed, len(raw) - 1, code, group_scales=self.scales, framework="torch"
         )
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[None]:
-        """The sweep drives the optimizer: each group's ``initial_lr`` is its scale and a
-        ``ScheduleLR`` in multiplier mode applies the ``lr_range``; :func:`attach`'s hooks
-        are suspended and DDP's buffer broadcast is the sweep's. The snapshot puts it all back."""
-        for g, s in zip(self.optimizer.param_groups, self.scales):
-            g["initial_lr"] = s
+        """The sweep drives the optimizer: step 0's lr is written into the param groups,
+        :func:`attach`'s hooks are suspended and DDP's buffer broadcast is the sweep's. The
+        snapshot puts it all back."""
         _suspend_attach_hooks(self.optimizer)
-        # np.errstate: NumPy warnings of the tracker on a non-finite loss, which simply stops
-        # the sweep; torch's call-order warnings of a fresh scheduler (_SCHED_WARNINGS).
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            for msg in _SCHED_WARNINGS:
-                warnings.filterwarnings("ignore", message=msg, category=UserWarning)
-            self.sched = ScheduleLR(self.optimizer, self.config.sweep(), mode="multiplier")
+        self._set_lr(0)
+        # NumPy warnings of the tracker on a non-finite loss, which simply stops the sweep.
+        with np.errstate(all="ignore"):
             ddp: Any = self.model
             if self.buffers:
                 ddp.broadcast_buffers = False
@@ -620,33 +577,31 @@ class _Sweep:
                 if self.buffers:
                     ddp.broadcast_buffers = True
 
-    def _on_host(self, source: Cycle, progress: bool) -> tuple[np.ndarray, np.ndarray, int]:
-        """The loop; returns ``(raw, smoothed, stop code)``."""
-        config, sync = self.config, self.sync
-        n = config.num_iter
-        divisors = config.divisors()
+    def _on_host(self, source: Cycle) -> tuple[np.ndarray, np.ndarray, int]:
+        """The shared host loop (:func:`~lrsched_jax.core.finder.loop.host_loop`) over this
+        driver's step; returns ``(raw, smoothed, stop code)``."""
+        divisors = self.config.divisors()
+        divs = None if divisors is None else divisors.tolist()
+        factor = self.config.diverge_factor
         raw: list[Any] = []
         smoothed: list[Any] = []
-        code = RUNNING
-        bar = progress_bar(progress, n, _WHERE)
-        try:
-            for k in range(n):
-                loss, dtype = self.measure(source)
-                if k == 0:
-                    tracker = _start(dtype)
-                divisor = None if divisors is None else divisors[k]
-                tracker, loss, code = _advance(tracker, loss, divisor, config.diverge_factor)
-                raw.append(loss)
-                smoothed.append(tracker.smoothed)
-                if bar is not None:
-                    bar.update(1)
-                if code != RUNNING:
-                    break  # the stopping step's update is not needed
-                sync.attempt(self.update)
-            sync.check()  # the last update's errors; and every rank leaves the sweep together
-        finally:
-            if bar is not None:
-                bar.close()
+        tracker: Any = None
+
+        def step(k: int) -> int:
+            nonlocal tracker
+            loss, dtype = self.measure(source)
+            if k == 0:
+                tracker = numpy_tracker(dtype == torch.float64)
+            tracker, loss, code = numpy_advance(tracker, loss, None if divs is None else divs[k], factor)
+            raw.append(loss)
+            smoothed.append(tracker.smoothed)
+            if code == RUNNING:  # the stopping step's update is not needed
+                self.sync.attempt(self.update)
+            return code
+
+        progress = self.options.progress and self.sync.rank == 0
+        _, code = host_loop(_WHERE, self.config.num_iter, step, int, progress)
+        self.sync.check()  # the last update's errors; and every rank leaves the sweep together
         return np.asarray(raw, dtype=np.float64), np.asarray(smoothed, dtype=np.float64), code
 
     # --- the step's loss: two recording modes -------------------------------------------
@@ -676,8 +631,18 @@ class _Sweep:
         self._schedule()
 
     def _schedule(self) -> None:
-        assert self.sched is not None
-        self.sched.step()
+        self.k += 1
+        if self.k < len(self.lr_rows):
+            self._set_lr(self.k)
+
+    def _set_lr(self, k: int) -> None:
+        for group, lr in zip(self.optimizer.param_groups, self.lr_rows[k]):
+            old = group["lr"]
+            # type() first: isinstance(x, torch.Tensor) goes through torch's metaclass (slow).
+            if type(old) is not float and isinstance(old, torch.Tensor):
+                old.fill_(lr)  # a tensor lr stays the tensor object the optimizer holds
+            else:
+                group["lr"] = lr
 
     # --- pieces of a step ---------------------------------------------------------------
 
@@ -685,6 +650,8 @@ class _Sweep:
         """Micro-batch ``i`` of a step: fetch, agree, forward, agree on the loss, backward.
         Returns the loss and its mean over the ranks (locally: its float64 value)."""
         sync, acc = self.sync, self.acc
+        if not sync.distributed:
+            return self._local_micro_step(source, i)
         batch = sync.attempt(lambda: self._fetch(source, i))
         sync.check()
         if self.closure is not None:
@@ -696,6 +663,16 @@ class _Sweep:
             mine = None if loss is None else loss.detach().double().item()
             mean = float(sync.mean(sync.check([mine]))[0])
             self.precision.backward(loss / acc if acc > 1 else loss)
+        return loss, mean
+
+    def _local_micro_step(self, source: Cycle, i: int) -> tuple[torch.Tensor, float]:
+        """:meth:`_micro_step` in one process: no agreements to make."""
+        batch = self._fetch(source, i)
+        if self.closure is not None:
+            self.step_batches.append(batch)
+        loss = self._forward(batch)
+        mean = loss.item()  # the exact value as a Python float (float64), as .double() gives
+        self.precision.backward(loss / self.acc if self.acc > 1 else loss)
         return loss, mean
 
     def _closure(self) -> torch.Tensor:

@@ -26,13 +26,21 @@ from typing import Any, cast
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from lrsched_jax.core.losses import CriterionLoss, resolve_loss
+from lrsched_torch._common import CRITERION_MODULES, cross_entropy
 from lrsched_torch.distributed import RankSync, sync_group, unwrap
 
-__all__ = ["batches", "evaluate", "train_epoch"]
+__all__ = ["batches", "evaluate", "train_epoch", "train_step"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[[torch.nn.Module, Any], torch.Tensor]
+
+
+def _loss(where: str, criterion: Any, loss_fn: Any) -> LossFn:
+    """The ``(model, batch)`` loss of ``criterion=`` / ``loss_fn=`` (default: cross-entropy)."""
+    return resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
 
 
 def _check_batch_size(where: str, batch_size: Any) -> int | None:
@@ -105,6 +113,53 @@ def _check_split(where: str, sync: RankSync, data: Any, batch_size: int | None) 
 _END = object()
 
 
+def _update(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_of: LossFn, batch: Batch, scheduler: Any
+) -> tuple[torch.Tensor, float]:
+    """``zero_grad → loss → backward → optimizer.step() → scheduler.step()``: the loss before
+    the update and the first param group's lr that the update applied."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_of(model, batch)
+    loss.backward()
+    lr = float(optimizer.param_groups[0]["lr"])
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss.detach(), lr
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    criterion: Criterion | None = None,
+    loss_fn: LossFn | None = None,
+    scheduler: Any = None,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, float]:
+    """One update on the batch ``(x, y)`` (the counterpart of :func:`lrsched_jax.train.train_step`):
+    ``zero_grad → loss → backward → optimizer.step()``, then ``scheduler.step()`` if given.
+    Returns ``(loss before the update, lr applied)``: the loss a detached 0-dim tensor (no
+    host sync), the lr the first param group's. The loss: ``criterion(model(x), y)`` (default
+    ``F.cross_entropy``) or ``loss_fn(model, (x, y))``, exactly one.
+
+    >>> import torch
+    >>> from lrsched_torch.train import train_step
+    >>> model = torch.nn.Linear(4, 3)
+    >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> loss, lr = train_step(model, opt, torch.randn(8, 4), torch.randint(0, 3, (8,)))
+    >>> loss.shape, lr
+    (torch.Size([]), 0.1)
+    """
+    loss_of = _loss("train_step", criterion, loss_fn)
+    if device is not None:
+        x, y = x.to(device), y.to(device)
+    model.train()
+    return _update(model, optimizer, loss_of, (x, y), scheduler)
+
+
 def train_epoch(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -112,7 +167,8 @@ def train_epoch(
     *,
     batch_size: int | None = None,
     generator: torch.Generator | None = None,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+    criterion: Criterion | None = None,
+    loss_fn: LossFn | None = None,
     scheduler: Any = None,
     device: torch.device | str | None = None,
     process_group: Any = None,
@@ -123,7 +179,10 @@ def train_epoch(
     ``data`` is an ``(x, y)`` pair of tensors (batched with ``batch_size``, shuffled with
     ``generator``, remainder dropped) or any iterable of ``(x, y)`` batches (a DataLoader).
     Returns the per-step losses (before each update) and the lr of the first param group
-    that each update applied.
+    that each update applied. The loss: ``criterion(model(x), y)`` (default
+    ``F.cross_entropy``) or ``loss_fn(model, (x, y))`` — exactly one (``TypeError`` for both;
+    ``loss_fn`` was a criterion before this release: a ``torch`` criterion given as
+    ``loss_fn`` is refused with a ``TypeError`` saying to pass it as ``criterion``).
 
     Data parallel (a DDP model, or ``process_group``; see the module docstring): the losses
     are the global batch's (the mean over the ranks of each rank's loss) and ``scheduler``
@@ -141,6 +200,7 @@ def train_epoch(
     [0.1, 0.075, 0.05, 0.025]
     """
     where = "train_epoch"
+    loss_of = _loss(where, criterion, loss_fn)
     batch_size = _check_batch_size(where, batch_size)
     dev = None if device is None else torch.device(device)
     sync = RankSync(where, sync_group(where, model, process_group), dev)
@@ -153,13 +213,8 @@ def train_epoch(
         for xb, yb in it:
             if dev is not None:
                 xb, yb = xb.to(dev), yb.to(dev)
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            applied.append(float(optimizer.param_groups[0]["lr"]))
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
+            loss, lr = _update(model, optimizer, loss_of, (xb, yb), scheduler)
+            applied.append(lr)
             losses.append(loss.item())
         return np.asarray(losses), np.asarray(applied)
 
@@ -192,7 +247,7 @@ def train_epoch(
 
         def forward(batch: Any = batch) -> torch.Tensor:
             optimizer.zero_grad(set_to_none=True)
-            return loss_fn(model(batch[0]), batch[1])
+            return loss_of(model, batch)
 
         loss = sync.attempt(forward)
         mine = None if loss is None else loss.detach().double().item()
@@ -209,14 +264,18 @@ def evaluate(
     data: Batch | Iterable[Batch],
     *,
     batch_size: int | None = None,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+    criterion: Criterion | None = None,
+    loss_fn: LossFn | None = None,
+    metric: Criterion | None = None,
     device: torch.device | str | None = None,
     process_group: Any = None,
 ) -> dict[str, float]:
     """``{"loss": ..., "accuracy": ...}`` over ``data`` (an ``(x, y)`` pair — all at once when
     ``batch_size`` is None — or an iterable of batches); accuracy for class logits. The loss is
-    the sample-weighted mean of the per-batch losses. ``ValueError`` naming ``data`` when it
-    holds no sample (over all ranks).
+    the sample-weighted mean of the per-batch losses: ``criterion(model(x), y)`` (default
+    ``F.cross_entropy``) or ``loss_fn(model, (x, y))``, exactly one. ``metric(output, y)``
+    replaces the accuracy (the result is then ``{"loss": ..., "metric": ...}``), weighted the
+    same way. ``ValueError`` naming ``data`` when it holds no sample (over all ranks).
 
     Data parallel (a DDP model, or ``process_group``): an ``(x, y)`` pair is split into one
     contiguous share of the samples per rank (any number of samples); an iterable is each
@@ -225,6 +284,10 @@ def evaluate(
     with different numbers of batches never meet inside DDP's collectives.
     """
     where = "evaluate"
+    loss_of = _loss(where, criterion, loss_fn)
+    if metric is not None and not callable(metric):
+        raise TypeError(f"{where}: metric must be callable, got {type(metric).__name__}")
+    name = "accuracy" if metric is None else "metric"
     batch_size = _check_batch_size(where, batch_size)
     sync = RankSync(
         where, sync_group(where, model, process_group), None if device is None else torch.device(device)
@@ -241,11 +304,17 @@ def evaluate(
         for xb, yb in _iterate(where, batches_, batch_size, None):
             if device is not None:
                 xb, yb = xb.to(device), yb.to(device)
-            out = net(xb)
             n = len(yb)
-            loss_sum += float(loss_fn(out, yb)) * n
-            if out.ndim == 2:
-                correct += float((out.argmax(dim=1) == yb).sum())
+            out = net(xb)
+            # A criterion reads the one forward pass; a loss_fn makes its own.
+            loss = (
+                loss_of.criterion(out, yb) if isinstance(loss_of, CriterionLoss) else loss_of(net, (xb, yb))
+            )
+            loss_sum += float(loss) * n
+            if metric is not None:
+                correct += float(metric(out, yb)) * n
+            elif out.ndim == 2:
+                correct += float((out.argmax(dim=1) == yb).sum())  # a count: exact
             total += n
         return loss_sum, correct, total
 
@@ -263,4 +332,4 @@ def evaluate(
         loss_sum, correct, total = sums
     if total == 0:
         raise ValueError(f"{where}: data has no samples (no batch, or only empty ones); nothing to evaluate")
-    return {"loss": loss_sum / total, "accuracy": correct / total}
+    return {"loss": loss_sum / total, name: correct / total}

@@ -26,11 +26,12 @@ returned replicated, so the suggestion rules run on identical float64 host copie
 
 from __future__ import annotations
 
-import collections.abc
+import contextlib
 import dataclasses
+import functools
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple, Unpack
 
 import jax
 import jax.numpy as jnp
@@ -40,21 +41,25 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from lrsched_jax.core.finder import (
-    DEFAULTS,
     RUNNING,
     Cycle,
     FinderResult,
+    RunOptions,
     SweepConfig,
+    SweepOptions,
     Tracker,
     build_result,
     progress_bar,
+    sweep_signature,
     tracker_init,
     tracker_step,
 )
+from lrsched_jax.core.finder.loop import host_loop
+from lrsched_jax.core.losses import legacy_positional, resolve_loss
 from lrsched_jax.optax_glue import INJECT_STATE_TYPES
 from lrsched_jax.parallel import DataParallel, infer, resolve
 
-__all__ = ["find_lr", "find_lr_pure"]
+__all__ = ["cross_entropy", "find_lr", "find_lr_pure"]
 
 _WHERE = "find_lr"
 
@@ -198,11 +203,10 @@ def _check_loss(where: str, loss: Any) -> Any:
     loss = jnp.asarray(loss)
     if loss.shape != ():
         raise ValueError(
-            f"{where}: loss_fn must return a scalar loss, got shape {loss.shape} "
-            "(reduce it, e.g. with .mean())"
+            f"{where}: the loss must be a scalar, got shape {loss.shape} (reduce it, e.g. with .mean())"
         )
     if not jnp.issubdtype(loss.dtype, jnp.floating):
-        raise TypeError(f"{where}: loss_fn must return a floating-point loss, got dtype {loss.dtype}")
+        raise TypeError(f"{where}: the loss must be floating-point, got dtype {loss.dtype}")
     return loss
 
 
@@ -210,6 +214,32 @@ def _sum_dtype() -> Any:
     """The accumulators' dtype: float64 where JAX has it (x64), as the torch driver's float64
     Python sums; float32 otherwise."""
     return jax.dtypes.canonicalize_dtype(np.float64)
+
+
+def _mean_in_order(losses: list[Any]) -> Any:
+    """The mean as torch takes it: float64 values summed in order, then divided."""
+    total = losses[0].astype(_sum_dtype())
+    for x in losses[1:]:
+        total = total + x.astype(_sum_dtype())
+    return (total / len(losses)).astype(losses[0].dtype)
+
+
+def _validation_mean(val: Any, one: Callable[[Any], Any]) -> Any:
+    """The mean of ``one(batch)`` over the validation batches (``val``: groups of equally
+    shaped batches, stacked), summed in order, as the torch driver sums them."""
+    total: Any = None
+    count = 0
+    dtype: Any = jnp.float32
+    for group in val:
+        count += jax.tree.leaves(group)[0].shape[0]
+        dtype = jax.eval_shape(one, jax.tree.map(lambda a: a[0], group)).dtype
+
+        def add(t: Any, batch: Any) -> tuple[Any, None]:
+            return t + one(batch).astype(_sum_dtype()), None
+
+        # 0 + x is x exactly: the same running sum as torch's, started at the first loss.
+        total, _ = jax.lax.scan(add, jnp.zeros((), _sum_dtype()) if total is None else total, group)
+    return (total / count).astype(dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,62 +285,48 @@ class _ModelStep:
             (_, (loss, rest)), g = jax.value_and_grad(objective, has_aux=True)(params, rest, batch)
             grads = g if grads is None else jax.tree.map(jnp.add, grads, g)
             losses.append(loss)
-        if acc > 1:
-            # The mean as torch takes it: float64 values summed in order, then / acc.
-            total = losses[0].astype(_sum_dtype())
-            for x in losses[1:]:
-                total = total + x.astype(_sum_dtype())
-            loss = (total / acc).astype(losses[0].dtype)
+        loss = _mean_in_order(losses) if acc > 1 else losses[0]
         tx = self.tx.build(lr)
         updates, opt_state = self.tx.update(tx, grads, opt_state, params, lr)
         params = optax.apply_updates(params, updates)
         if val is not None:
-            loss = self._validation_loss(params, rest, val)
+            loss = _validation_mean(val, lambda batch: self._eval_loss(params, rest, batch))
         return (params, rest, opt_state), loss
 
-    def _validation_loss(self, params: Any, rest: Any, val: Any) -> Any:
-        """The mean of the per-batch losses over the validation batches (``val``: groups of
-        equally shaped batches, stacked), summed in order; eval mode, no state kept."""
-        total: Any = None
-        count = 0
-        dtype: Any = jnp.float32
-
-        def one(batch: Any) -> Any:
-            if self.graphdef is None:
-                return _check_loss(_WHERE, self.loss_fn(params, batch))
-            model = self._model(params, rest)
-            model.eval()
-            return _check_loss(_WHERE, self.loss_fn(model, batch))
-
-        for group in val:
-            count += jax.tree.leaves(group)[0].shape[0]
-            dtype = jax.eval_shape(one, jax.tree.map(lambda a: a[0], group)).dtype
-
-            def add(t: Any, batch: Any) -> tuple[Any, None]:
-                return t + one(batch).astype(_sum_dtype()), None
-
-            # 0 + x is x exactly: the same running sum as torch's, started at the first loss.
-            total, _ = jax.lax.scan(add, jnp.zeros((), _sum_dtype()) if total is None else total, group)
-        return (total / count).astype(dtype)
+    def _eval_loss(self, params: Any, rest: Any, batch: Any) -> Any:
+        """One validation batch's loss in eval mode; no state kept."""
+        if self.graphdef is None:
+            return _check_loss(_WHERE, self.loss_fn(params, batch))
+        model = self._model(params, rest)
+        model.eval()
+        return _check_loss(_WHERE, self.loss_fn(model, batch))
 
 
 @dataclasses.dataclass(frozen=True)
 class _PureStep:
-    """A user's pure ``train_step(state, batch, lr) -> (state, loss)`` (one batch a step)."""
+    """A user's pure ``train_step(state, batch, lr) -> (state, loss)``: one update a step, on
+    the step's batch — or, with ``accumulation_steps > 1``, on the tuple of its micro-batches.
+    In validation mode the recorded loss is the mean of ``loss_fn(state, batch)`` over the
+    validation batches after the update."""
 
     train_step: Callable[[Any, Any, Any], tuple[Any, Any]]
+    loss_fn: Callable[[Any, Any], Any] | None = None
     where: str = "find_lr_pure"
 
     def init(self, model_state: Any, lr0: Any) -> Any:
         return model_state
 
     def step(self, state: Any, batches: tuple[Any, ...], lr: Any, val: Any = None) -> tuple[Any, Any]:
-        (batch,) = batches
-        out = self.train_step(state, batch, lr)
+        out = self.train_step(state, batches[0] if len(batches) == 1 else batches, lr)
         if not (isinstance(out, tuple) and len(out) == 2):
             raise TypeError(f"{self.where}: train_step must return (state, loss), got {type(out).__name__}")
         new_state, loss = out
-        return new_state, _check_loss(self.where, loss)
+        loss = _check_loss(self.where, loss)
+        if val is not None:
+            assert self.loss_fn is not None  # checked by find_lr_pure
+            fn = self.loss_fn
+            loss = _validation_mean(val, lambda batch: _check_loss(self.where, fn(new_state, batch)))
+        return new_state, loss
 
 
 # ---------------------------------------------------------------------------------------
@@ -321,23 +337,31 @@ class _PureStep:
 class _Spec:
     stepper: Any
     config: SweepConfig
-    batch_size: int
-    n_batches: int
-    shuffle: bool
-    progress_every: int
-    # Data parallel (in-memory data only; the host loop places each batch itself).
-    dp: DataParallel | None = None
     #: Micro-batches per step (their gradients summed, one update).
     accumulation_steps: int = 1
+    batch_size: int = 0
+    n_batches: int = 0
+    shuffle: bool = False
+    progress_every: int = 0
+    # Data parallel (in-memory data only; the host loop places each batch itself).
+    dp: DataParallel | None = None
 
 
-def _advance(spec: _Spec, state: Any, tracker: Tracker, batches: Any, lr: Any, divisor: Any, val: Any):
-    """One step (``batches``: its micro-batches): train, then smoothing and the stop rule
-    (shared by both paths)."""
-    state, loss = spec.stepper.step(state, batches, lr, val)
+class _Tables(NamedTuple):
+    """The sweep's per-step tables on the device: the lr and the EMA divisor (or ``None``)."""
+
+    lrs: Any
+    divisors: Any
+
+
+def _advance(spec: _Spec, carry: tuple[Any, Tracker], batches: Any, k: Any, tables: _Tables, val: Any):
+    """Step ``k`` (``batches``: its micro-batches) from ``carry = (state, tracker)``: train,
+    then smoothing and the stop rule (shared by both paths)."""
+    state, tracker = carry
+    state, loss = spec.stepper.step(state, batches, tables.lrs[k], val)
     dt = tracker.smoothed.dtype
     loss = loss.astype(dt)
-    divisor = None if divisor is None else divisor.astype(dt)
+    divisor = None if tables.divisors is None else tables.divisors[k].astype(dt)
     tracker, code = tracker_step(tracker, loss, divisor, spec.config.diverge_factor)
     return state, tracker, loss, code
 
@@ -411,35 +435,52 @@ def _tick(done: Any) -> None:
             bar.update(done - bar.n)
 
 
-def _program(spec: _Spec, model_state: Any, data: Any, lrs: Any, divisors: Any, key: Any, val: Any):
-    """The whole sweep over in-memory data, as one traced program."""
-    n = spec.config.num_iter
+class _Inputs(NamedTuple):
+    """The in-memory program's arrays (a pytree: ``None`` where absent)."""
+
+    model_state: Any
+    data: Any
+    tables: _Tables
+    key: Any
+    val: Any
+
+
+def _first_batch(spec: _Spec, data: Any) -> tuple[Any, Any]:
+    """``(the shape of one batch, the initial permutation carry)`` for in-memory ``data``."""
     dp = spec.dp
     if dp is None:
         n_data = jax.tree.leaves(data)[0].shape[0]
         perm = jnp.arange(n_data, dtype=jnp.int32) if spec.shuffle else jnp.zeros((0,), jnp.int32)
         first = jax.tree.map(lambda a: jax.ShapeDtypeStruct((spec.batch_size, *a.shape[1:]), a.dtype), data)
-    else:
-        # Sample dimensions after the leading one (whole data) or two (pre-batched data).
-        skip = 1 if spec.shuffle else 2
-        first = jax.tree.map(
-            lambda a: jax.ShapeDtypeStruct(
-                (spec.batch_size, *a.shape[skip:]), a.dtype, sharding=dp.batch_sharding(0)
+        return first, perm
+    # Sample dimensions after the leading one (whole data) or two (pre-batched data).
+    skip = 1 if spec.shuffle else 2
+    first = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(
+            (spec.batch_size, *a.shape[skip:]), a.dtype, sharding=dp.batch_sharding(0)
+        ),
+        data,
+    )
+    perm = jnp.zeros((0,), jnp.int32)
+    if spec.shuffle:
+        # The current epoch's batches; regrouped at the first step of every epoch.
+        perm = jax.tree.map(
+            lambda a: dp.constrain(
+                jnp.zeros((spec.n_batches, spec.batch_size, *a.shape[1:]), a.dtype), dp.batch_sharding(1)
             ),
             data,
         )
-        perm = jnp.zeros((0,), jnp.int32)
-        if spec.shuffle:
-            # The current epoch's batches; regrouped at the first step of every epoch.
-            perm = jax.tree.map(
-                lambda a: dp.constrain(
-                    jnp.zeros((spec.n_batches, spec.batch_size, *a.shape[1:]), a.dtype),
-                    dp.batch_sharding(1),
-                ),
-                data,
-            )
+    return first, perm
+
+
+def _program(spec: _Spec, inputs: _Inputs):
+    """The whole sweep over in-memory data, as one traced program."""
+    model_state, data, tables, key, val = inputs
+    n = spec.config.num_iter
+    dp = spec.dp
+    first, perm = _first_batch(spec, data)
     acc = spec.accumulation_steps
-    state, tracker = _start(spec, model_state, (first,) * acc, lrs[0], val)
+    state, tracker = _start(spec, model_state, (first,) * acc, tables.lrs[0], val)
     layout = None if dp is None else dp.layout(state)
     dt = tracker.smoothed.dtype
     carry = (
@@ -461,8 +502,7 @@ def _program(spec: _Spec, model_state: Any, data: Any, lrs: Any, divisors: Any, 
         for i in range(acc):
             batch, perm = _batch(spec, data, k * acc + i, perm, key)
             batches.append(batch)
-        divisor = None if divisors is None else divisors[k]
-        new, tracker, loss, code = _advance(spec, state, tracker, tuple(batches), lrs[k], divisor, val)
+        new, tracker, loss, code = _advance(spec, (state, tracker), tuple(batches), k, tables, val)
         state = new if dp is None else dp.keep_layout(new, layout)
         raw = raw.at[k].set(loss)
         smoothed = smoothed.at[k].set(tracker.smoothed)
@@ -481,11 +521,148 @@ def _program(spec: _Spec, model_state: Any, data: Any, lrs: Any, divisors: Any, 
 
 
 _run_program = jax.jit(_program, static_argnames=("spec",))
-
-
-# The host loop's two programs: the start (optimizer init, tracker) and one step.
-_run_step = jax.jit(_advance, static_argnames=("spec",))
 _run_start = jax.jit(_start, static_argnames=("spec",))
+
+
+def _host_advance(spec: _Spec, tree: Any, leaves: list[Any], batches: Any, tables: _Tables, val: Any) -> Any:
+    """The host loop's step on the carry ``(state, tracker, k, raw, smoothed)`` as its flat
+    list of arrays (``tree`` its structure): passing plain arrays spares the per-call Python
+    flattening of NNX variables; the step number travels on the device, so a step sends
+    nothing but its batch; and the curve stays there, read once at the end. Returns the new
+    carry's arrays and the step's stop code."""
+    state, tracker, k, raw, smoothed = jax.tree.unflatten(tree, leaves)
+    state, tracker, loss, code = _advance(spec, (state, tracker), batches, k, tables, val)
+    raw, smoothed = raw.at[k].set(loss), smoothed.at[k].set(tracker.smoothed)
+    return jax.tree.leaves((state, tracker, k + 1, raw, smoothed)), code
+
+
+@functools.lru_cache(maxsize=16)
+def _host_step(spec: _Spec, tree: Any) -> Callable[..., Any]:
+    """The host loop's jitted step for ``spec``, bound once per sweep: the static ``spec``
+    (model structure, loss, optimizer, settings) is hashed here, not at every step."""
+    return jax.jit(functools.partial(_host_advance, spec, tree))
+
+
+# ---------------------------------------------------------------------------------------
+# The two ways to run a sweep.
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """One call's checked arguments, as the runners take them."""
+
+    where: str
+    stepper: Any
+    model_state: Any
+    options: RunOptions
+    group_scales: tuple[float, ...] = (1.0,)
+
+    def spec(self, **layout: Any) -> _Spec:
+        return _Spec(self.stepper, self.options.sweep, self.options.accumulation_steps, **layout)
+
+    @functools.cached_property
+    def tables(self) -> _Tables:
+        return _tables(self.options.sweep)
+
+    @functools.cached_property
+    def val(self) -> Any:
+        return _val_groups(self.where, self.options.val_data)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Source:
+    """Where the batches come from — in-memory arrays (with their batching) or an iterable —
+    and the mesh they are split over."""
+
+    data: Any
+    batch_size: Any = None
+    shuffle_key: Any = None
+    mesh: Any = None
+    data_axis: Any = None
+
+
+def _in_program(run: _Run, source: _Source) -> tuple[np.ndarray, np.ndarray, int]:
+    """The in-memory sweep: one jitted while-loop; returns ``(raw, smoothed, stop code)``."""
+    where, model_state, val, data = run.where, run.model_state, run.val, source.data
+    # With mesh=None: data already sharded over a mesh brings its mesh.
+    dp = resolve(where, source.mesh, source.data_axis, data)
+    bs, nb = _check_arrays(where, data, source.batch_size)
+    key = _check_key(where, source.shuffle_key)
+    if dp is not None:
+        dp.check(where, "batch_size", bs)
+        data = dp.replicate_data(data) if key is not None else dp.prebatch(data, nb, bs)
+        model_state = dp.place_state(model_state)
+        val = None if val is None else dp.replicate_data(val)
+    progress = run.options.progress
+    every = max(1, run.options.sweep.num_iter // 50) if progress else 0
+    spec = run.spec(batch_size=bs, n_batches=nb, shuffle=key is not None, progress_every=every, dp=dp)
+    inputs = _Inputs(model_state, data, run.tables, key, val)
+    bar = progress_bar(progress, spec.config.num_iter, where)
+    with _BAR_LOCK if bar is not None else contextlib.nullcontext():
+        if bar is not None:
+            _BAR["bar"] = bar
+        try:
+            raw_d, smoothed_d, k_d, code_d = _run_program(spec, inputs)
+            steps, code = int(k_d), int(code_d)
+            if bar is not None:
+                jax.effects_barrier()  # the last progress callbacks, before the bar closes
+        finally:
+            if bar is not None:
+                _BAR.pop("bar", None)
+                bar.close()
+    return np.asarray(raw_d)[:steps], np.asarray(smoothed_d)[:steps], code
+
+
+class _HostLoop:
+    """An iterable's sweep: the jitted step (:func:`_host_advance`) driven by the shared host
+    loop with one step in flight (step ``k`` is dispatched before step ``k-1``'s code is
+    read: the one host sync per step)."""
+
+    def __init__(self, run: _Run, given: _Source) -> None:
+        self.run, self.given = run, given
+        self.spec = run.spec()
+        # The mesh: given, or the first batch's (mesh=None).
+        self.dp = resolve(run.where, given.mesh, given.data_axis, None)
+        self.source = Cycle(run.where, "data", given.data)
+        self.step: Any = None
+        self.carry: Any = None
+        self.tree: Any = None
+        self.val: Any = None
+
+    def sweep(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Returns ``(raw, smoothed, stop code)``."""
+        options = self.run.options
+        stop, code = host_loop(self.run.where, options.sweep.num_iter, self.one, int, options.progress, lag=1)
+        *_, raw, smoothed = jax.tree.unflatten(self.tree, self.carry)
+        raw, smoothed = jax.device_get((raw, smoothed))
+        return np.asarray(raw[: stop + 1], np.float64), np.asarray(smoothed[: stop + 1], np.float64), code
+
+    def one(self, k: int) -> Any:
+        batches = tuple(next(self.source) for _ in range(self.run.options.accumulation_steps))
+        if k == 0:
+            self.start(batches)
+        if self.dp is not None:
+            batches = tuple(self.dp.place_batch(self.run.where, "data", b) for b in batches)
+        self.carry, code = self.step(self.carry, batches, self.run.tables, self.val)
+        return code
+
+    def start(self, batches: tuple[Any, ...]) -> None:
+        """Before step 0: the mesh, the placed state and validation data, the tracker, the
+        curve's buffers and the jitted step (bound to the carry's structure)."""
+        run, dp = self.run, self.dp
+        if dp is None and self.given.mesh is None:
+            self.dp = dp = infer(batches[0])
+        model_state, self.val = run.model_state, run.val
+        if dp is not None:
+            model_state = dp.place_state(model_state)
+            self.val = None if self.val is None else dp.replicate_data(self.val)
+        lr0 = np.asarray(run.options.sweep.lr_table()[0], dtype=jax.dtypes.canonicalize_dtype(np.float64))
+        state, tracker = _run_start(self.spec, model_state, batches, lr0, self.val)
+        # device_put, not jnp: no program to compile for the buffers.
+        blank = np.full(run.options.sweep.num_iter, np.nan, dtype=tracker.smoothed.dtype)
+        buffers = (jax.device_put(np.int32(0)), jax.device_put(blank), jax.device_put(blank))
+        self.carry, self.tree = jax.tree.flatten((state, tracker, *buffers))
+        self.step = _host_step(self.spec, self.tree)
 
 
 # ---------------------------------------------------------------------------------------
@@ -537,72 +714,33 @@ def _check_key(where: str, key: Any) -> Any:
     return key
 
 
-def _config(where: str, given: dict[str, Any]) -> SweepConfig:
-    """The one place the sweep settings become a :class:`SweepConfig`: ``given`` holds the
-    caller's arguments (its ``locals()``, read first thing), of which the settings are the
-    keys of ``DEFAULTS`` — the same names in both public signatures."""
-    return SweepConfig.make(where, **{name: given[name] for name in DEFAULTS})
-
-
-def _sweep(
-    where: str,
-    stepper: Any,
-    model_state: Any,
-    data: Any,
-    config: SweepConfig,
-    batch_size: Any,
-    shuffle_key: Any,
-    progress: bool,
-    mesh: Any,
-    data_axis: Any,
-    accumulation_steps: Any = 1,
-    val_data: Any = None,
-    group_scales: tuple[float, ...] = (1.0,),
-) -> FinderResult:
-    """Check the remaining arguments, run the in-memory program or the host loop, and read
-    the curve's result."""
-    if not isinstance(progress, bool):
-        raise TypeError(f"{where}: progress must be True or False, got {progress!r}")
-    if isinstance(accumulation_steps, bool) or not isinstance(accumulation_steps, (int, np.integer)):
-        raise TypeError(f"{where}: accumulation_steps must be an int, got {accumulation_steps!r}")
-    if accumulation_steps < 1:
-        raise ValueError(f"{where}: accumulation_steps must be >= 1, got {accumulation_steps}")
-    acc = int(accumulation_steps)
-    val = _val_groups(where, val_data)
-    lr_dtype = jax.dtypes.canonicalize_dtype(np.float64)
-    lrs = config.lr_table().astype(lr_dtype)
-    # float64 on the host; the program rounds them to the tracker's dtype, as NumPy would.
+def _tables(config: SweepConfig) -> _Tables:
+    """The lr and divisor tables, float64 where JAX has it (the program rounds them to the
+    tracker's dtype, as NumPy would), on the device once."""
+    dt = jax.dtypes.canonicalize_dtype(np.float64)
     divisors = config.divisors()
-    if divisors is not None:
-        divisors = divisors.astype(lr_dtype)
-    if _in_memory(data):
-        # With mesh=None: data already sharded over a mesh brings its mesh.
-        dp = resolve(where, mesh, data_axis, data)
-        bs, nb = _check_arrays(where, data, batch_size)
-        key = _check_key(where, shuffle_key)
-        if dp is not None:
-            dp.check(where, "batch_size", bs)
-            data = dp.replicate_data(data) if key is not None else dp.prebatch(data, nb, bs)
-            model_state = dp.place_state(model_state)
-        every = max(1, config.num_iter // 50) if progress else 0
-        if dp is not None and val is not None:
-            val = dp.replicate_data(val)
-        spec = _Spec(stepper, config, bs, nb, key is not None, every, dp, acc)
-        raw, smoothed, code = _in_program(where, spec, model_state, data, lrs, divisors, key, val, progress)
+    # device_put, not jnp.asarray: no program to compile for a copy.
+    return _Tables(
+        jax.device_put(config.lr_table().astype(dt)),
+        None if divisors is None else jax.device_put(divisors.astype(dt)),
+    )
+
+
+def _sweep(run: _Run, source: _Source) -> FinderResult:
+    """Run the in-memory program or the host loop, and read the curve's result."""
+    _ = run.val  # val_data checked (and stacked) before anything runs
+    if _in_memory(source.data):
+        raw, smoothed, code = _in_program(run, source)
     else:
-        if batch_size is not None or shuffle_key is not None:
+        if source.batch_size is not None or source.shuffle_key is not None:
             raise ValueError(
-                f"{where}: batch_size and shuffle_key apply to in-memory arrays; an iterable of batches "
+                f"{run.where}: batch_size and shuffle_key apply to in-memory arrays; an iterable of batches "
                 "is used as it comes"
             )
-        # An iterable's batches bring their mesh when the first one arrives (mesh=None).
-        dp = resolve(where, mesh, data_axis, None)
-        spec = _Spec(stepper, config, 0, 0, False, 0, None, acc)
-        source = Cycle(where, "data", data)
-        raw, smoothed, code = _on_host(
-            where, spec, model_state, source, lrs, divisors, dp, mesh, progress, val
-        )
-    return build_result(config, raw, smoothed, len(raw) - 1, code, group_scales=group_scales, framework="jax")
+        raw, smoothed, code = _HostLoop(run, source).sweep()
+    return build_result(
+        run.options.sweep, raw, smoothed, len(raw) - 1, code, group_scales=run.group_scales, framework="jax"
+    )
 
 
 def _val_groups(where: str, val_data: Any) -> tuple[Any, ...] | None:
@@ -610,11 +748,7 @@ def _val_groups(where: str, val_data: Any) -> tuple[Any, ...] | None:
     along a new leading axis (the program scans over it), in order."""
     if val_data is None:
         return None
-    if (
-        _in_memory(val_data)
-        or isinstance(val_data, (str, bytes, collections.abc.Iterator))
-        or not isinstance(val_data, collections.abc.Iterable)
-    ):
+    if _in_memory(val_data):
         raise TypeError(
             f"{where}: val_data must be a re-iterable collection of batches (a list such as "
             f"[(x_val, y_val)], a data loader), got {type(val_data).__name__}"
@@ -638,119 +772,57 @@ def _val_groups(where: str, val_data: Any) -> tuple[Any, ...] | None:
     return tuple(jax.tree.map(lambda *a: jnp.stack([jnp.asarray(x) for x in a]), *g) for g in groups)
 
 
-def _in_program(
-    where: str,
-    spec: _Spec,
-    model_state: Any,
-    data: Any,
-    lrs: Any,
-    divisors: Any,
-    key: Any,
-    val: Any,
-    progress: bool,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """The in-memory sweep: one jitted while-loop; returns ``(raw, smoothed, stop code)``."""
-    bar = progress_bar(progress, spec.config.num_iter, where)
-    if bar is None:
-        raw_d, smoothed_d, k_d, code_d = _run_program(spec, model_state, data, lrs, divisors, key, val)
-        steps, code = int(k_d), int(code_d)
-    else:
-        with _BAR_LOCK:
-            _BAR["bar"] = bar
-            try:
-                raw_d, smoothed_d, k_d, code_d = _run_program(
-                    spec, model_state, data, lrs, divisors, key, val
-                )
-                steps, code = int(k_d), int(code_d)
-                jax.effects_barrier()  # the last progress callbacks, before the bar closes
-            finally:
-                _BAR.pop("bar", None)
-                bar.close()
-    return np.asarray(raw_d)[:steps], np.asarray(smoothed_d)[:steps], code
+def _model_state(model: Any) -> tuple[Any, Any]:
+    """``(graphdef or None, (params, rest))`` of an NNX model or a params pytree, checked."""
+    if isinstance(model, nnx.Module):
+        graphdef, params, *more = nnx.split(model, nnx.Param, ...)
+        (rest,) = more
+        if not jax.tree.leaves(params):
+            raise ValueError(
+                f"{_WHERE}: model has no trainable parameters (no nnx.Param variables), so the sweep would "
+                "train nothing; give it nnx.Param variables (or pass the parameters as a pytree)"
+            )
+        return graphdef, (params, rest)
+    leaves = jax.tree.leaves(model)
+    if not leaves and isinstance(model, (dict, list, tuple)):
+        raise ValueError(
+            f"{_WHERE}: model has no trainable parameters (an empty {type(model).__name__}), so the "
+            "sweep would train nothing"
+        )
+    if not leaves or not all(_is_array(x) and jnp.issubdtype(x.dtype, jnp.inexact) for x in leaves):
+        raise TypeError(
+            f"{_WHERE}: model must be an nnx.Module or a non-empty pytree of floating-point parameter "
+            f"arrays, got {type(model).__name__}"
+        )
+    return None, (model, None)
 
 
-def _on_host(
-    where: str,
-    spec: _Spec,
-    model_state: Any,
-    source: Cycle,
-    lrs: Any,
-    divisors: Any,
-    dp: DataParallel | None,
-    mesh: Any,
-    progress: bool,
-    val: Any = None,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """An iterable's sweep: the jitted step from a host loop; returns ``(raw, smoothed, stop code)``."""
-    n = spec.config.num_iter
-    raw: list[Any] = []
-    smoothed: list[Any] = []
-    codes: list[Any] = []
-    stop = n - 1  # unless an earlier step stops
-    bar = progress_bar(progress, n, where)
-    try:
-        for k in range(n):
-            batches = []
-            for _ in range(spec.accumulation_steps):
-                batch = next(source)
-                if k == 0 and dp is None and mesh is None:
-                    dp = infer(batch)
-                if dp is not None:
-                    batch = dp.place_batch(where, "data", batch)
-                batches.append(batch)
-            micro = tuple(batches)
-            if k == 0:
-                if dp is not None:
-                    model_state = dp.place_state(model_state)
-                    val = None if val is None else dp.replicate_data(val)
-                state, tracker = _run_start(spec, model_state, micro, lrs[0], val)
-            divisor = None if divisors is None else divisors[k]
-            state, tracker, loss, code_d = _run_step(spec, state, tracker, micro, lrs[k], divisor, val)
-            raw.append(loss)
-            smoothed.append(tracker.smoothed)
-            codes.append(code_d)
-            # One step in flight: step k is dispatched before step k-1's code is read (the
-            # one host sync per step), so the device never waits for the host. A step run
-            # past the stop is dropped (its batch was drawn but not used).
-            if k and int(codes[k - 1]) != RUNNING:
-                stop = k - 1
-                break
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    code = int(codes[stop])
-    del raw[stop + 1 :], smoothed[stop + 1 :]
-    return (
-        np.asarray(jax.device_get(raw), dtype=np.float64),
-        np.asarray(jax.device_get(smoothed), dtype=np.float64),
-        code,
-    )
+def cross_entropy(output: Any, y: Any) -> Any:
+    """Mean softmax cross-entropy of ``output`` (logits) against integer labels ``y``: the
+    default ``criterion`` of every JAX helper that trains."""
+    return optax.softmax_cross_entropy_with_integer_labels(output, y).mean()
 
 
+#: Functions of these modules are criteria of ``(output, y)``, never ``(model, batch)`` losses.
+CRITERION_MODULES = ("optax", "jax.nn", "jax.numpy")
+
+
+@sweep_signature
 def find_lr(
     model: Any,
     optimizer: Any,
-    loss_fn: Callable[[Any, Any], Any],
     data: Any,
-    *,
+    *legacy: Any,
+    criterion: Callable[[Any, Any], Any] | None = None,
+    loss_fn: Callable[[Any, Any], Any] | None = None,
     batch_size: int | None = None,
     shuffle_key: Any = None,
-    start_lr: float = DEFAULTS["start_lr"],
-    end_lr: float = DEFAULTS["end_lr"],
-    num_iter: int = DEFAULTS["num_iter"],
-    mode: str = DEFAULTS["mode"],
-    smooth: float = DEFAULTS["smooth"],
-    diverge_factor: float = DEFAULTS["diverge_factor"],
-    skip_start: int = DEFAULTS["skip_start"],
-    skip_end: int = DEFAULTS["skip_end"],
-    suggestion: str = DEFAULTS["suggestion"],
     progress: bool = False,
     accumulation_steps: int = 1,
     val_data: Any = None,
     mesh: Mesh | None = None,
     data_axis: str | Sequence[str] | None = None,
+    **sweep: Unpack[SweepOptions],
 ) -> FinderResult:
     r"""LR range test for a Flax NNX model (or a params pytree) with an Optax optimizer.
 
@@ -764,7 +836,7 @@ def find_lr(
 
     The model is never modified: training runs on a functional copy (``nnx.split`` /
     ``nnx.merge``) whose results are dropped, so parameters, batch statistics, RNG state
-    and the optimizer are bitwise what they were, also when ``loss_fn`` or ``data`` raises.
+    and the optimizer are bitwise what they were, also when the loss or ``data`` raises.
     The sweep always starts from a fresh optimizer state (``tx.init(params)``).
 
     **Param groups** are swept in proportion, as in the torch driver: pass a transformation
@@ -778,13 +850,12 @@ def find_lr(
     Args:
         model: an ``nnx.Module`` (its ``nnx.Param`` variables are trained; batch statistics,
             RNG streams and other state are carried through the steps), or a pytree of
-            parameter arrays (``loss_fn`` then receives the pytree).
+            parameter arrays (a ``loss_fn`` then receives the pytree).
         optimizer: a factory ``lr -> optax.GradientTransformation`` (``lambda lr:
             optax.sgd(lr)``, ``lambda lr: optax.adamw(lr, weight_decay=1e-2)``; it may
             compute with ``lr``), a transformation built with ``optax.inject_hyperparams``
             with a *number* as ``learning_rate`` (the sweep overwrites it every step), or an
             ``nnx.Optimizer`` over such a transformation.
-        loss_fn: ``loss_fn(model, batch) -> scalar`` (``model`` as described above).
         data: in-memory arrays — one array, or a tuple or dict of arrays sharing the leading
             dimension — split into ``batch_size`` batches in order (the last incomplete
             batch is dropped: shapes are static under ``jit``), cycled, each epoch in a new
@@ -792,6 +863,13 @@ def find_lr(
             program. Or any other iterable of batches (list, generator, data loader),
             cycled when exhausted (a generator is replayed from the batches it gave), run
             by a host loop over the same jitted step: the same batches give the same result.
+        criterion: the loss as a function of ``(output, y)``, applied as ``criterion(model(x), y)``
+            to ``(x, y, ...)`` batches (default: :func:`cross_entropy`, softmax cross-entropy on
+            integer labels).
+        loss_fn: the loss as a function of ``(model, batch) -> scalar`` (``model`` as described
+            above), for any other batch or loss; give ``criterion`` or ``loss_fn``, not both
+            (``TypeError``). The old ``find_lr(model, optimizer, loss_fn, data)`` still works for
+            one release, with a ``DeprecationWarning``.
         batch_size: samples per batch for in-memory data (default: all of them, one batch).
         shuffle_key: a JAX PRNG key: epoch ``e`` uses ``permutation(fold_in(key, e), N)``.
         start_lr, end_lr, num_iter, mode, smooth, diverge_factor, skip_start, skip_end, suggestion:
@@ -835,79 +913,41 @@ def find_lr(
     >>> model = nnx.Linear(3, 1, rngs=nnx.Rngs(0))
     >>> x = jax.random.normal(jax.random.key(1), (256, 3))
     >>> y = x @ jnp.array([[1.0], [-2.0], [0.5]])
-    >>> def loss_fn(m, batch):
-    ...     xb, yb = batch
-    ...     return jnp.mean((m(xb) - yb) ** 2)
-    >>> res = lrs.find_lr(model, lambda lr: optax.sgd(lr), loss_fn, (x, y), batch_size=32)
+    >>> def mse(output, y):
+    ...     return jnp.mean((output - y) ** 2)
+    >>> res = lrs.find_lr(model, lambda lr: optax.sgd(lr), (x, y), criterion=mse, batch_size=32)
     >>> res.stop_reason, res.framework
     ('diverged', 'jax')
     >>> 1e-4 < res.suggestion < 1.0
     True
     """
-    config = _config(_WHERE, locals())
+    data, legacy_loss = legacy_positional(_WHERE, data, legacy, criterion, loss_fn)
+    if legacy_loss is not None:
+        loss_fn = legacy_loss
+    options = RunOptions.make(_WHERE, sweep, progress, accumulation_steps, val_data)
+    loss = resolve_loss(_WHERE, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
     tx = _as_tx(_WHERE, optimizer)
-    if not callable(loss_fn):
-        raise TypeError(f"{_WHERE}: loss_fn must be callable, got {type(loss_fn).__name__}")
-    if isinstance(model, nnx.Module):
-        graphdef, params, *more = nnx.split(model, nnx.Param, ...)
-        (rest,) = more
-        if not jax.tree.leaves(params):
-            raise ValueError(
-                f"{_WHERE}: model has no trainable parameters (no nnx.Param variables), so the sweep would "
-                "train nothing; give it nnx.Param variables (or pass the parameters as a pytree)"
-            )
-        model_state: Any = (params, rest)
-    else:
-        leaves = jax.tree.leaves(model)
-        if not leaves and isinstance(model, (dict, list, tuple)):
-            raise ValueError(
-                f"{_WHERE}: model has no trainable parameters (an empty {type(model).__name__}), so the "
-                "sweep would train nothing"
-            )
-        if not leaves or not all(_is_array(x) and jnp.issubdtype(x.dtype, jnp.inexact) for x in leaves):
-            raise TypeError(
-                f"{_WHERE}: model must be an nnx.Module or a non-empty pytree of floating-point parameter "
-                f"arrays, got {type(model).__name__}"
-            )
-        graphdef, model_state = None, (model, None)
+    graphdef, model_state = _model_state(model)
     tx = tx.with_scales(_WHERE, model_state[0])
-    stepper = _ModelStep(graphdef, loss_fn, tx)
-    return _sweep(
-        _WHERE,
-        stepper,
-        model_state,
-        data,
-        config,
-        batch_size,
-        shuffle_key,
-        progress,
-        mesh,
-        data_axis,
-        accumulation_steps,
-        val_data,
-        tx.scales,
-    )
+    run = _Run(_WHERE, _ModelStep(graphdef, loss, tx), model_state, options, tx.scales)
+    return _sweep(run, _Source(data, batch_size, shuffle_key, mesh, data_axis))
 
 
+@sweep_signature
 def find_lr_pure(
     train_step: Callable[[Any, Any, Any], tuple[Any, Any]],
     state: Any,
     data: Any,
     *,
+    loss_fn: Callable[[Any, Any], Any] | None = None,
     batch_size: int | None = None,
     shuffle_key: Any = None,
-    start_lr: float = DEFAULTS["start_lr"],
-    end_lr: float = DEFAULTS["end_lr"],
-    num_iter: int = DEFAULTS["num_iter"],
-    mode: str = DEFAULTS["mode"],
-    smooth: float = DEFAULTS["smooth"],
-    diverge_factor: float = DEFAULTS["diverge_factor"],
-    skip_start: int = DEFAULTS["skip_start"],
-    skip_end: int = DEFAULTS["skip_end"],
-    suggestion: str = DEFAULTS["suggestion"],
     progress: bool = False,
+    accumulation_steps: int = 1,
+    val_data: Any = None,
     mesh: Mesh | None = None,
     data_axis: str | Sequence[str] | None = None,
+    **sweep: Unpack[SweepOptions],
 ) -> FinderResult:
     r"""LR range test for any pure, jit-able ``train_step(state, batch, lr) -> (state, loss)``.
 
@@ -918,6 +958,10 @@ def find_lr_pure(
     else — data handling, the sweep, smoothing, the stop rule, the suggestions, the single
     jitted program for in-memory arrays — is :func:`find_lr`'s, with the same arguments
     (the sweep's settings are documented on :class:`lrsched_jax.core.finder.SweepConfig`).
+    With ``accumulation_steps = a > 1`` each step's ``batch`` is the tuple of its ``a``
+    micro-batches (``train_step`` makes one update from them). ``val_data`` (validation mode)
+    records, after each update, the mean of ``loss_fn(state, batch)`` over its batches:
+    ``loss_fn`` — a function of ``(state, batch)`` — is needed then, and only then.
     ``state`` is never modified (no buffer is donated); ``train_step`` must be hashable
     (a function or ``functools.partial``): it is a static argument of the jitted program.
     With ``mesh`` the state is replicated over the mesh (arrays already on it stay as
@@ -937,18 +981,16 @@ def find_lr_pure(
     >>> res.stop_reason
     'diverged'
     """
-    config = _config("find_lr_pure", locals())
+    where = "find_lr_pure"
+    options = RunOptions.make(where, sweep, progress, accumulation_steps, val_data)
     if not callable(train_step):
-        raise TypeError(f"find_lr_pure: train_step must be callable, got {type(train_step).__name__}")
-    return _sweep(
-        "find_lr_pure",
-        _PureStep(train_step),
-        state,
-        data,
-        config,
-        batch_size,
-        shuffle_key,
-        progress,
-        mesh,
-        data_axis,
-    )
+        raise TypeError(f"{where}: train_step must be callable, got {type(train_step).__name__}")
+    if (loss_fn is None) != (val_data is None):
+        raise TypeError(
+            f"{where}: loss_fn (a function of (state, batch)) computes the validation loss: give it with "
+            "val_data, and only then"
+        )
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"{where}: loss_fn must be callable, got {type(loss_fn).__name__}")
+    run = _Run(where, _PureStep(train_step, loss_fn), state, options)
+    return _sweep(run, _Source(data, batch_size, shuffle_key, mesh, data_axis))

@@ -19,11 +19,7 @@ def run_finder(runner: Runner, num_iter: int = 100, optimizer: str = "adamw", pr
         import optax
 
         from lrsched_jax.finder.jax_driver import find_lr
-        from lrsched_jax.train import cross_entropy
         from lrtwin.demo.data import flax_mlp
-
-        def loss_fn(m: Any, batch: Any) -> Any:
-            return cross_entropy(m, *batch)
 
         def tx(lr: Any) -> Any:
             if optimizer == "adamw":
@@ -34,7 +30,6 @@ def run_finder(runner: Runner, num_iter: int = 100, optimizer: str = "adamw", pr
             return find_lr(
                 flax_mlp(runner.weights),
                 tx,
-                loss_fn,
                 (x, y),
                 batch_size=BATCH,
                 num_iter=num_iter,
@@ -64,8 +59,8 @@ def run_finder(runner: Runner, num_iter: int = 100, optimizer: str = "adamw", pr
         return torch_find_lr(
             model,
             opt,
-            torch.nn.CrossEntropyLoss(),
             batches,
+            criterion=torch.nn.CrossEntropyLoss(),
             num_iter=num_iter,
             progress=progress,
             device=runner.device,

@@ -389,9 +389,7 @@ class JaxLMRunner(JaxRunner):
         from lrsched_jax.train import train_epoch
 
         o = self.order(epoch)
-        losses, lrs = train_epoch(
-            self.model, self.opt, self.data.x_train[o], self.data.y_train[o], BATCH, loss_fn=jax_lm_loss
-        )
+        losses, lrs = train_epoch(self.model, self.opt, self.data.x_train[o], self.data.y_train[o], BATCH)
         self.step_losses.extend(float(v) for v in losses)
         return losses, lrs
 
@@ -459,7 +457,7 @@ class TorchLMRunner(TorchRunner):
             (self.x_train[o], self.y_train[o]),
             batch_size=BATCH,
             scheduler=self.sched,
-            loss_fn=torch_lm_loss,
+            criterion=torch_lm_loss,
         )
         self.step_losses.extend(float(v) for v in losses)
         return losses, lrs
@@ -487,8 +485,7 @@ def lm_finder(runner: Runner, num_iter: int, progress: bool = True) -> Any:
             return find_lr(
                 flax_lm_from(runner.weights, runner.cfg),  # type: ignore[arg-type]
                 lambda lr: optax.adamw(lr, weight_decay=WEIGHT_DECAY),
-                lambda m, batch: jax_lm_loss(m, *batch),
-                (x, y),
+                (x, y),  # the default criterion: cross-entropy over every position
                 batch_size=BATCH,
                 num_iter=num_iter,
                 progress=progress,
@@ -505,8 +502,8 @@ def lm_finder(runner: Runner, num_iter: int, progress: bool = True) -> Any:
         return torch_find_lr(
             model,
             opt,
-            lambda m, batch: torch_lm_loss(m(batch[0]), batch[1]),
             batches,
+            criterion=torch_lm_loss,
             num_iter=num_iter,
             progress=progress,
             device=runner.device,

@@ -143,7 +143,15 @@ class Runner(abc.ABC):
         points, then reload the best checkpoint and evaluate it. ``claim(path)`` is called
         before each checkpoint is written (the demo's check that the path is its own)."""
         with self.placed():
-            return self._train(name, optimizer, schedule, epochs, checkpoint_dir, progress, claim)
+            return self._train(
+                name,
+                optimizer,
+                schedule,
+                epochs,
+                checkpoint_dir=checkpoint_dir,
+                progress=progress,
+                claim=claim,
+            )
 
     def _train(
         self,

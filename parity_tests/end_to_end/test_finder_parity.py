@@ -51,7 +51,7 @@ def run_both(seed, dtype, *, offset=0.0, jax_data="arrays", **kw):
     def torch_loss(model, batch):
         return torch.nn.functional.mse_loss(model(batch[0]), batch[1]) - offset
 
-    rt = lrsched_torch.find_lr(tm, opt, torch_loss, data, **kw)
+    rt = lrsched_torch.find_lr(tm, opt, data, loss_fn=torch_loss, **kw)
 
     def jax_loss(model, batch):
         return jnp.mean((model(batch[0]) - batch[1]) ** 2) - offset
@@ -59,10 +59,10 @@ def run_both(seed, dtype, *, offset=0.0, jax_data="arrays", **kw):
     with jax.enable_x64(dtype == "float64"):
         jm = FlaxMLP(tm, jnp.float64 if dtype == "float64" else jnp.float32)
         if jax_data == "arrays":
-            rj = lrs.find_lr(jm, optax.sgd, jax_loss, (xs, ys), batch_size=BS, **kw)
+            rj = lrs.find_lr(jm, optax.sgd, (xs, ys), loss_fn=jax_loss, batch_size=BS, **kw)
         else:
             batches = [(x.numpy(), y.numpy()) for x, y in data]
-            rj = lrs.find_lr(jm, optax.sgd, jax_loss, batches, **kw)
+            rj = lrs.find_lr(jm, optax.sgd, batches, loss_fn=jax_loss, **kw)
     return rt, rj, applied
 
 
@@ -118,8 +118,13 @@ def test_same_parameters_and_defaults_in_both_drivers():
     shared = [
         "model",
         "optimizer",
-        "loss_fn",
         "data",
+        "legacy",
+        "criterion",
+        "loss_fn",
+        "progress",
+        "accumulation_steps",
+        "val_data",
         "start_lr",
         "end_lr",
         "num_iter",
@@ -129,12 +134,11 @@ def test_same_parameters_and_defaults_in_both_drivers():
         "skip_start",
         "skip_end",
         "suggestion",
-        "progress",
     ]
     for name in shared:
         assert jax_sig[name].default == torch_sig[name].default, name
         assert jax_sig[name].kind == torch_sig[name].kind, name
-    assert list(jax_sig)[:4] == list(torch_sig)[:4] == shared[:4]
+    assert list(jax_sig)[:6] == list(torch_sig)[:6] == shared[:6]
     assert (jax_sig["start_lr"].default, jax_sig["end_lr"].default, jax_sig["num_iter"].default) == (
         1e-7,
         10.0,
@@ -167,7 +171,7 @@ def _both_float64(seed, *, torch_groups=None, jax_tx=None, val=False, acc=1, jax
     val_np = [(vx[a:b], vy[a:b]) for a, b in cuts] if val else None
     val_t = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in val_np] if val else None
     rt = lrsched_torch.find_lr(
-        tm, opt, torch.nn.MSELoss(), data, val_data=val_t, accumulation_steps=acc, **kw
+        tm, opt, data, criterion=torch.nn.MSELoss(), val_data=val_t, accumulation_steps=acc, **kw
     )
 
     def jax_loss(model, batch):
@@ -178,7 +182,9 @@ def _both_float64(seed, *, torch_groups=None, jax_tx=None, val=False, acc=1, jax
         tx = optax.sgd if jax_tx is None else jax_tx
         source = (xs, ys) if jax_data == "arrays" else [(x.numpy(), y.numpy()) for x, y in data]
         extra = {"batch_size": BS} if jax_data == "arrays" else {}
-        rj = lrs.find_lr(jm, tx, jax_loss, source, val_data=val_np, accumulation_steps=acc, **extra, **kw)
+        rj = lrs.find_lr(
+            jm, tx, source, loss_fn=jax_loss, val_data=val_np, accumulation_steps=acc, **extra, **kw
+        )
     return rt, rj
 
 

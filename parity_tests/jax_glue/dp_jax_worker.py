@@ -52,10 +52,7 @@ def jax_modules() -> dict[str, Any]:
         xb, yb = batch
         return optax.softmax_cross_entropy_with_integer_labels(model(xb), yb).mean()
 
-    def ce3(model: Any, xb: jax.Array, yb: jax.Array) -> jax.Array:
-        return optax.softmax_cross_entropy_with_integer_labels(model(xb), yb).mean()
-
-    return {"Net": Net, "ce": ce, "ce3": ce3}
+    return {"Net": Net, "ce": ce}
 
 
 def snapshot(tree: Any) -> list[np.ndarray]:
@@ -98,13 +95,11 @@ def train_epochs(
     opt = make_optimizer(model, lrs.warmup_cosine(0.05, 4, 20), optax.sgd, momentum=0.9)
     losses, applied = [], []
     for e in range(epochs):
-        lo, lr = train_epoch(
-            model, opt, x, y, BATCH, key=jax.random.key(e), loss_fn=m["ce3"], mesh=mesh, **kw
-        )
+        lo, lr = train_epoch(model, opt, x, y, BATCH, key=jax.random.key(e), loss_fn=m["ce"], mesh=mesh, **kw)
         losses += lo.tolist()
         applied += lr.tolist()
     model.eval()
-    ev = evaluate(model, x, y, loss_fn=m["ce3"], mesh=mesh, **kw)
+    ev = evaluate(model, x, y, loss_fn=m["ce"], mesh=mesh, **kw)
     return {"losses": losses, "lrs": applied}, model, opt, ev
 
 
@@ -132,7 +127,9 @@ def run_single(out: str) -> None:
 
     def finder(mesh: Any, data: Any = (x, y), **kw: Any) -> dict[str, Any]:
         bs = None if not isinstance(data, tuple) else BATCH
-        return finder_summary(lrs.find_lr(Net(0), adam, ce, data, batch_size=bs, mesh=mesh, **KW, **kw))
+        return finder_summary(
+            lrs.find_lr(Net(0), adam, data, loss_fn=ce, batch_size=bs, mesh=mesh, **KW, **kw)
+        )
 
     # The finder on in-memory arrays: one device, 4 devices (both axis types), a 1-device mesh,
     # a 2-D mesh split over "data", and inputs that were sharded beforehand (no mesh argument).
@@ -145,7 +142,7 @@ def run_single(out: str) -> None:
     }
     sharded = tuple(jax.device_put(a, NamedSharding(explicit, P("data"))) for a in (x, y))
     results["finder"]["presharded"] = finder_summary(
-        lrs.find_lr(Net(0), adam, ce, sharded, batch_size=BATCH, **KW)
+        lrs.find_lr(Net(0), adam, sharded, loss_fn=ce, batch_size=BATCH, **KW)
     )
     key = jax.random.key(7)
     results["finder_shuffled"] = {"1": finder(None, shuffle_key=key), "4": finder(explicit, shuffle_key=key)}
@@ -178,7 +175,7 @@ def run_single(out: str) -> None:
     # The model is left bitwise as it was (parameters, batch statistics, RNG state).
     model = Net(5)
     before = snapshot(nnx.state(model))
-    lrs.find_lr(model, adam, ce, (x, y), batch_size=BATCH, mesh=explicit, **KW)
+    lrs.find_lr(model, adam, (x, y), loss_fn=ce, batch_size=BATCH, mesh=explicit, **KW)
     results["model_untouched"] = bitwise_equal(before, snapshot(nnx.state(model)))
     results["model_still_on_one_device"] = all(
         len(a.sharding.device_set) == 1 for a in jax.tree.leaves(nnx.state(model))
@@ -200,15 +197,15 @@ def run_single(out: str) -> None:
 
     o1 = make_optimizer(m1, lrs.constant(0.1), optax.sgd)
     o4 = make_optimizer(m4, lrs.constant(0.1), optax.sgd)
-    s1 = [float(v) for v in train_step(m1, o1, x[:BATCH], y[:BATCH], m["ce3"])]
-    s4 = [float(v) for v in train_step(m4, o4, x[:BATCH], y[:BATCH], m["ce3"], mesh=explicit)]
+    s1 = [float(v) for v in train_step(m1, o1, x[:BATCH], y[:BATCH], loss_fn=m["ce"])]
+    s4 = [float(v) for v in train_step(m4, o4, x[:BATCH], y[:BATCH], loss_fn=m["ce"], mesh=explicit)]
     results["train_step"] = {"1": s1, "4": s4}
 
     # Weights the user sharded over the "model" axis stay as placed; the rest is replicated.
     mg = Net(3)
     og = make_optimizer(mg, lrs.constant(0.05), optax.sgd)
     mg.l1.kernel.set_value(jax.device_put(mg.l1.kernel[...], NamedSharding(grid, P(None, "model"))))
-    train_epoch(mg, og, x, y, BATCH, loss_fn=m["ce3"], mesh=grid)
+    train_epoch(mg, og, x, y, BATCH, loss_fn=m["ce"], mesh=grid)
     results["user_placement_kept"] = str(mg.l1.kernel[...].sharding.spec)
     results["others_replicated"] = str(mg.l2.kernel[...].sharding.spec)
 
@@ -216,22 +213,22 @@ def run_single(out: str) -> None:
     ev_model = Net(4)
     ev_model.eval()
     results["evaluate_uneven"] = {
-        "1": evaluate(ev_model, x[:510], y[:510], m["ce3"]),
-        "4": evaluate(ev_model, x[:510], y[:510], m["ce3"], mesh=explicit),
-        "4-few": evaluate(ev_model, x[:3], y[:3], m["ce3"], mesh=explicit),
-        "1-few": evaluate(ev_model, x[:3], y[:3], m["ce3"]),
+        "1": evaluate(ev_model, x[:510], y[:510], loss_fn=m["ce"]),
+        "4": evaluate(ev_model, x[:510], y[:510], loss_fn=m["ce"], mesh=explicit),
+        "4-few": evaluate(ev_model, x[:3], y[:3], loss_fn=m["ce"], mesh=explicit),
+        "1-few": evaluate(ev_model, x[:3], y[:3], loss_fn=m["ce"]),
     }
 
     # Boundary cases: clear errors naming the argument.
     results["errors"] = {
         "finder_batch_size": error_of(
-            lambda: lrs.find_lr(Net(0), adam, ce, (x, y), batch_size=30, mesh=explicit, **KW)
+            lambda: lrs.find_lr(Net(0), adam, (x, y), loss_fn=ce, batch_size=30, mesh=explicit, **KW)
         ),
         "finder_all_samples": error_of(
-            lambda: lrs.find_lr(Net(0), adam, ce, (x[:510], y[:510]), mesh=explicit)
+            lambda: lrs.find_lr(Net(0), adam, (x[:510], y[:510]), loss_fn=ce, mesh=explicit)
         ),
         "finder_iterable_batch": error_of(
-            lambda: lrs.find_lr(Net(0), adam, ce, [(x[:30], y[:30])], mesh=explicit, **KW)
+            lambda: lrs.find_lr(Net(0), adam, [(x[:30], y[:30])], loss_fn=ce, mesh=explicit, **KW)
         ),
         "epoch_batch_size": error_of(
             lambda: train_epoch(Net(0), make_optimizer(Net(0), lrs.constant(0.1)), x, y, 30, mesh=explicit)
@@ -240,17 +237,21 @@ def run_single(out: str) -> None:
             lambda: train_step(Net(0), make_optimizer(Net(0), lrs.constant(0.1)), x[:6], y[:6], mesh=explicit)
         ),
         "data_axis_unknown": error_of(
-            lambda: lrs.find_lr(Net(0), adam, ce, (x, y), batch_size=BATCH, mesh=explicit, data_axis="batch")
+            lambda: lrs.find_lr(
+                Net(0), adam, (x, y), loss_fn=ce, batch_size=BATCH, mesh=explicit, data_axis="batch"
+            )
         ),
         "data_axis_needed": error_of(
             lambda: lrs.find_lr(
-                Net(0), adam, ce, (x, y), batch_size=BATCH, mesh=jax.make_mesh((2, 2), ("a", "b"))
+                Net(0), adam, (x, y), loss_fn=ce, batch_size=BATCH, mesh=jax.make_mesh((2, 2), ("a", "b"))
             )
         ),
         "data_axis_without_mesh": error_of(
-            lambda: lrs.find_lr(Net(0), adam, ce, (x, y), batch_size=BATCH, data_axis="data")
+            lambda: lrs.find_lr(Net(0), adam, (x, y), loss_fn=ce, batch_size=BATCH, data_axis="data")
         ),
-        "mesh_type": error_of(lambda: lrs.find_lr(Net(0), adam, ce, (x, y), batch_size=BATCH, mesh="data")),
+        "mesh_type": error_of(
+            lambda: lrs.find_lr(Net(0), adam, (x, y), loss_fn=ce, batch_size=BATCH, mesh="data")
+        ),
     }
     with open(out, "w") as f:
         json.dump(results, f)
@@ -276,7 +277,7 @@ def run_host(pid: int, port: int, out: str) -> None:
     half = N // 2
     # The data set: each host holds its half; one global array of N samples.
     xg, yg = (jax.make_array_from_process_local_data(split, a[pid * half : (pid + 1) * half]) for a in (x, y))
-    res = lrs.find_lr(m["Net"](0), optax.adam, m["ce"], (xg, yg), batch_size=BATCH, **KW)
+    res = lrs.find_lr(m["Net"](0), optax.adam, (xg, yg), loss_fn=m["ce"], batch_size=BATCH, **KW)
     # A stream of global batches: each host yields its half of every batch.
     h = BATCH // 2
 
@@ -285,7 +286,7 @@ def run_host(pid: int, port: int, out: str) -> None:
             lo = i + pid * h
             yield tuple(jax.make_array_from_process_local_data(split, a[lo : lo + h]) for a in (x, y))
 
-    res_it = lrs.find_lr(m["Net"](0), optax.adam, m["ce"], stream(), mesh=mesh, **KW)
+    res_it = lrs.find_lr(m["Net"](0), optax.adam, stream(), loss_fn=m["ce"], mesh=mesh, **KW)
     epochs, _, _, ev = train_epochs(mesh, xg, yg)
     with open(out, "w") as f:
         json.dump(

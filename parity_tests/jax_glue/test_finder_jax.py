@@ -97,11 +97,13 @@ def count_compiles(fn):
 
 def test_in_memory_sweep_is_one_compiled_program_and_reused():
     model = Net(3)
-    res, compiled = count_compiles(lambda: lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, **KW))
+    res, compiled = count_compiles(lambda: lrs.find_lr(model, sgd, (X, Y), loss_fn=mse, batch_size=32, **KW))
     assert len(compiled) == 1 and "_program" in compiled[0]
     assert isinstance(res, FinderResult) and res.framework == "jax"
     # Same model structure, optimizer and loss: no compilation at all the second time.
-    res2, compiled2 = count_compiles(lambda: lrs.find_lr(Net(3), sgd, mse, (X, Y), batch_size=32, **KW))
+    res2, compiled2 = count_compiles(
+        lambda: lrs.find_lr(Net(3), sgd, (X, Y), loss_fn=mse, batch_size=32, **KW)
+    )
     assert compiled2 == []
     assert res2 == res
 
@@ -109,9 +111,9 @@ def test_in_memory_sweep_is_one_compiled_program_and_reused():
 def test_model_bitwise_untouched_and_paths_agree():
     model = Net(1)
     before = model_state(model)
-    r_mem = lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, **KW)
-    r_list = lrs.find_lr(model, sgd, mse, BATCHES, **KW)
-    r_gen = lrs.find_lr(model, sgd, mse, (b for b in BATCHES), **KW)  # replayed when exhausted
+    r_mem = lrs.find_lr(model, sgd, (X, Y), loss_fn=mse, batch_size=32, **KW)
+    r_list = lrs.find_lr(model, sgd, BATCHES, loss_fn=mse, **KW)
+    r_gen = lrs.find_lr(model, sgd, (b for b in BATCHES), loss_fn=mse, **KW)  # replayed when exhausted
     assert_bitwise(before, model_state(model))
     # The iterator path runs the same step function: identical results, bit for bit.
     assert r_mem == r_list == r_gen
@@ -127,7 +129,9 @@ def test_lrs_applied_are_the_sweep():
         jax.debug.callback(lambda v: seen.append(float(v)), lr)
         return optax.sgd(lr)
 
-    res = lrs.find_lr(Net(0), recording_sgd, mse, (X, Y), batch_size=32, mode="linear", end_lr=2.0, **KW)
+    res = lrs.find_lr(
+        Net(0), recording_sgd, (X, Y), loss_fn=mse, batch_size=32, mode="linear", end_lr=2.0, **KW
+    )
     jax.effects_barrier()
     table = lrs.lr_range(1e-7, 2.0, 40, "linear").curve(40)
     np.testing.assert_array_equal(res.lrs, table[: res.stop_step + 1])
@@ -145,7 +149,7 @@ def test_matches_a_hand_written_optax_loop_float64():
         def loss_fn(p, batch):
             return jnp.mean((batch[0] @ p["w"] + p["b"] - batch[1]) ** 2)
 
-        res = lrs.find_lr(w0, sgd, loss_fn, (xs, ys), batch_size=32, end_lr=100.0, **KW)
+        res = lrs.find_lr(w0, sgd, (xs, ys), loss_fn=loss_fn, batch_size=32, end_lr=100.0, **KW)
         table = lrs.lr_range(1e-7, 100.0, 40).curve(40)
 
         @jax.jit
@@ -193,26 +197,31 @@ def test_data_order_cycling_and_shuffle():
 def test_optimizer_forms():
     model = Net(2)
     before = model_state(model)
-    r_factory = lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, **KW)
+    r_factory = lrs.find_lr(model, sgd, (X, Y), loss_fn=mse, batch_size=32, **KW)
     tx = optax.inject_hyperparams(optax.sgd)(learning_rate=0.123)
-    r_inject = lrs.find_lr(model, tx, mse, (X, Y), batch_size=32, **KW)
+    r_inject = lrs.find_lr(model, tx, (X, Y), loss_fn=mse, batch_size=32, **KW)
     opt = nnx.Optimizer(model, tx, wrt=nnx.Param)
     opt_before = snapshot(nnx.state(opt))
-    r_nnx_opt = lrs.find_lr(model, opt, mse, (X, Y), batch_size=32, **KW)
+    r_nnx_opt = lrs.find_lr(model, opt, (X, Y), loss_fn=mse, batch_size=32, **KW)
     assert r_factory == r_inject == r_nnx_opt
     assert_bitwise(before, model_state(model))
     assert_bitwise(opt_before, snapshot(nnx.state(opt)))
     # Adam: inject_hyperparams also turns b1, b2, eps into float32 arrays, so the numbers
     # differ in the last bits from the factory's Python floats (Adam then amplifies them).
-    r_adam = lrs.find_lr(model, adam, mse, (X, Y), batch_size=32, **KW)
+    r_adam = lrs.find_lr(model, adam, (X, Y), loss_fn=mse, batch_size=32, **KW)
     r_adam_inj = lrs.find_lr(
-        model, optax.inject_hyperparams(optax.adam)(learning_rate=1.0), mse, (X, Y), batch_size=32, **KW
+        model,
+        optax.inject_hyperparams(optax.adam)(learning_rate=1.0),
+        (X, Y),
+        loss_fn=mse,
+        batch_size=32,
+        **KW,
     )
     np.testing.assert_allclose(r_adam.losses[:8], r_adam_inj.losses[:8], rtol=1e-5)
     chained = optax.chain(
         optax.clip_by_global_norm(1.0), optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
     )
-    assert lrs.find_lr(model, chained, mse, (X, Y), batch_size=32, **KW).stop_step >= 0
+    assert lrs.find_lr(model, chained, (X, Y), loss_fn=mse, batch_size=32, **KW).stop_step >= 0
 
 
 def test_pure_train_step_form_matches_the_model_form():
@@ -225,7 +234,7 @@ def test_pure_train_step_form_matches_the_model_form():
         loss, g = jax.value_and_grad(loss_fn)(state, batch)
         return jax.tree.map(lambda a, b: a - lr * b, state, g), loss
 
-    r_tree = lrs.find_lr(params, sgd, loss_fn, (X, Y), batch_size=32, **KW)
+    r_tree = lrs.find_lr(params, sgd, (X, Y), loss_fn=loss_fn, batch_size=32, **KW)
     r_pure = lrs.find_lr_pure(train_step, params, (X, Y), batch_size=32, **KW)
     np.testing.assert_allclose(r_pure.losses, r_tree.losses, rtol=1e-5)
     assert r_pure.stop_step == r_tree.stop_step and r_pure.stop_reason == r_tree.stop_reason
@@ -237,15 +246,17 @@ def test_float64_under_scoped_x64():
         model = jax.tree.map(
             lambda a: a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a, model
         )
-        res = lrs.find_lr(model, sgd, mse, (X.astype(np.float64), Y.astype(np.float64)), batch_size=32, **KW)
+        res = lrs.find_lr(
+            model, sgd, (X.astype(np.float64), Y.astype(np.float64)), loss_fn=mse, batch_size=32, **KW
+        )
     assert res.losses.dtype == np.float64
     assert not jax.config.jax_enable_x64
 
 
 def test_progress_bar_both_paths():
     model = Net(0)
-    r1 = lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, progress=True, **KW)
-    r2 = lrs.find_lr(model, sgd, mse, BATCHES, progress=True, **KW)
+    r1 = lrs.find_lr(model, sgd, (X, Y), loss_fn=mse, batch_size=32, progress=True, **KW)
+    r2 = lrs.find_lr(model, sgd, BATCHES, loss_fn=mse, progress=True, **KW)
     assert r1 == r2
 
 
@@ -268,7 +279,7 @@ def test_untouched_when_loss_fn_raises_mid_sweep_in_the_jitted_program():
         return loss
 
     with pytest.raises(Exception, match="step 5"):
-        lrs.find_lr(model, sgd, bad_loss, (X, Y), batch_size=32, **KW)
+        lrs.find_lr(model, sgd, (X, Y), loss_fn=bad_loss, batch_size=32, **KW)
     assert len(calls) == 6
     assert_bitwise(before, model_state(model))
 
@@ -284,14 +295,14 @@ def test_untouched_when_loss_fn_or_data_raise_mid_sweep_on_the_host_loop():
 
     odd = [*BATCHES[:4], (X[:7], Y[:7])]
     with pytest.raises(RuntimeError, match="unexpected batch shape"):
-        lrs.find_lr(model, sgd, bad_loss, odd, **KW)
+        lrs.find_lr(model, sgd, odd, loss_fn=bad_loss, **KW)
 
     def stream():
         yield from BATCHES[:3]
         raise OSError("data source died")
 
     with pytest.raises(OSError, match="data source died"):
-        lrs.find_lr(model, sgd, mse, stream(), **KW)
+        lrs.find_lr(model, sgd, stream(), loss_fn=mse, **KW)
     assert_bitwise(before, model_state(model))
 
 
@@ -320,7 +331,7 @@ def test_bad_arguments(kwargs, exc, match):
     before = model_state(model)
     args = {"batch_size": 32, **kwargs}
     with pytest.raises(exc, match=match):
-        lrs.find_lr(model, sgd, mse, (X, Y), **args)
+        lrs.find_lr(model, sgd, (X, Y), loss_fn=mse, **args)
     assert_bitwise(before, model_state(model))
 
 
@@ -328,38 +339,38 @@ def test_bad_data_model_optimizer_and_loss():
     model = Net(0)
     before = model_state(model)
     with pytest.raises(ValueError, match="data is empty"):
-        lrs.find_lr(model, sgd, mse, (X[:0], Y[:0]), batch_size=1)
+        lrs.find_lr(model, sgd, (X[:0], Y[:0]), loss_fn=mse, batch_size=1)
     with pytest.raises(ValueError, match="data yielded no batches"):
-        lrs.find_lr(model, sgd, mse, [])
+        lrs.find_lr(model, sgd, [], loss_fn=mse)
     with pytest.raises(ValueError, match="data yielded no batches"):
-        lrs.find_lr(model, sgd, mse, iter([]))
+        lrs.find_lr(model, sgd, iter([]), loss_fn=mse)
     with pytest.raises(ValueError, match="leading"):
-        lrs.find_lr(model, sgd, mse, (X, Y[:10]), batch_size=2)
+        lrs.find_lr(model, sgd, (X, Y[:10]), loss_fn=mse, batch_size=2)
     with pytest.raises(ValueError, match="batch_size and shuffle_key"):
-        lrs.find_lr(model, sgd, mse, BATCHES, batch_size=32)
+        lrs.find_lr(model, sgd, BATCHES, loss_fn=mse, batch_size=32)
     with pytest.raises(TypeError, match="data must be an iterable"):
-        lrs.find_lr(model, sgd, mse, 3)
-    with pytest.raises(ValueError, match="loss_fn must return a scalar"):
-        lrs.find_lr(model, sgd, lambda m, b: (m(b[0]) - b[1]) ** 2, (X, Y), batch_size=32)
-    with pytest.raises(TypeError, match="loss_fn must return a floating"):
-        lrs.find_lr(model, sgd, lambda m, b: jnp.sum(b[1] > 0), (X, Y), batch_size=32)
+        lrs.find_lr(model, sgd, 3, loss_fn=mse)
+    with pytest.raises(ValueError, match="the loss must be a scalar"):
+        lrs.find_lr(model, sgd, (X, Y), loss_fn=lambda m, b: (m(b[0]) - b[1]) ** 2, batch_size=32)
+    with pytest.raises(TypeError, match="the loss must be floating"):
+        lrs.find_lr(model, sgd, (X, Y), loss_fn=lambda m, b: jnp.sum(b[1] > 0), batch_size=32)
     with pytest.raises(TypeError, match="loss_fn must be callable"):
-        lrs.find_lr(model, sgd, "mse", (X, Y), batch_size=32)
+        lrs.find_lr(model, sgd, (X, Y), loss_fn="mse", batch_size=32)
     with pytest.raises(TypeError, match="optimizer"):
-        lrs.find_lr(model, 0.1, mse, (X, Y), batch_size=32)
+        lrs.find_lr(model, 0.1, (X, Y), loss_fn=mse, batch_size=32)
     with pytest.raises(TypeError, match="no injected learning_rate"):
-        lrs.find_lr(model, optax.adam(1e-3), mse, (X, Y), batch_size=32)
+        lrs.find_lr(model, optax.adam(1e-3), (X, Y), loss_fn=mse, batch_size=32)
     with pytest.raises(
         TypeError, match=r"optimizer: the factory must return an optax.GradientTransformation.*got an array"
     ):
-        lrs.find_lr(model, lambda lr: lr * 2.0, mse, (X, Y), batch_size=32)
+        lrs.find_lr(model, lambda lr: lr * 2.0, (X, Y), loss_fn=mse, batch_size=32)
     with pytest.raises(TypeError, match=r"factory must return.*function"):
-        lrs.find_lr(model, lambda lr: optax.sgd, mse, BATCHES)
+        lrs.find_lr(model, lambda lr: optax.sgd, BATCHES, loss_fn=mse)
     scheduled = optax.inject_hyperparams(optax.sgd)(learning_rate=optax.linear_schedule(0.0, 1.0, 10))
     with pytest.raises(TypeError, match="is a schedule"):
-        lrs.find_lr(model, scheduled, mse, (X, Y), batch_size=32)
+        lrs.find_lr(model, scheduled, (X, Y), loss_fn=mse, batch_size=32)
     with pytest.raises(TypeError, match="model must be"):
-        lrs.find_lr("net", sgd, mse, (X, Y), batch_size=32)
+        lrs.find_lr("net", sgd, (X, Y), loss_fn=mse, batch_size=32)
     with pytest.raises(TypeError, match="train_step must return"):
         lrs.find_lr_pure(lambda s, b, lr: s, jnp.zeros(()), (X, Y), batch_size=32)
     assert_bitwise(before, model_state(model))
@@ -379,8 +390,8 @@ def test_issue_reproducer_no_suggestion_past_the_divergence():
     res = lrs.find_lr(
         flax_mlp(initial_weights(0)),
         adam,
-        lambda m, b: cross_entropy(m, *b),
         (d.x_train, d.y_train),
+        criterion=cross_entropy,
         batch_size=32,
         shuffle_key=jax.random.key(2),
         start_lr=1e-3,
@@ -401,18 +412,18 @@ def test_accumulation_and_validation_arguments_are_checked():
     model = Net()
     for bad, err in ((0, ValueError), (1.5, TypeError), (True, TypeError)):
         with pytest.raises(err, match="accumulation_steps"):
-            lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, accumulation_steps=bad, **KW)
+            lrs.find_lr(model, sgd, (X, Y), loss_fn=mse, batch_size=32, accumulation_steps=bad, **KW)
     for bad in ((X, Y), iter(BATCHES), "xy"):
         with pytest.raises(TypeError, match="val_data must be a re-iterable"):
-            lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, val_data=bad, **KW)
+            lrs.find_lr(model, sgd, (X, Y), loss_fn=mse, batch_size=32, val_data=bad, **KW)
     with pytest.raises(ValueError, match="val_data yielded no batches"):
-        lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, val_data=[], **KW)
+        lrs.find_lr(model, sgd, (X, Y), loss_fn=mse, batch_size=32, val_data=[], **KW)
 
 
 def test_validation_mode_evaluates_in_eval_mode_and_leaves_the_model_alone():
     model = Net()
     before = snapshot(nnx.state(model))
-    res = lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, val_data=BATCHES[:2], **KW)
+    res = lrs.find_lr(model, sgd, (X, Y), loss_fn=mse, batch_size=32, val_data=BATCHES[:2], **KW)
     jax.tree.map(np.testing.assert_array_equal, snapshot(nnx.state(model)), before)
     # Step 0's recorded loss is the validation loss after the first update, in eval mode
     # (dropout off, batch norm on its running statistics): recompute it by hand.
@@ -440,11 +451,11 @@ def test_param_groups_of_a_multi_transform_are_swept_in_proportion():
         )
 
     tx = optax.multi_transform({"a_head": inj(learning_rate=0.5), "b_body": inj(learning_rate=0.05)}, labels)
-    res = lrs.find_lr(Net(), tx, mse, (X, Y), batch_size=32, **KW)
+    res = lrs.find_lr(Net(), tx, (X, Y), loss_fn=mse, batch_size=32, **KW)
     assert res.group_scales == pytest.approx((1.0, 0.1))
     bad = optax.multi_transform({"a_head": inj(learning_rate=0.0), "b_body": inj(learning_rate=0.05)}, labels)
     with pytest.raises(ValueError, match="first param group's injected learning_rate must be > 0"):
-        lrs.find_lr(Net(), bad, mse, (X, Y), batch_size=32, **KW)
+        lrs.find_lr(Net(), bad, (X, Y), loss_fn=mse, batch_size=32, **KW)
 
 
 # --- a loss that never fell; nothing to train ------------------------------------------
@@ -464,7 +475,7 @@ def _noise_loss(model, batch):
 @pytest.mark.parametrize("seed", range(4))
 def test_a_pure_noise_loss_never_fell_and_suggests_nothing(seed):
     # Before: "completed" and a suggestion read off the noise, with no word.
-    res = lrs.find_lr(Net(0), sgd, _noise_loss, _noise_batches(seed), **KW)
+    res = lrs.find_lr(Net(0), sgd, _noise_batches(seed), loss_fn=_noise_loss, **KW)
     assert res.stop_reason == "completed"
     assert res.suggestion is None and set(res.suggestions.values()) == {None}
     (note,) = res.notes
@@ -481,7 +492,7 @@ def test_a_pure_noise_loss_never_fell_and_suggests_nothing(seed):
 
 
 def test_a_real_sweep_still_suggests():
-    res = lrs.find_lr(Net(0), sgd, mse, (X, Y), batch_size=32, shuffle_key=jax.random.key(0))
+    res = lrs.find_lr(Net(0), sgd, (X, Y), loss_fn=mse, batch_size=32, shuffle_key=jax.random.key(0))
     assert res.suggestion is not None and not any(n.startswith("the loss never") for n in res.notes)
 
 
@@ -498,8 +509,8 @@ def test_nothing_to_train_is_refused_up_front():
     model = _NoParams()
     before = model_state(model)
     with pytest.raises(ValueError, match="find_lr: model has no trainable parameters"):
-        lrs.find_lr(model, sgd, mse, (X, Y), batch_size=32, **KW)
+        lrs.find_lr(model, sgd, (X, Y), loss_fn=mse, batch_size=32, **KW)
     assert_bitwise(before, model_state(model))
     for empty in ({}, [], ()):
         with pytest.raises(ValueError, match="model has no trainable parameters"):
-            lrs.find_lr(empty, sgd, lambda p, b: jnp.float32(1.0), (X, Y), batch_size=32, **KW)
+            lrs.find_lr(empty, sgd, (X, Y), loss_fn=lambda p, b: jnp.float32(1.0), batch_size=32, **KW)

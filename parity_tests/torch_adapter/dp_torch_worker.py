@@ -96,7 +96,7 @@ def finder_runs(rank: int, world: int, distributed: bool) -> dict[str, Any]:
                 torch.nn.functional.cross_entropy(net(xb), yb).backward()
                 opt.step()
         before = state_of(model, opt)
-        out[name] = finder_summary(find_lr(net, opt, torch.nn.CrossEntropyLoss(), data, **FINDER))
+        out[name] = finder_summary(find_lr(net, opt, data, criterion=torch.nn.CrossEntropyLoss(), **FINDER))
         out[f"{name}_restored"] = same(before, state_of(model, opt))
     x, y = make_data(torch.float64)
     model = fresh(torch.float64)
@@ -105,15 +105,15 @@ def finder_runs(rank: int, world: int, distributed: bool) -> dict[str, Any]:
     # Accumulation: micro-batches of half a global batch (DDP reduces at the last one only).
     micro = share(x, y, rank, world, GLOBAL // 2) if distributed else share(x, y, 0, 1, GLOBAL // 2)
     out["accumulation"] = finder_summary(
-        find_lr(net, opt, torch.nn.CrossEntropyLoss(), micro, accumulation_steps=2, **FINDER)
+        find_lr(net, opt, micro, criterion=torch.nn.CrossEntropyLoss(), accumulation_steps=2, **FINDER)
     )
     val = share(x[:256], y[:256], rank, world) if distributed else share(x[:256], y[:256], 0, 1)
     out["validation"] = finder_summary(
         find_lr(
             net,
             opt,
-            torch.nn.CrossEntropyLoss(),
             share(x, y, rank, world) if distributed else share(x, y, 0, 1),
+            criterion=torch.nn.CrossEntropyLoss(),
             val_data=val,
             num_iter=25,
             end_lr=10.0,
@@ -216,7 +216,7 @@ def error_runs(rank: int, world: int) -> dict[str, Any]:
 
         start = time.perf_counter()
         try:
-            find_lr(net, opt, loss_fn, data(), **FINDER)
+            find_lr(net, opt, data(), loss_fn=loss_fn, **FINDER)
             outcome = "no error"
         except Exception as e:
             outcome = f"{type(e).__name__}: {e}"
@@ -235,8 +235,8 @@ def error_runs(rank: int, world: int) -> dict[str, Any]:
     res = find_lr(
         DDP(model),
         torch.optim.Adam(model.parameters()),
-        torch.nn.CrossEntropyLoss(),
         share(x, y, rank, world),
+        criterion=torch.nn.CrossEntropyLoss(),
         **FINDER,
     )
     out["after_errors"] = finder_summary(res)
@@ -258,7 +258,7 @@ def error_runs(rank: int, world: int) -> dict[str, Any]:
         return torch.nn.functional.cross_entropy(out, target)
 
     try:
-        train_epoch(net, opt, (x, y), batch_size=GLOBAL, loss_fn=criterion)
+        train_epoch(net, opt, (x, y), batch_size=GLOBAL, criterion=criterion)
         out["train_epoch_error"] = "no error"
     except Exception as e:
         out["train_epoch_error"] = f"{type(e).__name__}: {e}"

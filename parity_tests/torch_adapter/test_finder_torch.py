@@ -105,7 +105,7 @@ def test_applies_the_sweep_and_restores_everything():
     random.seed(5)
     np.random.seed(5)
     before = full_state(model, opt)
-    res = find_lr(model, opt, torch.nn.MSELoss(), loader(), **KW)
+    res = find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), **KW)
     assert_same_state(before, full_state(model, opt))
     assert res.framework == "torch" and res.group_scales == (1.0,)
     table = lrs.lr_range(1e-7, 10.0, 40).curve(40)
@@ -132,7 +132,7 @@ def test_param_groups_are_swept_in_proportion():
         lr=0.5,
     )
     seen, handle = applied_lrs(opt)
-    res = find_lr(model, opt, torch.nn.MSELoss(), loader(), **KW)
+    res = find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), **KW)
     handle.remove()
     table = lrs.lr_range(1e-7, 10.0, 40).curve(40)
     assert res.group_scales == (1.0, 0.001 / 0.01, 0.0)
@@ -155,7 +155,7 @@ def test_works_with_a_scheduler_attached():
         sched.step()
     before, sched_before = full_state(model, opt), dict(sched.state_dict())
     seen, handle = applied_lrs(opt)
-    res = find_lr(model, opt, torch.nn.MSELoss(), loader(), **KW)
+    res = find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), **KW)
     handle.remove()
     assert_same_state(before, full_state(model, opt))
     assert sched.state_dict() == sched_before
@@ -178,7 +178,7 @@ def test_works_with_a_schedulelr_or_an_attachment():
     sl.step()
     seen, hook = applied_lrs(opt)
     before = full_state(model, opt)
-    find_lr(model, opt, torch.nn.MSELoss(), loader(), **KW)
+    find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), **KW)
     assert_same_state(before, full_state(model, opt))
     assert [r[0] for r in seen] == list(table[: len(seen)])
     hook.remove()
@@ -190,7 +190,7 @@ def test_works_with_a_schedulelr_or_an_attachment():
     handle = attach(opt, s)
     seen, hook = applied_lrs(opt)
     before = full_state(model, opt)
-    find_lr(model, opt, torch.nn.MSELoss(), loader(), **KW)
+    find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), **KW)
     assert_same_state(before, full_state(model, opt))
     assert [r[0] for r in seen] == list(table[: len(seen)])
     hook.remove()
@@ -205,10 +205,12 @@ def test_adam_state_amp_and_user_scaler_restored():
     trained(model, opt)
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
     before = full_state(model, opt, scaler)
-    res = find_lr(model, opt, torch.nn.MSELoss(), loader(), amp=True, scaler=scaler, **KW)
+    res = find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), amp=True, scaler=scaler, **KW)
     assert_same_state(before, full_state(model, opt, scaler))
     assert scaler._scale is None  # lazily created during the sweep, gone again
-    res_bf16 = find_lr(model, opt, torch.nn.MSELoss(), loader(), amp=True, amp_dtype=torch.bfloat16, **KW)
+    res_bf16 = find_lr(
+        model, opt, loader(), criterion=torch.nn.MSELoss(), amp=True, amp_dtype=torch.bfloat16, **KW
+    )
     assert_same_state(before, full_state(model, opt, scaler))
     assert res.stop_step > 0 and res_bf16.stop_step > 0
 
@@ -235,7 +237,7 @@ def test_restored_after_an_exception_mid_sweep(where):
         raise OSError("data failed at step 5")
 
     with pytest.raises((RuntimeError, OSError), match="failed at step 5"):
-        find_lr(model, opt, loss_fn, stream() if where == "data" else loader(), **KW)
+        find_lr(model, opt, stream() if where == "data" else loader(), loss_fn=loss_fn, **KW)
     assert len(calls) >= 5
     assert_same_state(before, full_state(model, opt))
 
@@ -248,9 +250,9 @@ def test_criterion_and_loss_fn_agree_and_data_is_cycled():
     # RNG) or a list cannot shift the random stream between the runs
     model = net(8).eval()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    r1 = find_lr(model, opt, torch.nn.MSELoss(), loader(), **KW)
-    r2 = find_lr(model, opt, lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]), loader(), **KW)
-    r3 = find_lr(model, opt, torch.nn.MSELoss(), iter(list(loader())), **KW)  # one-shot, replayed
+    r1 = find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), **KW)
+    r2 = find_lr(model, opt, loader(), loss_fn=lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]), **KW)
+    r3 = find_lr(model, opt, iter(list(loader())), criterion=torch.nn.MSELoss(), **KW)  # one-shot, replayed
     assert r1 == r2 == r3
     assert r1.stop_step + 1 > len(loader())
 
@@ -259,12 +261,14 @@ def test_gradient_accumulation_matches_larger_batches():
     model = net(9, torch.float64).eval()  # no dropout/BN batch effects: micro-batches add up exactly
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     ds64 = torch.utils.data.TensorDataset(X.double(), Y.double())
-    big = find_lr(model, opt, torch.nn.MSELoss(), torch.utils.data.DataLoader(ds64, batch_size=32), **KW)
+    big = find_lr(
+        model, opt, torch.utils.data.DataLoader(ds64, batch_size=32), criterion=torch.nn.MSELoss(), **KW
+    )
     acc = find_lr(
         model,
         opt,
-        torch.nn.MSELoss(),
         torch.utils.data.DataLoader(ds64, batch_size=16),
+        criterion=torch.nn.MSELoss(),
         accumulation_steps=2,
         **KW,
     )
@@ -280,7 +284,7 @@ def test_validation_mode_records_the_loss_after_each_update():
     train = torch.utils.data.DataLoader(ds64, batch_size=32)
     val = [(X[:64].double(), Y[:64].double()), (X[64:128].double(), Y[64:128].double())]
     torch.manual_seed(0)
-    res = find_lr(model, opt, torch.nn.MSELoss(), train, val_data=val, **KW)
+    res = find_lr(model, opt, train, criterion=torch.nn.MSELoss(), val_data=val, **KW)
     assert all(m.training for m in model.modules())
     # Step 0 by hand: one update at lr 1e-7 in train mode, then the eval-mode mean loss.
     ref = net(10, torch.float64)
@@ -300,8 +304,8 @@ def test_validation_mode_records_the_loss_after_each_update():
 def test_progress_bar():
     model = net(11)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    r = find_lr(model, opt, torch.nn.MSELoss(), loader(), progress=True, **KW)
-    assert r == find_lr(model, opt, torch.nn.MSELoss(), loader(), **KW)
+    r = find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), progress=True, **KW)
+    assert r == find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), **KW)
 
 
 def test_never_imports_jax():
@@ -354,7 +358,7 @@ def test_bad_arguments(kwargs, exc, match):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     before = full_state(model, opt)
     with pytest.raises(exc, match=match):
-        find_lr(model, opt, torch.nn.MSELoss(), loader(), **kwargs)
+        find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), **kwargs)
     assert_same_state(before, full_state(model, opt))
 
 
@@ -365,32 +369,37 @@ def test_bad_data_loss_model_and_optimizer():
     before = full_state(model, opt)
     mse = torch.nn.MSELoss()
     with pytest.raises(ValueError, match="data yielded no batches"):
-        find_lr(model, opt, mse, [])
+        find_lr(model, opt, [], criterion=mse)
     with pytest.raises(ValueError, match="data yielded no batches"):
-        find_lr(model, opt, mse, torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X[:0], Y[:0])))
+        find_lr(
+            model,
+            opt,
+            torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X[:0], Y[:0])),
+            criterion=mse,
+        )
     with pytest.raises(TypeError, match="data must be an iterable"):
-        find_lr(model, opt, mse, 5)
+        find_lr(model, opt, 5, criterion=mse)
     with pytest.raises(ValueError, match="val_data yielded no batches"):
-        find_lr(model, opt, mse, loader(), val_data=[])
+        find_lr(model, opt, loader(), criterion=mse, val_data=[])
     with pytest.raises(ValueError, match="scalar"):
-        find_lr(model, opt, torch.nn.MSELoss(reduction="none"), loader())
+        find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(reduction="none"))
     with pytest.raises(TypeError, match="floating"):
-        find_lr(model, opt, lambda m, b: (b[1] > 0).sum(), loader())
+        find_lr(model, opt, loader(), loss_fn=lambda m, b: (b[1] > 0).sum())
     with pytest.raises(TypeError, match=r"torch\.Tensor"):
-        find_lr(model, opt, lambda m, b: 1.0, loader())
-    with pytest.raises(TypeError, match=r"\(inputs, targets"):
-        find_lr(model, opt, mse, [X[:8]])
+        find_lr(model, opt, loader(), loss_fn=lambda m, b: 1.0)
+    with pytest.raises(TypeError, match=r"\(x, y, \.\.\.\) batches"):
+        find_lr(model, opt, [X[:8]], criterion=mse)
     with pytest.raises(TypeError, match="loss_fn must be callable"):
-        find_lr(model, opt, "mse", loader())
+        find_lr(model, opt, loader(), loss_fn="mse")
     with pytest.raises(TypeError, match="model must be"):
-        find_lr(lambda x: x, opt, mse, loader())
+        find_lr(lambda x: x, opt, loader(), criterion=mse)
     with pytest.raises(TypeError, match="optimizer"):
-        find_lr(model, "sgd", mse, loader())
+        find_lr(model, "sgd", loader(), criterion=mse)
     zero = torch.optim.SGD(
         [{"params": model[0].parameters(), "lr": 0.0}, {"params": model[4].parameters()}], lr=0.1
     )
     with pytest.raises(ValueError, match="first param group's lr must be > 0"):
-        find_lr(model, zero, mse, loader())
+        find_lr(model, zero, loader(), criterion=mse)
     assert_same_state(before, full_state(model, opt))
 
 
@@ -412,7 +421,7 @@ def noise_loss(model, batch):
 def test_a_pure_noise_loss_never_fell_and_suggests_nothing(seed):
     model = net(0)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    res = find_lr(model, opt, noise_loss, noise_batches(seed), **KW)
+    res = find_lr(model, opt, noise_batches(seed), loss_fn=noise_loss, **KW)
     assert res.stop_reason == "completed"
     assert res.suggestion is None and set(res.suggestions.values()) == {None}
     (note,) = res.notes
@@ -431,12 +440,15 @@ def test_a_pure_noise_loss_never_fell_and_suggests_nothing(seed):
 def test_a_real_sweep_still_suggests_and_an_untrained_one_does_not():
     model = net(0)
     res = find_lr(
-        model, torch.optim.SGD(model.parameters(), lr=0.1), torch.nn.MSELoss(), loader(shuffle=True)
+        model, torch.optim.SGD(model.parameters(), lr=0.1), loader(shuffle=True), criterion=torch.nn.MSELoss()
     )
     assert res.suggestion is not None and not any(n.startswith("the loss never") for n in res.notes)
     # An optimizer over another model's parameters trains nothing the loss sees: flat.
     res = find_lr(
-        model, torch.optim.SGD(net(1).parameters(), lr=0.1), torch.nn.MSELoss(), loader(shuffle=True)
+        model,
+        torch.optim.SGD(net(1).parameters(), lr=0.1),
+        loader(shuffle=True),
+        criterion=torch.nn.MSELoss(),
     )
     assert res.suggestion is None and res.notes[0].startswith("the loss never fell")
 
@@ -470,7 +482,7 @@ def test_nothing_to_train_is_refused_up_front(make, match):
     opt = opt or torch.optim.SGD(list(model.parameters()) or [torch.zeros(1, requires_grad=True)], lr=0.1)
     before = full_state(model, opt)
     with pytest.raises(ValueError, match=match):
-        find_lr(model, opt, torch.nn.MSELoss(), loader(), device="cpu", **KW)
+        find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), device="cpu", **KW)
     assert_same_state(before, full_state(model, opt))
 
 
@@ -509,7 +521,7 @@ def test_lbfgs_sweeps_and_restores_its_state_bitwise():
     lists = {k: state[k] for k in ("old_dirs", "old_stps", "ro", "al")}
     assert lists["old_dirs"]
     before, deep = full_state(model, opt), _deep(opt.state_dict())
-    res = find_lr(model, opt, torch.nn.MSELoss(), loader(), start_lr=1e-4, end_lr=10.0, num_iter=60)
+    res = find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), start_lr=1e-4, end_lr=10.0, num_iter=60)
     assert res.stop_reason in ("diverged", "non-finite") and res.suggestion is not None
     assert_same_state(before, full_state(model, opt))
     assert_same_state({"s": deep}, {"s": _deep(opt.state_dict())})
@@ -539,21 +551,30 @@ def test_lbfgs_closure_sees_the_steps_own_micro_batches_with_accumulation_and_va
         seen.append(next(i for i, b in enumerate(batches) if b[0] is batch[0]))
         return torch.nn.functional.mse_loss(m(batch[0]), batch[1])
 
-    res = find_lr(model, opt, loss_fn, batches, accumulation_steps=2, num_iter=20, skip_start=2, skip_end=1)
+    res = find_lr(
+        model, opt, batches, loss_fn=loss_fn, accumulation_steps=2, num_iter=20, skip_start=2, skip_end=1
+    )
     # Each step: its 2 micro-batches measured, then the closure's evaluations of the same 2.
     step0 = seen[: seen.index(2)]
     assert step0[:2] == [0, 1] and len(step0) > 2 and all(i in (0, 1) for i in step0)
     assert step0[2:] == [0, 1] * ((len(step0) - 2) // 2)
     assert res.num_points > 0
     val = find_lr(
-        model, opt, torch.nn.MSELoss(), batches, val_data=batches[:2], num_iter=20, skip_start=2, skip_end=1
+        model,
+        opt,
+        batches,
+        criterion=torch.nn.MSELoss(),
+        val_data=batches[:2],
+        num_iter=20,
+        skip_start=2,
+        skip_end=1,
     )
     assert val.num_points > 0
     bf16 = find_lr(
         model,
         opt,
-        torch.nn.MSELoss(),
         batches,
+        criterion=torch.nn.MSELoss(),
         amp=True,
         amp_dtype=torch.bfloat16,
         num_iter=20,
@@ -567,5 +588,5 @@ def test_lbfgs_with_a_grad_scaler_is_refused_up_front():
     model, opt = _lbfgs()
     before = full_state(model, opt)
     with pytest.raises(ValueError, match=r"optimizer: LBFGS\.step needs a closure.*GradScaler"):
-        find_lr(model, opt, torch.nn.MSELoss(), loader(), scaler=torch.amp.GradScaler("cpu"), **KW)
+        find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), scaler=torch.amp.GradScaler("cpu"), **KW)
     assert_same_state(before, full_state(model, opt))

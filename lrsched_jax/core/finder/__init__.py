@@ -39,14 +39,23 @@ minimum: a rule whose own candidate is there gets that lr / 10, noted on the res
 
 from __future__ import annotations
 
-from lrsched_jax.core.finder.config import DEFAULTS, MIN_WINDOW, SweepConfig
+from lrsched_jax.core.finder.config import (
+    DEFAULTS,
+    MIN_WINDOW,
+    RunOptions,
+    SweepConfig,
+    SweepOptions,
+    sweep_signature,
+)
 from lrsched_jax.core.finder.data import Cycle, progress_bar
 from lrsched_jax.core.finder.result import FinderResult, build_result
 from lrsched_jax.core.finder.sweep import (
     REASONS,
     RULE_DIVISORS,
+    RULE_TABLE,
     RULES,
     RUNNING,
+    Rule,
     Tracker,
     tracker_init,
     tracker_step,
@@ -55,11 +64,16 @@ from lrsched_jax.core.finder.sweep import (
 __all__ = [
     "FinderResult",
     "SweepConfig",
+    "SweepOptions",
+    "RunOptions",
+    "sweep_signature",
     "build_result",
     "DEFAULTS",
     "MIN_WINDOW",
     "RULES",
     "RULE_DIVISORS",
+    "RULE_TABLE",
+    "Rule",
     "REASONS",
     "RUNNING",
     "Tracker",

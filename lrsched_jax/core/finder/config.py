@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
-from typing import Any
+import inspect
+from collections.abc import Callable
+from typing import Any, TypedDict, TypeVar
 
 import numpy as np
 
@@ -12,7 +15,7 @@ from lrsched_jax.core.families import LrRange
 from lrsched_jax.core.finder.sweep import RULES, ema_divisors
 from lrsched_jax.core.validate import arg
 
-__all__ = ["SweepConfig", "MIN_WINDOW", "DEFAULTS"]
+__all__ = ["SweepConfig", "SweepOptions", "RunOptions", "MIN_WINDOW", "DEFAULTS", "sweep_signature"]
 
 #: The suggestion rules need at least this many points between the skipped ends.
 MIN_WINDOW = 3
@@ -85,6 +88,9 @@ class SweepConfig(V.Checked):
     @classmethod
     def make(cls, where: str, **settings: Any) -> SweepConfig:
         """The checked settings; errors read ``"<where>: <argument> must ..."``."""
+        unknown = sorted(set(settings) - set(DEFAULTS))
+        if unknown:
+            raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r}")
         return cls(**settings, where=where)
 
     def sweep(self) -> LrRange:
@@ -105,3 +111,81 @@ class SweepConfig(V.Checked):
 
 #: The defaults shared by both drivers, read off :class:`SweepConfig`'s fields.
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(SweepConfig)}
+
+
+class SweepOptions(TypedDict, total=False):
+    """The sweep's settings as keyword arguments (``**sweep``) of the drivers: the fields of
+    :class:`SweepConfig`, which gives each one's meaning, range and default."""
+
+    start_lr: float
+    end_lr: float
+    num_iter: int
+    mode: str
+    smooth: float
+    diverge_factor: float
+    skip_start: int
+    skip_end: int
+    suggestion: str
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def sweep_signature(fn: _F) -> _F:
+    """Show ``fn``'s ``**sweep`` as the keyword arguments it stands for (:class:`SweepConfig`'s
+    fields with their defaults), for ``help()``, ``inspect.signature`` and IDEs; the function
+    itself is unchanged."""
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    hints = SweepOptions.__annotations__
+    params += [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=DEFAULTS[name], annotation=hints[name]
+        )
+        for name in DEFAULTS
+    ]
+    fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    return fn
+
+
+def _count(where: str, name: str, value: Any) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{where}: {name} must be >= 1, got {value!r}")
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RunOptions:
+    """The drivers' settings beside the sweep's, checked once (:meth:`make`) for both:
+    ``progress`` (``True``/``False``), ``accumulation_steps`` (a whole number ``>= 1``, Python
+    or NumPy) and ``val_data`` (``None`` or a re-iterable collection of batches)."""
+
+    sweep: SweepConfig
+    progress: bool = False
+    accumulation_steps: int = 1
+    val_data: Any = None
+
+    @classmethod
+    def make(
+        cls,
+        where: str,
+        sweep: SweepOptions,
+        progress: Any = False,
+        accumulation_steps: Any = 1,
+        val_data: Any = None,
+    ) -> RunOptions:
+        config = SweepConfig.make(where, **sweep)
+        if not isinstance(progress, bool):
+            raise TypeError(f"{where}: progress must be True or False, got {progress!r}")
+        acc = _count(where, "accumulation_steps", accumulation_steps)
+        if val_data is not None and (
+            isinstance(val_data, (str, bytes, collections.abc.Iterator))
+            or not isinstance(val_data, collections.abc.Iterable)
+        ):
+            raise TypeError(
+                f"{where}: val_data must be a re-iterable collection of batches (a list such as "
+                f"[(x_val, y_val)], a data loader), got {type(val_data).__name__}"
+            )
+        return cls(config, progress, acc, val_data)

@@ -13,6 +13,7 @@ from lrsched_jax.core.finder.config import SweepConfig
 from lrsched_jax.core.finder.sweep import (
     REASONS,
     RULE_DIVISORS,
+    RULE_TABLE,
     RULES,
     capped_values,
     descent,
@@ -244,14 +245,6 @@ class FinderResult:
         if rng is not None:
             ax.set_ylim(*rng)
         log_lrs = np.log(self.lrs)
-        colors = {
-            "halfway": "C3",
-            "valley": "C6",
-            "steepest": "C2",
-            "minimum": "C1",
-            "article": "C4",
-            "slide": "C5",
-        }
         for rule in RULES:
             lr = self.suggestions.get(rule)
             if lr is None:
@@ -259,7 +252,7 @@ class FinderResult:
             k = int(np.argmin(np.abs(log_lrs - math.log(lr))))
             mine = rule == self.rule
             tag = " (default)" if mine and rule == DEFAULTS["suggestion"] else (" (chosen)" if mine else "")
-            c = colors.get(rule, "C7")
+            c = RULE_TABLE[rule].colour
             ax.axvline(lr, color=c, ls="--", lw=1.6 if mine else 0.8, alpha=1.0 if mine else 0.7)
             y = s[k] if np.isfinite(s[k]) else np.nan
             label = f"{_legend_name(rule, self.notes)}{tag}: {lr:.3g}"

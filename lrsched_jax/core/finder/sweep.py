@@ -110,6 +110,7 @@ Ties go to the first (smallest) index in every rule, in both namespaces.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -124,6 +125,8 @@ __all__ = [
     "REASONS",
     "RULES",
     "RULE_DIVISORS",
+    "RULE_TABLE",
+    "Rule",
     "Tracker",
     "ema_divisors",
     "tracker_init",
@@ -151,17 +154,6 @@ RUNNING, DIVERGED, NONFINITE = 0, 1, 2
 #: The stop reason of each code, as stored in a :class:`~lrsched_jax.finder.FinderResult`.
 REASONS = {RUNNING: "completed", DIVERGED: "diverged", NONFINITE: "non-finite"}
 
-#: The suggestion rules, in the order they are reported.
-RULES = ("halfway", "valley", "steepest", "minimum", "article", "slide")
-#: What each rule's lr is divided by (the "÷ 10" rules).
-RULE_DIVISORS = {
-    "halfway": 1.0,
-    "valley": 1.0,
-    "steepest": 1.0,
-    "minimum": 10.0,
-    "article": 10.0,
-    "slide": 1.0,
-}
 #: fastai's ``slide`` settings: the interval (points) and the slope-change threshold (loss units).
 SLIDE_DIFF, SLIDE_THRESH = 15, 0.005
 #: :func:`descent`: the window is compared in blocks of ``ceil(W / b)`` points for each ``b``
@@ -448,17 +440,39 @@ def halfway_index(smoothed: Any, count: Any, skip_start: int, skip_end: int) -> 
     return xp.where(ok, first, j), ok
 
 
+class Rule(NamedTuple):
+    """One suggestion rule: what its lr is divided by, its colour in
+    :meth:`~lrsched_jax.core.finder.FinderResult.plot`, and its picker
+    ``pick(raw, smoothed, log_lrs, count, skip_start, skip_end) -> (index, ok)``."""
+
+    divisor: float
+    colour: str
+    pick: Callable[[Any, Any, Any, Any, int, int], tuple[Any, Any]]
+
+
+#: The suggestion rules, in the order they are reported: a new rule is one entry here (plus
+#: its picker above, its tests and its docs row).
+RULE_TABLE: dict[str, Rule] = {
+    "halfway": Rule(1.0, "C3", lambda raw, s, x, n, a, e: halfway_index(s, n, a, e)),
+    "valley": Rule(1.0, "C6", lambda raw, s, x, n, a, e: valley_index(s, n, a, e)),
+    "steepest": Rule(1.0, "C2", lambda raw, s, x, n, a, e: steepest_index(s, x, n, a, e)),
+    "minimum": Rule(10.0, "C1", lambda raw, s, x, n, a, e: minimum_index(s, n, a, e)),
+    "article": Rule(10.0, "C4", lambda raw, s, x, n, a, e: article_index(raw, n)),
+    "slide": Rule(1.0, "C5", lambda raw, s, x, n, a, e: slide_index(s, n, a, e)),
+}
+#: The rules' names, in the order they are reported.
+RULES = tuple(RULE_TABLE)
+#: What each rule's lr is divided by (the "÷ 10" rules).
+RULE_DIVISORS = {name: rule.divisor for name, rule in RULE_TABLE.items()}
+
+
 def rule_indices(
     raw: Any, smoothed: Any, log_lrs: Any, count: Any, skip_start: int, skip_end: int
 ) -> dict[str, tuple[Any, Any]]:
-    """Every rule's ``(index, ok)``, by rule name (:data:`RULES`)."""
+    """Every rule's ``(index, ok)``, by rule name (:data:`RULE_TABLE`)."""
     return {
-        "halfway": halfway_index(smoothed, count, skip_start, skip_end),
-        "valley": valley_index(smoothed, count, skip_start, skip_end),
-        "steepest": steepest_index(smoothed, log_lrs, count, skip_start, skip_end),
-        "minimum": minimum_index(smoothed, count, skip_start, skip_end),
-        "article": article_index(raw, count),
-        "slide": slide_index(smoothed, count, skip_start, skip_end),
+        name: rule.pick(raw, smoothed, log_lrs, count, skip_start, skip_end)
+        for name, rule in RULE_TABLE.items()
     }
 
 
