@@ -64,6 +64,12 @@ SECTIONS: list[tuple[str, str, str]] = [
         "each rule's lr trained (fixed and one-cycle) against a half-decade grid: 5 tasks + 2 held out, "
         "2 optimizers",
     ),
+    (
+        "tune",
+        "5c. Tuning the lr by training",
+        "tune_lr's choice against the half-decade grid trained to the full run, beside the finder's "
+        "default: regret, cost in runs, wall time (5 + 2 held-out tasks, 2 optimizers, 2 schedules)",
+    ),
     ("throughput", "6. Training throughput", "the same networks and data: jitted JAX vs torch eager/compile"),
     (
         "claims",

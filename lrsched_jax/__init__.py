@@ -18,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from lrsched_jax.core import *  # noqa: F403  (the core's public names are this package's)
-from lrsched_jax.core import __all__ as _core_all
+from lrsched_jax.core import __all__ as _core_all  # type: ignore[attr-defined]  # computed (core docstring)
 
 __version__ = "0.1.0"
 
@@ -33,6 +33,7 @@ _LAZY = {
     "find_lr_pure": "lrsched_jax.finder.jax_driver",
     "FinderResult": "lrsched_jax.core.finder",
     "compare": "lrsched_jax.arena",
+    "tune_lr": "lrsched_jax.tune",
 }
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from lrsched_jax.plateau_optax import plateau_state as plateau_state
     from lrsched_jax.plateau_optax import report_plateau as report_plateau
     from lrsched_jax.plateau_optax import scale_by_plateau as scale_by_plateau
+    from lrsched_jax.tune import tune_lr as tune_lr
 
 
 def __getattr__(name: str) -> Any:

@@ -13,6 +13,8 @@ too: they are the very objects of :mod:`lrsched_jax.core` (one source), so a tor
   :func:`from_timm` the same for timm's schedulers.
 * :func:`compare` — the schedule arena: (schedule, seed) members trained to one budget, a
   verdict per schedule (:mod:`lrsched_torch.arena`; the JAX side is ``lrsched_jax.compare``).
+* :func:`tune_lr` — which lr? Short probes of the candidates, the survivors trained to the
+  full run; the same search and result as ``lrsched_jax.tune_lr`` (:mod:`lrsched_torch.tune`).
 * :func:`find_lr` — the LR range test; with a ``DistributedDataParallel`` model the ranks
   agree on every step's loss and on failures (:mod:`lrsched_torch.distributed`).
 
@@ -34,13 +36,14 @@ except ModuleNotFoundError as _e:
     ) from _e
 
 from lrsched_jax.core import *  # noqa: F403  (the core's public names are this package's)
-from lrsched_jax.core import __all__ as _core_all
+from lrsched_jax.core import __all__ as _core_all  # type: ignore[attr-defined]  # computed (core docstring)
 from lrsched_torch.arena import compare
 from lrsched_torch.convert import UnconvertedFieldWarning, from_torch
 from lrsched_torch.count_bound import COUNT_KEY, AttachHandle, attach
 from lrsched_torch.finder import find_lr
 from lrsched_torch.schedule_lr import ScheduleLR
 from lrsched_torch.timm import from_timm
+from lrsched_torch.tune import tune_lr
 
 __all__ = [
     *_core_all,
@@ -53,6 +56,7 @@ __all__ = [
     "UnconvertedFieldWarning",
     "find_lr",
     "compare",
+    "tune_lr",
 ]
 
 

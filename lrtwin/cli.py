@@ -114,6 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    _add_demo(sub)
+    _add_plot(sub)
+    _add_compare(sub)
+    _add_tune(sub)
+    sub.add_parser(
+        "list",
+        help="list the schedule names",
+        description="List the schedule names.",
+        formatter_class=_Formatter,
+    )
+    return parser
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``lrtwin demo``: the article end to end."""
     demo = sub.add_parser(
         "demo",
         help="the article end to end on the digits data, in JAX and torch",
@@ -163,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
 
+
+def _add_plot(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``lrtwin plot``: draw schedules, or write their values."""
     plot = sub.add_parser(
         "plot",
         help="plot one or more schedules",
@@ -200,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
         "delimiter=',', skiprows=2))",
     )
 
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``lrtwin compare``: the schedule arena on the digits."""
     compare = sub.add_parser(
         "compare",
         help="the schedule arena: schedules x seeds on the digits, one JAX program, a verdict per schedule",
@@ -259,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder: new, empty, or written by an earlier compare run (default: a new "
         "lrtwin-compare-* folder here)",
     )
+    _add_compare_run_options(compare)
+
+
+def _add_compare_run_options(compare: argparse.ArgumentParser) -> None:
+    """Where and how ``lrtwin compare`` runs: devices, ranks, memory, the verdict's baseline
+    and resolution, progress."""
     compare.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help=DEVICE_HELP)
     compare.add_argument(
         "--baseline",
@@ -280,8 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=1,
         help="spread the members over N devices: JAX shards them over N devices (on a CPU, N "
-        "simulated ones: XLA_FLAGS=--xla_force_host_platform_device_count=N); torch starts N gloo "
-        "processes (or run under torchrun) and gathers the results on rank 0",
+        "simulated ones: XLA_FLAGS=--xla_force_host_platform_device_count=N); torch starts N processes "
+        "(gloo on the CPU, NCCL on GPUs, one per GPU), or runs under torchrun; rank 0 gathers the "
+        "results and writes the outputs",
     )
     compare.add_argument(
         "--memory-budget",
@@ -292,14 +320,6 @@ def build_parser() -> argparse.ArgumentParser:
         "trained in chunks that fit, or refused before anything is written",
     )
     compare.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-    sub.add_parser(
-        "list",
-        help="list the schedule names",
-        description="List the schedule names.",
-        formatter_class=_Formatter,
-    )
-    return parser
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -385,6 +405,66 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
     return args
 
 
+def _add_tune(sub: argparse._SubParsersAction) -> None:
+    tune = sub.add_parser(
+        "tune",
+        help="which lr? short probes of candidate lrs, the survivors trained to the full run, on the digits",
+        description=(
+            "Choose the lr of the digits MLP by training: a finder sweep sets the candidates (half a "
+            "decade apart), each is trained for an eighth of the run (the schedule compressed in time), "
+            "the best and the one below it for the whole run; the better of those is the choice. Prints "
+            "the choice, its cost in full runs and every trial; --grid also trains the half-decade grid "
+            "to the full run and prints the regret. Writes tune.json and tune.png to --out."
+        ),
+        formatter_class=_Formatter,
+    )
+    tune.add_argument(
+        "--schedule",
+        choices=("fixed", "one-cycle", "cosine", "warmup-cosine"),
+        default="fixed",
+        help="how the lr is used in the full run: a fixed lr (default) or the peak of a schedule over it",
+    )
+    tune.add_argument(
+        "--optimizer", choices=("momentum", "sgd", "adamw"), default="momentum", help="default: momentum"
+    )
+    tune.add_argument("--framework", choices=("jax", "torch"), default="jax", help="default: jax")
+    tune.add_argument(
+        "--budget",
+        type=float,
+        default=3.0,
+        help="the most training, in full runs of member-updates, the sweep included (default 3)",
+    )
+    tune.add_argument("--epochs", type=_positive_int, default=10, help="the full run (default 10)")
+    tune.add_argument("--seeds", type=_positive_int, default=1, help="seeds 0..N-1 per candidate (default 1)")
+    tune.add_argument(
+        "--lrs", type=float, nargs="+", default=None, metavar="LR", help="candidates (default: from a sweep)"
+    )
+    tune.add_argument(
+        "--grid", action="store_true", help="also train the half-decade grid to the full run: the regret"
+    )
+    tune.add_argument(
+        "--out",
+        type=_out_folder,
+        default=None,
+        help="output folder: new, empty, or written by an earlier tune run (default: a new "
+        "lrtwin-tune-* folder here)",
+    )
+    tune.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help=DEVICE_HELP)
+    tune.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from lrtwin.devices import pin_jax_to_cpu
+    from lrtwin.tune import run_tune
+
+    pin_jax_to_cpu(args.device)
+    return run_tune(
+        out=args.out, framework=args.framework, schedule=args.schedule, optimizer=args.optimizer,
+        budget=args.budget, epochs=args.epochs, seeds=args.seeds, lrs=args.lrs, grid=args.grid,
+        device=args.device, progress=not args.no_progress,
+    )  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns its exit status: 0, 2 for a bad argument or input (one
     line on stderr), 130 after Ctrl-C (one line, no traceback)."""
@@ -413,10 +493,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "plot":
             return _plot(args)
+        if args.command == "tune":
+            return _finish(_tune(args))
         if args.command == "compare":
             from lrtwin.compare import run_compare
 
-            return run_compare(
+            code = run_compare(
                 out=args.out,
                 framework=args.framework,
                 specs=args.schedules,
@@ -434,6 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 memory_budget=None if args.memory_budget is None else int(args.memory_budget * 2**30),
                 progress=not args.no_progress,
             )
+            return _finish(code)
         from lrtwin.demo import run_demo
 
         code = run_demo(
@@ -452,10 +535,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         print(f"\nlrtwin {args.command}: interrupted", file=sys.stderr)
         return 130
+    return _finish(code)
+
+
+def _finish(code: int) -> int:
+    """``code``; a torchrun rank whose run finished leaves now instead, skipping the
+    interpreter's teardown of torch's communication threads, which on a loaded machine now and
+    then aborts a finished process (exit -6) and with it the whole torchrun job."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        # A torchrun rank whose run finished: leave now, skipping the interpreter's teardown
-        # of torch's communication threads, which on a loaded machine now and then aborts a
-        # finished process (exit -6) and with it the whole torchrun job.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -29,7 +29,7 @@ def _numbers(obj):
 
 #: Sections whose --quick run takes minutes on 2 cores (many trainings each): the default
 #: smoke run leaves them to the slow one, which runs just them.
-HEAVY = ("suggestions", "arena")
+HEAVY = ("suggestions", "arena", "tune")
 
 
 def _quick_run(tmp_path, only):

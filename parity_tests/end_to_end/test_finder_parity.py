@@ -24,7 +24,7 @@ from lrtwin import models
 RNG = np.random.default_rng(42)
 XS = RNG.normal(size=(320, 10))
 YS = XS @ RNG.normal(size=(10, 1)) + 0.1 * RNG.normal(size=(320, 1))
-BS = 32
+BS = 64
 
 
 def torch_mlp(seed: int, dtype: torch.dtype) -> torch.nn.Sequential:
@@ -66,9 +66,11 @@ def run_both(seed, dtype, *, offset=0.0, jax_data="arrays", **kw):
     return rt, rj, applied
 
 
+NO_DESCENT = (2, 4)  # the seeds of the unsmoothed and host-loop cases below
+
 CASES = [
     pytest.param(0, {}, id="defaults"),
-    pytest.param(1, {"mode": "linear", "end_lr": 1.0}, id="linear"),
+    pytest.param(1, {"mode": "linear", "end_lr": 0.15}, id="linear"),
     pytest.param(2, {"smooth": 0.0, "num_iter": 60, "suggestion": "steepest"}, id="unsmoothed"),
     pytest.param(3, {"offset": 5.0, "end_lr": 3.0}, id="negative-losses"),
     pytest.param(4, {"jax_data": "batches", "num_iter": 50, "skip_start": 5}, id="jax-host-loop"),
@@ -85,7 +87,13 @@ def test_float64_identical_decisions(seed, kw):
     assert rt.stop_step == rj.stop_step and rt.stop_reason == rj.stop_reason
     assert rt.stop_reason in ("diverged", "completed")
     assert rt.suggestions == rj.suggestions  # every rule, exactly
-    assert rt.suggestion == rj.suggestion is not None
+    assert rt.suggestion == rj.suggestion and rt.notes == rj.notes
+    # The short sweeps' rules window holds batch-to-batch noise larger than their late fall:
+    # both frameworks say so in the same words (the descent test, core/finder/sweep.py).
+    if seed in NO_DESCENT:
+        assert rt.suggestion is None and "never fell" in rt.notes[0]
+    else:
+        assert rt.suggestion is not None
     # While training is stable (up to the best smoothed loss) the two agree to ~1e-14; past it
     # the growing lr amplifies the kernels' rounding differences step by step.
     b = int(np.argmin(rt.smoothed_losses)) + 1

@@ -1,0 +1,108 @@
+"""``lrsched_torch.tune_lr``: each rung is ``lrsched_torch.compare``'s run (the same metrics on
+the compressed or full schedule), the sweep is the torch finder's on the probes' batches, the
+loss conventions, diverging candidates and bad input — the JAX tuner's contract in torch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import lrsched_torch as lt
+from lrsched_jax.core.tune import compress, sweep_order
+from lrtwin.compare import numpy_weights
+from lrtwin.models import torch_mlp_from
+
+EPOCHS, BATCH = 8, 16
+SIZES = (6, 12, 3)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 6)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1).astype(np.int64)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    return (x[:128], y[:128]), (x[128:], y[128:])
+
+
+TRAIN, VAL = _data()
+STEPS = len(TRAIN[0]) // BATCH
+ONE_RUNG = 0.3  # no full-length rung fits: one rung of one-epoch probes decides
+
+
+def model(seed):
+    return torch_mlp_from(numpy_weights(seed, SIZES))
+
+
+def opt(params):
+    return torch.optim.SGD(params, lr=0.1, momentum=0.9)
+
+
+def tune(**kw):
+    base = dict(model=model, optimizer=opt, train=TRAIN, val=VAL, epochs=EPOCHS, batch_size=BATCH)
+    return lt.tune_lr(**{**base, **kw})
+
+
+def final_metric(schedule, epochs):
+    res = lt.compare(model, opt, TRAIN, VAL, [schedule], [0], epochs, batch_size=BATCH, eval_every=STEPS)
+    return res.members[0].final_val_metric
+
+
+def test_rungs_are_the_arenas_runs_and_the_choice_is_the_best_full_run():
+    total = EPOCHS * STEPS
+    res = tune(lrs=[0.01, 0.1, 1.0], schedule=lambda p: lt.one_cycle(p, total))
+    assert res.framework == "torch" and [r["epochs"] for r in res.rungs] == [1, EPOCHS]
+    c = res.candidates[1]
+    assert res.score(c, 0) == pytest.approx(final_metric(compress(lt.one_cycle(c, total), 8.0), 1))
+    assert res.score(res.lr, 1) == pytest.approx(final_metric(lt.one_cycle(res.lr, total), EPOCHS))
+    assert res.lr == max(res.rungs[1]["lrs"], key=lambda c: res.score(c, 1))
+    assert res.cost == pytest.approx((3 * STEPS + 2 * total) / total)
+    json.dumps(res.to_dict(), allow_nan=False)
+
+
+@pytest.mark.slow
+def test_default_candidates_come_from_the_torch_finder_on_the_probes_batches():
+    res = tune(budget=10.0)
+    idx = torch.from_numpy(sweep_order(0, len(TRAIN[0]), BATCH, 100).reshape(-1, BATCH))
+    net = model(0)
+    ref = lt.find_lr(
+        net, opt(net.parameters()), [(TRAIN[0][b], TRAIN[1][b]) for b in idx], criterion=F.cross_entropy
+    )
+    np.testing.assert_allclose(res.sweep.losses, ref.losses, rtol=1e-6)
+    assert res.sweep_updates == ref.stop_step + 1 and res.sweep.framework == "torch"
+    np.testing.assert_allclose(np.diff(np.log10(res.candidates)), 0.5, atol=1e-9)
+
+
+def test_criterion_metric_and_mode():
+    a = tune(lrs=[0.03, 0.3], budget=ONE_RUNG)
+    b = tune(lrs=[0.03, 0.3], criterion=F.cross_entropy, budget=ONE_RUNG)
+    assert a.lr == b.lr and [t.metrics for t in a.trials] == [t.metrics for t in b.trials]
+    res = tune(lrs=[1e-4, 0.3], metric=F.cross_entropy, mode="min", budget=ONE_RUNG)
+    assert res.lr == 0.3
+    with pytest.raises(ValueError, match="not both"):
+        tune(lrs=[0.1], criterion=F.cross_entropy, loss_fn=lambda m, b: 0.0)
+
+
+def test_diverging_candidates_are_marked_not_fatal():
+    res = tune(lrs=[0.1, 1e4], budget=ONE_RUNG)
+    bad = next(t for t in res.trials if t.lr == 1e4)
+    assert bad.diverged == 0 and bad.metrics[0] is None and res.lr == 0.1
+    allbad = tune(lrs=[1e4, 1e5], budget=ONE_RUNG)
+    assert allbad.lr is None and "every candidate diverged" in allbad.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("over", "error", "match"),
+    [
+        ({"lrs": []}, ValueError, "lrs is empty"),
+        ({"lrs": [0.1, 0.2], "budget": 0.2}, ValueError, "below one rung"),
+        ({"schedule": lambda p: 0.1}, TypeError, "must return an lrsched schedule"),
+        ({"seeds": [1, 1]}, ValueError, "distinct"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_argument(over, error, match):
+    with pytest.raises(error, match=match):
+        tune(**{"lrs": [0.1, 0.3], **over})
