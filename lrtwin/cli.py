@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_demo(sub: argparse._SubParsersAction) -> None:
     """``lrtwin demo``: the article end to end."""
     demo = sub.add_parser(
         "demo",
@@ -179,7 +179,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     )
 
 
-def _add_plot(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_plot(sub: argparse._SubParsersAction) -> None:
     """``lrtwin plot``: draw schedules, or write their values."""
     plot = sub.add_parser(
         "plot",
@@ -219,7 +219,7 @@ def _add_plot(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     )
 
 
-def _add_compare(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_compare(sub: argparse._SubParsersAction) -> None:
     """``lrtwin compare``: the schedule arena on the digits."""
     compare = sub.add_parser(
         "compare",
