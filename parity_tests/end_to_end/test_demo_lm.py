@@ -41,14 +41,14 @@ PARITY_SCRIPT = textwrap.dedent(
 
     model = flax_lm_from(weights, cfg)
     opt = make_optimizer(model, schedule, optax.adamw, weight_decay=1e-2)
-    jl, jlr = train_epoch(model, opt, x, y, 8, loss_fn=jax_lm_loss)
+    jl, jlr = train_epoch(model, opt, x, y, 8, loss_fn=lambda m, b: jax_lm_loss(m, *b))
     j_after = float(jax_lm_loss(model, xv, yv))
 
     torch.set_num_threads(1)
     tm = torch_lm_from(weights, cfg)
     topt = torch.optim.AdamW(tm.parameters(), lr=float(schedule(0)), weight_decay=1e-2)
     tl, tlr = torch_train_epoch(tm, topt, (torch.from_numpy(x), torch.from_numpy(y)), batch_size=8,
-                                scheduler=ScheduleLR(topt, schedule), loss_fn=torch_lm_loss)
+                                scheduler=ScheduleLR(topt, schedule), criterion=torch_lm_loss)
     with torch.no_grad():
         t_after = float(torch_lm_loss(tm(torch.from_numpy(xv)), torch.from_numpy(yv)))
     print(json.dumps({
