@@ -343,6 +343,36 @@ def _bar(total: int, desc: str, progress: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="member-epoch", disable=None if progress else True)
 
 
+def _check_args(
+    *,
+    framework: str,
+    optimizer: str,
+    lr: float,
+    seeds: int | None,
+    epochs: int | None,
+    devices: int,
+    quick: bool,
+    target: float | None,
+) -> tuple[int, int, float]:
+    """The command's scalar arguments checked (``ValueError`` naming the flag); returns
+    ``(seeds, epochs, target)`` with the defaults filled in."""
+    if framework not in ("jax", "torch"):
+        raise ValueError(f"--framework must be jax or torch, got {framework!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    if not (isinstance(lr, float | int) and lr > 0 and np.isfinite(lr)):
+        raise ValueError(f"--lr must be a positive number, got {lr!r}")
+    seeds = seeds if seeds is not None else (3 if quick else 8)
+    epochs = epochs if epochs is not None else (5 if quick else 30)
+    for value, flag in ((seeds, "--seeds"), (epochs, "--epochs"), (devices, "--devices")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{flag} must be a whole number >= 1, got {value!r}")
+    target = target if target is not None else (0.9 if quick else 0.97)
+    if not 0 < target <= 1:
+        raise ValueError(f"--target must be a validation accuracy in (0, 1], got {target}")
+    return seeds, epochs, target
+
+
 def run_compare(
     *,
     out: str | Path | None = None,
@@ -379,20 +409,16 @@ def run_compare(
     from lrsched_jax.core.arena import check_eval_every
     from lrtwin.devices import check_device
 
-    if framework not in ("jax", "torch"):
-        raise ValueError(f"--framework must be jax or torch, got {framework!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    if not (isinstance(lr, float | int) and lr > 0 and np.isfinite(lr)):
-        raise ValueError(f"--lr must be a positive number, got {lr!r}")
-    seeds = seeds if seeds is not None else (3 if quick else 8)
-    epochs = epochs if epochs is not None else (5 if quick else 30)
-    for value, flag in ((seeds, "--seeds"), (epochs, "--epochs"), (devices, "--devices")):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{flag} must be a whole number >= 1, got {value!r}")
-    target = target if target is not None else (0.9 if quick else 0.97)
-    if not 0 < target <= 1:
-        raise ValueError(f"--target must be a validation accuracy in (0, 1], got {target}")
+    seeds, epochs, target = _check_args(
+        framework=framework,
+        optimizer=optimizer,
+        lr=lr,
+        seeds=seeds,
+        epochs=epochs,
+        devices=devices,
+        quick=quick,
+        target=target,
+    )
     check_device(device, (framework,))
     steps = 1437 // BATCH
     try:
