@@ -22,6 +22,7 @@ from lrsched_jax.core.families import Constant
 from lrsched_jax.core.schedule import Schedule
 from lrsched_jax.core.tune import (
     DEFAULT_POLICY,
+    FINDER_STEPS,
     Policy,
     TuneResult,
     check_budget,
@@ -34,16 +35,11 @@ from lrsched_jax.core.tune import (
     sweep_candidates,
     sweep_order,
 )
+from lrsched_jax.finder.jax_driver import cross_entropy
 
 __all__ = ["tune_lr"]
 
-FINDER_STEPS = 100  # the finder's default num_iter: the sweep's batches are cut for it
-
 Stage = Callable[[str, int, int], None]
-
-
-def _default_criterion(output: jax.Array, y: jax.Array) -> jax.Array:
-    return optax.softmax_cross_entropy_with_integer_labels(output, y).mean()
 
 
 def _accuracy(output: jax.Array, y: jax.Array) -> jax.Array:
@@ -63,7 +59,7 @@ def _losses(where: str, criterion: Any, loss_fn: Any, metric: Any) -> tuple[Any,
     metric = _accuracy if metric is None else metric
     if loss_fn is not None:
         return (lambda m, x, y: loss_fn(m, (x, y))), (lambda m, x, y: metric(m(x), y)), loss_fn
-    crit = _default_criterion if criterion is None else criterion
+    crit = cross_entropy if criterion is None else criterion
     return (
         (lambda m, x, y: crit(m(x), y)),
         (lambda m, x, y: metric(m(x), y)),

@@ -22,6 +22,7 @@ from lrsched_jax.core import constant
 from lrsched_jax.core.schedule import Schedule
 from lrsched_jax.core.tune import (
     DEFAULT_POLICY,
+    FINDER_STEPS,
     Policy,
     TuneResult,
     check_budget,
@@ -38,8 +39,6 @@ from lrsched_torch.arena import accuracy, compare
 from lrsched_torch.finder import find_lr
 
 __all__ = ["tune_lr"]
-
-FINDER_STEPS = 100  # the finder's default num_iter: the sweep's batches are cut for it
 
 Stage = Callable[[str, int, int], None]
 

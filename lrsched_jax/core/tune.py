@@ -48,6 +48,7 @@ from lrsched_jax.core.validate import arg
 
 __all__ = [
     "DEFAULT_POLICY",
+    "FINDER_STEPS",
     "Policy",
     "Trial",
     "TuneResult",
@@ -64,6 +65,11 @@ __all__ = [
     "sweep_candidates",
     "sweep_order",
 ]
+
+
+#: The finder sweep the tuner runs when no candidates are given: the finder's default
+#: ``num_iter`` (the sweep's batches are cut for it).
+FINDER_STEPS = 100
 
 
 def _schedule_arg(where: str, name: str, value: Any) -> Schedule:
