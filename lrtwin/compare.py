@@ -343,6 +343,20 @@ def _bar(total: int, desc: str, progress: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="member-epoch", disable=None if progress else True)
 
 
+def _check_placement(framework: str, devices: int, device: str) -> int:
+    """``--devices`` against torchrun's ``WORLD_SIZE`` and JAX's devices; returns the number of
+    torch ranks already started (1 outside torchrun)."""
+    world = int(os.environ.get("WORLD_SIZE", "1")) if framework == "torch" else 1
+    if world > 1 and devices not in (1, world):
+        raise ValueError(
+            f"--devices {devices}: under torchrun the members are split over its {world} ranks "
+            "(WORLD_SIZE); leave --devices out or give the same number"
+        )
+    if framework == "jax" and devices > 1:
+        _check_jax_devices(devices, device)
+    return world
+
+
 def _check_args(
     *,
     framework: str,
@@ -430,14 +444,7 @@ def run_compare(
     check_fits(len(schedules), seeds, epochs, every, memory_budget)
     if framework == "jax" and epochs * steps >= 2**31:
         raise ValueError(f"--epochs {epochs}: {epochs * steps} updates, more than Optax's int32 count allows")
-    world = int(os.environ.get("WORLD_SIZE", "1")) if framework == "torch" else 1
-    if world > 1 and devices not in (1, world):
-        raise ValueError(
-            f"--devices {devices}: under torchrun the members are split over its {world} ranks "
-            "(WORLD_SIZE); leave --devices out or give the same number"
-        )
-    if framework == "jax" and devices > 1:
-        _check_jax_devices(devices, device)
+    world = _check_placement(framework, devices, device)
     if framework == "torch" and devices > 1 and world == 1:
         _check_ranks(devices, device)
         # The folder is checked and created here, before any rank starts; rank 0 writes into it.
