@@ -48,3 +48,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _E2E in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
+
+
+def diagonal(rows: list, cols: list) -> list:
+    """The grid ``rows × cols`` as ``pytest.param`` cases (a row that is a tuple is unpacked):
+    a diagonal that holds every row and every column at least once runs by default, the rest
+    of the grid under ``-m slow``, so a regression matrix keeps its full reach without
+    costing the default suite every cell."""
+    n = max(len(rows), len(cols))
+    kept = {(i % len(rows), i % len(cols)) for i in range(n)}
+    cases = []
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            values = (*r, c) if isinstance(r, tuple) else (r, c)
+            marks = () if (i, j) in kept else (pytest.mark.slow,)
+            cases.append(pytest.param(*values, marks=marks))
+    return cases

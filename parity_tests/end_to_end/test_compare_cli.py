@@ -82,7 +82,7 @@ def test_updates_to_target_resolve_between_epoch_ends(both):
     assert "chunks" not in both["torch"][2]
 
 
-def test_a_diverging_schedule_is_marked_in_table_json_and_picture(tmp_path):
+def test_a_diverging_schedule_is_marked_then_a_rerun_replaces_its_own_folder(tmp_path):
     specs = ["constant:value=0.05", "constant:value=1e30"]
     r = run("--schedules", *specs, "--seeds", "2", "--epochs", "1", "--out", str(tmp_path / "o"))
     assert r.returncode == 0, r.stderr[-3000:]
@@ -92,28 +92,26 @@ def test_a_diverging_schedule_is_marked_in_table_json_and_picture(tmp_path):
     assert all(m["diverged_at"] is not None and "diverged" in m["note"] for m in bad)
     assert doc["verdicts"][specs[1]]["diverged"] == 2 and "2 diverged" in r.stdout
     assert (tmp_path / "o" / "compare.png").read_bytes()[:8] == PNG
+    # Its own folder is replaced; without a constant schedule there is no baseline, and a note.
+    specs = ["cosine:init_lr=0.05,total_steps=44", "linear:init_lr=0.05,end_lr=0.0005,total_steps=44"]
+    r = run(
+        "--schedules", *specs, "--seeds", "2", "--epochs", "1", "--sequential", "--out", str(tmp_path / "o")
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "note: no constant schedule" in r.stdout
+    doc = json.loads((tmp_path / "o" / "compare.json").read_text())
+    assert doc["schedules"] == specs and doc["how"] == "sequential" and doc["baseline"] is None
+    assert [m["config"]["name"] for m in doc["members"]] == ["cosine"] * 2 + ["linear"] * 2
 
 
-def test_baseline_flag_and_the_note_without_a_constant(tmp_path):
+def test_baseline_flag(tmp_path):
     specs = ["cosine:init_lr=0.05,total_steps=44", "linear:init_lr=0.05,end_lr=0.0005,total_steps=44"]
     common = ("--schedules", *specs, "--seeds", "1", "--epochs", "1", "--eval-every", "22", "--target", "0.5")
-    r = run(*common, "--out", str(tmp_path / "a"))
-    assert r.returncode == 0 and "note: no constant schedule" in r.stdout
     r = run(*common, "--baseline", specs[1], "--out", str(tmp_path / "b"))
+    assert r.returncode == 0, r.stderr[-3000:]
     doc = json.loads((tmp_path / "b" / "compare.json").read_text())
     assert doc["baseline"] == specs[1] and doc["eval_steps"] == [22, 44]
     assert doc["verdicts"][specs[1]]["speedup_vs_baseline"] is not None
-
-
-def test_custom_schedules_and_rerun_in_its_own_folder(tmp_path):
-    specs = ["constant:value=0.05", "cosine:init_lr=0.05,total_steps=88"]
-    args = ("--schedules", *specs, "--seeds", "2", "--epochs", "2", "--out", str(tmp_path / "o"))
-    assert run(*args).returncode == 0
-    r = run(*args, "--sequential")  # its own folder: replaced
-    assert r.returncode == 0, r.stderr
-    doc = json.loads((tmp_path / "o" / "compare.json").read_text())
-    assert doc["schedules"] == specs and doc["how"] == "sequential" and doc["baseline"] == specs[0]
-    assert [m["config"]["name"] for m in doc["members"]] == ["constant"] * 2 + ["cosine"] * 2
 
 
 def test_refuses_a_folder_it_did_not_create(tmp_path):

@@ -112,57 +112,37 @@ def test_best_checkpoints_reload_to_the_recorded_validation_loss(demo_out):
     assert any(Path(p).exists() for p in pipe["torch"]["checkpoints"] if "before_lr_change" in p)
 
 
-def test_seed_reproduces_within_a_framework(demo_out, tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lrtwin.cli",
-            "demo",
-            "--quick",
-            "--framework",
-            "torch",
-            "--out",
-            str(tmp_path),
-            "--seed",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def _torch_demo(out: Path, **kw):
+    cmd = [sys.executable, "-m", "lrtwin.cli", "demo", "--quick", "--framework", "torch", "--seed", "3"]
+    return subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True, timeout=600, **kw)
+
+
+def _rows(folder: Path, framework: str) -> dict[str, dict]:
+    rows = json.loads((folder / "summary.json").read_text())["rows"]
+    return {r["schedule"]: r for r in rows if r["framework"] == framework}
+
+
+def test_seed_reproduces_and_a_rerun_keeps_the_users_other_files(demo_out, tmp_path):
+    """The same seed gives the same numbers in a framework (the torch half of ``demo_out``, run
+    again alone); a folder the demo wrote may be written again (its manifest says what is the
+    demo's), and a file the user added beside is left alone."""
+    out = tmp_path / "run"
+    proc = _torch_demo(out)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    again = {r["schedule"]: r for r in json.loads((tmp_path / "summary.json").read_text())["rows"]}
-    first = {
-        r["schedule"]: r
-        for r in json.loads((demo_out / "summary.json").read_text())["rows"]
-        if r["framework"] == "torch"
-    }
-    for name, r in again.items():
+    first = _rows(demo_out, "torch")
+    for name, r in _rows(out, "torch").items():
         np.testing.assert_equal(r["final_val_loss"], first[name]["final_val_loss"])
         np.testing.assert_equal(r["suggested_lr"], first[name]["suggested_lr"])
-
-
-def _torch_demo(out: Path, **kw):
-    cmd = [sys.executable, "-m", "lrtwin.cli", "demo", "--quick", "--framework", "torch", "--out", str(out)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
-
-
-def test_rerun_into_its_own_folder_keeps_the_users_other_files(tmp_path):
-    """A folder the demo wrote may be written again (its manifest says what is the demo's);
-    a file the user added beside is left alone."""
-    out = tmp_path / "run"
-    assert _torch_demo(out).returncode == 0
     (out / "notes.txt").write_text("mine")
     (out / "checkpoints" / "mine").mkdir()
-    first = (out / "summary.json").read_text()
+    before = _rows(out, "torch")
     proc = _torch_demo(out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "notes.txt").read_text() == "mine" and (out / "checkpoints" / "mine").is_dir()
-    again = {
-        r["schedule"]: r["final_val_loss"] for r in json.loads((out / "summary.json").read_text())["rows"]
+    again = _rows(out, "torch")
+    assert {k: r["final_val_loss"] for k, r in again.items()} == {
+        k: r["final_val_loss"] for k, r in before.items()
     }
-    assert again == {r["schedule"]: r["final_val_loss"] for r in json.loads(first)["rows"]}
     assert not [p for p in out.rglob("*.partial")]  # no temporary checkpoint left behind
 
 

@@ -150,6 +150,9 @@ def lm_out(tmp_path_factory) -> Path:
     return out
 
 
+# 63 s on 2 cores (both transformers, four schedules, the finder): -m slow, to keep the default
+# suite in its 10-minute budget; the default run keeps the LM's parity checks above.
+@pytest.mark.slow
 def test_quick_lm_demo_writes_the_pictures_and_summary(lm_out):
     import matplotlib.image as mpimg
 

@@ -22,6 +22,12 @@ def _env() -> dict[str, str]:
     return env
 
 
+# The two data-parallel demo runs take 28 s on 2 cores: their checks are -m slow, to keep the
+# default suite in its 10-minute budget (compare's --devices tests start JAX devices and torch
+# ranks by default).
+SLOW = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def outs(tmp_path_factory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("demo_dp")
@@ -55,6 +61,7 @@ def outs(tmp_path_factory) -> dict[str, Path]:
     return {"jax": jax_out, "torch": torch_out}
 
 
+@SLOW
 def test_outputs_and_what_ran_in_parallel(outs):
     jax_meta = json.loads((outs["jax"] / "summary.json").read_text())["meta"]
     torch_meta = json.loads((outs["torch"] / "summary.json").read_text())["meta"]
@@ -66,6 +73,7 @@ def test_outputs_and_what_ran_in_parallel(outs):
         assert "Data parallel:" in (out / "summary.md").read_text()
 
 
+@SLOW
 def test_jax_on_2_devices_and_torch_on_2_ranks_agree(outs):
     rows = {
         fw: {r["schedule"]: r for r in json.loads((outs[fw] / "summary.json").read_text())["rows"]}
@@ -76,6 +84,7 @@ def test_jax_on_2_devices_and_torch_on_2_ranks_agree(outs):
         assert r["final_val_loss"] == pytest.approx(rows["torch"][name]["final_val_loss"], rel=1e-3), name
 
 
+@SLOW
 def test_torch_checkpoint_is_the_plain_networks(outs):
     import torch
 

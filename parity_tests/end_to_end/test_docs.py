@@ -148,6 +148,7 @@ def test_relative_links_resolve(path):
             assert anchor in {_anchor(h) for h in headings}, f"{path.name}: no heading for {target!r}"
 
 
+@pytest.mark.slow  # 20 s of pdoc on 2 cores
 def test_api_reference_builds_offline(tmp_path):
     """The documented command builds the reference from the docstrings with pdoc (in the
     [dev] extra): one page per public module, the schedule factories documented under their

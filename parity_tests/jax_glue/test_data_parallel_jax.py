@@ -154,6 +154,9 @@ def test_mesh_must_be_a_mesh(single):
     assert single["errors"]["mesh_type"].startswith("TypeError: find_lr: mesh must be a jax.sharding.Mesh")
 
 
+# 14 s on 2 cores: -m slow, to keep the default suite in its 10-minute budget (the arena's
+# two-host run, parity_tests/jax_glue/test_compare.py, keeps jax.distributed in the default run).
+@pytest.mark.slow
 def test_two_hosts_agree_with_each_other_and_with_one_device(single, hosts):
     """2 processes x 2 devices, global arrays from each host's half: every host returns the same
     result (the stop rule ran on the replicated loss, the rules on identical host copies)."""

@@ -132,6 +132,7 @@ _MESH_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # 8 s; the data-parallel worker covers train_epoch on a mesh by default
 def test_per_update_path_on_a_mesh_matches_one_device(tmp_path):
     env = worker_env()
     env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2".strip()

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import f32_ulps
+from conftest import diagonal, f32_ulps
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import ALL, H
@@ -102,17 +102,16 @@ def test_float32_contract_every_step_jitted(kind, data):
     assert_f32_contract(s, steps, jax.jit(s)(jnp.asarray(steps, dtype=jnp.int32)))
 
 
-@pytest.mark.parametrize("e", EXPONENTS)
-@pytest.mark.parametrize(
-    ("init", "T", "min_lr", "periodic"),
-    [
-        (1.0, H, 0.0, False),
-        (0.1, 777_777, 1e-3, False),
-        (1e-3, 99_991, 0.5, True),
-        (0.3, 12_345.5, 0.0, True),
-    ],
-)
-def test_cosine_exponent_float32_within_8_ulps(e, init, T, min_lr, periodic):
+COSINE_CASES = [
+    (1.0, H, 0.0, False),
+    (0.1, 777_777, 1e-3, False),
+    (1e-3, 99_991, 0.5, True),
+    (0.3, 12_345.5, 0.0, True),
+]
+
+
+@pytest.mark.parametrize(("init", "T", "min_lr", "periodic", "e"), diagonal(COSINE_CASES, EXPONENTS))
+def test_cosine_exponent_float32_within_8_ulps(init, T, min_lr, periodic, e):
     """Regression: c**e rounded c in float32 first, so the error grew with e (13.6 ulps at
     e = 5, 236 at e = 100); now c and 1 - c are float32 pairs and the power is raised in pair
     arithmetic. min_lr > init_lr (the third case) weighs 1 - c**e, computed from expm1."""
@@ -142,9 +141,11 @@ def restart_steps(s, seed: int) -> np.ndarray:
     return steps[(steps >= 0) & (steps <= H)]
 
 
-@pytest.mark.parametrize("mult", [1.5, 1.3, 2.5, 1.001, 3.7])
-@pytest.mark.parametrize(("T0", "min_lr", "decay"), [(1, 0.0, 0.7), (100, 1e-5, 1.0), (3333, 1e-4, 0.9)])
-def test_warm_restarts_fractional_period_mult_float32(mult, T0, min_lr, decay):
+@pytest.mark.parametrize(
+    ("T0", "min_lr", "decay", "mult"),
+    diagonal([(1, 0.0, 0.7), (100, 1e-5, 1.0), (3333, 1e-4, 0.9)], [1.5, 1.3, 2.5, 1.001, 3.7]),
+)
+def test_warm_restarts_fractional_period_mult_float32(T0, min_lr, decay, mult):
     """Regression: with a fractional ``period_mult`` (Keras' ``t_mul=1.5``) the cycle starts
     were rounded to float32 and the steps left came from ``T_n - (t - S_n)``, which cancels
     near each cycle's end: up to 1.5e8 ulps (1.5, 100), 12e6 (1.3), 6.8e6 (2.5), 1.2e7
@@ -154,18 +155,19 @@ def test_warm_restarts_fractional_period_mult_float32(mult, T0, min_lr, decay):
     assert_f32_contract(s, steps, jax.jit(s)(jnp.asarray(steps, dtype=jnp.int32)))
 
 
-@pytest.mark.parametrize("k", [0.1, 0.5, 0.8, 2.0, 20.0, 1000.0])
+K_DECAY_CYCLES = [
+    ("cosine", {}, 1_000_000, 1),
+    ("cosine", {}, 90_001, 2),
+    ("cosine", {}, 3, 1.001),
+    ("polynomial", {"power": 1.5}, 777, 3),
+    ("polynomial", {"power": 0.7}, 1000, 1.5),
+]
+
+
 @pytest.mark.parametrize(
-    ("shape", "extra", "T0", "mult"),
-    [
-        ("cosine", {}, 1_000_000, 1),
-        ("cosine", {}, 90_001, 2),
-        ("cosine", {}, 3, 1.001),
-        ("polynomial", {"power": 1.5}, 777, 3),
-        ("polynomial", {"power": 0.7}, 1000, 1.5),
-    ],
+    ("shape", "extra", "T0", "mult", "k"), diagonal(K_DECAY_CYCLES, [0.1, 0.5, 0.8, 2.0, 20.0, 1000.0])
 )
-def test_decay_cycles_k_decay_float32_jitted(k, shape, extra, T0, mult):
+def test_decay_cycles_k_decay_float32_jitted(shape, extra, T0, mult, k):
     """Regression: timm's k-decay warp took ``1 - u**k`` from Kahan's
     ``(exp(a) - 1) * a / log(exp(a))``, which XLA folds into ``exp(a) - 1`` under ``jit``: up to
     1.2e6 ulps near each cycle's end (k = 0.5). Now ``log(u)`` and ``k*log(u)`` are pairs and
@@ -214,30 +216,29 @@ def test_fractional_restarts_float32_float_steps(s):
     assert_f32_contract(s, steps.astype(np.float64), jax.jit(s)(jnp.asarray(steps)))
 
 
-@pytest.mark.parametrize(
-    "kw",
-    [
-        {"stable": "rsqrt"},
-        {"stable": "power", "stable_power": 3.7, "stable_timescale": 0.3},
-        {"stable": "power", "stable_power": 0.05, "stable_timescale": 7.5, "decay": "power"},
-        {"stable": "rsqrt", "stable_timescale": 123.456, "decay": "cosine"},
-        {"stable": "rsqrt", "stable_timescale": 0.001, "decay": "1-sqrt"},
-        {"stable": "rsqrt", "decay": "power", "decay_power": 7.0, "min_lr": 1e-4},
-        {
-            "stable": "power",
-            "stable_power": 1000.0,
-            "stable_timescale": 1e5,
-            "decay": "exp",
-            "decay_ratio": 1e-9,
-        },
-        {"decay": "exp", "decay_ratio": 1e-3},
-        {"decay": "exp", "decay_ratio": 0.9, "min_lr": 0.5},
-        {"decay": "power", "decay_power": 0.01, "min_lr": 1.0},
-        {"decay": "power", "decay_power": 1000.0},
-    ],
-)
-@pytest.mark.parametrize(("W", "D"), [(1000, 700_000), (5, 999_000), (0, 3)])
-def test_warmup_stable_decay_timm_shapes_float32_jitted(kw, W, D):
+WSD_SHAPES = [
+    {"stable": "rsqrt"},
+    {"stable": "power", "stable_power": 3.7, "stable_timescale": 0.3},
+    {"stable": "power", "stable_power": 0.05, "stable_timescale": 7.5, "decay": "power"},
+    {"stable": "rsqrt", "stable_timescale": 123.456, "decay": "cosine"},
+    {"stable": "rsqrt", "stable_timescale": 0.001, "decay": "1-sqrt"},
+    {"stable": "rsqrt", "decay": "power", "decay_power": 7.0, "min_lr": 1e-4},
+    {
+        "stable": "power",
+        "stable_power": 1000.0,
+        "stable_timescale": 1e5,
+        "decay": "exp",
+        "decay_ratio": 1e-9,
+    },
+    {"decay": "exp", "decay_ratio": 1e-3},
+    {"decay": "exp", "decay_ratio": 0.9, "min_lr": 0.5},
+    {"decay": "power", "decay_power": 0.01, "min_lr": 1.0},
+    {"decay": "power", "decay_power": 1000.0},
+]
+
+
+@pytest.mark.parametrize(("W", "D", "kw"), diagonal([(1000, 700_000), (5, 999_000), (0, 3)], WSD_SHAPES))
+def test_warmup_stable_decay_timm_shapes_float32_jitted(W, D, kw):
     """timm's WSD shapes (stable 'rsqrt'/'power', decay 'power'/'exp'), every step to 10**6,
     jitted. The stable factor is raised as a pair (a power of the rounded quotient, or
     exp(-p*log1p(q)), loses p*log(1 + q) ulps: ~18 at 10**6); measured at most 4.7 ulps."""
