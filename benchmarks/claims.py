@@ -79,10 +79,10 @@ class Task:
     make_schedules: Callable[[float, int], dict[str, lrs.Schedule]]
     jax_model: Callable[[int], Any]
     jax_optimizer: Callable[[float], Callable[[Any], Any]]
-    jax_loss: Any
+    jax_criterion: Any  # of (output, y); None: the arena's default cross-entropy
     torch_model: Callable[[int, Any], Any]
     torch_optimizer: Callable[[float], Callable[[Any], Any]]
-    torch_loss: Any
+    torch_criterion: Any
     finder: Callable[[str, int, str], float]
 
 
@@ -117,10 +117,10 @@ def digits_task(quick: bool) -> Task:
         make_schedules=schedules,
         jax_model=lambda s: flax_mlp(initial_weights(s)),
         jax_optimizer=lambda lr: lambda sched: optax.sgd(sched, momentum=MOMENTUM),
-        jax_loss=None,
+        jax_criterion=None,
         torch_model=lambda s, dev: torch_mlp_from(initial_weights(s)),
         torch_optimizer=lambda lr: lambda p: torch.optim.SGD(p, lr=lr, momentum=MOMENTUM),
-        torch_loss=None,
+        torch_criterion=None,
         finder=finder,
     )
 
@@ -159,10 +159,10 @@ def lm_task(quick: bool) -> Task:
         make_schedules=lm_schedules,
         jax_model=lambda s: lm.flax_lm_from(lm.lm_weights(cfg, s), cfg),
         jax_optimizer=lambda lr: lambda sched: optax.adamw(sched, weight_decay=WEIGHT_DECAY),
-        jax_loss=lm.jax_lm_loss,
+        jax_criterion=None,  # optax's cross-entropy is per position: the default is the LM's
         torch_model=lambda s, dev: lm.torch_lm_from(lm.lm_weights(cfg, s), cfg, dev),
         torch_optimizer=lambda lr: lambda p: torch.optim.AdamW(p, lr=lr, weight_decay=WEIGHT_DECAY),
-        torch_loss=lm.torch_lm_loss,
+        torch_criterion=lm.torch_lm_loss,  # F.cross_entropy wants the classes on dim 1
         finder=finder,
     )
 
@@ -174,8 +174,8 @@ def _arena(task: Task, framework: str, lr: float, seeds: list[int], device: str)
     sched = task.make_schedules(lr, task.epochs * steps)
     kw: dict[str, Any] = {"batch_size": BATCH, "target": task.target, "baseline": FIXED}
     if framework == "jax":
-        if task.jax_loss is not None:
-            kw["loss"] = task.jax_loss
+        if task.jax_criterion is not None:
+            kw["criterion"] = task.jax_criterion
         return lrs.compare(
             task.jax_model,
             task.jax_optimizer(lr),
@@ -190,8 +190,8 @@ def _arena(task: Task, framework: str, lr: float, seeds: list[int], device: str)
 
     from lrsched_torch import compare
 
-    if task.torch_loss is not None:
-        kw["loss"] = task.torch_loss
+    if task.torch_criterion is not None:
+        kw["criterion"] = task.torch_criterion
     dev = torch.device(device)
     return compare(
         lambda s: task.torch_model(s, dev),

@@ -107,8 +107,7 @@ def _arena(task: S.Task, opt: Any, data: tuple[np.ndarray, ...], seeds: list[int
         t0 = time.perf_counter()
         res = lrs.compare(
             task.model, opt, (x, y), (xv, yv), {f"s{i}": s for i, s in enumerate(scheds)}, seeds, epochs,
-            loss=lambda m, a, b: crit(m(a), b), metric=lambda m, a, b: metric(m(a), b),
-            batch_size=task.batch, mode=mode, eval_every=steps,  # type: ignore[arg-type]
+            criterion=crit, metric=metric, batch_size=task.batch, mode=mode, eval_every=steps,
         )  # fmt: skip
         out = np.asarray([mr.final_val_metric for mr in res.members], dtype=float)
         return out.reshape(len(scheds), len(seeds)), time.perf_counter() - t0

@@ -55,22 +55,52 @@ from lrsched_jax.core.arena import (
     eval_points,
     member_grid,
 )
+from lrsched_jax.core.losses import deprecated_loss, old_style, resolve_loss
 from lrsched_jax.core.schedule import Schedule
+from lrsched_jax.finder.jax_driver import CRITERION_MODULES, cross_entropy
 
 __all__ = ["accuracy", "compare", "cross_entropy"]
 
-LossFn = Callable[[nnx.Module, jax.Array, jax.Array], jax.Array]
+Criterion = Callable[[Any, Any], jax.Array]
+LossFn = Callable[[nnx.Module, Any], jax.Array]
+ModelMetric = Callable[[nnx.Module, jax.Array, jax.Array], jax.Array]
 Schedules = Sequence[Schedule] | Mapping[str, Schedule]
 
 
-def cross_entropy(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
-    """Mean softmax cross-entropy of ``model(x)`` against integer labels ``y``."""
-    return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
+def accuracy(output: jax.Array, y: jax.Array) -> jax.Array:
+    """The fraction of samples whose largest logit (``output``) is the label ``y``: the
+    default ``metric``."""
+    return jnp.mean(jnp.argmax(output, axis=-1) == y)
 
 
-def accuracy(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
-    """The fraction of samples whose largest logit is the label's."""
-    return jnp.mean(jnp.argmax(model(x), axis=-1) == y)
+@dataclasses.dataclass(frozen=True)
+class _OutputMetric:
+    """``metric(model(x), y)``: a metric of ``(output, y)`` as the arena evaluates it."""
+
+    metric: Criterion
+
+    def __call__(self, model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
+        return self.metric(model(x), y)
+
+
+def _model_metric(where: str, metric: Any) -> ModelMetric:
+    """The arena's ``(model, x, y)`` metric from ``metric(output, y)`` — or, deprecated, from
+    the old ``metric(model, x, y)`` (three required positional parameters)."""
+    if metric is None:
+        return _OutputMetric(accuracy)
+    if not callable(metric):
+        raise TypeError(f"{where}: metric must be a callable (output, y) -> scalar, got {metric!r}")
+    if old_style(metric):
+        import warnings
+
+        warnings.warn(
+            f"{where}: a metric of (model, x, y) is deprecated and will be refused in the next release: "
+            "pass metric= as a function of (output, y), as every other helper takes it",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return metric  # type: ignore[no-any-return]
+    return _OutputMetric(metric)
 
 
 def _pair(where: str, name: str, data: Any) -> tuple[jax.Array, jax.Array]:
@@ -120,7 +150,7 @@ class _Arena:
     per_seed: dict[int, tuple[Any, Any]]
     optimizer: Callable[[Callable[[Any], Any]], optax.GradientTransformation]
     loss: LossFn
-    metric: LossFn
+    metric: ModelMetric
     path: str
     n: int
     batch_size: int
@@ -161,7 +191,7 @@ class _Arena:
 
         def f(p: Any) -> tuple[jax.Array, Any]:
             mod = nnx.merge(self.graphdef, p, rest)
-            value = self.loss(mod, data[0][bidx], data[1][bidx])
+            value = self.loss(mod, (data[0][bidx], data[1][bidx]))
             return value, nnx.split(mod, nnx.Param, ...)[2]  # type: ignore[misc]
 
         (value, rest), grads = jax.value_and_grad(f, has_aux=True)(params)
@@ -171,7 +201,7 @@ class _Arena:
     def evaluate(self, params: Any, rest: Any, data: Any) -> tuple[jax.Array, jax.Array]:
         mod = nnx.merge(self.graphdef, params, rest)
         mod.eval()
-        return self.loss(mod, data[2], data[3]), self.metric(mod, data[2], data[3])
+        return self.loss(mod, (data[2], data[3])), self.metric(mod, data[2], data[3])
 
     def epoch(
         self, params: Any, rest: Any, opt_state: Any, sched_idx: jax.Array, idx: jax.Array, data: Any
@@ -358,8 +388,10 @@ def compare(
     seeds: Sequence[int],
     epochs: int,
     *,
-    loss: LossFn = cross_entropy,
-    metric: LossFn = accuracy,
+    criterion: Criterion | None = None,
+    loss_fn: LossFn | None = None,
+    metric: Criterion | None = None,
+    loss: Any = None,
     batch_size: int = 32,
     target: float | None = None,
     mode: Mode = "max",
@@ -380,11 +412,14 @@ def compare(
     * ``optimizer(lr)`` builds the Optax transformation around the lr schedule ``lr`` (a
       function of the update count), e.g. ``lambda lr: optax.sgd(lr, momentum=0.9)``; update
       ``k`` must use ``lr(k)``, as every Optax optimizer does with a schedule.
-    * ``loss(model, x, y)`` is minimised on batches of ``train = (x, y)``; after every
-      ``eval_every`` updates of an epoch and at its end, ``loss`` and ``metric(model, x, y)``
+    * The loss minimised on batches of ``train = (x, y)``, as every helper that trains takes
+      it (:mod:`lrsched_jax.core.losses`): ``criterion(output, y)`` (default: softmax
+      cross-entropy on integer labels) or ``loss_fn(model, (x, y))`` — exactly one. After every
+      ``eval_every`` updates of an epoch and at its end, the loss and ``metric(output, y)``
       (default: :func:`accuracy`) are evaluated on the whole of ``val`` with the model in
       eval mode, inside the compiled program (default ``eval_every``:
-      :func:`lrsched_jax.core.arena.default_eval_every`).
+      :func:`lrsched_jax.core.arena.default_eval_every`). Deprecated: ``loss=f`` with
+      ``f(model, x, y)`` (now ``loss_fn``) and a metric of ``(model, x, y)``; both warn.
     * ``target``: the metric value that counts as reached (``mode="max"``: ``>=``;
       ``"min"``: ``<=``); ``baseline``: the schedule the speed-ups are against (default:
       the first ``constant`` schedule). A member whose loss becomes non-finite is marked
@@ -408,7 +443,10 @@ def compare(
     """
     where = "compare"
     named, seed_list, base = check_arena(where, schedules, seeds, epochs, target, mode, baseline)
-    _check_callables(where, model, optimizer, loss, metric)
+    criterion, loss_fn = deprecated_loss(where, loss, criterion, loss_fn, takes_model=True)
+    member_loss = resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
+    model_metric = _model_metric(where, metric)
+    _check_callables(where, model, optimizer)
     if path not in ("scan", "steps"):
         raise ValueError(f"{where}: path must be 'scan' or 'steps', got {path!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
@@ -452,8 +490,8 @@ def compare(
             raise ValueError(f"{where}: model({s}) has another structure than model({seed_list[0]})")
         per_seed[s] = (params, rest)
     run = _Arena(
-        named, seed_list, first[0], per_seed, optimizer, loss, metric, path, n, int(batch_size), steps,
-        int(epochs), every, progress,
+        named, seed_list, first[0], per_seed, optimizer, member_loss, model_metric, path, n, int(batch_size),
+        steps, int(epochs), every, progress,
     )  # fmt: skip
     run.start(len(grid), int(epochs) * len(run.within))
     t0 = time.perf_counter()
@@ -484,14 +522,11 @@ def compare(
     )  # fmt: skip
 
 
-def _check_callables(where: str, model: Any, optimizer: Any, loss: Any, metric: Any) -> None:
+def _check_callables(where: str, model: Any, optimizer: Any) -> None:
     if not callable(model):
         raise TypeError(f"{where}: model must be a callable seed -> nnx.Module, got {model!r}")
     if not callable(optimizer):
         raise TypeError(f"{where}: optimizer must be a callable lr -> optax.GradientTransformation")
-    for fn, name in ((loss, "loss"), (metric, "metric")):
-        if not callable(fn):
-            raise TypeError(f"{where}: {name} must be a callable (model, x, y) -> scalar, got {fn!r}")
 
 
 def _build(where: str, model: Callable[[int], nnx.Module], seed: int) -> tuple[Any, Any, Any]:

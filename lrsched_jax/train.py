@@ -25,7 +25,6 @@ multi-host recipe.
 from __future__ import annotations
 
 import functools
-import inspect
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
@@ -37,7 +36,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
-from lrsched_jax.core.losses import BOTH, UnpackedLoss, resolve_loss
+from lrsched_jax.core.losses import BOTH, UnpackedLoss, old_style, resolve_loss
 from lrsched_jax.finder.jax_driver import CRITERION_MODULES, cross_entropy
 from lrsched_jax.optax_glue import applied_lr
 from lrsched_jax.parallel import DataParallel, resolve
@@ -61,18 +60,6 @@ LossFn = Callable[[nnx.Module, Any], jax.Array]
 Criterion = Callable[[jax.Array, jax.Array], jax.Array]
 
 
-def _old_style(fn: Any) -> bool:
-    """Whether ``fn`` is the old ``loss_fn(model, x, y)``: exactly three required positional
-    parameters (a ``(model, batch)`` loss has two)."""
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    required = [p for p in params if p.kind in kinds and p.default is inspect.Parameter.empty]
-    return len(required) == 3 and not any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
-
-
 def _loss(where: str, criterion: Any, loss_fn: Any, legacy: tuple[Any, ...] = ()) -> LossFn:
     """The ``(model, batch)`` loss that ``criterion=`` / ``loss_fn=`` ask for (default:
     :func:`cross_entropy` as the criterion). The old spellings — the loss positional after
@@ -92,7 +79,7 @@ def _loss(where: str, criterion: Any, loss_fn: Any, legacy: tuple[Any, ...] = ()
             DeprecationWarning,
             stacklevel=3,
         )
-    if loss_fn is not None and callable(loss_fn) and _old_style(loss_fn):
+    if loss_fn is not None and callable(loss_fn) and old_style(loss_fn):
         warnings.warn(
             f"{where}: loss_fn(model, x, y) is deprecated and will be removed in the next release; pass "
             "loss_fn(model, batch) with batch = (x, y), or criterion(output, y)",

@@ -12,13 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
 
 from lrsched_jax.core.families import Constant
+from lrsched_jax.core.losses import resolve_loss
 from lrsched_jax.core.schedule import Schedule
 from lrsched_jax.core.tune import (
     DEFAULT_POLICY,
@@ -35,36 +34,11 @@ from lrsched_jax.core.tune import (
     sweep_candidates,
     sweep_order,
 )
-from lrsched_jax.finder.jax_driver import cross_entropy
+from lrsched_jax.finder.jax_driver import CRITERION_MODULES, cross_entropy
 
 __all__ = ["tune_lr"]
 
 Stage = Callable[[str, int, int], None]
-
-
-def _accuracy(output: jax.Array, y: jax.Array) -> jax.Array:
-    return jnp.mean(jnp.argmax(output, axis=-1) == y)
-
-
-def _losses(where: str, criterion: Any, loss_fn: Any, metric: Any) -> tuple[Any, Any, Any]:
-    """The arena's ``(model, x, y)`` loss and metric, and the finder's ``(model, batch)`` loss."""
-    if criterion is not None and loss_fn is not None:
-        raise ValueError(
-            f"{where}: give criterion= (a function of (output, y)) or loss_fn= (a function of "
-            "(model, batch)), not both"
-        )
-    for fn, name in ((criterion, "criterion"), (loss_fn, "loss_fn"), (metric, "metric")):
-        if fn is not None and not callable(fn):
-            raise TypeError(f"{where}: {name} must be callable, got {fn!r}")
-    metric = _accuracy if metric is None else metric
-    if loss_fn is not None:
-        return (lambda m, x, y: loss_fn(m, (x, y))), (lambda m, x, y: metric(m(x), y)), loss_fn
-    crit = cross_entropy if criterion is None else criterion
-    return (
-        (lambda m, x, y: crit(m(x), y)),
-        (lambda m, x, y: metric(m(x), y)),
-        (lambda m, b: crit(m(b[0]), b[1])),
-    )
 
 
 def _sweep_data(train: tuple[Any, Any], seed: int, batch_size: int) -> tuple[Any, Any]:
@@ -121,7 +95,9 @@ def tune_lr(
 
     where = "tune_lr"
     t0 = time.perf_counter()
-    loss, metric_fn, finder_loss = _losses(where, criterion, loss_fn, metric)
+    finder_loss = resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
+    if metric is not None and not callable(metric):
+        raise TypeError(f"{where}: metric must be callable, got {metric!r}")
     cands = None if lrs is None else check_candidates(where, lrs)
     budget = check_budget(where, budget)
     if mode not in ("max", "min"):
@@ -140,8 +116,8 @@ def tune_lr(
         tick = None if progress is None else (lambda d, t: progress(f"{ep} epoch(s)", d, t))
         res = compare(
             model, optimizer, train, val, {f"candidate {i}": s for i, s in enumerate(scheds)}, seed_list, ep,
-            loss=loss, metric=metric_fn, batch_size=batch_size, mode=mode, eval_every=steps,  # type: ignore[arg-type]
-            devices=devices, progress=tick,
+            criterion=criterion, loss_fn=loss_fn, metric=metric, batch_size=batch_size, mode=mode,
+            eval_every=steps, devices=devices, progress=tick,
         )  # fmt: skip
         return from_compare(res, len(scheds), len(seed_list))
 

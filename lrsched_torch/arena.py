@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lrsched_jax.core.arena import (
     CompareResult,
@@ -47,17 +46,33 @@ from lrsched_jax.core.arena import (
     eval_points,
     member_grid,
 )
+from lrsched_jax.core.losses import CriterionLoss, deprecated_loss, resolve_loss
 from lrsched_jax.core.schedule import Schedule
+from lrsched_torch._common import CRITERION_MODULES, cross_entropy
 from lrsched_torch.schedule_lr import ScheduleLR
 
 __all__ = ["accuracy", "compare"]
 
 OutputLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[[torch.nn.Module, Any], torch.Tensor]
 
 
 def accuracy(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The fraction of samples whose largest logit is the label's."""
+    """The fraction of samples whose largest logit is the label's, in the output's dtype (as
+    the JAX arena's: in float32 both round ``k / n`` alike, so targets are reached alike)."""
     return (output.argmax(dim=-1) == y).to(output.dtype).mean()
+
+
+class _LossOf(torch.nn.Module):
+    """``loss_fn(net, (x, y))`` as a module's forward, so that ``functional_call`` can run it
+    with a member's parameters in place of the net's (under ``vmap``, every member's)."""
+
+    def __init__(self, net: torch.nn.Module, loss_fn: LossFn) -> None:
+        super().__init__()
+        self.net, self.loss_fn = net, loss_fn
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.loss_fn(self.net, (x, y))
 
 
 def _pair(where: str, name: str, data: Any, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,7 +94,8 @@ class _Arena:
     grid: list[tuple[int, int]]
     fresh: Callable[[int], torch.nn.Module]
     optimizer: Callable[[Iterable[Any]], torch.optim.Optimizer]
-    loss: OutputLoss
+    criterion: OutputLoss | None  # the loss as a function of (output, y), or
+    loss_fn: LossFn | None  # of (model, batch): exactly one is given
     metric: OutputLoss
     train: tuple[torch.Tensor, torch.Tensor]
     val: tuple[torch.Tensor, torch.Tensor]
@@ -113,12 +129,20 @@ class _Arena:
         if self.progress is not None:
             self.progress(self.done, self.total)
 
+    def train_loss(self, net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.criterion is not None:
+            return self.criterion(net(x), y)
+        assert self.loss_fn is not None
+        return self.loss_fn(net, (x, y))
+
     def evaluate(self, net: torch.nn.Module) -> tuple[float, float]:
         was = net.training
         net.eval()
         with torch.no_grad():
-            out = net(self.val[0])
-            res = float(self.loss(out, self.val[1])), float(self.metric(out, self.val[1]))
+            xv, yv = self.val
+            out = net(xv)
+            value = self.criterion(out, yv) if self.criterion is not None else self.train_loss(net, xv, yv)
+            res = float(value), float(self.metric(out, yv))
         net.train(was)
         return res
 
@@ -140,7 +164,7 @@ class _Arena:
                 for k in range(self.steps):
                     b = order[k]
                     opt.zero_grad()
-                    value = self.loss(net(xt[b]), yt[b])
+                    value = self.train_loss(net, xt[b], yt[b])
                     value.backward()
                     opt.step()
                     sched.step()
@@ -175,7 +199,19 @@ class _Arena:
         def stacked() -> dict[str, torch.Tensor]:
             return {k: torch.stack([p[k] for p in params]) for k in names}
 
-        batched, member_loss = torch.func.vmap(forward), torch.func.vmap(self.loss)
+        if self.criterion is not None:
+            crit = self.criterion
+
+            def loss_of(p: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+                return crit(forward(p, x), y)
+        else:
+            assert self.loss_fn is not None
+            holder = _LossOf(template, self.loss_fn)
+
+            def loss_of(p: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+                return functional_call(holder, {f"net.{k}": v for k, v in p.items()}, (x, y))
+
+        member_loss = torch.func.vmap(loss_of)
         (xt, yt), (xv, yv) = self.train, self.val
         at, r, j, start = set(eval_points(self.steps, self.eval_every)), self.records, 0, time.perf_counter()
         for e in range(self.epochs):
@@ -183,7 +219,7 @@ class _Arena:
             for k in range(self.steps):
                 b = order[:, k]
                 opt.zero_grad()
-                values = member_loss(batched(stacked(), xt[b]), yt[b])
+                values = member_loss(stacked(), xt[b], yt[b])
                 values.sum().backward()
                 opt.step()
                 sched.step()
@@ -192,11 +228,11 @@ class _Arena:
                     template.eval()
                     with torch.no_grad():
                         outs = torch.func.vmap(forward, in_dims=(0, None))(stacked(), xv)
-                        for row, o in zip(rows, outs):
-                            r["vl"][row, j], r["vm"][row, j] = (
-                                float(self.loss(o, yv)),
-                                float(self.metric(o, yv)),
-                            )
+                        if self.criterion is None:
+                            vals = torch.func.vmap(loss_of, in_dims=(0, None, None))(stacked(), xv, yv)
+                        for i, (row, o) in enumerate(zip(rows, outs)):
+                            value = self.criterion(o, yv) if self.criterion is not None else vals[i]
+                            r["vl"][row, j], r["vm"][row, j] = float(value), float(self.metric(o, yv))
                     template.train()
                     r["ends"][rows, j] = time.perf_counter() - start
                     j += 1
@@ -225,8 +261,10 @@ def compare(
     seeds: Sequence[int],
     epochs: int,
     *,
-    loss: OutputLoss = F.cross_entropy,
+    criterion: OutputLoss | None = None,
+    loss_fn: LossFn | None = None,
     metric: OutputLoss = accuracy,
+    loss: Any = None,
     batch_size: int = 32,
     target: float | None = None,
     mode: Mode = "max",
@@ -247,9 +285,13 @@ def compare(
       param group per member when ``sequential=False``), e.g.
       ``lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)``; a :class:`ScheduleLR` then sets
       the lr of update ``k`` to the member's ``schedule(k)`` (the factory's lr is replaced).
-    * ``loss(output, y)`` is minimised; ``metric(output, y)`` (default :func:`accuracy`) and
-      ``loss`` are evaluated on the whole of ``val`` after every ``eval_every`` updates of an
-      epoch and at its end, in ``eval()`` mode under ``torch.no_grad()``.
+    * The loss minimised, as every helper that trains takes it: ``criterion(output, y)``
+      (default ``F.cross_entropy``) or ``loss_fn(model, (x, y))`` — exactly one (a
+      ``loss_fn`` runs under ``torch.func`` with each member's parameters in place of the
+      model's when ``sequential=False``). ``metric(output, y)`` (default :func:`accuracy`) and
+      the loss are evaluated on the whole of ``val`` after every ``eval_every`` updates of an
+      epoch and at its end, in ``eval()`` mode under ``torch.no_grad()``. Deprecated:
+      ``loss=`` (now ``criterion=``); it warns.
     * ``process_group``: split the members over its ranks (every rank calls ``compare`` with
       the same arguments and returns the whole result).
     * ``target``, ``mode``, ``baseline``, ``eval_every``, ``memory_budget``, ``progress``: as in
@@ -259,7 +301,10 @@ def compare(
     """
     where = "compare"
     named, seed_list, base = check_arena(where, schedules, seeds, epochs, target, mode, baseline)
-    for fn, name in ((model, "model"), (optimizer, "optimizer"), (loss, "loss"), (metric, "metric")):
+    criterion, loss_fn = deprecated_loss(where, loss, criterion, loss_fn, takes_model=False)
+    resolved = resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
+    crit = resolved.criterion if isinstance(resolved, CriterionLoss) else None
+    for fn, name in ((model, "model"), (optimizer, "optimizer"), (metric, "metric")):
         if not callable(fn):
             raise TypeError(f"{where}: {name} must be callable, got {fn!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
@@ -307,8 +352,8 @@ def compare(
     mine = [int(m) for m in np.array_split(np.arange(len(grid)), ranks)[rank]]
     chunk = 1 if sequential else fp.plan(where, len(grid), memory_budget)
     run = _Arena(
-        named, grid, fresh, optimizer, loss, metric, (xt, yt), (xv, yv), int(batch_size), steps, int(epochs),
-        every, progress, len(mine) * int(epochs),
+        named, grid, fresh, optimizer, crit, None if crit is not None else resolved, metric,
+        (xt, yt), (xv, yv), int(batch_size), steps, int(epochs), every, progress, len(mine) * int(epochs),
     )  # fmt: skip
     start = time.perf_counter()
     for i in range(0, len(mine), max(1, chunk)):

@@ -9,16 +9,15 @@ so in float64 both frameworks choose the same lr.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lrsched_jax.core import constant
+from lrsched_jax.core.losses import resolve_loss
 from lrsched_jax.core.schedule import Schedule
 from lrsched_jax.core.tune import (
     DEFAULT_POLICY,
@@ -35,36 +34,13 @@ from lrsched_jax.core.tune import (
     sweep_candidates,
     sweep_order,
 )
+from lrsched_torch._common import CRITERION_MODULES, cross_entropy
 from lrsched_torch.arena import accuracy, compare
 from lrsched_torch.finder import find_lr
 
 __all__ = ["tune_lr"]
 
 Stage = Callable[[str, int, int], None]
-
-
-def _losses(where: str, criterion: Any, loss_fn: Any, metric: Any) -> tuple[dict[str, Any], Any, Any]:
-    """The arena's loss keyword, the metric, and the finder's ``(model, batch)`` loss."""
-    if criterion is not None and loss_fn is not None:
-        raise ValueError(
-            f"{where}: give criterion= (a function of (output, y)) or loss_fn= (a function of "
-            "(model, batch)), not both"
-        )
-    for fn, name in ((criterion, "criterion"), (loss_fn, "loss_fn"), (metric, "metric")):
-        if fn is not None and not callable(fn):
-            raise TypeError(f"{where}: {name} must be callable, got {fn!r}")
-    metric = accuracy if metric is None else metric
-    if loss_fn is not None:
-        # The arena trains its members with torch.func from the model's output; it takes a
-        # (model, batch) loss only where its signature says so.
-        if "loss_fn" not in inspect.signature(compare).parameters:
-            raise ValueError(
-                f"{where}: lrsched_torch.compare trains from the model's output, so the torch tuner "
-                "takes criterion=(output, y); loss_fn=(model, batch) is JAX-only for now"
-            )
-        return {"loss_fn": loss_fn}, metric, loss_fn
-    crit = F.cross_entropy if criterion is None else criterion
-    return {"loss": crit}, metric, (lambda m, b: crit(m(b[0]), b[1]))
 
 
 def _tensor(v: Any) -> torch.Tensor:
@@ -115,12 +91,15 @@ def tune_lr(
 
     ``model(seed)`` builds the ``nn.Module``; ``optimizer(params)`` the torch optimizer (as
     :func:`lrsched_torch.compare`: the lr it is given is replaced by each member's schedule);
-    ``criterion(output, y)`` (default ``F.cross_entropy``); ``metric(output, y)`` (default
+    ``criterion(output, y)`` (default ``F.cross_entropy``) or ``loss_fn(model, batch)`` (as
+    :func:`lrsched_torch.compare` takes them); ``metric(output, y)`` (default
     accuracy); ``device``: where the models and data go. The rest: :func:`lrsched_jax.tune_lr`.
     """
     where = "tune_lr"
     t0 = time.perf_counter()
-    loss_kw, metric_fn, finder_loss = _losses(where, criterion, loss_fn, metric)
+    finder_loss = resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
+    if metric is not None and not callable(metric):
+        raise TypeError(f"{where}: metric must be callable, got {metric!r}")
     cands = None if lrs is None else check_candidates(where, lrs)
     budget = check_budget(where, budget)
     if mode not in ("max", "min"):
@@ -139,8 +118,8 @@ def tune_lr(
         tick = None if progress is None else (lambda d, t: progress(f"{ep} epoch(s)", d, t))
         res = compare(
             model, optimizer, train, val, {f"candidate {i}": s for i, s in enumerate(scheds)}, seed_list, ep,
-            metric=metric_fn, batch_size=batch_size, mode=mode, eval_every=steps,  # type: ignore[arg-type]
-            device=device, progress=tick, **loss_kw,
+            criterion=criterion, loss_fn=loss_fn, metric=metric or accuracy, batch_size=batch_size, mode=mode,
+            eval_every=steps, device=device, progress=tick,  # type: ignore[arg-type]
         )  # fmt: skip
         return from_compare(res, len(scheds), len(seed_list))
 

@@ -16,11 +16,20 @@ the adapters here are frozen dataclasses, so the JAX drivers can use them as sta
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CriterionLoss", "UnpackedLoss", "resolve_loss", "legacy_positional", "check_not_criterion"]
+__all__ = [
+    "CriterionLoss",
+    "UnpackedLoss",
+    "resolve_loss",
+    "legacy_positional",
+    "check_not_criterion",
+    "deprecated_loss",
+    "old_style",
+]
 
 BOTH = "give criterion= (a function of (output, y)) or loss_fn= (a function of (model, batch)), not both"
 
@@ -112,3 +121,41 @@ def legacy_positional(
         stacklevel=stacklevel,
     )
     return extra[0], data
+
+
+def deprecated_loss(
+    where: str, loss: Any, criterion: Any, loss_fn: Any, *, takes_model: bool, stacklevel: int = 3
+) -> tuple[Any, Any]:
+    """``(criterion, loss_fn)`` for ``compare``'s old ``loss=`` keyword, with a
+    ``DeprecationWarning``: in JAX it was ``loss(model, x, y)`` (``takes_model``; now
+    ``loss_fn=``, given ``(model, (x, y))``), in torch ``loss(output, y)`` (now ``criterion=``).
+    Without ``loss`` the two pass through. ``TypeError`` when it is given with either."""
+    if loss is None:
+        return criterion, loss_fn
+    if criterion is not None or loss_fn is not None:
+        raise TypeError(f"{where}: loss= is the deprecated name of the loss; {BOTH}, and drop loss=")
+    if not callable(loss):
+        raise TypeError(f"{where}: loss must be callable, got {type(loss).__name__}")
+    if takes_model:
+        new = "loss_fn=lambda model, batch: f(model, *batch), or criterion= (a function of (output, y))"
+    else:
+        new = "criterion= (the same function of (output, y))"
+    warnings.warn(
+        f"{where}(loss=f) is deprecated and will be removed in the next release: pass {new}",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    return (None, UnpackedLoss(loss)) if takes_model else (loss, None)
+
+
+def old_style(fn: Any) -> bool:
+    """Whether ``fn`` takes ``(model, x, y)`` — the old JAX spelling of a loss or a metric:
+    exactly three required positional parameters (a ``(model, batch)`` loss has two, an
+    ``(output, y)`` metric two) and no ``*args``."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p for p in params if p.kind in kinds and p.default is inspect.Parameter.empty]
+    return len(required) == 3 and not any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)

@@ -157,6 +157,10 @@ def test_verdict_rules():
     assert verdicts(members, ["fast"], seeds, None)["fast"]["speedup_vs_baseline"] is None
 
 
+def _ce(out, y):
+    return optax.softmax_cross_entropy_with_integer_labels(out, y).mean()
+
+
 def _call(**over):
     train, val = data()
     kw = dict(
@@ -199,11 +203,40 @@ def _call(**over):
         ({"optimizer": lambda lr: lr}, TypeError, "optimizer"),
         ({"model": lambda s: object()}, TypeError, "model"),
         ({"model": lambda s: flax_mlp((8, 16 + s, 3))}, ValueError, "structure"),
+        ({"criterion": _ce, "loss_fn": lambda m, b: 0.0}, TypeError, "not both"),
+        ({"loss": lambda m, x, y: 0.0, "criterion": _ce}, TypeError, "deprecated name"),
+        ({"loss_fn": optax.softmax_cross_entropy_with_integer_labels}, TypeError, "pass it as criterion="),
+        ({"criterion": "ce"}, TypeError, "criterion must be callable"),
+        ({"metric": 0.5}, TypeError, "metric"),
     ],
 )
 def test_bad_input_is_refused_naming_the_argument(over, error, match):
     with pytest.raises(error, match=match):
         _call(**over)
+
+
+def test_one_loss_convention_and_the_old_spellings_warn():
+    """``criterion(output, y)`` and ``loss_fn(model, (x, y))`` train the same members as the
+    default; the old ``loss(model, x, y)`` and ``metric(model, x, y)`` too, with a warning."""
+    small = {"schedules": {k: SCHEDULES[k] for k in ("fixed", "cosine")}, "seeds": SEEDS[:1]}
+    base = _call(**small)
+    acc = lambda out, y: jnp.mean(jnp.argmax(out, -1) == y)  # noqa: E731
+    runs = [
+        _call(**small, criterion=_ce, metric=acc),
+        _call(**small, loss_fn=lambda m, b: _ce(m(b[0]), b[1])),
+    ]
+    with pytest.warns(DeprecationWarning, match=r"compare\(loss=f\) is deprecated.*loss_fn="):
+        runs.append(_call(**small, loss=lambda m, x, y: _ce(m(x), y)))
+    with pytest.warns(DeprecationWarning, match=r"metric of \(model, x, y\) is deprecated"):
+        runs.append(_call(**small, metric=lambda m, x, y: acc(m(x), y)))
+    for res in runs:
+        np.testing.assert_allclose(res.step_losses, base.step_losses, rtol=1e-6)
+        for a, b in zip(res.members, base.members):
+            assert a.eval_metric == pytest.approx(b.eval_metric) and a.eval_loss == pytest.approx(b.eval_loss)
+    # A metric that is not the loss: the lowest validation loss when mode="min".
+    low = _call(**small, metric=_ce, mode="min")
+    for a, b in zip(low.members, base.members):
+        np.testing.assert_allclose(a.eval_metric, b.eval_loss, rtol=1e-6)
 
 
 def test_eval_every_sets_the_resolution_of_updates_to_target(one_program):

@@ -89,7 +89,7 @@ def test_criterion_and_loss_fn_are_the_same_loss():
     b = tune(lrs=[0.03, 0.3], loss_fn=lambda m, batch: ce(m(batch[0]), batch[1]), budget=ONE_RUNG)
     assert a.lr == b.lr and len(a.rungs) == 1 and "no full-length rung" in a.notes[0]
     assert [t.metrics[0] for t in a.trials] == pytest.approx([t.metrics[0] for t in b.trials])
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(TypeError, match="not both"):
         tune(lrs=[0.1], criterion=ce, loss_fn=lambda m, b: 0.0)
 
 

@@ -13,6 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import lrsched_jax as lrs
 from lrsched_jax.core.arena import batch_order
@@ -149,6 +150,36 @@ def test_a_member_is_torch_multisteplr_driving_torch_sgd():
         np.testing.assert_allclose(res.step_losses[m], losses, rtol=1e-12)
 
 
+@pytest.mark.parametrize("sequential", [True, False], ids=["sequential", "torch.func"])
+def test_one_loss_convention_and_the_old_spelling_warns(sequential):
+    """``criterion(output, y)``, ``loss_fn(model, (x, y))`` (under ``torch.func`` each member's
+    parameters stand in for the model's) and the deprecated ``loss=`` train the same members."""
+    base = run_torch(sequential)
+    runs = [
+        run_torch(sequential, criterion=lambda out, y: F.cross_entropy(out, y)),
+        run_torch(sequential, loss_fn=lambda m, b: F.cross_entropy(m(b[0]), b[1])),
+    ]
+    with pytest.warns(DeprecationWarning, match=r"compare\(loss=f\) is deprecated.*criterion="):
+        runs.append(run_torch(sequential, loss=F.cross_entropy))
+    for res in runs:
+        np.testing.assert_allclose(res.step_losses, base.step_losses, rtol=1e-12)
+        for a, b in zip(res.members, base.members):
+            np.testing.assert_allclose(a.eval_loss, b.eval_loss, rtol=1e-12)
+            assert a.eval_metric == b.eval_metric
+    # A loss the output alone cannot give: an L2 penalty on the model's weights.
+    l2 = run_torch(
+        sequential,
+        loss_fn=lambda m, b: F.cross_entropy(m(b[0]), b[1]) + sum((p**2).sum() for p in m.parameters()),
+    )
+    assert not np.allclose(l2.step_losses, base.step_losses)
+    if not sequential:
+        seq = run_torch(
+            True,
+            loss_fn=lambda m, b: F.cross_entropy(m(b[0]), b[1]) + sum((p**2).sum() for p in m.parameters()),
+        )
+        np.testing.assert_allclose(l2.step_losses, seq.step_losses, rtol=1e-10)
+
+
 def _call(**over):
     (xt, yt), (xv, yv) = data()
     kw = dict(
@@ -181,6 +212,10 @@ def _call(**over):
         ({"model": lambda s: "net"}, TypeError, "model"),
         ({"optimizer": None}, TypeError, "optimizer"),
         ({"model": lambda s: torch.nn.BatchNorm1d(8), "sequential": False}, ValueError, "buffers"),
+        ({"criterion": F.cross_entropy, "loss_fn": lambda m, b: 0.0}, TypeError, "not both"),
+        ({"loss": F.cross_entropy, "loss_fn": lambda m, b: 0.0}, TypeError, "deprecated name"),
+        ({"loss_fn": F.cross_entropy}, TypeError, "pass it as criterion="),
+        ({"metric": 0.5}, TypeError, "metric"),
     ],
 )
 def test_bad_input_is_refused_naming_the_argument(over, error, match):

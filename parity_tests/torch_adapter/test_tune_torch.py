@@ -79,10 +79,12 @@ def test_default_candidates_come_from_the_torch_finder_on_the_probes_batches():
 def test_criterion_metric_and_mode():
     a = tune(lrs=[0.03, 0.3], budget=ONE_RUNG)
     b = tune(lrs=[0.03, 0.3], criterion=F.cross_entropy, budget=ONE_RUNG)
-    assert a.lr == b.lr and [t.metrics for t in a.trials] == [t.metrics for t in b.trials]
+    c = tune(lrs=[0.03, 0.3], loss_fn=lambda m, batch: F.cross_entropy(m(batch[0]), batch[1]), budget=ONE_RUNG)
+    for other in (b, c):
+        assert a.lr == other.lr and [t.metrics for t in a.trials] == [t.metrics for t in other.trials]
     res = tune(lrs=[1e-4, 0.3], metric=F.cross_entropy, mode="min", budget=ONE_RUNG)
     assert res.lr == 0.3
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(TypeError, match="not both"):
         tune(lrs=[0.1], criterion=F.cross_entropy, loss_fn=lambda m, b: 0.0)
 
 
