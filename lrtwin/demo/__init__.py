@@ -13,7 +13,9 @@ the same batches in both frameworks:
    high, in the diverging part of the curve) → per-epoch train and
    validation loss, validation accuracy and lr logged → the best model checkpointed (Orbax
    for JAX, ``torch.save`` for torch) and a checkpoint saved before each major lr change →
-   the best checkpoint reloaded and evaluated;
+   the best checkpoint reloaded and evaluated; then the same recipe at the peak lr
+   :func:`lrsched_jax.tune_lr` chooses by training short probes of it (:mod:`lrtwin.demo.tuned`),
+   so the summary shows what the finder's suggestion and the tuned lr each train to;
 5. across seeds: step 1's schedules again for 8 seeds each (``--quick``: 3), every
    (schedule, seed) member trained by the schedule arena — in JAX as one vmapped, jitted
    program (:func:`lrsched_jax.compare`) — with the verdict per schedule (median and spread of
@@ -260,6 +262,8 @@ class _Trained:
     finders: dict[str, Any] = dataclasses.field(default_factory=dict)
     suggested: dict[str, float] = dataclasses.field(default_factory=dict)
     pipeline: dict[str, History] = dataclasses.field(default_factory=dict)
+    tuned: dict[str, float | None] = dataclasses.field(default_factory=dict)
+    tune_docs: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _zoo(total: int, spe: int) -> dict[str, Any]:
@@ -327,8 +331,30 @@ def _train_all(
             f"{fw:>5} best checkpoint: epoch {h.best_epoch + 1}, val loss {h.best_val_loss:.4f}; reloaded: "
             f"val loss {h.reloaded_val_loss:.4f}, accuracy {h.reloaded_val_acc:.3f}"
         )
-        done.histories += [*done.by_fw[fw], h]
+        done.histories += [*done.by_fw[fw], h, *_tuned_run(plan, r, done, total)]
     return done
+
+
+def _tuned_run(plan: _Plan, r: Runner, done: _Trained, total: int) -> list[History]:
+    """Step 4b: the pipeline's peak lr chosen by ``tune_lr``, and the pipeline's recipe trained
+    at it (no checkpoints), beside the run at the finder's suggestion."""
+    import lrsched_jax as lrs
+    from lrtwin.demo.report import TUNED
+    from lrtwin.demo.tuned import tune_pipeline_lr
+
+    say = print if plan.rank == 0 else (lambda *a, **k: None)
+    fw = r.framework
+    done.tuned[fw], doc = tune_pipeline_lr(r, plan.epochs)
+    if doc is not None:
+        done.tune_docs[fw] = doc
+    lr = done.tuned[fw]
+    if lr is None:
+        say(f"{fw:>5} tune_lr: no lr ({'; '.join(doc['notes'] if doc else [])}); the tuned run is left out")
+        return []
+    cost = f", cost {doc['cost']:.2f} runs" if doc else ""
+    finder = done.suggested[fw]
+    say(f"{fw:>5} tune_lr: peak lr {lr:.3g} chosen by training (the finder's: {finder:.3g}){cost}")
+    return [_train(r, TUNED, "adamw", lrs.one_cycle(lr, total), plan.epochs)]
 
 
 def _run(plan: _Plan) -> int:
@@ -397,6 +423,7 @@ def _run(plan: _Plan) -> int:
         "torch_ranks": plan.world if plan.framework != "jax" else None,
         "data_parallel": parallel,
         "finder": {fw: res.to_dict() for fw, res in done.finders.items()},
+        "tune": done.tune_docs,
     }
     written = _write_summary(out, claim, done, meta, seeds, arena_md)
     for p in [*pictures, *written, out / "arena.json"]:
@@ -416,8 +443,8 @@ def _write_summary(
     from lrtwin.demo import report
 
     optimizers = {h.name: "sgd" for h in next(iter(done.by_fw.values()))}
-    optimizers["one-cycle (pipeline)"] = "adamw"
-    rows = report.summary_rows(done.histories, optimizers, done.suggested, TARGET_ACC)
+    optimizers["one-cycle (pipeline)"] = optimizers[report.TUNED] = "adamw"
+    rows = report.summary_rows(done.histories, optimizers, done.suggested, TARGET_ACC, done.tuned)
     claim(out / "summary.md")
     claim(out / "summary.json")
     md, js = report.write_summary(out, rows, meta, TARGET_ACC)

@@ -131,11 +131,22 @@ def pipeline_figure(
     return path
 
 
+#: The run at the lr ``tune_lr`` chose (the pipeline's recipe otherwise).
+TUNED = "one-cycle (tuned lr)"
+
+
 def summary_rows(
-    histories: list[History], optimizers: dict[str, str], suggested: dict[str, float], target: float
+    histories: list[History],
+    optimizers: dict[str, str],
+    suggested: dict[str, float],
+    target: float,
+    tuned: dict[str, float | None] | None = None,
 ) -> list[dict[str, Any]]:
+    """One row per run; ``suggested_lr``: the lr an AdamW run peaked at — the finder's
+    suggestion, or for the :data:`TUNED` run the tuner's choice (``tuned``, per framework)."""
     rows = []
     for h in histories:
+        picked = (tuned or {}) if h.name == TUNED else suggested
         rows.append(
             {
                 "framework": h.framework,
@@ -147,7 +158,7 @@ def summary_rows(
                 "steps_to_target": h.steps_to(target),
                 "wall_time_s": h.wall_time,
                 "first_epoch_s": h.first_epoch_time,
-                "suggested_lr": suggested.get(h.framework) if optimizers[h.name] == "adamw" else None,
+                "suggested_lr": picked.get(h.framework) if optimizers[h.name] == "adamw" else None,
             }
         )
     return rows
@@ -205,7 +216,9 @@ def write_summary(
         "The one-cycle runs schedule the lr only: AdamW's β1 stays 0.9 in both frameworks, "
         "as in the article's recipe (torch's `OneCycleLR` would also cycle β1 0.95→0.85→0.95; "
         "`ScheduleLR(opt, lr, momentum=m)` and `optax.inject_hyperparams` with "
-        '`from_torch(s, field="momentum")` do that).\n'
+        '`from_torch(s, field="momentum")` do that). The suggested lr of "one-cycle (pipeline)" '
+        'is the finder\'s; that of "one-cycle (tuned lr)" is what `tune_lr` chose by training short '
+        "probes of the same recipe (its trials and cost: `summary.json`, `meta.tune`).\n"
     )
     js = out / "summary.json"
     js.write_text(json.dumps({"meta": meta, "target_accuracy": target, "rows": rows}, indent=2))

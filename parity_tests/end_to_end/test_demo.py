@@ -46,7 +46,7 @@ def test_summary_has_the_documented_fields_with_finite_numbers(demo_out):
     assert {(r["framework"], r["schedule"]) for r in rows} == {
         (fw, s)
         for fw in ("jax", "torch")
-        for s in ("fixed lr 0.1", "0.1·0.95^epoch", "cosine", "one-cycle (pipeline)")
+        for s in ("fixed lr 0.1", "0.1·0.95^epoch", "cosine", "one-cycle (pipeline)", "one-cycle (tuned lr)")
     }
     for r in rows:
         assert tuple(r) == SUMMARY_FIELDS
@@ -58,13 +58,30 @@ def test_summary_has_the_documented_fields_with_finite_numbers(demo_out):
         if r["optimizer"] == "adamw":
             assert math.isfinite(r["suggested_lr"]) and r["suggested_lr"] > 0
     md = (demo_out / "summary.md").read_text()
-    assert md.count("\n| jax |") == 4 and md.count("\n| torch |") == 4
+    assert md.count("\n| jax |") == 5 and md.count("\n| torch |") == 5
     # a ported one-cycle recipe must know whether β1 cycled: the summary says it did not
     assert "AdamW's β1 stays 0.9 in both frameworks" in md
     # same weights, same batches: the frameworks agree to float32 training tolerance
     by = {(r["framework"], r["schedule"]): r for r in rows}
     for s in ("fixed lr 0.1", "cosine", "one-cycle (pipeline)"):
         assert by["jax", s]["final_val_loss"] == pytest.approx(by["torch", s]["final_val_loss"], rel=1e-3)
+
+
+def test_tuned_lr_beside_the_finders_and_the_frameworks_choose_within_one_candidate(demo_out):
+    """Step 4b: ``tune_lr`` chooses the pipeline's peak by training; its run is in the summary
+    with the lr it chose. Same weights and batches in float32: JAX and torch choose the same
+    candidate or a neighbour (half a decade apart)."""
+    summary = json.loads((demo_out / "summary.json").read_text())
+    by = {(r["framework"], r["schedule"]): r for r in summary["rows"]}
+    tune = summary["meta"]["tune"]
+    for fw in ("jax", "torch"):
+        doc = tune[fw]
+        assert doc["framework"] == fw and 0 < doc["cost"] <= 3.0
+        assert by[fw, "one-cycle (tuned lr)"]["suggested_lr"] == doc["lr"]
+        assert doc["lr"] in [t["lr"] for t in doc["trials"]]
+        assert doc["sweep"] is not None  # the candidates came from the tuner's own sweep
+    assert abs(np.log10(tune["jax"]["lr"] / tune["torch"]["lr"])) <= 0.5 + 1e-9
+    assert "what `tune_lr` chose by training" in (demo_out / "summary.md").read_text()
 
 
 def test_best_checkpoints_reload_to_the_recorded_validation_loss(demo_out):
