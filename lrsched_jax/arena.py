@@ -99,7 +99,7 @@ def _model_metric(where: str, metric: Any) -> ModelMetric:
             DeprecationWarning,
             stacklevel=3,
         )
-        return metric  # type: ignore[no-any-return]
+        return metric
     return _OutputMetric(metric)
 
 
@@ -442,7 +442,9 @@ def compare(
     ``compile_s``. ``TypeError`` / ``ValueError`` name the bad argument.
     """
     where = "compare"
-    named, seed_list, base = check_arena(where, schedules, seeds, epochs, target, mode, baseline)
+    named, seed_list, base = check_arena(
+        where, schedules, seeds, epochs, target=target, mode=mode, baseline=baseline
+    )
     criterion, loss_fn = deprecated_loss(where, loss, criterion, loss_fn, takes_model=True)
     member_loss = resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
     model_metric = _model_metric(where, metric)
@@ -490,8 +492,9 @@ def compare(
             raise ValueError(f"{where}: model({s}) has another structure than model({seed_list[0]})")
         per_seed[s] = (params, rest)
     run = _Arena(
-        named, seed_list, first[0], per_seed, optimizer, member_loss, model_metric, path, n, int(batch_size),
-        steps, int(epochs), every, progress,
+        named=named, seeds=seed_list, graphdef=first[0], per_seed=per_seed, optimizer=optimizer,
+        loss=member_loss, metric=model_metric, path=path, n=n, batch_size=int(batch_size), steps=steps,
+        epochs=int(epochs), eval_every=every, progress=progress,
     )  # fmt: skip
     run.start(len(grid), int(epochs) * len(run.within))
     t0 = time.perf_counter()
@@ -512,11 +515,11 @@ def compare(
         train_s = sum(
             run.population(grid, rows[i : i + chunk], devs, data) for i in range(0, len(grid), chunk)
         )
-    r = run.records
     how = "sequential" if sequential else "one program"
     return collect(
-        "jax", how, named, seed_list, target, mode, base, r["vm"], r["vl"], r["losses"], r["ends"],
-        run.compile_s, train_s, _bytes(run.program[2]), epochs=int(epochs), eval_every=every,
+        "jax", how, named, seed_list, run.records, target=target, mode=mode, baseline=base,
+        compile_s=run.compile_s, train_s=train_s, program_bytes=_bytes(run.program[2]), epochs=int(epochs),
+        eval_every=every,
         chunks=1 if sequential else -(-len(grid) // chunk), devices=max(1, len(devs)),
         processes=max(1, len({d.process_index for d in devs})),
     )  # fmt: skip

@@ -159,8 +159,9 @@ def exponential_decay(
     Growth without ``end_value`` is refused where it passes ``1e30`` before step ``2**31``,
     else held at ``1e30`` from there (Optax: above it, then ``inf``)."""
     return _exponential(
-        "exponential_decay", init_value, transition_steps, decay_rate, transition_begin, staircase, end_value
-    )
+        "exponential_decay", init_value, transition_steps, decay_rate,
+        transition_begin=transition_begin, staircase=staircase, end_value=end_value,
+    )  # fmt: skip
 
 
 def _exponential(
@@ -168,6 +169,7 @@ def _exponential(
     init_value: Any,
     transition_steps: Any,
     decay_rate: Any,
+    *,
     transition_begin: Any,
     staircase: Any,
     end_value: Any,
@@ -282,7 +284,10 @@ def warmup_exponential_decay_schedule(
     init = _lr(where, "init_value", init_value)
     peak = _lr(where, "peak_value", peak_value)
     W = validate.at_least(where, "warmup_steps", warmup_steps)
-    decay = _exponential(where, peak, transition_steps, decay_rate, transition_begin, staircase, end_value, W)
+    decay = _exponential(
+        where, peak, transition_steps, decay_rate,
+        transition_begin=transition_begin, staircase=staircase, end_value=end_value, offset=W,
+    )  # fmt: skip
     return join_schedules([linear_schedule(init, peak, W), decay], [W])
 
 

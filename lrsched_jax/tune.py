@@ -16,6 +16,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from lrsched_jax.core.arena import Mode
 from lrsched_jax.core.families import Constant
 from lrsched_jax.core.losses import resolve_loss
 from lrsched_jax.core.schedule import Schedule
@@ -58,7 +59,7 @@ def tune_lr(
     criterion: Callable[[Any, Any], Any] | None = None,
     loss_fn: Callable[[Any, Any], Any] | None = None,
     metric: Callable[[Any, Any], Any] | None = None,
-    mode: str = "max",
+    mode: Mode = "max",
     seeds: Sequence[int] = (0,),
     schedule: Callable[[float], Schedule] = Constant,
     budget: float = 3.0,

@@ -300,7 +300,9 @@ def compare(
     ``compile_s`` is 0 (nothing is compiled). ``TypeError`` / ``ValueError`` name the bad argument.
     """
     where = "compare"
-    named, seed_list, base = check_arena(where, schedules, seeds, epochs, target, mode, baseline)
+    named, seed_list, base = check_arena(
+        where, schedules, seeds, epochs, target=target, mode=mode, baseline=baseline
+    )
     criterion, loss_fn = deprecated_loss(where, loss, criterion, loss_fn, takes_model=False)
     resolved = resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
     crit = resolved.criterion if isinstance(resolved, CriterionLoss) else None
@@ -352,8 +354,10 @@ def compare(
     mine = [int(m) for m in np.array_split(np.arange(len(grid)), ranks)[rank]]
     chunk = 1 if sequential else fp.plan(where, len(grid), memory_budget)
     run = _Arena(
-        named, grid, fresh, optimizer, crit, None if crit is not None else resolved, metric,
-        (xt, yt), (xv, yv), int(batch_size), steps, int(epochs), every, progress, len(mine) * int(epochs),
+        named=named, grid=grid, fresh=fresh, optimizer=optimizer, criterion=crit,
+        loss_fn=None if crit is not None else resolved, metric=metric, train=(xt, yt), val=(xv, yv),
+        batch_size=int(batch_size), steps=steps, epochs=int(epochs), eval_every=every, progress=progress,
+        total=len(mine) * int(epochs),
     )  # fmt: skip
     start = time.perf_counter()
     for i in range(0, len(mine), max(1, chunk)):
@@ -361,10 +365,9 @@ def compare(
     train_s = time.perf_counter() - start
     if ranks > 1:
         _gather(run, mine, process_group)
-    r = run.records
     how = "sequential" if sequential else "one torch.func loop"
     return collect(
-        "torch", how, named, seed_list, target, mode, base, r["vm"], r["vl"], r["losses"], r["ends"], 0.0,
-        train_s, epochs=int(epochs), eval_every=every,
+        "torch", how, named, seed_list, run.records, target=target, mode=mode, baseline=base, compile_s=0.0,
+        train_s=train_s, epochs=int(epochs), eval_every=every,
         chunks=1 if sequential else -(-max(1, len(mine)) // chunk), processes=ranks,
     )  # fmt: skip

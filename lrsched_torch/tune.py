@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from lrsched_jax.core import constant
+from lrsched_jax.core.arena import Mode
 from lrsched_jax.core.losses import resolve_loss
 from lrsched_jax.core.schedule import Schedule
 from lrsched_jax.core.tune import (
@@ -52,6 +53,7 @@ def _sweep(
     optimizer: Callable[[Iterable[Any]], torch.optim.Optimizer],
     loss: Any,
     train: tuple[Any, Any],
+    *,
     seed: int,
     batch_size: int,
     device: Any,
@@ -77,7 +79,7 @@ def tune_lr(
     criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     loss_fn: Callable[[Any, Any], torch.Tensor] | None = None,
     metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    mode: str = "max",
+    mode: Mode = "max",
     seeds: Sequence[int] = (0,),
     schedule: Callable[[float], Schedule] = constant,
     budget: float = 3.0,
@@ -119,7 +121,7 @@ def tune_lr(
         res = compare(
             model, optimizer, train, val, {f"candidate {i}": s for i, s in enumerate(scheds)}, seed_list, ep,
             criterion=criterion, loss_fn=loss_fn, metric=metric or accuracy, batch_size=batch_size, mode=mode,
-            eval_every=steps, device=device, progress=tick,  # type: ignore[arg-type]
+            eval_every=steps, device=device, progress=tick,
         )  # fmt: skip
         return from_compare(res, len(scheds), len(seed_list))
 
@@ -127,7 +129,9 @@ def tune_lr(
     if cands is None:
         if progress is not None:
             progress("sweep", 0, 1)
-        sweep = _sweep(model, optimizer, finder_loss, train, seed_list[0], batch_size, device)
+        sweep = _sweep(
+            model, optimizer, finder_loss, train, seed=seed_list[0], batch_size=batch_size, device=device
+        )
         used = int(sweep.stop_step) + 1
         cands, anchor_lr = sweep_candidates(sweep, policy)
         if progress is not None:

@@ -94,6 +94,7 @@ def check_arena(
     schedules: Any,
     seeds: Any,
     epochs: Any,
+    *,
     target: Any,
     mode: Any,
     baseline: Any,
@@ -440,25 +441,24 @@ def collect(
     how: str,
     named: Sequence[tuple[str, Schedule]],
     seeds: Sequence[int],
+    records: Mapping[str, np.ndarray],
+    *,
     target: float | None,
     mode: Mode,
     baseline: str | None,
-    val_metric: np.ndarray,
-    val_loss: np.ndarray,
-    step_losses: np.ndarray,
-    eval_ends: np.ndarray,
     compile_s: float,
     train_s: float,
     program_bytes: int | None = None,
-    *,
     epochs: int,
     eval_every: int,
     **run: int,
 ) -> CompareResult:
-    """The result of a run from its per-member arrays (members in :func:`member_grid` order):
-    ``val_metric``, ``val_loss`` and ``eval_ends`` (seconds) at every evaluation, shape
-    ``(members, evaluations)``, ``step_losses`` of shape ``(members, epochs *
-    steps_per_epoch)``; ``run``: ``chunks``, ``devices``, ``processes``."""
+    """The result of a run from its per-member record arrays (members in :func:`member_grid`
+    order): ``records["vm"]`` / ``["vl"]`` (the validation metric and loss) and ``["ends"]``
+    (seconds) at every evaluation, shape ``(members, evaluations)``; ``["losses"]`` (the loss
+    before every update), shape ``(members, epochs * steps_per_epoch)``; ``run``:
+    ``chunks``, ``devices``, ``processes``."""
+    val_metric, val_loss, step_losses, eval_ends = (records[k] for k in ("vm", "vl", "losses", "ends"))
     steps = step_losses.shape[1] // epochs
     within = eval_points(steps, eval_every)
     eval_steps = np.asarray([e * steps + p for e in range(epochs) for p in within])

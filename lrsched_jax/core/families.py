@@ -397,7 +397,7 @@ polynomial = Polynomial
 
 
 def _cos_window(
-    ctx: Ctx, t: Any, a: float, b: float, start: float, length: float, exponent: float = 1.0
+    ctx: Ctx, t: Any, a: float, b: float, *, start: float, length: float, exponent: float = 1.0
 ) -> Any:
     """Cosine from ``a`` at ``start`` to ``b`` at ``start + length``, held at ``b`` after
     (the cosine factor raised to ``exponent``: :func:`~lrsched_jax.core._math.cos_mix`)."""
@@ -470,7 +470,7 @@ class Cosine(Schedule):
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         T, e = self.total_steps, self.exponent
         if not self.periodic:
-            return _cos_window(ctx, t, self.init_lr, self.min_lr, 0, T, e)
+            return _cos_window(ctx, t, self.init_lr, self.min_lr, start=0, length=T, exponent=e)
         _, r = _math.floor_divmod(ctx, t, 2 * T)
         u = ctx.xp.where(r <= float(T), r, float(2 * T) - r)
         return _math.cos_mix(ctx, self.init_lr, self.min_lr, u, T, exponent=e)
@@ -748,7 +748,7 @@ class WarmupCosine(_HeldFromLastPoint):
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         W, T = self.warmup_steps, self.total_steps
-        decay = _cos_window(ctx, t, self.peak_lr, self.min_lr, W, T - W)
+        decay = _cos_window(ctx, t, self.peak_lr, self.min_lr, start=W, length=T - W)
         return _after_warmup(ctx, t, W, lambda: _ramp(ctx, t, self.init_lr, self.peak_lr, W), decay)
 
     def _points(self, until: float) -> Iterable[float]:
@@ -1329,7 +1329,7 @@ class ArticleWarmupCosine(_HeldFromLastPoint):
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         W, T = self.warmup_epochs, self.total_epochs
-        decay = _cos_window(ctx, t, self.base_lr, self.min_lr, W, T - W)
+        decay = _cos_window(ctx, t, self.base_lr, self.min_lr, start=W, length=T - W)
         # the article's warm-up: (e + 1) / W, so base_lr is reached at e = W - 1 (and held
         # there for a fractional epoch in (W - 1, W), instead of overshooting base_lr)
         return _after_warmup(
@@ -1390,7 +1390,7 @@ class ArticleOneCycle(_HeldFromLastPoint):
         T, w = self.total_steps, self.warmup_steps
         start = self.max_lr / self.div_factor
         final = self.max_lr / self.final_div_factor
-        decay = _cos_window(ctx, t, self.max_lr, final, w, T - w)
+        decay = _cos_window(ctx, t, self.max_lr, final, start=w, length=T - w)
         return _after_warmup(ctx, t, w, lambda: _ramp(ctx, t, start, self.max_lr, w), decay)
 
     def _points(self, until: float) -> Iterable[float]:
@@ -1708,7 +1708,7 @@ class DecayCycles(Schedule):
             elif self.shape == "polynomial":
                 out = _powered_mix(ctx, peak, self.min_lr, w, v, self.power)
             else:
-                out = self._tanh(ctx, peak, n, cur, rest, v, w)
+                out = self._tanh(ctx, peak, n, steps=(cur, rest), weights=(v, w))
         if self.cycles is not None:
             out = xp.where(n >= self.cycles, self.min_lr, out)
         return out
@@ -1754,12 +1754,14 @@ class DecayCycles(Schedule):
         w = xp.where(v >= 0.5, near_one, 1.0 - v)
         return v, w
 
-    def _tanh(self, ctx: Ctx, peak: Any, n: Any, cur: Any, rest: Any, v: Any, w: Any) -> Any:
+    def _tanh(self, ctx: Ctx, peak: Any, n: Any, *, steps: tuple[Any, Any], weights: tuple[Any, Any]) -> Any:
         """``(1 - tanh(x))/2 = 1/(1 + exp(2x))`` and its complement ``1/(1 + exp(-2x))``, with
         ``x = lb*(1 - u) + ub*u``: no cancellation in either weight (``1 - tanh`` cancels for
         ``x > 0``). In float32 the argument ``2x = cur*(2ub/T_n) + rest*(2lb/T_n)`` is a pair
         ``hi + lo`` (no product rounded as a whole: the rounding of ``u`` would be multiplied
-        by ``|2x|``, tens of ulps) and ``exp(2x) = exp(hi)*(1 + lo)``."""
+        by ``|2x|``, tens of ulps) and ``exp(2x) = exp(hi)*(1 + lo)``. ``steps``: the cycle's
+        steps done and left, ``(cur, rest)``; ``weights``: their fractions ``(v, w)``."""
+        (cur, rest), (v, w) = steps, weights
         xp = ctx.xp
         lb2, ub2 = 2.0 * self.lb, 2.0 * self.ub
         if ctx.dtype == xp.float64:

@@ -159,10 +159,10 @@ def run_demo(
             store.root,
             store.claim,
             [fw for fw in ("jax", "torch") if framework in (fw, "both")],
-            quick,
-            seed,
-            placed_lm.get("torch", "cpu"),
-            placed_lm.get("jax"),
+            quick=quick,
+            seed=seed,
+            device=placed_lm.get("torch", "cpu"),
+            platform=placed_lm.get("jax"),
         )
     if world > 1 and framework != "torch":
         raise ValueError(
@@ -405,8 +405,8 @@ def _run(plan: _Plan) -> int:
         f"in {', '.join(plan.frameworks)}"
     )
     arena_doc, arena_md, arena_pictures = run_arena(
-        plan.frameworks, data, compare, seeds, plan.epochs, TARGET_ACC, "fixed lr 0.1", out, claim,
-        platform=plan.platform, device=plan.device,
+        plan.frameworks, data, compare, seeds, epochs=plan.epochs, target=TARGET_ACC, baseline="fixed lr 0.1",
+        out=out, claim=claim, platform=plan.platform, device=plan.device,
     )  # fmt: skip
     pictures += arena_pictures
     claim(out / "arena.json").write_text(json.dumps(arena_doc, indent=1, default=float) + "\n")

@@ -83,12 +83,12 @@ def run_arena(
     data: Digits,
     schedules: Mapping[str, Schedule],
     seeds: list[int],
+    *,
     epochs: int,
     target: float,
     baseline: str,
     out: Path,
     claim: Callable[[Path], Path],
-    *,
     platform: str | None,
     device: str,
 ) -> tuple[dict[str, Any], str, list[Path]]:

@@ -163,7 +163,10 @@ def load_text(
     train, val = _read(root, tuple(train_files), "train_files"), _read(root, tuple(val_files), "val_files")
     xt, yt = _windows(train, context, "train")
     xv, yv = _windows(val, context, "validation")
-    return TextData(xt, yt, xv, yv, hashlib.sha256(train + val).hexdigest(), len(train), len(val))
+    return TextData(
+        x_train=xt, y_train=yt, x_val=xv, y_val=yv, sha256=hashlib.sha256(train + val).hexdigest(),
+        train_bytes=len(train), val_bytes=len(val),
+    )  # fmt: skip
 
 
 # --- weights ------------------------------------------------------------------------------
@@ -576,7 +579,7 @@ def _lm_train(runners: list[Runner], schedules: dict[str, Any], epochs: int, qui
 
 
 def run_lm(
-    out: Path, claim: Any, frameworks: list[str], quick: bool, seed: int, device: str, platform: str | None
+    out: Path, claim: Any, frameworks: list[str], *, quick: bool, seed: int, device: str, platform: str | None
 ) -> int:
     """The LM demo into the already-opened folder ``out`` (``claim(path)`` marks each file the
     demo writes); see the module docstring. Returns 0."""

@@ -79,7 +79,7 @@ def test_default_candidates_come_from_the_torch_finder_on_the_probes_batches():
 def test_criterion_metric_and_mode():
     a = tune(lrs=[0.03, 0.3], budget=ONE_RUNG)
     b = tune(lrs=[0.03, 0.3], criterion=F.cross_entropy, budget=ONE_RUNG)
-    c = tune(lrs=[0.03, 0.3], loss_fn=lambda m, batch: F.cross_entropy(m(batch[0]), batch[1]), budget=ONE_RUNG)
+    c = tune(lrs=[0.03, 0.3], loss_fn=lambda m, b: F.cross_entropy(m(b[0]), b[1]), budget=ONE_RUNG)
     for other in (b, c):
         assert a.lr == other.lr and [t.metrics for t in a.trials] == [t.metrics for t in other.trials]
     res = tune(lrs=[1e-4, 0.3], metric=F.cross_entropy, mode="min", budget=ONE_RUNG)
