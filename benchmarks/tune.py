@@ -42,7 +42,7 @@ import optax
 
 import lrsched_jax as lrs
 from benchmarks import suggestions as S
-from benchmarks._common import section_main
+from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, section_main, spread, timed
 from lrsched_jax.core.tune import DEFAULT_POLICY, Policy, compress
 
 #: Whole epochs of each task's full run (and char-lm's training windows kept).
@@ -247,6 +247,60 @@ def _torch_wall() -> dict[str, Any]:
     return {"epochs": epochs, "lr": res.lr, "cost": res.cost, "tune_s": tune_s, "full_s": full_s}
 
 
+def _one_at_a_time(quick: bool) -> dict[str, Any]:
+    """JAX: ``tune_lr`` against tuning the same candidates one member at a time — the same
+    sweep, then each rung's (candidate, seed) members by ``compare(sequential=True)`` (one
+    compiled single-member program reused for them all) — on one cell (digits MLP,
+    SGD-momentum, a fixed lr, the cells' seeds): 3 repeats side by side (the first pair a
+    warm-up, not counted), median and spread of the ratio."""
+    from lrsched_jax.core.tune import FINDER_STEPS, sweep_order
+
+    task = next(t for t in S.TASKS if t.name == ("cancer-logreg" if quick else "digits-mlp"))
+    seeds = [0] if quick else [0, 1, 2]
+    x, y, xv, yv = _data(task)
+    epochs, steps = EPOCHS[task.name], len(x) // task.batch
+    factory = S.OPTIMIZERS["sgd-momentum"][0]
+    crit, metric, mode = _fns(task)
+    kw = dict(batch_size=task.batch, criterion=crit, metric=metric, mode=mode)
+    rungs: list[dict[str, Any]] = []
+
+    def tune() -> None:
+        res = lrs.tune_lr(
+            model=task.model, optimizer=factory, train=(x, y), val=(xv, yv), epochs=epochs, seeds=seeds, **kw
+        )
+        rungs[:] = res.rungs
+
+    def one_at_a_time() -> None:
+        idx = sweep_order(seeds[0], len(x), task.batch, FINDER_STEPS)
+        lrs.find_lr(task.model(seeds[0]), factory, (x[idx], y[idx]), criterion=crit, batch_size=task.batch)
+        for rung in rungs:
+            ep = rung["epochs"]
+            scheds = {f"c{i}": compress(lrs.constant(c), epochs / ep) for i, c in enumerate(rung["lrs"])}
+            lrs.compare(
+                task.model,
+                factory,
+                (x, y),
+                (xv, yv),
+                scheds,
+                seeds,
+                ep,
+                eval_every=steps,
+                sequential=True,
+                **kw,
+            )
+
+    tune()  # warm-up, and the rungs the one-at-a-time runs repeat
+    one_at_a_time()
+    times = interleaved({"tune": lambda: timed(tune), "one": lambda: timed(one_at_a_time)}, 1 if quick else 3)
+    return {
+        "task": task.name,
+        "seeds": len(seeds),
+        "tune_s": spread(times["tune"]),
+        "one_at_a_time_s": spread(times["one"]),
+        "ratio": paired_ratio(times, "tune", "one"),
+    }
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
     seeds = [0] if quick else [0, 1, 2]
@@ -272,6 +326,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     return {
         "cells": cells,
         "torch": None if quick else _torch_wall(),
+        "one_at_a_time": _one_at_a_time(quick),
         "policy": DEFAULT_POLICY.__dict__ if isinstance(DEFAULT_POLICY, Policy) else {},
         "seeds": len(seeds),
         "seconds": time.perf_counter() - t0,
@@ -338,9 +393,20 @@ def table(result: dict[str, Any]) -> str:
         f"{t['tune_s']:.1f} s against one full run {t['full_s']:.1f} s = {t['tune_s'] / t['full_s']:.2f}×, "
         f"cost {t['cost']:.2f} runs, lr {t['lr']}.",
         f"Median wall ratio (JAX): {statistics.median(c['wall_ratio'] for c in cells):.2f}×.",
+        *_one_line(result.get("one_at_a_time")),
         f"\n({result['seconds']:.0f} s)",
     ]
     return "\n".join(lines)
+
+
+def _one_line(o: dict[str, Any] | None) -> list[str]:
+    if o is None:
+        return []
+    return [
+        f"JAX, {o['task']}, SGD-momentum, fixed, {o['seeds']} seed(s): tune_lr (each rung one vmapped "
+        f"program) {fmt_time(o['tune_s'], 's')} against the same sweep and rungs one member at a time "
+        f"{fmt_time(o['one_at_a_time_s'], 's')}: {fmt_ratio(o['ratio'])}."
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
