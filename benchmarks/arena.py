@@ -140,15 +140,28 @@ def sharded(quick: bool, repeats: int) -> dict[str, Any]:
     }
 
 
+def _digits_compare(data: Any, weights: dict[int, Any], sched: Any, epochs: int, **kw: Any) -> Any:
+    """The JAX arena on the digits MLP with SGD-momentum 0.9, batches of 32: a member per
+    schedule and seed (``weights``: each seed's initial weights)."""
+    import optax
+
+    from lrsched_jax.arena import compare
+    from lrtwin.compare import BATCH, flax_mlp
+
+    seeds = list(weights)
+    return compare(
+        lambda s: flax_mlp(weights[s]), lambda lr: optax.sgd(lr, momentum=0.9), (data.x_train, data.y_train),
+        (data.x_val, data.y_val), sched, seeds, epochs, batch_size=BATCH, **kw,
+    )  # fmt: skip
+
+
 def eval_cost(quick: bool, repeats: int) -> dict[str, Any]:
     """(e): the time of an epoch against the evaluation interval (``--quick``'s members), as
     wall time and as this process's CPU time, read at the progress callback after every epoch
     (the epochs after the first: compilation and warm-up left out). CPU time is what the work
     costs; wall time adds waiting for the cores when other processes share them."""
-    import optax
 
-    from lrsched_jax.arena import compare
-    from lrtwin.compare import BATCH, default_schedules, flax_mlp, numpy_weights
+    from lrtwin.compare import BATCH, default_schedules, numpy_weights
     from lrtwin.demo.data import load_digits
 
     seeds, epochs, target = [0, 1, 2], 5 if quick else 15, 0.9
@@ -165,19 +178,7 @@ def eval_cost(quick: bool, repeats: int) -> dict[str, Any]:
             def mark(done: int, total: int, marks: list[tuple[float, float]] = marks) -> None:
                 marks.append((time.perf_counter(), time.process_time()))
 
-            res = compare(
-                lambda s: flax_mlp(weights[s]),
-                lambda lr: optax.sgd(lr, momentum=0.9),
-                (data.x_train, data.y_train),
-                (data.x_val, data.y_val),
-                sched,
-                seeds,
-                epochs,
-                batch_size=BATCH,
-                target=target,
-                eval_every=v,
-                progress=mark,
-            )
+            res = _digits_compare(data, weights, sched, epochs, target=target, eval_every=v, progress=mark)
             n = len(marks) - 1
             runs[v].append(((marks[-1][0] - marks[0][0]) / n, (marks[-1][1] - marks[0][1]) / n, res))
     once = runs[44]
@@ -272,10 +273,8 @@ def whole_commands(quick: bool, device: str, repeats: int) -> dict[str, Any]:
 
 
 def fair_sequential(quick: bool, repeats: int) -> dict[str, Any]:
-    import optax
 
-    from lrsched_jax.arena import compare
-    from lrtwin.compare import BATCH, default_schedules, flax_mlp, numpy_weights
+    from lrtwin.compare import BATCH, default_schedules, numpy_weights
     from lrtwin.demo.data import load_digits
 
     seeds, epochs = (list(range(3)), 5) if quick else (list(range(8)), 30)
@@ -284,18 +283,7 @@ def fair_sequential(quick: bool, repeats: int) -> dict[str, Any]:
     weights = {s: numpy_weights(s) for s in seeds}
 
     def go(**kw: Any) -> Any:
-        return compare(
-            lambda s: flax_mlp(weights[s]),
-            lambda lr: optax.sgd(lr, momentum=0.9),
-            (data.x_train, data.y_train),
-            (data.x_val, data.y_val),
-            sched,
-            seeds,
-            epochs,
-            batch_size=BATCH,
-            target=0.97,
-            **kw,
-        )
+        return _digits_compare(data, weights, sched, epochs, target=0.97, **kw)
 
     contenders: dict[str, dict[str, Any]] = {
         "one program (scan)": {},

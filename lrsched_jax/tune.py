@@ -8,7 +8,6 @@ the same code from the same batches.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,21 +19,7 @@ from lrsched_jax.core.arena import Mode
 from lrsched_jax.core.families import Constant
 from lrsched_jax.core.losses import resolve_loss
 from lrsched_jax.core.schedule import Schedule
-from lrsched_jax.core.tune import (
-    DEFAULT_POLICY,
-    FINDER_STEPS,
-    Policy,
-    TuneResult,
-    check_budget,
-    check_candidates,
-    check_room,
-    check_seeds,
-    from_compare,
-    peak_schedules,
-    search,
-    sweep_candidates,
-    sweep_order,
-)
+from lrsched_jax.core.tune import DEFAULT_POLICY, Policy, TuneResult, run_tuner, sweep_rows
 from lrsched_jax.finder.jax_driver import CRITERION_MODULES, cross_entropy
 
 __all__ = ["tune_lr"]
@@ -44,7 +29,7 @@ Stage = Callable[[str, int, int], None]
 
 def _sweep_data(train: tuple[Any, Any], seed: int, batch_size: int) -> tuple[Any, Any]:
     x, y = np.asarray(train[0]), np.asarray(train[1])
-    idx = sweep_order(seed, len(x), batch_size, FINDER_STEPS)
+    idx = sweep_rows(seed, len(x), batch_size)
     return x[idx], y[idx]
 
 
@@ -93,53 +78,24 @@ def tune_lr(
     name a bad argument before anything is trained.
     """
     from lrsched_jax.arena import compare
+    from lrsched_jax.finder.jax_driver import find_lr
 
     where = "tune_lr"
-    t0 = time.perf_counter()
     finder_loss = resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
-    if metric is not None and not callable(metric):
-        raise TypeError(f"{where}: metric must be callable, got {metric!r}")
-    cands = None if lrs is None else check_candidates(where, lrs)
-    budget = check_budget(where, budget)
-    if mode not in ("max", "min"):
-        raise ValueError(f"{where}: mode must be 'max' (higher is better) or 'min', got {mode!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"{where}: epochs must be an int >= 1 (the full run), got {epochs!r}")
-    seed_list = check_seeds(where, seeds)
-    peak_schedules(where, schedule, [cands[0] if cands else 1e-2])
-    n = int(np.shape(train[0])[0])
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
-        raise ValueError(f"{where}: batch_size must be an int in [1, {n}], got {batch_size!r}")
-    steps = n // batch_size
-    check_room(where, budget, int(epochs), steps, 0 if cands is not None else FINDER_STEPS, policy)
 
-    def probe(scheds: list[Schedule], ep: int) -> tuple[np.ndarray, np.ndarray]:
-        tick = None if progress is None else (lambda d, t: progress(f"{ep} epoch(s)", d, t))
-        res = compare(
-            model, optimizer, train, val, {f"candidate {i}": s for i, s in enumerate(scheds)}, seed_list, ep,
+    def train_rung(named: dict[str, Schedule], ep: int, seed_list: list[int], steps: int, tick: Any) -> Any:
+        return compare(
+            model, optimizer, train, val, named, seed_list, ep,
             criterion=criterion, loss_fn=loss_fn, metric=metric, batch_size=batch_size, mode=mode,
             eval_every=steps, devices=devices, progress=tick,
         )  # fmt: skip
-        return from_compare(res, len(scheds), len(seed_list))
 
-    sweep, used, anchor_lr = None, 0, None
-    if cands is None:
-        from lrsched_jax.finder.jax_driver import find_lr
+    def sweep(seed: int) -> Any:
+        data = _sweep_data(train, seed, batch_size)
+        return find_lr(model(seed), optimizer, data, loss_fn=finder_loss, batch_size=batch_size)
 
-        if progress is not None:
-            progress("sweep", 0, 1)
-        sweep = find_lr(
-            model(seed_list[0]), optimizer, _sweep_data(train, seed_list[0], batch_size), loss_fn=finder_loss,
-            batch_size=batch_size,
-        )  # fmt: skip
-        used = int(sweep.stop_step) + 1
-        cands, anchor_lr = sweep_candidates(sweep, policy)
-        if progress is not None:
-            progress("sweep", 1, 1)
-    result = search(
-        where, framework="jax", candidates=cands, schedule=schedule, epochs=int(epochs),
-        steps_per_epoch=steps, seeds=seed_list, budget=budget, mode=mode, probe=probe, sweep=sweep,
-        sweep_updates=used, anchor_lr=anchor_lr, policy=policy, extend=sweep is not None,
+    return run_tuner(
+        where, "jax", lrs=lrs, schedule=schedule, epochs=epochs, n_train=int(np.shape(train[0])[0]),
+        batch_size=batch_size, seeds=seeds, budget=budget, mode=mode, metric=metric, policy=policy,
+        progress=progress, train=train_rung, sweep=sweep,
     )  # fmt: skip
-    result.wall_s = time.perf_counter() - t0
-    return result

@@ -618,3 +618,76 @@ def sweep_candidates(sweep: Any, policy: Policy = DEFAULT_POLICY) -> tuple[list[
     if a is None:
         raise ValueError("tune_lr: every loss of the finder sweep was non-finite; give lrs= candidates")
     return lattice(a / 10**policy.below, a * 10**policy.above, policy.spacing), a
+
+
+#: A front end's trainer: ``(named schedules, epochs, seeds, steps_per_epoch, progress)`` ->
+#: its arena's result (every (schedule, seed) member, evaluated at every epoch's end).
+Trainer = Callable[[dict[str, Schedule], int, list[int], int, Any], Any]
+
+
+def sweep_rows(seed: int, n: int, batch_size: int) -> np.ndarray:
+    """The sample indices of the tuner's finder sweep, ``(FINDER_STEPS * batch_size,)``: the
+    first epochs' batches of ``seed`` in the arena's order (:func:`sweep_order`)."""
+    return sweep_order(seed, n, batch_size, FINDER_STEPS)
+
+
+def run_tuner(
+    where: str,
+    framework: str,
+    *,
+    lrs: Any,
+    schedule: Callable[[float], Any],
+    epochs: Any,
+    n_train: int,
+    batch_size: Any,
+    seeds: Any,
+    budget: Any,
+    mode: Any,
+    metric: Any,
+    policy: Policy,
+    progress: Callable[[str, int, int], None] | None,
+    train: Trainer,
+    sweep: Callable[[int], Any],
+) -> TuneResult:
+    """Both ``tune_lr``\\ s past their loss: every argument checked before anything trains, the
+    finder sweep (``sweep(seed)``, on seed ``seeds[0]``'s model) where ``lrs`` is None, then
+    :func:`search` with ``train`` running each rung."""
+    import time
+
+    t0 = time.perf_counter()
+    if metric is not None and not callable(metric):
+        raise TypeError(f"{where}: metric must be callable, got {metric!r}")
+    cands = None if lrs is None else check_candidates(where, lrs)
+    budget = check_budget(where, budget)
+    if mode not in ("max", "min"):
+        raise ValueError(f"{where}: mode must be 'max' (higher is better) or 'min', got {mode!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"{where}: epochs must be an int >= 1 (the full run), got {epochs!r}")
+    seed_list = check_seeds(where, seeds)
+    peak_schedules(where, schedule, [cands[0] if cands else 1e-2])
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n_train:
+        raise ValueError(f"{where}: batch_size must be an int in [1, {n_train}], got {batch_size!r}")
+    steps = n_train // batch_size
+    check_room(where, budget, int(epochs), steps, 0 if cands is not None else FINDER_STEPS, policy)
+    found, used, anchor_lr = None, 0, None
+    if cands is None:
+        if progress is not None:
+            progress("sweep", 0, 1)
+        found = sweep(seed_list[0])
+        used = int(found.stop_step) + 1
+        cands, anchor_lr = sweep_candidates(found, policy)
+        if progress is not None:
+            progress("sweep", 1, 1)
+
+    def probe(scheds: list[Schedule], ep: int) -> tuple[np.ndarray, np.ndarray]:
+        tick = None if progress is None else (lambda d, t: progress(f"{ep} epoch(s)", d, t))
+        named = {f"candidate {i}": s for i, s in enumerate(scheds)}
+        return from_compare(train(named, ep, seed_list, steps, tick), len(scheds), len(seed_list))
+
+    result = search(
+        where, framework=framework, candidates=cands, schedule=schedule, epochs=int(epochs),
+        steps_per_epoch=steps, seeds=seed_list, budget=budget, mode=mode, probe=probe, sweep=found,
+        sweep_updates=used, anchor_lr=anchor_lr, policy=policy, extend=found is not None,
+    )  # fmt: skip
+    result.wall_s = time.perf_counter() - t0
+    return result

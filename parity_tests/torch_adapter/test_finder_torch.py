@@ -167,6 +167,15 @@ def test_works_with_a_scheduler_attached():
     assert res.stop_step > 0
 
 
+def _sweep_sees_the_range_and_restores(model, opt, table):
+    seen, hook = applied_lrs(opt)
+    before = full_state(model, opt)
+    find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), **KW)
+    assert_same_state(before, full_state(model, opt))
+    assert [r[0] for r in seen] == list(table[: len(seen)])
+    hook.remove()
+
+
 def test_works_with_a_schedulelr_or_an_attachment():
     s = lrs.cosine(0.1, 100)
     table = lrs.lr_range(1e-7, 10.0, 40).curve(40)
@@ -176,24 +185,14 @@ def test_works_with_a_schedulelr_or_an_attachment():
     sl = ScheduleLR(opt, s)
     trained(model, opt, steps=1)
     sl.step()
-    seen, hook = applied_lrs(opt)
-    before = full_state(model, opt)
-    find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), **KW)
-    assert_same_state(before, full_state(model, opt))
-    assert [r[0] for r in seen] == list(table[: len(seen)])
-    hook.remove()
+    _sweep_sees_the_range_and_restores(model, opt, table)
     sl.step()
     assert opt.param_groups[0]["lr"] == float(s(2))
     # attach(): its step hooks set the lr before every step; they are suspended for the sweep.
     model = net(5)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     handle = attach(opt, s)
-    seen, hook = applied_lrs(opt)
-    before = full_state(model, opt)
-    find_lr(model, opt, loader(), criterion=torch.nn.MSELoss(), **KW)
-    assert_same_state(before, full_state(model, opt))
-    assert [r[0] for r in seen] == list(table[: len(seen)])
-    hook.remove()
+    _sweep_sees_the_range_and_restores(model, opt, table)
     assert handle.attached and handle.count == 0
     trained(model, opt, steps=1)
     assert handle.count == 1 and opt.param_groups[0]["lr"] == float(s(1))

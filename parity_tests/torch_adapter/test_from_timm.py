@@ -133,6 +133,15 @@ groups_st = st.lists(
 warm_st = st.tuples(st.sampled_from([0, 0, 1, 5, 17]), st.floats(0.0, 1e-3), st.booleans())
 
 
+def _cycle_kw(t_initial, lr_min, mult, decay, limit, warm, t_in_epochs):
+    """timm's cycle and warm-up arguments, shared by its cyclic schedulers."""
+    W, init, prefix = warm
+    return dict(
+        t_initial=t_initial, lr_min=lr_min, cycle_mul=mult, cycle_decay=decay, cycle_limit=limit,
+        warmup_t=W, warmup_lr_init=init, warmup_prefix=prefix, t_in_epochs=t_in_epochs,
+    )  # fmt: skip
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     kind=st.sampled_from(["CosineLRScheduler", "TanhLRScheduler", "PolyLRScheduler"]),
@@ -151,19 +160,9 @@ warm_st = st.tuples(st.sampled_from([0, 0, 1, 5, 17]), st.floats(0.0, 1e-3), st.
 def test_cyclic_schedulers_match_timm(
     kind, groups, warm, t_initial, mult, decay, limit, lr_min, k_decay, power, lb_ub, t_in_epochs
 ):
-    W, init, prefix = warm
+    W, _, prefix = warm
     opt = optimizer([g[0] for g in groups], [g[1] for g in groups])
-    kw = dict(
-        t_initial=t_initial,
-        lr_min=lr_min,
-        cycle_mul=mult,
-        cycle_decay=decay,
-        cycle_limit=limit,
-        warmup_t=W,
-        warmup_lr_init=init,
-        warmup_prefix=prefix,
-        t_in_epochs=t_in_epochs,
-    )
+    kw = _cycle_kw(t_initial, lr_min, mult, decay, limit, warm, t_in_epochs)
     if kind == "TanhLRScheduler":
         kw.update(lb=lb_ub[0], ub=lb_ub[0] + lb_ub[1])
     else:
@@ -187,21 +186,10 @@ def test_cyclic_schedulers_match_timm(
 )
 def test_poly_power_zero_matches_timm(groups, warm, t_initial, mult, decay, limit, lr_min, t_in_epochs):
     """power=0: timm's (1 - ...) ** 0 == 1 holds each cycle's peak."""
-    W, init, prefix = warm
+    W, _, prefix = warm
     opt = optimizer([g[0] for g in groups], [g[1] for g in groups])
-    sched = T.PolyLRScheduler(
-        opt,
-        t_initial=t_initial,
-        power=0,
-        lr_min=lr_min,
-        cycle_mul=mult,
-        cycle_decay=decay,
-        cycle_limit=limit,
-        warmup_t=W,
-        warmup_lr_init=init,
-        warmup_prefix=prefix,
-        t_in_epochs=t_in_epochs,
-    )
+    kw = _cycle_kw(t_initial, lr_min, mult, decay, limit, warm, t_in_epochs)
+    sched = T.PolyLRScheduler(opt, power=0, **kw)
     compare("PolyLRScheduler(power=0)", sched, [g[0] for g in groups], W, prefix, cyc=(t_initial, mult))
 
 

@@ -219,12 +219,8 @@ def test_a_non_finite_or_negative_restored_step_is_refused() -> None:
         assert target.last_epoch == 0 and lrs_of(target_opt) == [float(SCHEDULES[0](0))]
 
 
-def test_the_fast_path_is_taken_for_integer_steps(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Common case: step() is one Curve.apply call (the hot path shared with attach) that reads
-    the chunk evaluated ahead — no schedule evaluation, no call into torch's _update_lr."""
-    from lrsched_torch._common import CHUNK, Curve
-
-    calls = {"apply": 0, "fill": 0, "single": 0, "torch_update": 0}
+def _counter(calls: dict[str, int]) -> Any:
+    """``counting(name, fn)``: ``fn`` wrapped to count its calls in ``calls[name]``."""
 
     def counting(name: str, fn: Any) -> Any:
         def spy(*args: Any, **kwargs: Any) -> Any:
@@ -233,6 +229,17 @@ def test_the_fast_path_is_taken_for_integer_steps(monkeypatch: pytest.MonkeyPatc
 
         return spy
 
+    return counting
+
+
+def test_the_fast_path_is_taken_for_integer_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Common case: step() is one Curve.apply call (the hot path shared with attach) that reads
+    the chunk evaluated ahead — no schedule evaluation, no call into torch's _update_lr."""
+    from lrsched_torch._common import CHUNK, Curve
+
+    calls = {"apply": 0, "fill": 0, "single": 0, "torch_update": 0}
+
+    counting = _counter(calls)
     monkeypatch.setattr(Curve, "apply", counting("apply", Curve.apply))
     monkeypatch.setattr(Curve, "_fill", counting("fill", Curve._fill))
     monkeypatch.setattr(Curve, "_single", counting("single", Curve._single))
@@ -577,13 +584,7 @@ def test_fields_go_through_the_one_hot_path(monkeypatch: pytest.MonkeyPatch) -> 
 
     calls = {"apply": 0, "torch_update": 0}
 
-    def counting(name: str, fn: Any) -> Any:
-        def spy(*args: Any, **kwargs: Any) -> Any:
-            calls[name] += 1
-            return fn(*args, **kwargs)
-
-        return spy
-
+    counting = _counter(calls)
     monkeypatch.setattr(Curve, "apply", counting("apply", Curve.apply))
     monkeypatch.setattr(tl.LRScheduler, "_update_lr", counting("torch_update", tl.LRScheduler._update_lr))
     opt = _two_groups(torch.optim.AdamW)
