@@ -135,7 +135,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         description=(
             "Train a small network on scikit-learn's 8x8 digits in JAX and torch: fixed vs "
             "scheduled lr, the schedule zoo, the LR finder, and the full pipeline (finder -> "
-            "AdamW + one-cycle -> checkpoints -> best model reloaded). Writes PNGs, a Markdown "
+            "AdamW + one-cycle -> checkpoints -> best model reloaded), then the same recipe at the lr "
+            "tune_lr chooses by training. Writes PNGs, a Markdown "
             "and a JSON summary to --out. --task lm: the same for a byte-level transformer on "
             "Python's standard-library sources, with warm-up + cosine, WSD and inverse-sqrt schedules."
         ),

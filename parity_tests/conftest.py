@@ -64,3 +64,15 @@ def diagonal(rows: list, cols: list) -> list:
             marks = () if (i, j) in kept else (pytest.mark.slow,)
             cases.append(pytest.param(*values, marks=marks))
     return cases
+
+
+def shipped_tests(module) -> list:
+    """Every ``unittest`` case of a peer library's shipped test module, flattened: the peer
+    suites (``jax_glue/test_peer_suites_*.py``) run them one by one."""
+    import unittest
+
+    def flat(suite):
+        for t in suite:
+            yield from flat(t) if isinstance(t, unittest.TestSuite) else (t,)
+
+    return list(flat(unittest.defaultTestLoader.loadTestsFromModule(module)))

@@ -27,6 +27,19 @@ FACTOR = 4.0
 
 # --- references, written independently of _core -----------------------------------------
 
+#: Valid sweep settings, each test changing what it is about.
+GOOD = dict(
+    start_lr=1e-7,
+    end_lr=10.0,
+    num_iter=100,
+    mode="exp",
+    smooth=0.98,
+    diverge_factor=4.0,
+    skip_start=10,
+    skip_end=5,
+    suggestion="valley",
+)
+
 
 def ref_smooth(losses, beta):
     """fastai's AvgSmoothLoss: lerp, then divide by 1 - beta**count (float64)."""
@@ -267,18 +280,7 @@ def test_rules_on_a_clean_curve():
 
 def test_rules_with_too_few_points_give_none():
     raw = np.r_[np.linspace(2.0, 1.0, 8), np.nan, np.ones(31)]  # non-finite at step 8
-    config = SweepConfig.make(
-        "t",
-        start_lr=1e-7,
-        end_lr=10.0,
-        num_iter=40,
-        mode="exp",
-        smooth=0.0,
-        diverge_factor=4.0,
-        skip_start=10,
-        skip_end=5,
-        suggestion="valley",
-    )
+    config = SweepConfig.make("t", **{**GOOD, "num_iter": 40, "smooth": 0.0})
     s, stop, code = C.scan(raw, None, 4.0)
     res = build_result(config, raw, s, int(stop), int(code))
     lrs = config.lr_table()
@@ -292,18 +294,7 @@ def test_rules_with_too_few_points_give_none():
 
 
 def sample_result(kind="noisy", seed=0) -> FinderResult:
-    config = SweepConfig.make(
-        "t",
-        start_lr=1e-7,
-        end_lr=10.0,
-        num_iter=N,
-        mode="exp",
-        smooth=0.98,
-        diverge_factor=4.0,
-        skip_start=6,
-        skip_end=3,
-        suggestion="valley",
-    )
+    config = SweepConfig.make("t", **{**GOOD, "num_iter": N, "skip_start": 6, "skip_end": 3})
     raw = make_sequence(kind, seed)
     s, stop, code = C.scan(raw, config.divisors(), 4.0)
     return build_result(config, raw, s, int(stop), int(code), group_scales=(1.0, 0.1), framework="torch")
@@ -383,18 +374,6 @@ def test_cycle_reiterates_and_replays():
 
 
 # --- argument checks (shared by both drivers) ---------------------------------------------
-
-GOOD = dict(
-    start_lr=1e-7,
-    end_lr=10.0,
-    num_iter=100,
-    mode="exp",
-    smooth=0.98,
-    diverge_factor=4.0,
-    skip_start=10,
-    skip_end=5,
-    suggestion="valley",
-)
 
 
 @pytest.mark.parametrize(

@@ -163,18 +163,8 @@ def _ce(out, y):
 
 def _call(**over):
     train, val = data()
-    kw = dict(
-        model=model,
-        optimizer=momentum,
-        train=train,
-        val=val,
-        schedules=SCHEDULES,
-        seeds=SEEDS,
-        epochs=1,
-        batch_size=BATCH,
-    )
-    kw.update(over)
-    return compare(**kw)
+    kw = dict(model=model, optimizer=momentum, train=train, val=val, schedules=SCHEDULES, seeds=SEEDS)
+    return compare(**{**kw, "epochs": 1, "batch_size": BATCH, **over})
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras
 import pytest
+from conftest import shipped_tests
 from keras.src.saving import object_registration
 
 from lrsched_jax import from_keras
@@ -55,19 +56,11 @@ REFUSALS: dict[str, str] = {}
 CALLS = {"convert": 0, "eval": 0}
 
 
-def _flat(suite: unittest.TestSuite) -> Iterator[unittest.TestCase]:
-    for t in suite:
-        if isinstance(t, unittest.TestSuite):
-            yield from _flat(t)
-        else:
-            yield t
-
-
 def _short(test: unittest.TestCase) -> str:
     return test.id().removeprefix(SHIPPED.__name__ + ".")
 
 
-TESTS = {_short(t): t for t in _flat(unittest.defaultTestLoader.loadTestsFromModule(SHIPPED))}
+TESTS = {_short(t): t for t in shipped_tests(SHIPPED)}
 
 
 def stand_in(keras_cls: type) -> type:

@@ -33,6 +33,7 @@ import optax
 import optax.schedules._join
 import optax.schedules._schedule
 import pytest
+from conftest import shipped_tests
 
 from lrsched_jax import optax_schedules as ours
 
@@ -61,18 +62,10 @@ REFUSALS: dict[str, tuple[str, str]] = {
 CALLS = {"n": 0}
 
 
-def _flat(suite: unittest.TestSuite) -> Iterator[unittest.TestCase]:
-    for t in suite:
-        if isinstance(t, unittest.TestSuite):
-            yield from _flat(t)
-        else:
-            yield t
-
-
 def _tests() -> dict[str, unittest.TestCase]:
     out = {}
     for name, module in SUITES.items():
-        for t in _flat(unittest.defaultTestLoader.loadTestsFromModule(module)):
+        for t in shipped_tests(module):
             out[f"{name}.{type(t).__name__}.{t._testMethodName}"] = t
     return out
 

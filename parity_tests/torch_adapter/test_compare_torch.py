@@ -182,18 +182,11 @@ def test_one_loss_convention_and_the_old_spelling_warns(sequential):
 
 def _call(**over):
     (xt, yt), (xv, yv) = data()
-    kw = dict(
-        model=lambda s: torch_mlp_from(numpy_weights(s, SIZES)),
-        optimizer=lambda p: torch.optim.SGD(p, lr=0.1),
-        train=(torch.from_numpy(xt).float(), torch.from_numpy(yt)),
-        val=(torch.from_numpy(xv).float(), torch.from_numpy(yv)),
-        schedules=schedules(),
-        seeds=SEEDS,
-        epochs=1,
-        batch_size=BATCH,
-    )
-    kw.update(over)
-    return compare(**kw)
+    train = (torch.from_numpy(xt).float(), torch.from_numpy(yt))
+    val = (torch.from_numpy(xv).float(), torch.from_numpy(yv))
+    model = lambda s: torch_mlp_from(numpy_weights(s, SIZES))  # noqa: E731
+    kw = dict(model=model, optimizer=lambda p: torch.optim.SGD(p, lr=0.1), train=train, val=val, seeds=SEEDS)
+    return compare(**{**kw, "schedules": schedules(), "epochs": 1, "batch_size": BATCH, **over})
 
 
 @pytest.mark.parametrize(

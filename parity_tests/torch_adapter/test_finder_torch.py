@@ -558,28 +558,10 @@ def test_lbfgs_closure_sees_the_steps_own_micro_batches_with_accumulation_and_va
     assert step0[:2] == [0, 1] and len(step0) > 2 and all(i in (0, 1) for i in step0)
     assert step0[2:] == [0, 1] * ((len(step0) - 2) // 2)
     assert res.num_points > 0
-    val = find_lr(
-        model,
-        opt,
-        batches,
-        criterion=torch.nn.MSELoss(),
-        val_data=batches[:2],
-        num_iter=20,
-        skip_start=2,
-        skip_end=1,
-    )
+    short = dict(criterion=torch.nn.MSELoss(), num_iter=20, skip_start=2, skip_end=1)
+    val = find_lr(model, opt, batches, val_data=batches[:2], **short)
     assert val.num_points > 0
-    bf16 = find_lr(
-        model,
-        opt,
-        batches,
-        criterion=torch.nn.MSELoss(),
-        amp=True,
-        amp_dtype=torch.bfloat16,
-        num_iter=20,
-        skip_start=2,
-        skip_end=1,
-    )
+    bf16 = find_lr(model, opt, batches, amp=True, amp_dtype=torch.bfloat16, **short)
     assert bf16.num_points > 0
 
 
