@@ -362,7 +362,10 @@ class Polynomial(_HeldFromLastPoint):
                 yh, yl = _math.int_pair(ctx, T - xp.minimum(t, T))
             else:
                 yh = float(T) - ctx.to_float(xp.minimum(t, ctx.const(T)))
-                yl = ctx.full(yh, 0.0)
+                # float(T) rounds to float32 above 2**24: its remainder (an exact small
+                # integer) keeps T - t whole, so that q = (T - t)/T never exceeds 1; where t
+                # rounded to T or past it, T - t is 0.
+                yl = xp.where(yh > 0, float(T) - _f32(float(T)), 0.0)
             wh, wl = _math.powr_pair(ctx, yh, yl, T, self.power)
             if self.end_lr == 0.0:
                 return self.init_lr * wh + self.init_lr * wl
@@ -375,7 +378,7 @@ class Polynomial(_HeldFromLastPoint):
             prod, err = _math._two_prod(qh, d32, _math._split12(d32))
             ql = (((yh - prod) - err) + yl - qh * (float(T) - d32)) / d32
             near_one = _math._one_minus_pow(xp, xp.where(qh > 0, qh, 1.0), ql, self.power)
-            one_minus_w = xp.where(wh >= 0.5, near_one, (1.0 - wh) - wl)
+            one_minus_w = xp.maximum(xp.where(wh >= 0.5, near_one, (1.0 - wh) - wl), 0.0)
             return _math.mix(ctx, self.init_lr, wh + wl, self.end_lr, one_minus_w)
         tc = ctx.to_float(xp.minimum(t, ctx.const(T)))
         u = tc / float(T)  # fraction done
@@ -1520,14 +1523,16 @@ class PolynomialCycle(Schedule):
         # the remainder from Dekker's exact product: left - qh*sh is exact only where XLA
         # contracts it into an FMA (jitted), and 1 - q near the start needs every bit of it
         prod, err = _math._two_prod(qh, sh)
-        ql = (((left - prod) - err) - qh * sl) / sh
+        # float(T) rounds to float32 above 2**24: its remainder keeps T - r whole (q <= 1)
+        left_l = xp.where(left > 0, float(T) - t32, 0.0)
+        ql = (((left - prod) - err) + left_l - qh * sl) / sh
         wh, wl = _math.powr_pair(ctx, qh, ql, 1.0, self.power)
         if self.end_lr == 0.0:
             return self.init_lr * wh + self.init_lr * wl
         # where w >= 1/2: -expm1(power*log(q)) with log and expm1 in pair arithmetic (XLA's
         # float32 log1p and expm1, 1.6 and 4.3 ulps off, gave 7 ulps where end_lr dominates)
         near_one = _math._one_minus_pow(xp, xp.where(qh > 0, qh, 1.0), ql, self.power)
-        one_minus_w = xp.where(wh >= 0.5, near_one, (1.0 - wh) - wl)
+        one_minus_w = xp.maximum(xp.where(wh >= 0.5, near_one, (1.0 - wh) - wl), 0.0)
         return _math.mix(ctx, self.init_lr, wh + wl, self.end_lr, one_minus_w)
 
     def _points(self, until: float) -> Iterable[float]:

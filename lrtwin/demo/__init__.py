@@ -311,7 +311,8 @@ def _train_all(
     for r in runners:
         fw = r.framework
         done.by_fw[fw] = [_train(r, name, "sgd", s, plan.epochs) for name, s in compare.items()]
-        done.finders[fw] = finder = run_finder(r, num_iter=60 if plan.quick else 100)
+        bars = _BARS["show"] and plan.rank == 0
+        done.finders[fw] = finder = run_finder(r, num_iter=60 if plan.quick else 100, progress=bars)
         if finder.suggestion is None:  # the loss never fell: no lr to train the pipeline at
             raise RuntimeError(f"{fw} LR finder: no suggestion ({'; '.join(finder.notes)})")
         done.suggested[fw] = float(finder.suggestion)

@@ -553,7 +553,7 @@ class _LMTrained:
 def _lm_train(runners: list[Runner], schedules: dict[str, Any], epochs: int, quick: bool) -> _LMTrained:
     """Each schedule at PEAK_LR, the finder, and warm-up + cosine at its suggestion, per framework."""
     import lrsched_jax as lrs
-    from lrtwin.demo import _train
+    from lrtwin.demo import _BARS, _train
 
     total = epochs * runners[0].steps_per_epoch
     warm = max(total // 10, 1)
@@ -564,7 +564,7 @@ def _lm_train(runners: list[Runner], schedules: dict[str, Any], epochs: int, qui
         for name, s in schedules.items():
             done.by_fw[fw].append(_train(r, name, "adamw", s, epochs))
             done.step_losses[fw][name] = list(r.step_losses)  # type: ignore[attr-defined]
-        done.finders[fw] = lm_finder(r, num_iter=40 if quick else 100)
+        done.finders[fw] = lm_finder(r, num_iter=40 if quick else 100, progress=_BARS["show"])
         if done.finders[fw].suggestion is None:  # the loss never fell: no lr to train at
             raise RuntimeError(f"{fw} LR finder: no suggestion ({'; '.join(done.finders[fw].notes)})")
         done.suggested[fw] = float(done.finders[fw].suggestion)

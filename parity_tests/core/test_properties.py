@@ -12,6 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import FLOAT_STEPS, build, extreme, in_range, kinds, probe
 
+from lrsched_jax.core import polynomial, polynomial_cycle
+
 INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
 FLOAT_DTYPES = [np.float16, np.float32, np.float64]
 BIG_STEPS = [2**31, 3_000_000_000, 2**32 - 1, 2**53, 2**63 - 1]
@@ -46,3 +48,25 @@ def test_refused_by_name_or_finite_and_in_range_on_the_host(cls, data):
     s = build(data.draw(extreme(cls), label="arguments"))
     if s is not None:
         check_host(s)
+
+
+@pytest.mark.parametrize(
+    "s",
+    [
+        polynomial(init_lr=0.0, total_steps=2**31 - 1, end_lr=1e30),
+        polynomial(init_lr=1e-30, total_steps=2**31 - 1),
+        polynomial_cycle(init_lr=7.5, total_steps=2**31 - 1, end_lr=1e30),
+        polynomial(init_lr=1e-6, total_steps=2**24 + 1, end_lr=1.0),
+    ],
+    ids=repr,
+)
+def test_polynomial_float32_steps_past_2_24_never_go_negative(s):
+    """Regression (found by the property test above): with float32 steps and a horizon float32
+    cannot hold (T = 2**31 - 1 rounds to 2**31), (T - t)/T came out above 1 and the lr
+    negative (-4.7e20 for end_lr = 1e30 at step 0); T's remainder now stays in the pair."""
+    steps = np.asarray(
+        [0, 0.5, 1, 2.5, 1000, s.total_steps // 2, s.total_steps - 1, s.total_steps, 2**31], np.float32
+    )
+    v = np.asarray(s(steps), dtype=np.float64)
+    assert np.all(v >= 0), v
+    assert float(s(np.float32(0))) == pytest.approx(float(s(0)), rel=1e-6, abs=1e-38)

@@ -131,6 +131,7 @@ def test_best_checkpoints_reload_to_the_recorded_validation_loss(demo_out):
 
 def _torch_demo(out: Path, **kw):
     cmd = [sys.executable, "-m", "lrtwin.cli", "demo", "--quick", "--framework", "torch", "--seed", "3"]
+    cmd.append("--no-progress")
     return subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True, timeout=600, **kw)
 
 
@@ -146,6 +147,7 @@ def test_seed_reproduces_and_a_rerun_keeps_the_users_other_files(demo_out, tmp_p
     out = tmp_path / "run"
     proc = _torch_demo(out)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "find_lr" not in proc.stderr and "%|" not in proc.stderr  # --no-progress: no bar at all
     first = _rows(demo_out, "torch")
     for name, r in _rows(out, "torch").items():
         np.testing.assert_equal(r["final_val_loss"], first[name]["final_val_loss"])
