@@ -76,3 +76,47 @@ def shipped_tests(module) -> list:
             yield from flat(t) if isinstance(t, unittest.TestSuite) else (t,)
 
     return list(flat(unittest.defaultTestLoader.loadTestsFromModule(module)))
+
+
+def assert_never_fell(res) -> None:
+    """A finder result whose loss never fell: completed, no suggestion by any rule, and one
+    note that says so (both drivers build it with the same core code)."""
+    assert res.stop_reason == "completed"
+    assert res.suggestion is None and set(res.suggestions.values()) == {None}
+    (note,) = res.notes
+    assert note.startswith("the loss never fell")
+    assert res.suggest("fixed") is None and '"suggestion": null' in res.to_json()
+
+
+def tune_helpers(lib, *, model, optimizer, train, val, epochs, batch_size):
+    """``(tune, final_metric)`` for a framework's tuner tests (``lib``: ``lrsched_jax`` or
+    ``lrsched_torch``): ``tune(**kw)`` is ``lib.tune_lr`` on this task, ``final_metric(schedule,
+    epochs)`` the arena's final metric of one member (seed 0) evaluated once per epoch."""
+    base = dict(model=model, optimizer=optimizer, train=train, val=val, batch_size=batch_size)
+    steps = len(train[0]) // batch_size
+
+    def tune(**kw):
+        return lib.tune_lr(**{**base, "epochs": epochs, **kw})
+
+    def final_metric(schedule, n_epochs):
+        res = lib.compare(
+            model, optimizer, train, val, [schedule], [0], n_epochs, batch_size=batch_size, eval_every=steps
+        )
+        return res.members[0].final_val_metric
+
+    return tune, final_metric
+
+
+#: What both frameworks' ``tune_lr`` refuse before anything trains: ``(arguments, error, match)``.
+TUNE_BAD_INPUT = [
+    ({"lrs": []}, ValueError, "lrs is empty"),
+    ({"lrs": [0.1, 0.2], "budget": 0.2}, ValueError, "below one rung"),
+    ({"schedule": lambda p: 0.1}, TypeError, "must return an lrsched schedule"),
+    ({"budget": -1}, ValueError, "budget"),
+    ({"mode": "up"}, ValueError, "mode"),
+    ({"seeds": []}, ValueError, "seeds"),
+    ({"seeds": [1, 1]}, ValueError, "distinct"),
+    ({"epochs": 0}, ValueError, "epochs"),
+    ({"batch_size": 1000}, ValueError, "batch_size"),
+    ({"metric": 0.5}, TypeError, "metric must be callable"),
+]

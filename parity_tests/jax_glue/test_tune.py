@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conftest import TUNE_BAD_INPUT, tune_helpers
 
 import lrsched_jax as lrs
 from lrsched_jax.core.tune import compress, sweep_order
@@ -42,14 +43,9 @@ def ce(out, y):
     return optax.softmax_cross_entropy_with_integer_labels(out, y).mean()
 
 
-def tune(**kw):
-    base = dict(model=model, optimizer=opt, train=TRAIN, val=VAL, epochs=EPOCHS, batch_size=BATCH)
-    return lrs.tune_lr(**{**base, **kw})
-
-
-def final_metric(schedule, epochs):
-    res = lrs.compare(model, opt, TRAIN, VAL, [schedule], [0], epochs, batch_size=BATCH, eval_every=STEPS)
-    return res.members[0].final_val_metric
+tune, final_metric = tune_helpers(
+    lrs, model=model, optimizer=opt, train=TRAIN, val=VAL, epochs=EPOCHS, batch_size=BATCH
+)
 
 
 def test_rungs_are_the_arenas_runs_and_the_choice_is_the_best_full_run():
@@ -107,19 +103,7 @@ def test_diverging_candidates_are_marked_not_fatal():
     assert allbad.lr is None and "every candidate diverged" in allbad.notes[0]
 
 
-@pytest.mark.parametrize(
-    ("over", "error", "match"),
-    [
-        ({"lrs": []}, ValueError, "lrs is empty"),
-        ({"lrs": [0.1, 0.2], "budget": 0.2}, ValueError, "below one rung"),
-        ({"schedule": lambda p: 0.1}, TypeError, "must return an lrsched schedule"),
-        ({"budget": -1}, ValueError, "budget"),
-        ({"mode": "up"}, ValueError, "mode"),
-        ({"seeds": []}, ValueError, "seeds"),
-        ({"epochs": 0}, ValueError, "epochs"),
-        ({"batch_size": 1000}, ValueError, "batch_size"),
-    ],
-)
+@pytest.mark.parametrize(("over", "error", "match"), TUNE_BAD_INPUT)
 def test_bad_input_is_refused_naming_the_argument(over, error, match):
     with pytest.raises(error, match=match):
         tune(**{"lrs": [0.1, 0.3], **over})

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import TUNE_BAD_INPUT, tune_helpers
 
 import lrsched_torch as lt
 from lrsched_jax.core.tune import compress, sweep_order
@@ -41,14 +42,9 @@ def opt(params):
     return torch.optim.SGD(params, lr=0.1, momentum=0.9)
 
 
-def tune(**kw):
-    base = dict(model=model, optimizer=opt, train=TRAIN, val=VAL, epochs=EPOCHS, batch_size=BATCH)
-    return lt.tune_lr(**{**base, **kw})
-
-
-def final_metric(schedule, epochs):
-    res = lt.compare(model, opt, TRAIN, VAL, [schedule], [0], epochs, batch_size=BATCH, eval_every=STEPS)
-    return res.members[0].final_val_metric
+tune, final_metric = tune_helpers(
+    lt, model=model, optimizer=opt, train=TRAIN, val=VAL, epochs=EPOCHS, batch_size=BATCH
+)
 
 
 def test_rungs_are_the_arenas_runs_and_the_choice_is_the_best_full_run():
@@ -96,15 +92,7 @@ def test_diverging_candidates_are_marked_not_fatal():
     assert allbad.lr is None and "every candidate diverged" in allbad.notes[0]
 
 
-@pytest.mark.parametrize(
-    ("over", "error", "match"),
-    [
-        ({"lrs": []}, ValueError, "lrs is empty"),
-        ({"lrs": [0.1, 0.2], "budget": 0.2}, ValueError, "below one rung"),
-        ({"schedule": lambda p: 0.1}, TypeError, "must return an lrsched schedule"),
-        ({"seeds": [1, 1]}, ValueError, "distinct"),
-    ],
-)
+@pytest.mark.parametrize(("over", "error", "match"), TUNE_BAD_INPUT)
 def test_bad_input_is_refused_naming_the_argument(over, error, match):
     with pytest.raises(error, match=match):
         tune(**{"lrs": [0.1, 0.3], **over})
