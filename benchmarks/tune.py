@@ -253,7 +253,7 @@ def _one_at_a_time(quick: bool) -> dict[str, Any]:
     compiled single-member program reused for them all) — on one cell (digits MLP,
     SGD-momentum, a fixed lr, the cells' seeds): 3 repeats side by side (the first pair a
     warm-up, not counted), median and spread of the ratio."""
-    from lrsched_jax.core.tune import FINDER_STEPS, sweep_order
+    from lrsched_jax.core.tune import sweep_rows
 
     task = next(t for t in S.TASKS if t.name == ("cancer-logreg" if quick else "digits-mlp"))
     seeds = [0] if quick else [0, 1, 2]
@@ -271,7 +271,7 @@ def _one_at_a_time(quick: bool) -> dict[str, Any]:
         rungs[:] = res.rungs
 
     def one_at_a_time() -> None:
-        idx = sweep_order(seeds[0], len(x), task.batch, FINDER_STEPS)
+        idx = sweep_rows(seeds[0], len(x), task.batch)
         lrs.find_lr(task.model(seeds[0]), factory, (x[idx], y[idx]), criterion=crit, batch_size=task.batch)
         for rung in rungs:
             ep = rung["epochs"]
