@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import gc
 import os
 import platform
@@ -53,6 +54,17 @@ def timed(fn: Callable[[], Any]) -> float:
         return time.perf_counter() - t0
     finally:
         gc.enable()
+
+
+def per_call(fn: Callable[[], Any], n: int) -> float:
+    """Seconds per call over ``n`` consecutive calls (garbage collected first, then paused)."""
+
+    def loop() -> None:
+        for _ in range(n):
+            fn()
+
+    gc.collect()
+    return timed(loop) / n
 
 
 def machine() -> dict[str, Any]:
@@ -130,3 +142,11 @@ def section_main(
         parser.exit(2, f"{parser.prog}: error: {e}\n")
     print(table(run(args.quick, torch_dev)))
     return 0
+
+
+def section_command(
+    doc: str, run: Callable[..., dict[str, Any]], table: Callable[[dict[str, Any]], str], **options: Any
+) -> Callable[[list[str] | None], int]:
+    """A section's ``main(argv)``: :func:`section_main` with its module's docstring, ``run`` and
+    ``table`` (``options``: ``quick_help=``, ``device=``)."""
+    return functools.partial(section_main, doc, run, table, **options)

@@ -51,7 +51,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import section_main, spread
+from benchmarks._common import section_command, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -500,8 +500,8 @@ def _more_tables(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    return section_main(__doc__, run, table, argv, device=True)
+#: ``python -m benchmarks.arena``: this section alone.
+main = section_command(__doc__, run, table, device=True)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import lrsched_jax as lrs
-from benchmarks._common import section_main
+from benchmarks._common import section_command
 from lrtwin.demo.data import initial_weights, load_digits
 from lrtwin.demo.finder import run_finder
 from lrtwin.demo.runners import BATCH, MOMENTUM, WEIGHT_DECAY, JaxRunner, Runner, TorchRunner
@@ -367,8 +367,8 @@ def task_table(name: str, result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return section_main(__doc__, run, table, argv)
+#: ``python -m benchmarks.claims``: this section alone.
+main = section_command(__doc__, run, table)
 
 
 if __name__ == "__main__":

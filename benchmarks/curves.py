@@ -22,7 +22,7 @@ import optax
 import torch
 
 import lrsched_jax as lrs
-from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, section_main, spread, timed
+from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, section_command, spread, timed
 
 
 def _cases(n: int) -> list[dict[str, Any]]:
@@ -101,8 +101,8 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return section_main(__doc__, run, table, argv)
+#: ``python -m benchmarks.curves``: this section alone.
+main = section_command(__doc__, run, table)
 
 
 if __name__ == "__main__":

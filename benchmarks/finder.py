@@ -44,7 +44,7 @@ from flax import nnx
 
 import lrsched_jax as lrs
 import lrsched_torch
-from benchmarks._common import section_main
+from benchmarks._common import section_command
 from lrtwin.models import flax_mlp, torch_mlp
 
 N_SAMPLES, BATCH, SIZES = 4096, 64, (784, 256, 256, 10)
@@ -305,8 +305,8 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return section_main(__doc__, run, table, argv, quick_help="60 iterations, 5 repeats (else 200, 15)")
+#: ``python -m benchmarks.finder``: this section alone.
+main = section_command(__doc__, run, table, quick_help="60 iterations, 5 repeats (else 200, 15)")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import optax
 from flax import nnx
 
 import lrsched_jax as lrs
-from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, section_main, spread, timed
+from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, section_command, spread, timed
 from lrtwin.models import flax_mlp
 
 
@@ -123,8 +123,8 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return section_main(__doc__, run, table, argv)
+#: ``python -m benchmarks.ingraph``: this section alone.
+main = section_command(__doc__, run, table)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ import optax
 from flax import nnx
 
 import lrsched_jax as lrs
-from benchmarks._common import section_main
+from benchmarks._common import section_command
 from lrsched_jax.core.finder import RULES
 from lrtwin import models
 
@@ -545,7 +545,10 @@ def _default() -> str:
     return str(DEFAULTS["suggestion"])
 
 
-def _regret(kind: str, v: float) -> str:
+def regret_text(kind: str, v: float | None) -> str:
+    """A regret as the tables print it: accuracy points, or percent of the loss ("—": none)."""
+    if v is None:
+        return "—"
     return f"{v:+.1f} pt" if kind == "accuracy" else f"{100 * v:+.1f} %"
 
 
@@ -581,7 +584,7 @@ def table(result: dict[str, Any]) -> str:
                         continue
                     sp = "—" if r["spread"] is None else f"{r['spread']:.2f}×"
                     row.append(
-                        f"{r['lr']:.2g} / {r['decades']:+.1f} / {_regret(t['kind'], r['regret'])} / {sp}"
+                        f"{r['lr']:.2g} / {r['decades']:+.1f} / {regret_text(t['kind'], r['regret'])} / {sp}"
                     )
                 d = cell["rules"].get(USAGE[sched])
                 row.append(" ".join(_mark(v) for v in meets(t["kind"], d).values()) if d else "—")
@@ -607,8 +610,8 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return section_main(__doc__, run, table, argv, quick_help="2 seeds and shorter training (else 3 seeds)")
+#: ``python -m benchmarks.suggestions``: this section alone.
+main = section_command(__doc__, run, table, quick_help="2 seeds and shorter training (else 3 seeds)")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import torch
 from flax import nnx
 
 import lrsched_jax as lrs
-from benchmarks._common import fmt_ratio, interleaved, paired_ratio, section_main, spread, timed
+from benchmarks._common import fmt_ratio, interleaved, paired_ratio, section_command, spread, timed
 from lrsched_jax.train import batches, epoch_path, make_optimizer, train_step
 from lrsched_jax.train import train_epoch as jax_epoch
 from lrsched_torch import ScheduleLR
@@ -169,8 +169,8 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return section_main(__doc__, run, table, argv, device=True)
+#: ``python -m benchmarks.throughput``: this section alone.
+main = section_command(__doc__, run, table, device=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Run ``python -m benchmarks.torch_adapter [--quick]``; ``run(quick)`` returns the
 
 from __future__ import annotations
 
-import gc
 import math
 import statistics
 import sys
@@ -28,7 +27,7 @@ import torch
 from torch.optim import lr_scheduler as tl
 
 import lrsched_jax as lrs
-from benchmarks._common import section_main
+from benchmarks._common import per_call, section_command
 from lrsched_torch import ScheduleLR, attach, from_torch
 
 Builder = Callable[[torch.optim.Optimizer], Any]
@@ -73,20 +72,6 @@ def _ready(sched: Any) -> Any:
     return sched
 
 
-def _time_steps(sched: Any, n: int) -> float:
-    """Seconds per ``step()`` over ``n`` consecutive calls (GC paused, as timeit does)."""
-    step = sched.step
-    gc.collect()
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            step()
-        return (time.perf_counter() - t0) / n
-    finally:
-        gc.enable()
-
-
 def _summary(ours: list[float], theirs: list[float]) -> dict[str, float]:
     ratios = [a / b for a, b in zip(ours, theirs)]
     return {
@@ -121,11 +106,11 @@ def bench_step(n: int, repeats: int) -> dict[str, dict[str, float]]:
             a, b = make_ours(), make_theirs()  # built outside the timed loops
             # Alternate which goes first, so drift in machine load hits both alike.
             if r % 2:
-                ours[name].append(_time_steps(a, n))
-                theirs[name].append(_time_steps(b, n))
+                ours[name].append(per_call(a.step, n))
+                theirs[name].append(per_call(b.step, n))
             else:
-                theirs[name].append(_time_steps(b, n))
-                ours[name].append(_time_steps(a, n))
+                theirs[name].append(per_call(b.step, n))
+                ours[name].append(per_call(a.step, n))
     return {k: _summary(ours[k], theirs[k]) for k in pairs}
 
 
@@ -150,23 +135,12 @@ def bench_count_bound(n: int, repeats: int) -> dict[str, float]:
             return opt, both
         return opt, opt.step
 
-    def timed(fn: Callable[[], None]) -> float:
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn()
-            return (time.perf_counter() - t0) / n
-        finally:
-            gc.enable()
-
     res: dict[str, list[float]] = {"plain": [], "attach": [], "schedulelr": []}
     steppers = {kind: setup(kind)[1] for kind in res}
     for r in range(repeats):
         order = ["plain", "attach", "schedulelr"]
         for kind in order if r % 2 == 0 else order[::-1]:
-            res[kind].append(timed(steppers[kind]))
+            res[kind].append(per_call(steppers[kind], n))
     overhead = [a - p for a, p in zip(res["attach"], res["plain"])]
     ratios = [a / p for a, p in zip(res["attach"], res["plain"])]
     return {
@@ -201,7 +175,7 @@ def bench_long_curve(n: int, repeats: int) -> dict[str, dict[str, float]]:
                 t0 = time.perf_counter()
                 sched = make()
                 sched.optimizer.step()
-                _time_steps(sched, n - 1)
+                per_call(sched.step, n - 1)
                 sink.append(time.perf_counter() - t0)
         out[name] = {
             "steps": n,
@@ -274,8 +248,8 @@ def table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return section_main(__doc__, run, table, argv, quick_help="fewer steps and repeats")
+#: ``python -m benchmarks.torch_adapter``: this section alone.
+main = section_command(__doc__, run, table, quick_help="fewer steps and repeats")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ import optax
 
 import lrsched_jax as lrs
 from benchmarks import suggestions as S
-from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, section_main, spread, timed
+from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, section_command, spread, timed
 from lrsched_jax.core.tune import DEFAULT_POLICY, Policy, compress
 
 #: Whole epochs of each task's full run (and char-lm's training windows kept).
@@ -333,24 +333,23 @@ def run(quick: bool = False) -> dict[str, Any]:
     }
 
 
-def _r(kind: str, v: float | None) -> str:
-    if v is None:
-        return "—"
-    return f"{v:+.1f} pt" if kind == "accuracy" else f"{100 * v:+.1f} %"
-
-
 def _ok(c: dict[str, Any]) -> bool:
     limit = TARGET_POINTS if c["kind"] == "accuracy" else TARGET_REL
     return c["regret"] <= limit and c["cost"] <= TARGET_COST and c["wall_ratio"] <= TARGET_WALL
 
 
+#: What the table's columns mean (after the number of seeds).
+LEGEND = (
+    "regret: grid's best − the lr's mean full-run metric (accuracy points, or relative excess loss); "
+    "cost in full runs (sweep included); wall: tune_lr ÷ one full run of the same seeds. Targets: regret "
+    f"≤ {TARGET_POINTS:g} pt (≤ {100 * TARGET_REL:g} %), cost ≤ {TARGET_COST:g}, wall ≤ {TARGET_WALL:g}×."
+)
+
+
 def table(result: dict[str, Any]) -> str:
     cells = result["cells"]
     lines = [
-        f"{result['seeds']} seed(s); regret: grid's best − the lr's mean full-run metric (accuracy "
-        "points, or relative excess loss); cost in full runs (sweep included); wall: tune_lr ÷ one full "
-        f"run of the same seeds. Targets: regret ≤ {TARGET_POINTS:g} pt (≤ {100 * TARGET_REL:g} %), "
-        f"cost ≤ {TARGET_COST:g}, wall ≤ {TARGET_WALL:g}×.",
+        f"{result['seeds']} seed(s); {LEGEND}",
         "",
         "| task | optimizer | schedule | grid best (lr → metric) | tuned lr / regret | finder default "
         "lr / regret | cost | wall | ✓/✗ |",
@@ -360,12 +359,15 @@ def table(result: dict[str, Any]) -> str:
         name = c["task"] + (" (held out)" if c["held_out"] else "")
         tuned = "none" if c["tuned_lr"] is None else f"{c['tuned_lr']:.3g}"
         finder = (
-            "—" if c["finder_lr"] is None else f"{c['finder_lr']:.3g} / {_r(c['kind'], c['finder_regret'])}"
+            "—"
+            if c["finder_lr"] is None
+            else f"{c['finder_lr']:.3g} / {S.regret_text(c['kind'], c['finder_regret'])}"
         )
         lines.append(
             f"| {name} | {c['optimizer']} | {c['schedule']} | "
             f"{c['grid_best_lr']:.3g} → {c['grid_best']:.4g} | "
-            f"{tuned} / {_r(c['kind'], c['regret'])} | {finder} | {c['cost']:.2f} | {c['wall_ratio']:.2f}× | "
+            f"{tuned} / {S.regret_text(c['kind'], c['regret'])} | {finder} | {c['cost']:.2f} | "
+            f"{c['wall_ratio']:.2f}× | "
             f"{'✓' if _ok(c) else '✗'} |"
         )
     lines += ["", f"All targets on {sum(_ok(c) for c in cells)}/{len(cells)} cells.", ""]
@@ -409,8 +411,8 @@ def _one_line(o: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    return section_main(__doc__, run, table, argv, quick_help="one cell, 1 seed (under a minute)")
+#: ``python -m benchmarks.tune``: this section alone.
+main = section_command(__doc__, run, table, quick_help="one cell, 1 seed (under a minute)")
 
 
 if __name__ == "__main__":

@@ -34,18 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrsched_jax.core.arena import (
-    CompareResult,
-    Footprint,
-    Mode,
-    Progress,
-    batch_order,
-    check_arena,
-    check_eval_every,
-    collect,
-    eval_points,
-    member_grid,
-)
+from lrsched_jax.core import arena as shared
 from lrsched_jax.core.losses import CriterionLoss, deprecated_loss, resolve_loss
 from lrsched_jax.core.schedule import Schedule
 from lrsched_torch._common import CRITERION_MODULES, cross_entropy
@@ -103,13 +92,13 @@ class _Arena:
     steps: int
     epochs: int
     eval_every: int
-    progress: Progress | None
+    progress: shared.Progress | None
     total: int
     records: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     done: int = 0
 
     def __post_init__(self) -> None:
-        k = self.epochs * len(eval_points(self.steps, self.eval_every))
+        k = self.epochs * len(shared.eval_points(self.steps, self.eval_every))
         m = len(self.grid)
         self.records = {
             "losses": np.zeros((m, self.epochs * self.steps)),
@@ -121,7 +110,7 @@ class _Arena:
     def order(self, seeds: Sequence[int], epoch: int) -> torch.Tensor:
         """The epoch's batch orders, one per member, made when the epoch starts."""
         n = len(self.train[0])
-        mine = {s: batch_order(s, epoch, n, self.batch_size) for s in set(seeds)}
+        mine = {s: shared.batch_order(s, epoch, n, self.batch_size) for s in set(seeds)}
         return torch.from_numpy(np.stack([mine[s] for s in seeds])).to(self.train[0].device)
 
     def tick(self, count: int) -> None:
@@ -149,7 +138,7 @@ class _Arena:
     def sequential(self, rows: Sequence[int]) -> None:
         """``rows`` one after another, each a plain eager loop."""
         xt, yt = self.train
-        at = set(eval_points(self.steps, self.eval_every))
+        at = set(shared.eval_points(self.steps, self.eval_every))
         r = self.records
         for m in rows:
             i, s = self.grid[m]
@@ -213,7 +202,12 @@ class _Arena:
 
         member_loss = torch.func.vmap(loss_of)
         (xt, yt), (xv, yv) = self.train, self.val
-        at, r, j, start = set(eval_points(self.steps, self.eval_every)), self.records, 0, time.perf_counter()
+        at, r, j, start = (
+            set(shared.eval_points(self.steps, self.eval_every)),
+            self.records,
+            0,
+            time.perf_counter(),
+        )
         for e in range(self.epochs):
             order, out = self.order(seeds, e), []
             for k in range(self.steps):
@@ -267,15 +261,15 @@ def compare(
     loss: Any = None,
     batch_size: int = 32,
     target: float | None = None,
-    mode: Mode = "max",
+    mode: shared.Mode = "max",
     baseline: str | None = None,
     eval_every: int | None = None,
     sequential: bool = False,
     device: torch.device | str | None = None,
     process_group: Any = None,
     memory_budget: int | None = None,
-    progress: Progress | None = None,
-) -> CompareResult:
+    progress: shared.Progress | None = None,
+) -> shared.CompareResult:
     """Train every ``(schedule, seed)`` member for ``epochs`` epochs; the torch counterpart of
     :func:`lrsched_jax.compare`, with the same result.
 
@@ -300,7 +294,7 @@ def compare(
     ``compile_s`` is 0 (nothing is compiled). ``TypeError`` / ``ValueError`` name the bad argument.
     """
     where = "compare"
-    named, seed_list, base = check_arena(
+    named, seed_list, base = shared.check_arena(
         where, schedules, seeds, epochs, target=target, mode=mode, baseline=baseline
     )
     criterion, loss_fn = deprecated_loss(where, loss, criterion, loss_fn, takes_model=False)
@@ -317,8 +311,8 @@ def compare(
     if not 1 <= batch_size <= n:
         raise ValueError(f"{where}: batch_size must be in [1, {n}] (the training samples), got {batch_size}")
     steps = n // int(batch_size)
-    every = check_eval_every(where, eval_every, steps, len(xv), int(batch_size))
-    grid = member_grid(len(named), seed_list)
+    every = shared.check_eval_every(where, eval_every, steps, len(xv), int(batch_size))
+    grid = shared.member_grid(len(named), seed_list)
 
     def fresh(seed: int) -> torch.nn.Module:
         net = model(seed)
@@ -333,11 +327,11 @@ def compare(
             f"{sorted(dict(first.named_buffers()))}); pass sequential=True"
         )
     param_bytes = sum(p.numel() * p.element_size() for p in first.parameters())
-    fp = Footprint.estimate(
+    fp = shared.Footprint.estimate(
         param_bytes=param_bytes,
         opt_state_bytes=2 * param_bytes,  # Adam's two moments: the most a torch optimizer keeps
         n_updates=int(epochs) * steps,
-        n_evals=int(epochs) * len(eval_points(steps, every)),
+        n_evals=int(epochs) * len(shared.eval_points(steps, every)),
         steps_per_epoch=steps,
         batch_size=int(batch_size),
         data_bytes=sum(t.numel() * t.element_size() for t in (xt, yt, xv, yv)),
@@ -366,7 +360,7 @@ def compare(
     if ranks > 1:
         _gather(run, mine, process_group)
     how = "sequential" if sequential else "one torch.func loop"
-    return collect(
+    return shared.collect(
         "torch", how, named, seed_list, run.records, target=target, mode=mode, baseline=base, compile_s=0.0,
         train_s=train_s, epochs=int(epochs), eval_every=every,
         chunks=1 if sequential else -(-max(1, len(mine)) // chunk), processes=ranks,

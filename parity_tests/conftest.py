@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
@@ -88,6 +89,15 @@ def assert_never_fell(res) -> None:
     assert res.suggest("fixed") is None and '"suggestion": null' in res.to_json()
 
 
+def tune_task() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The tuner tests' three-class toy task, ``(train, val)`` pairs of float32 inputs and int64
+    labels (128 and 32 samples), the same in both frameworks."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 6)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1).astype(np.int64)
+    return (x[:128], y[:128]), (x[128:], y[128:])
+
+
 def tune_helpers(lib, *, model, optimizer, train, val, epochs, batch_size):
     """``(tune, final_metric)`` for a framework's tuner tests (``lib``: ``lrsched_jax`` or
     ``lrsched_torch``): ``tune(**kw)`` is ``lib.tune_lr`` on this task, ``final_metric(schedule,
@@ -120,3 +130,24 @@ TUNE_BAD_INPUT = [
     ({"batch_size": 1000}, ValueError, "batch_size"),
     ({"metric": 0.5}, TypeError, "metric must be callable"),
 ]
+
+
+def shared_tuner_tests(tune, one_rung: float):
+    """The tuner tests both frameworks run alike, bound to a framework's ``tune`` (from
+    :func:`tune_helpers`); ``one_rung``: a budget for which one rung of probes decides. A test
+    module collects them by assigning the returned pair to its own ``test_*`` names."""
+
+    def diverging_candidates_are_marked_not_fatal():
+        res = tune(lrs=[0.1, 1e4], budget=one_rung)
+        bad = next(t for t in res.trials if t.lr == 1e4)
+        assert bad.diverged == 0 and bad.metrics[0] is None
+        assert res.lr == 0.1 and "diverged" in res.table()
+        allbad = tune(lrs=[1e4, 1e5], budget=one_rung)
+        assert allbad.lr is None and "every candidate diverged" in allbad.notes[0]
+
+    @pytest.mark.parametrize(("over", "error", "match"), TUNE_BAD_INPUT)
+    def bad_input_is_refused_naming_the_argument(over, error, match):
+        with pytest.raises(error, match=match):
+            tune(**{"lrs": [0.1, 0.3], **over})
+
+    return diverging_candidates_are_marked_not_fatal, bad_input_is_refused_naming_the_argument

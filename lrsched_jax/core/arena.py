@@ -48,6 +48,7 @@ __all__ = [
     "batch_order",
     "check_arena",
     "check_eval_every",
+    "check_seeds",
     "collect",
     "default_eval_every",
     "default_memory_budget",
@@ -89,6 +90,19 @@ def _name_schedules(where: str, schedules: Any) -> list[tuple[str, Schedule]]:
     return out
 
 
+def check_seeds(where: str, seeds: Any) -> list[int]:
+    """``seeds`` validated: a non-empty sequence of distinct ints >= 0."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise ValueError(f"{where}: seeds must be a non-empty sequence of ints >= 0, got {seeds!r}")
+    for s in seeds:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"{where}: seeds must be ints >= 0, got {s!r}")
+    out = [int(s) for s in seeds]
+    if len(set(out)) != len(out):
+        raise ValueError(f"{where}: seeds must be distinct, got {out}")
+    return out
+
+
 def check_arena(
     where: str,
     schedules: Any,
@@ -108,14 +122,7 @@ def check_arena(
     ``ValueError`` name the argument.
     """
     named = _name_schedules(where, schedules)
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
-        raise ValueError(f"{where}: seeds must be a non-empty sequence of ints >= 0, got {seeds!r}")
-    for s in seeds:
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 0:
-            raise ValueError(f"{where}: seeds must be ints >= 0, got {s!r}")
-    seed_list = [int(s) for s in seeds]
-    if len(set(seed_list)) != len(seed_list):
-        raise ValueError(f"{where}: seeds must be distinct, got {seed_list}")
+    seed_list = check_seeds(where, seeds)
     if isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"{where}: epochs must be an int >= 1, got {epochs!r}")
     if target is not None and (

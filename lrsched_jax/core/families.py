@@ -327,8 +327,19 @@ class Linear(_HeldFromLastPoint):
 linear = Linear
 
 
+@validate.checked
+class _PolynomialFields(Schedule):
+    """The hyperparameters :class:`Polynomial` and :class:`PolynomialCycle` share (one
+    declaration, so their ranges cannot drift apart)."""
+
+    init_lr: float = arg(validate.lr)
+    total_steps: int = arg(validate.steps)
+    end_lr: float = arg(validate.lr, default=0.0)
+    power: float = arg(validate.positive, default=1.0, maximum=_MAX_POWER)
+
+
 @register("polynomial")
-class Polynomial(_HeldFromLastPoint):
+class Polynomial(_PolynomialFields, _HeldFromLastPoint):
     r"""Polynomial decay: ``lr(t) = end_lr + (init_lr - end_lr) * (1 - min(t, T)/T) ** power``.
 
     torch: ``PolynomialLR(total_iters, power)`` is ``end_lr=0``. Optax:
@@ -346,11 +357,6 @@ class Polynomial(_HeldFromLastPoint):
     >>> lrs.polynomial(init_lr=1.0, total_steps=4, power=2.0).curve(6).tolist()
     [1.0, 0.5625, 0.25, 0.0625, 0.0, 0.0]
     """
-
-    init_lr: float = arg(validate.lr)
-    total_steps: int = arg(validate.steps)
-    end_lr: float = arg(validate.lr, default=0.0)
-    power: float = arg(validate.positive, default=1.0, maximum=_MAX_POWER)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
@@ -379,6 +385,10 @@ class Polynomial(_HeldFromLastPoint):
             ql = (((yh - prod) - err) + yl - qh * (float(T) - d32)) / d32
             near_one = _math._one_minus_pow(xp, xp.where(qh > 0, qh, 1.0), ql, self.power)
             one_minus_w = xp.maximum(xp.where(wh >= 0.5, near_one, (1.0 - wh) - wl), 0.0)
+            # exactly 0 at the start: jitted, XLA divides by the constant T as a product with
+            # its reciprocal, so q = T/T is 1 - 2**-24 plus a remainder, and 1 - w about
+            # 2**-48, which end_lr >> init_lr would show (0.4 % of the lr at 1e12 apart).
+            one_minus_w = xp.where(t <= 0, 0.0, one_minus_w)
             return _math.mix(ctx, self.init_lr, wh + wl, self.end_lr, one_minus_w)
         tc = ctx.to_float(xp.minimum(t, ctx.const(T)))
         u = tc / float(T)  # fraction done
@@ -1470,7 +1480,7 @@ def _f32(x: float) -> float:
 
 
 @register("polynomial_cycle")
-class PolynomialCycle(Schedule):
+class PolynomialCycle(_PolynomialFields):
     r"""Polynomial decay restarted over ever longer horizons (Keras ``PolynomialDecay(cycle=True)``).
 
     With ``n = max(1, ceil(t / T))`` (the first multiple of ``T`` not below ``t``):
@@ -1493,11 +1503,6 @@ class PolynomialCycle(Schedule):
     >>> [float(s(t)) for t in range(7)]
     [1.0, 0.5, 0.0, 0.25, 0.0, 0.16666666666666666, 0.0]
     """
-
-    init_lr: float = arg(validate.lr)
-    total_steps: int = arg(validate.steps)
-    end_lr: float = arg(validate.lr, default=0.0)
-    power: float = arg(validate.positive, default=1.0, maximum=_MAX_POWER)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp

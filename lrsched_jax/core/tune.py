@@ -42,7 +42,7 @@ import numpy as np
 from lrsched_jax.core import _math as m
 from lrsched_jax.core import validate as V
 from lrsched_jax.core._math import Ctx
-from lrsched_jax.core.arena import strict_json
+from lrsched_jax.core.arena import check_seeds, strict_json
 from lrsched_jax.core.schedule import Schedule, register
 from lrsched_jax.core.validate import arg
 
@@ -56,7 +56,6 @@ __all__ = [
     "check_budget",
     "check_candidates",
     "check_room",
-    "check_seeds",
     "compress",
     "from_compare",
     "lattice",
@@ -288,19 +287,6 @@ def check_candidates(where: str, lrs: Any) -> list[float]:
             raise ValueError(f"{where}: lrs: every candidate must be a positive finite number, got {v!r}")
         out.append(float(v))
     return sorted(set(out))
-
-
-def check_seeds(where: str, seeds: Any) -> list[int]:
-    """``seeds`` validated: a non-empty sequence of distinct ints >= 0."""
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
-        raise ValueError(f"{where}: seeds must be a non-empty sequence of ints >= 0, got {seeds!r}")
-    for s in seeds:
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 0:
-            raise ValueError(f"{where}: seeds must be ints >= 0, got {s!r}")
-    out = [int(s) for s in seeds]
-    if len(set(out)) != len(out):
-        raise ValueError(f"{where}: seeds must be distinct, got {out}")
-    return out
 
 
 def check_budget(where: str, budget: Any) -> float:

@@ -80,24 +80,24 @@ class Model:
             y = (x[..., 0] > 0).astype(np.int64) + (x[..., 1] > 0.5)
         return x, y
 
-    def torch_loss(self, p: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _output(self, p: dict, x: Any, tanh: Callable[[Any], Any], sigmoid: Callable[[Any], Any]) -> Any:
+        """The network's output in either framework (its activations passed in)."""
         h = x
         layers = len(self.sizes) - 1
         for i in range(layers):
             h = h @ p[f"w{i}"] + p[f"b{i}"]
             if i < layers - 1:
-                h = torch.tanh(h) if self.act == "tanh" else torch.sigmoid(h)
+                h = tanh(h) if self.act == "tanh" else sigmoid(h)
+        return h
+
+    def torch_loss(self, p: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self._output(p, x, torch.tanh, torch.sigmoid)
         if self.loss == "mse":
             return ((h - y) ** 2).mean()
         return torch.nn.functional.cross_entropy(h, y)
 
     def jax_loss(self, p: dict[str, jax.Array], x: jax.Array, y: jax.Array) -> jax.Array:
-        h = x
-        layers = len(self.sizes) - 1
-        for i in range(layers):
-            h = h @ p[f"w{i}"] + p[f"b{i}"]
-            if i < layers - 1:
-                h = jnp.tanh(h) if self.act == "tanh" else jax.nn.sigmoid(h)
+        h = self._output(p, x, jnp.tanh, jax.nn.sigmoid)
         if self.loss == "mse":
             return jnp.mean((h - y) ** 2)
         logp = jax.nn.log_softmax(h)

@@ -191,6 +191,19 @@ def test_polynomial_end_lr_dominant_float32(kind, T, power):
         assert_f32_contract(s, steps, got, max_ulps=3.0)
 
 
+@pytest.mark.parametrize("power", [0.5, 1.0, 2.0])
+def test_polynomial_start_with_end_lr_far_above_init_lr_jitted(power):
+    """Regression (drawn by the Hugging Face importer's property test, a '1-sqrt' warm-up from
+    ``min_lr_ratio=1e-12``): jitted, XLA divides by the constant ``T`` as a product with its
+    reciprocal, so ``1 - w`` at step 0 was about 2**-48, not 0: 0.4 % (20,971 ulps) of an lr
+    of 1e-14 rising to 0.01. Now ``1 - w`` is 0 at step 0."""
+    s = lrs.polynomial(1e-14, 115, end_lr=0.01, power=power)
+    steps = np.arange(300)
+    got = jax.jit(s)(jnp.asarray(steps, dtype=jnp.int32))
+    assert abs(float(got[0]) / 1e-14 - 1) < 2**-22
+    assert_f32_contract(s, steps, got)
+
+
 @pytest.mark.parametrize(
     "s",
     [

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import TUNE_BAD_INPUT, tune_helpers
+from conftest import shared_tuner_tests, tune_helpers, tune_task
 
 import lrsched_jax as lrs
 from lrsched_jax.core.tune import compress, sweep_order
@@ -20,14 +20,7 @@ EPOCHS, BATCH = 8, 16
 SIZES = (6, 12, 3)
 
 
-def _data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(160, 6)).astype(np.float32)
-    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int32) + (x[:, 2] > 1).astype(np.int32)
-    return (x[:128], y[:128]), (x[128:], y[128:])
-
-
-TRAIN, VAL = _data()
+TRAIN, VAL = ((x, y.astype(np.int32)) for x, y in tune_task())
 STEPS = len(TRAIN[0]) // BATCH
 
 
@@ -94,19 +87,9 @@ def test_min_mode_with_a_loss_metric():
     assert res.lr == 0.3  # 1e-4 barely moves the loss
 
 
-def test_diverging_candidates_are_marked_not_fatal():
-    res = tune(lrs=[0.1, 1e4], budget=ONE_RUNG)
-    bad = next(t for t in res.trials if t.lr == 1e4)
-    assert bad.diverged == 0 and bad.metrics[0] is None
-    assert res.lr == 0.1 and "diverged" in res.table()
-    allbad = tune(lrs=[1e4, 1e5], budget=ONE_RUNG)
-    assert allbad.lr is None and "every candidate diverged" in allbad.notes[0]
-
-
-@pytest.mark.parametrize(("over", "error", "match"), TUNE_BAD_INPUT)
-def test_bad_input_is_refused_naming_the_argument(over, error, match):
-    with pytest.raises(error, match=match):
-        tune(**{"lrs": [0.1, 0.3], **over})
+test_diverging_candidates_are_marked_not_fatal, test_bad_input_is_refused_naming_the_argument = (
+    shared_tuner_tests(tune, ONE_RUNG)
+)
 
 
 def test_seeds_are_averaged():

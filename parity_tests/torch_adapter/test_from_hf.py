@@ -161,47 +161,34 @@ def test_cosine_warmup_with_min_lr(base, W, T, nc, rate, wr):
     check("cosine_warmup_with_min_lr", base, W, T, kw, period=max(1, T - W) / (2 * nc))
 
 
-@given(
-    base_lr,
-    warm,
-    st.integers(0, 400),
-    st.integers(0, 400),
-    st.sampled_from(["linear", "cosine", "1-sqrt"]),
-    st.sampled_from(["linear", "cosine", "1-sqrt"]),
-    st.floats(0.0, 0.9),
-    cycles,
-    st.booleans(),
+#: The warm-up-stable-decay shapes and their floor and cycles (``num_decay_steps`` added per test).
+wsd_shape = st.fixed_dictionaries(
+    {
+        "warmup_type": st.sampled_from(["linear", "cosine", "1-sqrt"]),
+        "decay_type": st.sampled_from(["linear", "cosine", "1-sqrt"]),
+        "min_lr_ratio": st.floats(0.0, 0.9),
+        "num_cycles": cycles,
+    }
 )
-def test_warmup_stable_decay(base, W, S, Dd, wt, dt, r, nc, by_total):
-    kw = {"num_decay_steps": Dd, "warmup_type": wt, "decay_type": dt, "min_lr_ratio": r, "num_cycles": nc}
-    if not by_total:
-        kw["num_stable_steps"] = S
-    check(
-        "warmup_stable_decay",
-        base,
-        W,
-        W + S + Dd,
-        kw,
-        period=Dd / (2 * nc) if dt == "cosine" and Dd else None,
-    )
 
 
-@given(
-    base_lr,
-    st.integers(0, 300),
-    st.integers(1, 400),
-    st.integers(0, 700),
-    st.sampled_from(["linear", "cosine", "1-sqrt"]),
-    st.sampled_from(["linear", "cosine", "1-sqrt"]),
-    st.floats(0.0, 0.9),
-    cycles,
-)
-def test_warmup_stable_decay_longer_than_training(base, W, Dd, T, wt, dt, r, nc):
+def _wsd_period(kw: dict) -> float | None:
+    Dd = kw["num_decay_steps"]
+    return Dd / (2 * kw["num_cycles"]) if kw["decay_type"] == "cosine" and Dd else None
+
+
+@given(base_lr, warm, st.integers(0, 400), st.integers(0, 400), wsd_shape, st.booleans())
+def test_warmup_stable_decay(base, W, S, Dd, shape, by_total):
+    kw = {"num_decay_steps": Dd, **shape, **({} if by_total else {"num_stable_steps": S})}
+    check("warmup_stable_decay", base, W, W + S + Dd, kw, period=_wsd_period(kw))
+
+
+@given(base_lr, st.integers(0, 300), st.integers(1, 400), st.integers(0, 700), wsd_shape)
+def test_warmup_stable_decay_longer_than_training(base, W, Dd, T, shape):
     """num_warmup_steps + num_decay_steps > num_training_steps: Hugging Face's num_stable_steps
     is negative, so its decay starts part-way at the end of the warm-up (or never runs)."""
-    T = min(T, W + Dd - 1)
-    kw = {"num_decay_steps": Dd, "warmup_type": wt, "decay_type": dt, "min_lr_ratio": r, "num_cycles": nc}
-    check("warmup_stable_decay", base, W, T, kw, period=Dd / (2 * nc) if dt == "cosine" and Dd else None)
+    kw = {"num_decay_steps": Dd, **shape}
+    check("warmup_stable_decay", base, W, min(T, W + Dd - 1), kw, period=_wsd_period(kw))
 
 
 def test_reduce_lr_on_plateau_is_the_plateau_machine():

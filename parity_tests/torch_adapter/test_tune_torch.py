@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TUNE_BAD_INPUT, tune_helpers
+from conftest import shared_tuner_tests, tune_helpers, tune_task
 
 import lrsched_torch as lt
 from lrsched_jax.core.tune import compress, sweep_order
@@ -21,15 +21,7 @@ EPOCHS, BATCH = 8, 16
 SIZES = (6, 12, 3)
 
 
-def _data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(160, 6)).astype(np.float32)
-    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1).astype(np.int64)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
-    return (x[:128], y[:128]), (x[128:], y[128:])
-
-
-TRAIN, VAL = _data()
+TRAIN, VAL = ((torch.from_numpy(x), torch.from_numpy(y)) for x, y in tune_task())
 STEPS = len(TRAIN[0]) // BATCH
 ONE_RUNG = 0.3  # no full-length rung fits: one rung of one-epoch probes decides
 
@@ -84,15 +76,6 @@ def test_criterion_metric_and_mode():
         tune(lrs=[0.1], criterion=F.cross_entropy, loss_fn=lambda m, b: 0.0)
 
 
-def test_diverging_candidates_are_marked_not_fatal():
-    res = tune(lrs=[0.1, 1e4], budget=ONE_RUNG)
-    bad = next(t for t in res.trials if t.lr == 1e4)
-    assert bad.diverged == 0 and bad.metrics[0] is None and res.lr == 0.1
-    allbad = tune(lrs=[1e4, 1e5], budget=ONE_RUNG)
-    assert allbad.lr is None and "every candidate diverged" in allbad.notes[0]
-
-
-@pytest.mark.parametrize(("over", "error", "match"), TUNE_BAD_INPUT)
-def test_bad_input_is_refused_naming_the_argument(over, error, match):
-    with pytest.raises(error, match=match):
-        tune(**{"lrs": [0.1, 0.3], **over})
+test_diverging_candidates_are_marked_not_fatal, test_bad_input_is_refused_naming_the_argument = (
+    shared_tuner_tests(tune, ONE_RUNG)
+)
