@@ -496,7 +496,7 @@ class _Sweep:
     driver's step: the step's batch(es) and loss, the tracker started at step 0, the step's
     divisor, smoothing and the stop rule (:func:`~lrsched_jax.core.finder.loop.numpy_advance`),
     the curve recorded — then the update (the stopping step's update is not needed). The
-    modes are small pieces: :class:`_Precision` (AMP), :meth:`_micro_step` (accumulation,
+    modes are small pieces: :class:`_Precision` (AMP), :meth:`_agreed_micro_step` (accumulation,
     the rank agreements), and the two recording modes chosen once — the training loss before the update
     (:meth:`_training_loss`, :meth:`_train_and_schedule`) or the validation loss after it
     (:meth:`_validation_loss`, :meth:`_schedule`).
@@ -542,6 +542,7 @@ class _Sweep:
         self.buffers = forward_buffers(model)
         self.modes = [(m, m.training) for m in model.modules()]
         self.measure = self._training_loss if val_data is None else self._validation_loss
+        self.micro_step = self._agreed_micro_step if sync.distributed else self._local_micro_step
         self.update = self._train_and_schedule if val_data is None else self._schedule
         # Every group's lr at every step: scale * table[k], the product ScheduleLR's
         # multiplier mode forms (a plain write per group and step, no scheduler machinery).
@@ -610,9 +611,11 @@ class _Sweep:
         """The step's loss before its update: the mean of its micro-batches' losses (each
         the mean over the ranks), their gradients accumulated; and the loss dtype."""
         self.step_batches = []
-        micro = [self._micro_step(source, i) for i in range(self.acc)]
-        means = [mean for _, mean in micro]
-        return (means[0] if self.acc == 1 else sum(means) / self.acc), micro[0][0].dtype
+        if self.acc == 1:  # the common case, without the lists (the per-step cost is the benchmark's)
+            loss, mean = self.micro_step(source, 0)
+            return mean, loss.dtype
+        micro = [self.micro_step(source, i) for i in range(self.acc)]
+        return sum(mean for _, mean in micro) / self.acc, micro[0][0].dtype
 
     def _validation_loss(self, source: Cycle) -> tuple[float, torch.dtype]:
         """Validation mode: the step's update first, then the mean of the per-batch losses
@@ -646,12 +649,10 @@ class _Sweep:
 
     # --- pieces of a step ---------------------------------------------------------------
 
-    def _micro_step(self, source: Cycle, i: int) -> tuple[torch.Tensor, float]:
-        """Micro-batch ``i`` of a step: fetch, agree, forward, agree on the loss, backward.
-        Returns the loss and its mean over the ranks (locally: its float64 value)."""
+    def _agreed_micro_step(self, source: Cycle, i: int) -> tuple[torch.Tensor, float]:
+        """Micro-batch ``i`` of a step over several ranks: fetch, agree, forward, agree on the
+        loss, backward. Returns the loss and its mean over the ranks."""
         sync, acc = self.sync, self.acc
-        if not sync.distributed:
-            return self._local_micro_step(source, i)
         batch = sync.attempt(lambda: self._fetch(source, i))
         sync.check()
         if self.closure is not None:
@@ -666,7 +667,8 @@ class _Sweep:
         return loss, mean
 
     def _local_micro_step(self, source: Cycle, i: int) -> tuple[torch.Tensor, float]:
-        """:meth:`_micro_step` in one process: no agreements to make."""
+        """:meth:`_agreed_micro_step` in one process: no agreements to make; the loss and its
+        float64 value."""
         batch = self._fetch(source, i)
         if self.closure is not None:
             self.step_batches.append(batch)
@@ -678,7 +680,7 @@ class _Sweep:
     def _closure(self) -> torch.Tensor:
         """The closure of an optimizer that needs one: the step's loss again, on the step's own
         micro-batches, with fresh gradients (each micro-batch's ``loss / acc``, as
-        :meth:`_micro_step`); returns their mean (float64, detached). Never distributed."""
+        :meth:`_local_micro_step`); returns their mean (float64, detached). Never distributed."""
         self.optimizer.zero_grad(set_to_none=True)
         total: torch.Tensor | None = None
         for batch in self.step_batches:

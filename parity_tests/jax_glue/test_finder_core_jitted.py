@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from lrsched_jax.core.finder import sweep as C
@@ -80,3 +80,28 @@ def test_jitted_slide_index_matches_numpy(scale):
         with jax.enable_x64(True):
             j, ok_j = jax.jit(C.slide_index, static_argnums=(2, 3))(jnp.asarray(s), jnp.int32(N), *SKIP)
             assert (int(j), bool(ok_j)) == (int(i), True)
+
+
+_tied = st.sampled_from([0.0, 1.0, 2.0, 3.0, np.inf, -np.inf, np.nan])
+
+
+@given(
+    st.one_of(
+        st.lists(_tied, min_size=1, max_size=40),
+        st.lists(st.one_of(_tied, st.floats(-4.0, 4.0, width=32)), min_size=1, max_size=40),
+    ),
+    st.integers(0, 40),
+    st.integers(0, 4),
+    st.integers(0, 4),
+)
+@example([5.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 2.0, 1.0, 0.0], 10, 0, 0)  # ties are not a decrease
+def test_valley_host_runs_equal_the_traced_loop(values, count, skip_start, skip_end):
+    """The valley's run lengths on the host (patience sorting) and traced (the ``O(n**2)``
+    loop) pick the same index, with ties, infinities, NaN and any window."""
+    v = np.asarray(values, dtype=np.float32)
+    count = min(count, len(v))
+    i, ok = C.valley_index(v, np.int32(count), skip_start, skip_end)
+    j, ok_j = jax.jit(C.valley_index, static_argnums=(2, 3))(
+        jnp.asarray(v), jnp.int32(count), skip_start, skip_end
+    )
+    assert (int(i), bool(ok)) == (int(j), bool(ok_j))
