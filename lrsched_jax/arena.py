@@ -57,6 +57,7 @@ from lrsched_jax.core.arena import (
 )
 from lrsched_jax.core.losses import deprecated_loss, old_style, resolve_loss
 from lrsched_jax.core.schedule import Schedule
+from lrsched_jax.core.validate import here, place
 from lrsched_jax.finder.jax_driver import CRITERION_MODULES, cross_entropy
 
 __all__ = ["accuracy", "compare", "cross_entropy"]
@@ -83,18 +84,18 @@ class _OutputMetric:
         return self.metric(model(x), y)
 
 
-def _model_metric(where: str, metric: Any) -> ModelMetric:
+def _model_metric(metric: Any) -> ModelMetric:
     """The arena's ``(model, x, y)`` metric from ``metric(output, y)`` — or, deprecated, from
     the old ``metric(model, x, y)`` (three required positional parameters)."""
     if metric is None:
         return _OutputMetric(accuracy)
     if not callable(metric):
-        raise TypeError(f"{where}: metric must be a callable (output, y) -> scalar, got {metric!r}")
+        raise TypeError(f"{here()}: metric must be a callable (output, y) -> scalar, got {metric!r}")
     if old_style(metric):
         import warnings
 
         warnings.warn(
-            f"{where}: a metric of (model, x, y) is deprecated and will be refused in the next release: "
+            f"{here()}: a metric of (model, x, y) is deprecated and will be refused in the next release: "
             "pass metric= as a function of (output, y), as every other helper takes it",
             DeprecationWarning,
             stacklevel=3,
@@ -103,16 +104,16 @@ def _model_metric(where: str, metric: Any) -> ModelMetric:
     return _OutputMetric(metric)
 
 
-def _pair(where: str, name: str, data: Any) -> tuple[jax.Array, jax.Array]:
+def _pair(name: str, data: Any) -> tuple[jax.Array, jax.Array]:
     if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise TypeError(f"{where}: {name} must be an (x, y) pair of arrays, got {type(data).__name__}")
+        raise TypeError(f"{here()}: {name} must be an (x, y) pair of arrays, got {type(data).__name__}")
     x, y = data
     if np.ndim(x) < 1 or np.ndim(y) < 1:
-        raise ValueError(f"{where}: {name}: x and y must be arrays with a sample axis")
+        raise ValueError(f"{here()}: {name}: x and y must be arrays with a sample axis")
     n, m = int(np.shape(x)[0]), int(np.shape(y)[0])
     if n != m or n == 0:
         raise ValueError(
-            f"{where}: {name}: x and y must have the same, non-zero number of samples, got {n} and {m}"
+            f"{here()}: {name}: x and y must have the same, non-zero number of samples, got {n} and {m}"
         )
     return jnp.asarray(x), jnp.asarray(y)
 
@@ -123,7 +124,7 @@ def _stack(trees: Sequence[Any], which: np.ndarray) -> Any:
     return jax.tree.map(lambda *a: jnp.asarray(np.stack([np.asarray(v) for v in a])[which]), *trees)
 
 
-def _devices(where: str, devices: Any) -> list[Any]:
+def _devices(devices: Any) -> list[Any]:
     """The devices the members are sharded over (one: no mesh)."""
     if devices is None:
         return []
@@ -131,13 +132,15 @@ def _devices(where: str, devices: Any) -> list[Any]:
         have = jax.devices()
         if not 1 <= devices <= len(have):
             raise ValueError(
-                f"{where}: devices={devices}, but JAX sees {len(have)} {have[0].platform} device(s) "
+                f"{here()}: devices={devices}, but JAX sees {len(have)} {have[0].platform} device(s) "
                 "(on a CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before JAX starts)"
             )
         return list(have[: int(devices)])
     if isinstance(devices, Sequence) and devices and all(isinstance(d, jax.Device) for d in devices):
         return list(devices)
-    raise TypeError(f"{where}: devices must be a number of devices or a list of jax devices, got {devices!r}")
+    raise TypeError(
+        f"{here()}: devices must be a number of devices or a list of jax devices, got {devices!r}"
+    )
 
 
 @dataclasses.dataclass
@@ -379,6 +382,7 @@ def _nbytes(tree: Any) -> int:
     return int(sum(np.prod(a.shape) * np.dtype(a.dtype).itemsize for a in jax.tree.leaves(tree)))
 
 
+@place("compare")
 def compare(
     model: Callable[[int], nnx.Module],
     optimizer: Callable[[Callable[[Any], Any]], optax.GradientTransformation],
@@ -441,35 +445,34 @@ def compare(
     Compilation happens before the clock of ``seconds_to_target`` starts and is reported as
     ``compile_s``. ``TypeError`` / ``ValueError`` name the bad argument.
     """
-    where = "compare"
     named, seed_list, base = check_arena(
-        where, schedules, seeds, epochs, target=target, mode=mode, baseline=baseline
+        schedules, seeds, epochs, target=target, mode=mode, baseline=baseline
     )
-    criterion, loss_fn = deprecated_loss(where, loss, criterion, loss_fn, takes_model=True)
-    member_loss = resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
-    model_metric = _model_metric(where, metric)
-    _check_callables(where, model, optimizer)
+    criterion, loss_fn = deprecated_loss(loss, criterion, loss_fn, takes_model=True)
+    member_loss = resolve_loss(criterion, loss_fn, cross_entropy, CRITERION_MODULES)
+    model_metric = _model_metric(metric)
+    _check_callables(model, optimizer)
     if path not in ("scan", "steps"):
-        raise ValueError(f"{where}: path must be 'scan' or 'steps', got {path!r}")
+        raise ValueError(f"{here()}: path must be 'scan' or 'steps', got {path!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(f"{where}: batch_size must be an int, got {batch_size!r}")
-    xt, yt = _pair(where, "train", train)
-    xv, yv = _pair(where, "val", val)
+        raise TypeError(f"{here()}: batch_size must be an int, got {batch_size!r}")
+    xt, yt = _pair("train", train)
+    xv, yv = _pair("val", val)
     n = int(xt.shape[0])
     if not 1 <= batch_size <= n:
-        raise ValueError(f"{where}: batch_size must be in [1, {n}] (the training samples), got {batch_size}")
+        raise ValueError(f"{here()}: batch_size must be in [1, {n}] (the training samples), got {batch_size}")
     steps = n // int(batch_size)
-    every = check_eval_every(where, eval_every, steps, int(xv.shape[0]), int(batch_size))
-    devs = _devices(where, devices)
+    every = check_eval_every(eval_every, steps, int(xv.shape[0]), int(batch_size))
+    devs = _devices(devices)
     if sequential and len(devs) > 1:
-        raise ValueError(f"{where}: sequential=True trains one member at a time; leave devices out")
+        raise ValueError(f"{here()}: sequential=True trains one member at a time; leave devices out")
     grid = member_grid(len(named), seed_list)
     ftype = jnp.result_type(float)
-    first = _build(where, model, seed_list[0])
+    first = _build(model, seed_list[0])
     probe = optimizer(named[0][1])
     if not isinstance(probe, optax.GradientTransformation):
         raise TypeError(
-            f"{where}: optimizer(lr) must return an optax.GradientTransformation, got {type(probe).__name__}"
+            f"{here()}: optimizer(lr) must return an optax.GradientTransformation, got {type(probe).__name__}"
         )
     fp = Footprint.estimate(
         param_bytes=_nbytes(first[1]) + _nbytes(first[2]),
@@ -482,14 +485,14 @@ def compare(
         n_schedules=len(named),
         itemsize=np.dtype(ftype).itemsize,
     )
-    chunk = 1 if sequential else fp.plan(where, len(grid), memory_budget)
+    chunk = 1 if sequential else fp.plan(len(grid), memory_budget)
     if int(epochs) * steps >= 2**31:
-        raise ValueError(f"{where}: epochs × updates per epoch must stay below 2**31 (Optax's int32 count)")
+        raise ValueError(f"{here()}: epochs × updates per epoch must stay below 2**31 (Optax's int32 count)")
     per_seed = {seed_list[0]: first[1:]}
     for s in seed_list[1:]:
-        g, params, rest = _build(where, model, s)
+        g, params, rest = _build(model, s)
         if g != first[0]:
-            raise ValueError(f"{where}: model({s}) has another structure than model({seed_list[0]})")
+            raise ValueError(f"{here()}: model({s}) has another structure than model({seed_list[0]})")
         per_seed[s] = (params, rest)
     run = _Arena(
         named=named, seeds=seed_list, graphdef=first[0], per_seed=per_seed, optimizer=optimizer,
@@ -525,18 +528,18 @@ def compare(
     )  # fmt: skip
 
 
-def _check_callables(where: str, model: Any, optimizer: Any) -> None:
+def _check_callables(model: Any, optimizer: Any) -> None:
     if not callable(model):
-        raise TypeError(f"{where}: model must be a callable seed -> nnx.Module, got {model!r}")
+        raise TypeError(f"{here()}: model must be a callable seed -> nnx.Module, got {model!r}")
     if not callable(optimizer):
-        raise TypeError(f"{where}: optimizer must be a callable lr -> optax.GradientTransformation")
+        raise TypeError(f"{here()}: optimizer must be a callable lr -> optax.GradientTransformation")
 
 
-def _build(where: str, model: Callable[[int], nnx.Module], seed: int) -> tuple[Any, Any, Any]:
+def _build(model: Callable[[int], nnx.Module], seed: int) -> tuple[Any, Any, Any]:
     """``model(seed)`` split into (graph, trained params, the rest)."""
     net = model(seed)
     if not isinstance(net, nnx.Module):
-        raise TypeError(f"{where}: model({seed}) must return an nnx.Module, got {type(net).__name__}")
+        raise TypeError(f"{here()}: model({seed}) must return an nnx.Module, got {type(net).__name__}")
     return nnx.split(net, nnx.Param, ...)  # type: ignore[return-value]
 
 

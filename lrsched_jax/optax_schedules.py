@@ -45,6 +45,7 @@ from typing import Any
 
 import lrsched_jax.core as lrs
 from lrsched_jax.core import Schedule, validate
+from lrsched_jax.core.validate import here, place
 
 __all__ = [
     "constant_schedule",
@@ -69,17 +70,17 @@ _num = validate.number
 _F32_MAX = 3.4028234663852886e38
 
 
-def _lr(where: str, name: str, value: Any, role: str = "") -> float:
+def _lr(name: str, value: Any, role: str = "") -> float:
     """An argument that becomes a value of the schedule: a learning rate in ``[0, MAX_LR]``
     (``role`` says how it becomes one, for the message)."""
     why = (
         f"{role}: a learning rate cannot be negative (Optax accepts it, and the optimizer would "
         "climb the loss)"
     )
-    v = validate.at_least(where, name, value, why=why)
+    v = validate.at_least(name, value, why=why)
     if v > validate.MAX_LR:
         most = f"at most {validate.MAX_LR:g} (the largest learning rate){role}"
-        raise ValueError(f"{where}: {name} must be {most}, got {value!r}")
+        raise ValueError(f"{here()}: {name} must be {most}, got {value!r}")
     return v
 
 
@@ -88,9 +89,9 @@ def _whole(v: float) -> Any:
     return int(v) if float(v).is_integer() else v
 
 
-def _begin(where: str, value: Any) -> float:
+def _begin(value: Any) -> float:
     """Optax: a negative ``transition_begin`` falls back to 0."""
-    return max(_num(where, "transition_begin", value), 0.0)
+    return max(_num("transition_begin", value), 0.0)
 
 
 def _delayed(first: float, rest: Schedule, begin: float) -> Schedule:
@@ -98,53 +99,56 @@ def _delayed(first: float, rest: Schedule, begin: float) -> Schedule:
     return rest if begin == 0 else lrs.sequence([lrs.constant(first), rest], [begin])
 
 
+@place("constant_schedule")
 def constant_schedule(value: float) -> Schedule:
     """Optax ``constant_schedule(value)``: ``value`` at every step."""
-    return lrs.constant(_lr("constant_schedule", "value", value))
+    return lrs.constant(_lr("value", value))
 
 
+@place("polynomial_schedule")
 def polynomial_schedule(
     init_value: float, end_value: float, power: float, transition_steps: float, transition_begin: float = 0
 ) -> Schedule:
     """Optax ``polynomial_schedule``: ``(init - end) * (1 - c/T)**power + end`` with
     ``c = clip(count - transition_begin, 0, T)``. Where Optax's jitted version returns NaN
     (fractional ``power`` at and after the end), this holds ``end_value``."""
-    where = "polynomial_schedule"
-    return _polynomial(where, init_value, end_value, power, transition_steps, transition_begin)
+    return _polynomial(init_value, end_value, power, transition_steps, transition_begin)
 
 
 def _polynomial(
-    where: str, init_value: Any, end_value: Any, power: Any, transition_steps: Any, transition_begin: Any
+    init_value: Any, end_value: Any, power: Any, transition_steps: Any, transition_begin: Any
 ) -> Schedule:
     """``polynomial_schedule``, its messages naming ``where``."""
-    init = _lr(where, "init_value", init_value)
-    _num(where, "end_value", end_value)  # a number even where it is never reached
-    p = _num(where, "power", power)
-    T = _num(where, "transition_steps", transition_steps)
+    init = _lr("init_value", init_value)
+    _num("end_value", end_value)  # a number even where it is never reached
+    p = _num("power", power)
+    T = _num("transition_steps", transition_steps)
     if T <= 0:
         return lrs.constant(init)
     if p < 0:
         raise ValueError(
-            f"{where}: power must be >= 0, got {power!r} (a negative power is infinite at the end)"
+            f"{here()}: power must be >= 0, got {power!r} (a negative power is infinite at the end)"
         )
-    begin = _begin(where, transition_begin)
+    begin = _begin(transition_begin)
     if p == 0:
         return lrs.constant(init)  # frac**0 == 1 at every step, the end included (0**0 == 1)
-    end = _lr(where, "end_value", end_value)
+    end = _lr("end_value", end_value)
     body = (
         lrs.linear(init, end, _whole(T)) if p == 1 else lrs.polynomial(init, _whole(T), end_lr=end, power=p)
     )
     return _delayed(init, body, begin)
 
 
+@place("linear_schedule")
 def linear_schedule(
     init_value: float, end_value: float, transition_steps: float, transition_begin: float = 0
 ) -> Schedule:
     """Optax ``linear_schedule``: ``init_value`` to ``end_value`` over ``transition_steps``
     after ``transition_begin``, held after."""
-    return _polynomial("linear_schedule", init_value, end_value, 1, transition_steps, transition_begin)
+    return _polynomial(init_value, end_value, 1, transition_steps, transition_begin)
 
 
+@place("exponential_decay")
 def exponential_decay(
     init_value: float,
     transition_steps: float,
@@ -159,13 +163,12 @@ def exponential_decay(
     Growth without ``end_value`` is refused where it passes ``1e30`` before step ``2**31``,
     else held at ``1e30`` from there (Optax: above it, then ``inf``)."""
     return _exponential(
-        "exponential_decay", init_value, transition_steps, decay_rate,
+        init_value, transition_steps, decay_rate,
         transition_begin=transition_begin, staircase=staircase, end_value=end_value,
     )  # fmt: skip
 
 
 def _exponential(
-    where: str,
     init_value: Any,
     transition_steps: Any,
     decay_rate: Any,
@@ -176,75 +179,76 @@ def _exponential(
     offset: float = 0.0,
 ) -> Schedule:
     """``exponential_decay``, its messages naming ``where`` (and steps counted from ``offset``)."""
-    init = _lr(where, "init_value", init_value)
-    T = _num(where, "transition_steps", transition_steps)
-    rate = _num(where, "decay_rate", decay_rate)
-    end = None if end_value is None else _num(where, "end_value", end_value)
+    init = _lr("init_value", init_value)
+    T = _num("transition_steps", transition_steps)
+    rate = _num("decay_rate", decay_rate)
+    end = None if end_value is None else _num("end_value", end_value)
     if T <= 0 or rate == 0:
         return lrs.constant(init)
     if rate < 0:
         raise ValueError(
-            f"{where}: decay_rate must be >= 0, got {decay_rate!r} (a negative rate has no real fractional "
+            f"{here()}: decay_rate must be >= 0, got {decay_rate!r} (a negative rate has no real fractional "
             "powers: Optax returns NaN between its whole ones)"
         )
-    begin = _begin(where, transition_begin)
+    begin = _begin(transition_begin)
     if rate < 1:
         # Optax's floor (jnp.maximum): one below 0 never binds, since no value is negative
-        floor = 0.0 if end is None or end < 0 else _lr(where, "end_value", end_value)
+        floor = 0.0 if end is None or end < 0 else _lr("end_value", end_value)
         body = lrs.exponential(init, rate, every=T, staircase=bool(staircase), min_lr=floor)
         return _delayed(max(init, floor), body, begin)
     # decay_rate >= 1: Optax's cap (jnp.minimum), also on init_value before transition_begin
     if end is not None:
-        cap = _lr(where, "end_value", end_value, role=" (with decay_rate >= 1, Optax caps every value at it)")
+        cap = _lr("end_value", end_value, role=" (with decay_rate >= 1, Optax caps every value at it)")
     elif rate == 1 or init == 0:
         cap = init  # nothing grows
     else:
-        cap = _uncapped(where, init, T, rate, offset + begin, bool(staircase))
+        cap = _uncapped(init, T, rate, offset + begin, bool(staircase))
     if rate == 1 or init == 0 or cap <= init:
         return lrs.constant(min(init, cap))
     if init < validate.MIN_POSITIVE_LR:
         raise ValueError(
-            f"{where}: init_value must be 0 or >= {validate.MIN_POSITIVE_LR:g} where decay_rate > 1 (float32 "
-            f"has no normal number below it to grow from), got {init_value!r}"
+            f"{here()}: init_value must be 0 or >= {validate.MIN_POSITIVE_LR:g} where decay_rate > "
+            f"1 (float32 has no normal number below it to grow from), got {init_value!r}"
         )
     body = lrs.exponential(init, rate, every=T, staircase=bool(staircase), max_lr=cap)
     return _delayed(init, body, begin)
 
 
-def _uncapped(where: str, init: float, T: float, rate: float, begin: float, staircase: bool) -> float:
+def _uncapped(init: float, T: float, rate: float, begin: float, staircase: bool) -> float:
     """The cap of a growth without ``end_value``: ``MAX_LR``, the largest learning rate. Up to
     the step where Optax's curve passes it the values are Optax's; from there they hold it
     (where Optax's own float32 values go on to ``inf``)."""
     return validate.MAX_LR
 
 
+@place("cosine_decay_schedule")
 def cosine_decay_schedule(
     init_value: float, decay_steps: float, alpha: float = 0.0, exponent: float = 1.0
 ) -> Schedule:
     """Optax ``cosine_decay_schedule``: ``init * ((1 - alpha) * c**exponent + alpha)`` with
     ``c = (1 + cos(pi * min(count, D) / D)) / 2``."""
-    where = "cosine_decay_schedule"
-    init = _lr(where, "init_value", init_value)
-    D = _num(where, "decay_steps", decay_steps)
+    init = _lr("init_value", init_value)
+    D = _num("decay_steps", decay_steps)
     if not D > 0:
-        raise ValueError(f"{where}: requires positive decay_steps, got {decay_steps!r}")
-    a = _num(where, "alpha", alpha)
+        raise ValueError(f"{here()}: requires positive decay_steps, got {decay_steps!r}")
+    a = _num("alpha", alpha)
     # init_value * alpha is the last value (every value is 0 where init_value is)
     if init > 0 and not 0 <= a * init <= validate.MAX_LR:
         raise ValueError(
-            f"{where}: alpha must be >= 0 (and init_value * alpha <= {validate.MAX_LR:g}), got {alpha!r}: "
+            f"{here()}: alpha must be >= 0 (and init_value * alpha <= {validate.MAX_LR:g}), got {alpha!r}: "
             "init_value * alpha is the last value, and a learning rate cannot be negative"
         )
-    return lrs.cosine(init, D, min_lr=max(init * a, 0.0), exponent=_num(where, "exponent", exponent))
+    return lrs.cosine(init, D, min_lr=max(init * a, 0.0), exponent=_num("exponent", exponent))
 
 
+@place("warmup_constant_schedule")
 def warmup_constant_schedule(init_value: float, peak_value: float, warmup_steps: float) -> Schedule:
     """Optax ``warmup_constant_schedule``: linear ``init -> peak`` over ``warmup_steps``, then ``peak``."""
-    where = "warmup_constant_schedule"
-    _lr(where, "peak_value", peak_value)
-    return _polynomial(where, init_value, peak_value, 1, warmup_steps, 0)
+    _lr("peak_value", peak_value)
+    return _polynomial(init_value, peak_value, 1, warmup_steps, 0)
 
 
+@place("warmup_cosine_decay_schedule")
 def warmup_cosine_decay_schedule(
     init_value: float,
     peak_value: float,
@@ -256,18 +260,18 @@ def warmup_cosine_decay_schedule(
     """Optax ``warmup_cosine_decay_schedule``: linear ``init -> peak`` over ``warmup_steps``,
     then ``cosine_decay_schedule(peak, decay_steps - warmup_steps, alpha=end/peak, exponent)``
     (``decay_steps`` counts the warm-up, as in Optax)."""
-    where = "warmup_cosine_decay_schedule"
-    init = _lr(where, "init_value", init_value)
-    peak = _lr(where, "peak_value", peak_value)
-    W = validate.at_least(where, "warmup_steps", warmup_steps)
-    end = _num(where, "end_value", end_value)
+    init = _lr("init_value", init_value)
+    peak = _lr("peak_value", peak_value)
+    W = validate.at_least("warmup_steps", warmup_steps)
+    end = _num("end_value", end_value)
     if peak != 0.0:  # Optax's alpha = end_value / peak_value; 0 (end_value unused) for a zero peak
-        _lr(where, "end_value", end, role=" (the value the cosine decays to)")
+        _lr("end_value", end, role=" (the value the cosine decays to)")
     alpha = 0.0 if peak == 0.0 else end / peak
-    decay = cosine_decay_schedule(peak, _num(where, "decay_steps", decay_steps) - W, alpha, exponent)
+    decay = cosine_decay_schedule(peak, _num("decay_steps", decay_steps) - W, alpha, exponent)
     return join_schedules([linear_schedule(init, peak, W), decay], [W])
 
 
+@place("warmup_exponential_decay_schedule")
 def warmup_exponential_decay_schedule(
     init_value: float,
     peak_value: float,
@@ -280,19 +284,18 @@ def warmup_exponential_decay_schedule(
 ) -> Schedule:
     """Optax ``warmup_exponential_decay_schedule``: linear ``init -> peak`` over
     ``warmup_steps``, then ``exponential_decay(peak, ...)`` counted from the warm-up's end."""
-    where = "warmup_exponential_decay_schedule"
-    init = _lr(where, "init_value", init_value)
-    peak = _lr(where, "peak_value", peak_value)
-    W = validate.at_least(where, "warmup_steps", warmup_steps)
+    init = _lr("init_value", init_value)
+    peak = _lr("peak_value", peak_value)
+    W = validate.at_least("warmup_steps", warmup_steps)
     decay = _exponential(
-        where, peak, transition_steps, decay_rate,
+        peak, transition_steps, decay_rate,
         transition_begin=transition_begin, staircase=staircase, end_value=end_value, offset=W,
     )  # fmt: skip
     return join_schedules([linear_schedule(init, peak, W), decay], [W])
 
 
 def _scaled(
-    where: str, init: float, boundaries_and_scales: Mapping[Any, float] | None
+    init: float, boundaries_and_scales: Mapping[Any, float] | None
 ) -> tuple[list[float], list[float]]:
     """Sorted boundaries and the values after each, the running product of the scales (in
     Optax's order, so the float64 products are Optax's)."""
@@ -300,52 +303,51 @@ def _scaled(
         return [], [init]
     if not isinstance(boundaries_and_scales, Mapping):
         raise TypeError(
-            f"{where}: boundaries_and_scales must be a dict {{step: scale}}, got {boundaries_and_scales!r}"
+            f"{here()}: boundaries_and_scales must be a dict {{step: scale}}, got {boundaries_and_scales!r}"
         )
     items = sorted(
-        (_num(where, "a boundary", b), _num(where, f"the scale at {b!r}", s))
-        for b, s in boundaries_and_scales.items()
+        (_num("a boundary", b), _num(f"the scale at {b!r}", s)) for b, s in boundaries_and_scales.items()
     )
     if any(s < 0 for _, s in items):
         raise ValueError(
-            f"{where}: boundaries_and_scales expects non-negative scale factors (as Optax does: a "
+            f"{here()}: boundaries_and_scales expects non-negative scale factors (as Optax does: a "
             f"negative scale makes the learning rate negative), got {dict(boundaries_and_scales)!r}"
         )
     if any(b < 0 for b, _ in items):
-        raise ValueError(f"{where}: boundaries must be steps >= 0, got {sorted(boundaries_and_scales)!r}")
+        raise ValueError(f"{here()}: boundaries must be steps >= 0, got {sorted(boundaries_and_scales)!r}")
     values = [init]
     for _, s in items:
         values.append(values[-1] * s)
     return [b for b, _ in items], values
 
 
+@place("piecewise_constant_schedule")
 def piecewise_constant_schedule(
     init_value: float, boundaries_and_scales: Mapping[float, float] | None = None
 ) -> Schedule:
     """Optax ``piecewise_constant_schedule``: from each boundary ``b`` on (``count >= b``) the
     value is multiplied by its scale."""
-    where = "piecewise_constant_schedule"
-    init = _lr(where, "init_value", init_value, role=" (the first value, each later one a multiple)")
-    bounds, values = _scaled(where, init, boundaries_and_scales)
+    init = _lr("init_value", init_value, role=" (the first value, each later one a multiple)")
+    bounds, values = _scaled(init, boundaries_and_scales)
     # a boundary at 0 applies from the first step
     while bounds and bounds[0] == 0:
         bounds, values = bounds[1:], values[1:]
     return lrs.piecewise_constant(bounds, values)
 
 
+@place("piecewise_interpolate_schedule")
 def piecewise_interpolate_schedule(
     interpolate_type: str, init_value: float, boundaries_and_scales: Mapping[float, float] | None = None
 ) -> Schedule:
     """Optax ``piecewise_interpolate_schedule``: between consecutive knots ``0, b1, b2, ...``
     the value goes from one running product of the scales to the next, linearly or along a
     half cosine; constant after the last boundary."""
-    where = "piecewise_interpolate_schedule"
     if interpolate_type not in ("linear", "cosine"):
         raise ValueError(
-            f"{where}: `interpolate_type` must be either 'cosine' or 'linear', got {interpolate_type!r}"
+            f"{here()}: `interpolate_type` must be either 'cosine' or 'linear', got {interpolate_type!r}"
         )
-    init = _lr(where, "init_value", init_value, role=" (the first value, each later one a multiple)")
-    bounds, values = _scaled(where, init, boundaries_and_scales)
+    init = _lr("init_value", init_value, role=" (the first value, each later one a multiple)")
+    bounds, values = _scaled(init, boundaries_and_scales)
     knots, vals = [0.0, *bounds], values
     # an interval of length 0 (a boundary at 0) is never in force: the later value takes its knot
     kk: list[float] = []
@@ -364,23 +366,22 @@ def piecewise_interpolate_schedule(
     return lrs.sequence([*windows, lrs.constant(vv[-1])], kk[1:])
 
 
-def _onecycle(
-    where: str, transition_steps: Any, peak_value: Any, div: Any, final_div: Any
-) -> tuple[float, float]:
+def _onecycle(transition_steps: Any, peak_value: Any, div: Any, final_div: Any) -> tuple[float, float]:
     """The one-cycle arguments' checks: ``(transition_steps, peak_value)``."""
-    T = _num(where, "transition_steps", transition_steps)
+    T = _num("transition_steps", transition_steps)
     if T <= 0:
-        raise ValueError(f"{where}: transition_steps must be > 0, got {transition_steps!r}")
-    peak = _lr(where, "peak_value", peak_value)
+        raise ValueError(f"{here()}: transition_steps must be > 0, got {transition_steps!r}")
+    peak = _lr("peak_value", peak_value)
     for name, v in (("div_factor", div), ("final_div_factor", final_div)):
-        if not _num(where, name, v) > 0:
+        if not _num(name, v) > 0:
             raise ValueError(
-                f"{where}: {name} must be > 0, got {v!r} (the values are peak_value divided by it: "
+                f"{here()}: {name} must be > 0, got {v!r} (the values are peak_value divided by it: "
                 "a learning rate cannot be negative or infinite)"
             )
     return T, peak
 
 
+@place("linear_onecycle_schedule")
 def linear_onecycle_schedule(
     transition_steps: float,
     peak_value: float,
@@ -391,9 +392,7 @@ def linear_onecycle_schedule(
 ) -> Schedule:
     """Optax ``linear_onecycle_schedule``: linear ``peak/div -> peak`` to ``int(pct_start*T)``,
     ``-> peak/div`` to ``int(pct_final*T)``, ``-> peak/div/final_div`` to ``T``."""
-    T, peak = _onecycle(
-        "linear_onecycle_schedule", transition_steps, peak_value, div_factor, final_div_factor
-    )
+    T, peak = _onecycle(transition_steps, peak_value, div_factor, final_div_factor)
     return piecewise_interpolate_schedule(
         "linear",
         peak / div_factor,
@@ -405,6 +404,7 @@ def linear_onecycle_schedule(
     )
 
 
+@place("cosine_onecycle_schedule")
 def cosine_onecycle_schedule(
     transition_steps: float,
     peak_value: float,
@@ -414,9 +414,7 @@ def cosine_onecycle_schedule(
 ) -> Schedule:
     """Optax ``cosine_onecycle_schedule``: half cosines ``peak/div -> peak`` to
     ``int(pct_start*T)`` and ``-> peak/(div*final_div)`` to ``T``."""
-    T, peak = _onecycle(
-        "cosine_onecycle_schedule", transition_steps, peak_value, div_factor, final_div_factor
-    )
+    T, peak = _onecycle(transition_steps, peak_value, div_factor, final_div_factor)
     return piecewise_interpolate_schedule(
         "cosine",
         peak / div_factor,
@@ -438,14 +436,15 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[float]) -
     return lrs.sequence(schedules, boundaries) if boundaries else schedules[0]
 
 
+@place("sgdr_schedule")
 def sgdr_schedule(cosine_kwargs: Iterable[dict[str, Any]]) -> Schedule:
     """Optax ``sgdr_schedule``: ``warmup_cosine_decay_schedule(**kw)`` for each ``kw`` in turn,
     each lasting its ``decay_steps``."""
     schedules, boundaries, step = [], [], 0.0
     for kw in cosine_kwargs:
         schedules.append(warmup_cosine_decay_schedule(**kw))
-        step += _num("sgdr_schedule", "decay_steps", kw["decay_steps"])
+        step += _num("decay_steps", kw["decay_steps"])
         boundaries.append(step)
     if not schedules:
-        raise ValueError("sgdr_schedule: cosine_kwargs needs at least one cycle")
+        raise ValueError(f"{here()}: cosine_kwargs needs at least one cycle")
     return join_schedules(schedules, boundaries[:-1])

@@ -50,6 +50,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from lrsched_jax.core.validate import here
+
 # Explicit mesh axes (sharding in types) exist in newer JAX only; older meshes are all automatic.
 _EXPLICIT = getattr(getattr(jax.sharding, "AxisType", None), "Explicit", None)
 
@@ -133,11 +135,11 @@ class DataParallel:
         return jax.tree.map(leaf, new, layout)
 
     # -- on the host ------------------------------------------------------------------
-    def check(self, where: str, name: str, n: int) -> None:
+    def check(self, name: str, n: int) -> None:
         """``ValueError`` naming ``name`` unless a global batch of ``n`` samples splits evenly."""
         if n % self.size:
             raise ValueError(
-                f"{where}: {name}: a global batch of {n} samples does not split evenly over the "
+                f"{here()}: {name}: a global batch of {n} samples does not split evenly over the "
                 f"{self.size} devices of the data axis {self._entry!r}; use a multiple of {self.size}"
             )
 
@@ -161,7 +163,7 @@ class DataParallel:
 
         return jax.tree.map(leaf, tree)
 
-    def place_batch(self, where: str, name: str, tree: Any) -> Any:
+    def place_batch(self, name: str, tree: Any) -> Any:
         """A global batch (arrays with a leading sample dimension) split over the data axes;
         arrays already on the mesh are used as placed, scalars are replicated."""
 
@@ -172,7 +174,7 @@ class DataParallel:
                 a = np.asarray(a)
             if a.ndim == 0:
                 return _put(a, self.replicated)
-            self.check(where, name, int(a.shape[0]))
+            self.check(name, int(a.shape[0]))
             return _put(a, self.batch_sharding(0))
 
         return jax.tree.map(leaf, tree)
@@ -221,7 +223,7 @@ _prebatch_on_mesh = jax.jit(_prebatch_on_mesh_impl, static_argnums=(1, 2, 3))
 _replicate_on_mesh = jax.jit(lambda a, dp: dp.constrain(a, dp.replicated), static_argnums=(1,))
 
 
-def _axes(where: str, mesh: Mesh, data_axis: Any) -> tuple[str, ...]:
+def _axes(mesh: Mesh, data_axis: Any) -> tuple[str, ...]:
     names = tuple(mesh.axis_names)
     if data_axis is None:
         if len(names) == 1:
@@ -229,18 +231,18 @@ def _axes(where: str, mesh: Mesh, data_axis: Any) -> tuple[str, ...]:
         if "data" in names:
             return ("data",)
         raise ValueError(
-            f"{where}: data_axis: the mesh has axes {names} and none is called 'data'; name the axis "
+            f"{here()}: data_axis: the mesh has axes {names} and none is called 'data'; name the axis "
             "(or axes) the batch is split over"
         )
     axes = (data_axis,) if isinstance(data_axis, str) else data_axis
     if not isinstance(axes, Sequence) or not axes or not all(isinstance(a, str) for a in axes):
         raise TypeError(
-            f"{where}: data_axis must be a mesh axis name or a non-empty sequence of them, got {data_axis!r}"
+            f"{here()}: data_axis must be a mesh axis name or a non-empty sequence of them, got {data_axis!r}"
         )
     axes = tuple(axes)
     unknown = [a for a in axes if a not in names]
     if unknown or len(set(axes)) != len(axes):
-        raise ValueError(f"{where}: data_axis: {data_axis!r} must name distinct axes of the mesh {names}")
+        raise ValueError(f"{here()}: data_axis: {data_axis!r} must name distinct axes of the mesh {names}")
     return axes
 
 
@@ -264,16 +266,16 @@ def infer(tree: Any) -> DataParallel | None:
     return None
 
 
-def resolve(where: str, mesh: Any, data_axis: Any, inputs: Any = None) -> DataParallel | None:
+def resolve(mesh: Any, data_axis: Any, inputs: Any = None) -> DataParallel | None:
     """The data parallelism asked for: ``mesh`` (with ``data_axis``, or its default), else
     what ``inputs`` are already sharded over, else ``None`` (one device)."""
     if mesh is None:
         if data_axis is not None:
-            raise ValueError(f"{where}: data_axis is given without a mesh; pass mesh= as well")
+            raise ValueError(f"{here()}: data_axis is given without a mesh; pass mesh= as well")
         return infer(inputs)
     if not isinstance(mesh, Mesh):
         raise TypeError(
-            f"{where}: mesh must be a jax.sharding.Mesh (e.g. jax.make_mesh((jax.device_count(),), "
+            f"{here()}: mesh must be a jax.sharding.Mesh (e.g. jax.make_mesh((jax.device_count(),), "
             f"('data',))) or None, got {type(mesh).__name__}"
         )
-    return DataParallel(mesh, _axes(where, mesh, data_axis))
+    return DataParallel(mesh, _axes(mesh, data_axis))

@@ -17,16 +17,18 @@ import optax
 
 from lrsched_jax.core import validate
 from lrsched_jax.core.plateau import PlateauState, ReduceOnPlateau
+from lrsched_jax.core.validate import place
 
 __all__ = ["scale_by_plateau", "report_plateau", "plateau_state", "plateau_lr"]
 
 
+@place("scale_by_plateau")
 def _lr_leaf(i: int, n: int, leaf: Any) -> float:
     name = "learning_rate" if n == 1 else f"learning_rate (group {i})"
     if isinstance(leaf, numbers.Real) and not isinstance(leaf, bool):
-        return validate.lr("scale_by_plateau", name, leaf)
+        return validate.lr(name, leaf)
     if getattr(leaf, "ndim", None) == 0 and not isinstance(leaf, jax.core.Tracer):
-        return validate.lr("scale_by_plateau", name, float(leaf))
+        return validate.lr(name, float(leaf))
     raise TypeError(f"scale_by_plateau: {name} must be a number, got {leaf!r}")
 
 

@@ -37,6 +37,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from lrsched_jax.core.losses import BOTH, UnpackedLoss, old_style, resolve_loss
+from lrsched_jax.core.validate import here, place
 from lrsched_jax.finder.jax_driver import CRITERION_MODULES, cross_entropy
 from lrsched_jax.optax_glue import applied_lr
 from lrsched_jax.parallel import DataParallel, resolve
@@ -60,7 +61,7 @@ LossFn = Callable[[nnx.Module, Any], jax.Array]
 Criterion = Callable[[jax.Array, jax.Array], jax.Array]
 
 
-def _loss(where: str, criterion: Any, loss_fn: Any, legacy: tuple[Any, ...] = ()) -> LossFn:
+def _loss(criterion: Any, loss_fn: Any, legacy: tuple[Any, ...] = ()) -> LossFn:
     """The ``(model, batch)`` loss that ``criterion=`` / ``loss_fn=`` ask for (default:
     :func:`cross_entropy` as the criterion). The old spellings — the loss positional after
     the data, and ``loss_fn(model, x, y)`` — still work for one release, with a
@@ -68,26 +69,26 @@ def _loss(where: str, criterion: Any, loss_fn: Any, legacy: tuple[Any, ...] = ()
     if legacy:
         if len(legacy) != 1:
             raise TypeError(
-                f"{where}: too many positional arguments; pass the loss as criterion= or loss_fn="
+                f"{here()}: too many positional arguments; pass the loss as criterion= or loss_fn="
             )
         if criterion is not None or loss_fn is not None:
-            raise TypeError(f"{where}: the loss is given positionally and by keyword; {BOTH}")
+            raise TypeError(f"{here()}: the loss is given positionally and by keyword; {BOTH}")
         loss_fn = legacy[0]
         warnings.warn(
-            f"{where}: a positional loss is deprecated and will be removed in the next release; pass it "
+            f"{here()}: a positional loss is deprecated and will be removed in the next release; pass it "
             "as criterion= (a function of (output, y)) or loss_fn= (a function of (model, batch))",
             DeprecationWarning,
             stacklevel=3,
         )
     if loss_fn is not None and callable(loss_fn) and old_style(loss_fn):
         warnings.warn(
-            f"{where}: loss_fn(model, x, y) is deprecated and will be removed in the next release; pass "
+            f"{here()}: loss_fn(model, x, y) is deprecated and will be removed in the next release; pass "
             "loss_fn(model, batch) with batch = (x, y), or criterion(output, y)",
             DeprecationWarning,
             stacklevel=3,
         )
         loss_fn = UnpackedLoss(loss_fn)
-    return resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
+    return resolve_loss(criterion, loss_fn, cross_entropy, CRITERION_MODULES)
 
 
 def make_optimizer(
@@ -132,19 +133,20 @@ def replicate(mesh: Mesh, *nodes: Any) -> None:
     _place_nodes(DataParallel(mesh, tuple(mesh.axis_names)), *nodes)
 
 
-def _samples(where: str, x: Any, y: Any) -> int:
+def _samples(x: Any, y: Any) -> int:
     """The number of samples of ``x`` and ``y``; ``ValueError`` unless they agree."""
     n, m = int(np.shape(x)[0]), int(np.shape(y)[0])
     if n != m:
-        raise ValueError(f"{where}: x and y must have the same number of samples, got {n} and {m}")
+        raise ValueError(f"{here()}: x and y must have the same number of samples, got {n} and {m}")
     return n
 
 
-def _batch_args(where: str, dp: DataParallel, x: Any, y: Any) -> tuple[Any, Any]:
-    _samples(where, x, y)
-    return dp.place_batch(where, "x", x), dp.place_batch(where, "y", y)
+def _batch_args(dp: DataParallel, x: Any, y: Any) -> tuple[Any, Any]:
+    _samples(x, y)
+    return dp.place_batch("x", x), dp.place_batch("y", y)
 
 
+@place("train_step")
 def train_step(
     model: nnx.Module,
     optimizer: nnx.Optimizer,
@@ -166,11 +168,11 @@ def train_step(
     arrays already on it are left alone); ``ValueError`` naming ``x`` when the batch does not
     split evenly.
     """
-    loss = _loss("train_step", criterion, loss_fn, legacy)
-    _samples("train_step", x, y)
-    dp = resolve("train_step", mesh, data_axis, (x, y))
+    loss = _loss(criterion, loss_fn, legacy)
+    _samples(x, y)
+    dp = resolve(mesh, data_axis, (x, y))
     if dp is not None:
-        x, y = _batch_args("train_step", dp, x, y)
+        x, y = _batch_args(dp, x, y)
         _place_nodes(dp, model, optimizer)
     return _train_step(model, optimizer, jnp.asarray(x), jnp.asarray(y), loss)
 
@@ -199,6 +201,7 @@ EpochPath = Literal["auto", "scan", "steps"]
 _PATHS = ("auto", "scan", "steps")
 
 
+@place("train_epoch")
 def train_epoch(
     model: nnx.Module,
     optimizer: nnx.Optimizer,
@@ -247,15 +250,15 @@ def train_epoch(
     """
     if path not in _PATHS:
         raise ValueError(f"train_epoch: path must be one of {', '.join(_PATHS)}, got {path!r}")
-    loss = _loss("train_epoch", criterion, loss_fn)
+    loss = _loss(criterion, loss_fn)
     # Before any indexing: a gather clamps out-of-range indices, so a short ``y`` would
     # otherwise train on repeated labels without a word.
-    idx = batches(_samples("train_epoch", x, y), batch_size, key)
-    dp = resolve("train_epoch", mesh, data_axis, (x, y))
+    idx = batches(_samples(x, y), batch_size, key)
+    dp = resolve(mesh, data_axis, (x, y))
     if dp is None:
         xb, yb = jnp.asarray(x)[idx], jnp.asarray(y)[idx]
     else:
-        dp.check("train_epoch", "batch_size", batch_size)
+        dp.check("batch_size", batch_size)
         xb, yb = (_epoch_batches(dp, a, idx) for a in (x, y))
         _place_nodes(dp, model, optimizer)
     if path == "auto":
@@ -273,6 +276,7 @@ def train_epoch(
     return np.asarray(jnp.stack(step_losses)), np.asarray(jnp.stack(step_lrs))
 
 
+@place("epoch_path")
 def epoch_path(
     model: nnx.Module,
     optimizer: nnx.Optimizer,
@@ -292,15 +296,15 @@ def epoch_path(
     convolution and the model's state (or the mesh) is on CPU devices; ``"scan"``
     otherwise. Nothing is trained or compiled.
     """
-    _samples("epoch_path", x, y)
+    _samples(x, y)
     if batch_size < 1:
         raise ValueError(f"epoch_path: batch_size must be >= 1, got {batch_size}")
-    dp = resolve("epoch_path", mesh, data_axis, (x, y))
+    dp = resolve(mesh, data_axis, (x, y))
     # The epoch's shapes: (steps, batch_size, ...), in the dtypes the update will see.
     xb, yb = (
         jax.ShapeDtypeStruct((1, batch_size, *np.shape(a)[1:]), jnp.asarray(a[:1]).dtype) for a in (x, y)
     )
-    return _choose_path(model, optimizer, xb, yb, _loss("epoch_path", criterion, loss_fn), dp)
+    return _choose_path(model, optimizer, xb, yb, _loss(criterion, loss_fn), dp)
 
 
 def _update(
@@ -457,6 +461,7 @@ def _eval(
     return loss_fn(model, (x, y)), metric(model(x), y)
 
 
+@place("evaluate")
 def evaluate(
     model: nnx.Module,
     x: jax.Array | np.ndarray,
@@ -483,14 +488,14 @@ def evaluate(
 
     ``ValueError`` naming ``x`` and ``y`` when their sample counts differ or are 0.
     """
-    loss_fn = _loss("evaluate", criterion, loss_fn, legacy)
+    loss_fn = _loss(criterion, loss_fn, legacy)
     if metric is not None and not callable(metric):
         raise TypeError(f"evaluate: metric must be callable, got {type(metric).__name__}")
     name, metric = ("accuracy", accuracy) if metric is None else ("metric", metric)
-    n = _samples("evaluate", x, y)
+    n = _samples(x, y)
     if n == 0:
         raise ValueError("evaluate: x and y hold no samples (a mean over 0 samples is undefined)")
-    dp = resolve("evaluate", mesh, data_axis, (x, y))
+    dp = resolve(mesh, data_axis, (x, y))
     if dp is None:
         loss, value = _eval(model, jnp.asarray(x), jnp.asarray(y), loss_fn, metric)
         return {"loss": float(loss), name: float(value)}
@@ -500,7 +505,7 @@ def evaluate(
     head = n if dp.on_mesh(x) and dp.on_mesh(y) else n - n % dp.size
     parts: list[tuple[int, tuple[jax.Array, jax.Array]]] = []
     if head:
-        xs, ys = _batch_args("evaluate", dp, *((x[:head], y[:head]) if head < n else (x, y)))
+        xs, ys = _batch_args(dp, *((x[:head], y[:head]) if head < n else (x, y)))
         parts.append((head, _eval(placed, xs, ys, loss_fn, metric)))
     if head < n:
         xr, yr = dp.place_state((x[head:], y[head:]))

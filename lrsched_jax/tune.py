@@ -20,6 +20,7 @@ from lrsched_jax.core.families import Constant
 from lrsched_jax.core.losses import resolve_loss
 from lrsched_jax.core.schedule import Schedule
 from lrsched_jax.core.tune import DEFAULT_POLICY, Policy, TuneResult, run_tuner, sweep_rows
+from lrsched_jax.core.validate import place
 from lrsched_jax.finder.jax_driver import CRITERION_MODULES, cross_entropy
 
 __all__ = ["tune_lr"]
@@ -33,6 +34,7 @@ def _sweep_data(train: tuple[Any, Any], seed: int, batch_size: int) -> tuple[Any
     return x[idx], y[idx]
 
 
+@place("tune_lr")
 def tune_lr(
     *,
     model: Callable[[int], nnx.Module],
@@ -80,8 +82,7 @@ def tune_lr(
     from lrsched_jax.arena import compare
     from lrsched_jax.finder.jax_driver import find_lr
 
-    where = "tune_lr"
-    finder_loss = resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
+    finder_loss = resolve_loss(criterion, loss_fn, cross_entropy, CRITERION_MODULES)
 
     def train_rung(named: dict[str, Schedule], ep: int, seed_list: list[int], steps: int, tick: Any) -> Any:
         return compare(
@@ -95,7 +96,7 @@ def tune_lr(
         return find_lr(model(seed), optimizer, data, loss_fn=finder_loss, batch_size=batch_size)
 
     return run_tuner(
-        where, "jax", lrs=lrs, schedule=schedule, epochs=epochs, n_train=int(np.shape(train[0])[0]),
+        "jax", lrs=lrs, schedule=schedule, epochs=epochs, n_train=int(np.shape(train[0])[0]),
         batch_size=batch_size, seeds=seeds, budget=budget, mode=mode, metric=metric, policy=policy,
         progress=progress, train=train_rung, sweep=sweep,
     )  # fmt: skip

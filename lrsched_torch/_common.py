@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from lrsched_jax.core import Schedule, from_config
+from lrsched_jax.core.validate import here, place
 
 __all__ = [
     "CRITERION_MODULES",
@@ -63,41 +64,43 @@ def accuracy(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (output.argmax(dim=-1) == y).double().mean()
 
 
-def check_optimizer(where: str, optimizer: Any) -> torch.optim.Optimizer:
+def check_optimizer(optimizer: Any) -> torch.optim.Optimizer:
     if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"{where}: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        raise TypeError(
+            f"{here()}: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
     if not optimizer.param_groups:
-        raise ValueError(f"{where}: optimizer has no param groups")
+        raise ValueError(f"{here()}: optimizer has no param groups")
     return optimizer
 
 
-def check_mode(where: str, mode: Any) -> str:
+def check_mode(mode: Any) -> str:
     if mode not in MODES:
-        raise ValueError(f"{where}: mode must be 'absolute' or 'multiplier', got {mode!r}")
+        raise ValueError(f"{here()}: mode must be 'absolute' or 'multiplier', got {mode!r}")
     return str(mode)
 
 
-def group_schedules(where: str, schedule: Any, n_groups: int) -> tuple[Schedule, ...]:
+def group_schedules(schedule: Any, n_groups: int) -> tuple[Schedule, ...]:
     """One schedule per param group: ``schedule`` repeated, or a list/tuple of ``n_groups``."""
     if isinstance(schedule, Schedule):
         return (schedule,) * n_groups
     if isinstance(schedule, (list, tuple)):
         if len(schedule) != n_groups:
             raise ValueError(
-                f"{where}: schedule has {len(schedule)} entries but the optimizer has {n_groups} "
+                f"{here()}: schedule has {len(schedule)} entries but the optimizer has {n_groups} "
                 "param group(s); pass one schedule for all groups or exactly one per group"
             )
         for i, s in enumerate(schedule):
             if not isinstance(s, Schedule):
                 raise TypeError(
-                    f"{where}: schedule[{i}] must be an lrsched_jax schedule, got {type(s).__name__}"
+                    f"{here()}: schedule[{i}] must be an lrsched_jax schedule, got {type(s).__name__}"
                 )
         return tuple(schedule)
     hint = ""
     if callable(schedule):
         hint = " (write the function as an lrsched schedule, or use torch's LambdaLR)"
     raise TypeError(
-        f"{where}: schedule must be an lrsched_jax schedule or a list/tuple of them (one per param group), "
+        f"{here()}: schedule must be an lrsched_jax schedule or a list/tuple of them (one per param group), "
         f"got {type(schedule).__name__}{hint}"
     )
 
@@ -123,7 +126,7 @@ class Field(NamedTuple):
     schedules: tuple[Schedule, ...]
 
 
-def momentum_target(where: str, optimizer: torch.optim.Optimizer) -> tuple[str, int | None]:
+def momentum_target(optimizer: torch.optim.Optimizer) -> tuple[str, int | None]:
     """Where torch's ``OneCycleLR``/``CyclicLR`` put the momentum: ``betas[0]`` when the
     optimizer's defaults have ``betas`` (Adam, AdamW, ...), else ``momentum`` (SGD, RMSprop)."""
     defaults = optimizer.defaults
@@ -132,7 +135,7 @@ def momentum_target(where: str, optimizer: torch.optim.Optimizer) -> tuple[str, 
     if "momentum" in defaults:
         return "momentum", None
     raise ValueError(
-        f"{where}: momentum: {type(optimizer).__name__} has neither 'momentum' nor 'betas' among its "
+        f"{here()}: momentum: {type(optimizer).__name__} has neither 'momentum' nor 'betas' among its "
         "hyperparameters (torch's OneCycleLR refuses it with cycle_momentum=True for the same reason)"
     )
 
@@ -143,9 +146,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def group_fields(
-    where: str, optimizer: torch.optim.Optimizer, momentum: Any, fields: Any
-) -> tuple[Field, ...]:
+def group_fields(optimizer: torch.optim.Optimizer, momentum: Any, fields: Any) -> tuple[Field, ...]:
     """The hyperparameters beside the lr that ``momentum=`` and ``fields=`` ask to drive.
 
     ``fields`` maps a param-group entry (``"weight_decay"``, ...) to one schedule or one per
@@ -160,14 +161,14 @@ def group_fields(
         named = dict(fields)
     else:
         raise TypeError(
-            f"{where}: fields must be a dict mapping a param-group entry to a schedule (or one per "
+            f"{here()}: fields must be a dict mapping a param-group entry to a schedule (or one per "
             f"group), got {type(fields).__name__}"
         )
     labels = {name: f"fields[{name!r}]" for name in named}
     if momentum is not None:
         if "momentum" in named:
             raise ValueError(
-                f"{where}: the momentum schedule is given twice, as momentum= and as "
+                f"{here()}: the momentum schedule is given twice, as momentum= and as "
                 "fields={'momentum': ...}; pass it once"
             )
         named = {"momentum": momentum, **named}
@@ -176,36 +177,37 @@ def group_fields(
     out = []
     for name, value in named.items():
         if not isinstance(name, str):
-            raise TypeError(f"{where}: fields keys must be param-group entry names (str), got {name!r}")
+            raise TypeError(f"{here()}: fields keys must be param-group entry names (str), got {name!r}")
         label = labels[name]
         if name in _NOT_FIELDS:
             use = {
                 "lr": "the lr is the schedule argument",
                 "betas": "momentum= drives betas[0], the momentum of Adam-type optimizers",
             }.get(name, "torch keeps it for itself")
-            raise ValueError(f"{where}: {label}: {name!r} cannot follow a field schedule ({use})")
-        schedules = group_schedules(f"{where}: {label}", value, len(groups))
-        key, index = momentum_target(where, optimizer) if name == "momentum" else (name, None)
+            raise ValueError(f"{here()}: {label}: {name!r} cannot follow a field schedule ({use})")
+        with place(f"{here()}: {label}"):
+            schedules = group_schedules(value, len(groups))
+        key, index = momentum_target(optimizer) if name == "momentum" else (name, None)
         if not any(key in g for g in groups):
             known = sorted(k for k in groups[0] if k not in _NOT_FIELDS and _is_number(groups[0][k]))
             raise ValueError(
-                f"{where}: {label}: unknown field {key!r}: the param groups of this "
+                f"{here()}: {label}: unknown field {key!r}: the param groups of this "
                 f"{type(optimizer).__name__} have no such entry (numeric entries: {', '.join(known)})"
             )
         for i, group in enumerate(groups):
             if key not in group:
-                raise ValueError(f"{where}: {label}: param group {i} has no {key!r} entry")
+                raise ValueError(f"{here()}: {label}: param group {i} has no {key!r} entry")
             current = group[key]
             if index is not None:
                 if not isinstance(current, (tuple, list)) or len(current) <= index:
                     raise ValueError(
-                        f"{where}: {label}: param group {i}: {key!r} must be a tuple with an entry "
+                        f"{here()}: {label}: param group {i}: {key!r} must be a tuple with an entry "
                         f"{index}, got {current!r}"
                     )
                 current = current[index]
             if not _is_number(current):
                 raise TypeError(
-                    f"{where}: {label}: param group {i}: {key!r} holds {current!r}, not a number; only "
+                    f"{here()}: {label}: param group {i}: {key!r} holds {current!r}, not a number; only "
                     "numeric hyperparameters can follow a schedule"
                 )
         out.append(Field(name, key, index, schedules))
@@ -217,18 +219,18 @@ def fields_json(fields: Sequence[Field]) -> dict[str, list[str]]:
     return {f.name: [to_json(s) for s in f.schedules] for f in fields}
 
 
-def as_float(where: str, name: str, value: Any) -> float:
+def as_float(name: str, value: Any) -> float:
     """A torch lr (Python number or one-element tensor) as a Python float."""
     if type(value) is float:
         return value
     if isinstance(value, torch.Tensor):
         return float(value.item())
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: {name} must be a number, got {value!r}")
+        raise TypeError(f"{here()}: {name} must be a number, got {value!r}")
     return float(value)
 
 
-def check_step(where: str, name: str, value: Any) -> int | float:
+def check_step(name: str, value: Any) -> int | float:
     """A step given by the user (an epoch, a restored ``last_epoch``) as a Python int or float.
 
     Integers (Python, NumPy, one-element integer tensors) stay exact ints; other real numbers
@@ -240,15 +242,15 @@ def check_step(where: str, name: str, value: Any) -> int | float:
         return value
     if isinstance(value, torch.Tensor):
         if value.numel() != 1 or value.is_complex():
-            raise TypeError(f"{where}: {name}: the step (last_epoch) must be a number, got {value!r}")
+            raise TypeError(f"{here()}: {name}: the step (last_epoch) must be a number, got {value!r}")
         value = value.item()
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return int(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating)):
-        raise TypeError(f"{where}: {name}: the step (last_epoch) must be a number, got {value!r}")
+        raise TypeError(f"{here()}: {name}: the step (last_epoch) must be a number, got {value!r}")
     out = float(value)
     if not math.isfinite(out):
-        raise ValueError(f"{where}: {name}: the step (last_epoch) must be finite, got {value!r}")
+        raise ValueError(f"{here()}: {name}: the step (last_epoch) must be finite, got {value!r}")
     return out
 
 
@@ -342,8 +344,9 @@ class Curve:
         self.start = start
         self.size = len(self.cols[0])
 
+    @place("lrsched_torch")
     def _single(self, k: Any) -> list[float]:
-        t = np.float64(check_step("lrsched_torch", "step", k))
+        t = np.float64(check_step("step", k))
         vals = [float(s(t)) for s in self._all]
         if self.scales is not None:
             vals[: self._n] = [v * f for v, f in zip(vals, self.scales)]
@@ -420,11 +423,11 @@ class Curve:
         return row
 
 
-def check_group(where: str, group: Any, n_groups: int) -> None:
+def check_group(group: Any, n_groups: int) -> None:
     """``group`` (when given) a param-group index in ``[0, n_groups)``: the converters' ``group=``."""
     if group is None:
         return
     if isinstance(group, bool) or not isinstance(group, int):
-        raise TypeError(f"{where}: group must be an int param-group index, got {group!r}")
+        raise TypeError(f"{here()}: group must be an int param-group index, got {group!r}")
     if not 0 <= group < n_groups:
-        raise ValueError(f"{where}: group must be in [0, {n_groups}) for this optimizer, got {group}")
+        raise ValueError(f"{here()}: group must be in [0, {n_groups}) for this optimizer, got {group}")

@@ -37,6 +37,7 @@ import torch
 from lrsched_jax.core import arena as shared
 from lrsched_jax.core.losses import CriterionLoss, deprecated_loss, resolve_loss
 from lrsched_jax.core.schedule import Schedule
+from lrsched_jax.core.validate import here, place
 from lrsched_torch._common import CRITERION_MODULES, cross_entropy
 from lrsched_torch.schedule_lr import ScheduleLR
 
@@ -64,14 +65,14 @@ class _LossOf(torch.nn.Module):
         return self.loss_fn(self.net, (x, y))
 
 
-def _pair(where: str, name: str, data: Any, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def _pair(name: str, data: Any, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError(
-            f"{where}: {name} must be an (x, y) pair of tensors or arrays, got {type(data).__name__}"
+            f"{here()}: {name} must be an (x, y) pair of tensors or arrays, got {type(data).__name__}"
         )
     x, y = (v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v)) for v in data)
     if x.ndim < 1 or y.ndim < 1 or len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"{where}: {name}: x and y must have the same, non-zero number of samples")
+        raise ValueError(f"{here()}: {name}: x and y must have the same, non-zero number of samples")
     return (x, y) if device is None else (x.to(device), y.to(device))
 
 
@@ -246,6 +247,7 @@ def _gather(run: _Arena, rows: list[int], group: Any) -> None:
             run.records[k][their_rows] = v
 
 
+@place("compare")
 def compare(
     model: Callable[[int], torch.nn.Module],
     optimizer: Callable[[Iterable[Any]], torch.optim.Optimizer],
@@ -293,37 +295,38 @@ def compare(
 
     ``compile_s`` is 0 (nothing is compiled). ``TypeError`` / ``ValueError`` name the bad argument.
     """
-    where = "compare"
     named, seed_list, base = shared.check_arena(
-        where, schedules, seeds, epochs, target=target, mode=mode, baseline=baseline
+        schedules, seeds, epochs, target=target, mode=mode, baseline=baseline
     )
-    criterion, loss_fn = deprecated_loss(where, loss, criterion, loss_fn, takes_model=False)
-    resolved = resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
+    criterion, loss_fn = deprecated_loss(loss, criterion, loss_fn, takes_model=False)
+    resolved = resolve_loss(criterion, loss_fn, cross_entropy, CRITERION_MODULES)
     crit = resolved.criterion if isinstance(resolved, CriterionLoss) else None
     for fn, name in ((model, "model"), (optimizer, "optimizer"), (metric, "metric")):
         if not callable(fn):
-            raise TypeError(f"{where}: {name} must be callable, got {fn!r}")
+            raise TypeError(f"{here()}: {name} must be callable, got {fn!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(f"{where}: batch_size must be an int, got {batch_size!r}")
-    xt, yt = _pair(where, "train", train, device)
-    xv, yv = _pair(where, "val", val, device)
+        raise TypeError(f"{here()}: batch_size must be an int, got {batch_size!r}")
+    xt, yt = _pair("train", train, device)
+    xv, yv = _pair("val", val, device)
     n = len(xt)
     if not 1 <= batch_size <= n:
-        raise ValueError(f"{where}: batch_size must be in [1, {n}] (the training samples), got {batch_size}")
+        raise ValueError(f"{here()}: batch_size must be in [1, {n}] (the training samples), got {batch_size}")
     steps = n // int(batch_size)
-    every = shared.check_eval_every(where, eval_every, steps, len(xv), int(batch_size))
+    every = shared.check_eval_every(eval_every, steps, len(xv), int(batch_size))
     grid = shared.member_grid(len(named), seed_list)
 
     def fresh(seed: int) -> torch.nn.Module:
         net = model(seed)
         if not isinstance(net, torch.nn.Module):
-            raise TypeError(f"{where}: model({seed}) must return a torch.nn.Module, got {type(net).__name__}")
+            raise TypeError(
+                f"{here()}: model({seed}) must return a torch.nn.Module, got {type(net).__name__}"
+            )
         return net if device is None else net.to(device)
 
     first = fresh(seed_list[0])
     if not sequential and dict(first.named_buffers()):
         raise ValueError(
-            f"{where}: sequential=False needs a model without buffers (found "
+            f"{here()}: sequential=False needs a model without buffers (found "
             f"{sorted(dict(first.named_buffers()))}); pass sequential=True"
         )
     param_bytes = sum(p.numel() * p.element_size() for p in first.parameters())
@@ -343,10 +346,10 @@ def compare(
         import torch.distributed as dist
 
         if not (dist.is_available() and dist.is_initialized()):
-            raise ValueError(f"{where}: process_group is given but torch.distributed is not initialised")
+            raise ValueError(f"{here()}: process_group is given but torch.distributed is not initialised")
         ranks, rank = dist.get_world_size(process_group), dist.get_rank(process_group)
     mine = [int(m) for m in np.array_split(np.arange(len(grid)), ranks)[rank]]
-    chunk = 1 if sequential else fp.plan(where, len(grid), memory_budget)
+    chunk = 1 if sequential else fp.plan(len(grid), memory_budget)
     run = _Arena(
         named=named, grid=grid, fresh=fresh, optimizer=optimizer, criterion=crit,
         loss_fn=None if crit is not None else resolved, metric=metric, train=(xt, yt), val=(xv, yv),

@@ -18,6 +18,7 @@ from torch.optim import lr_scheduler as tl
 
 import lrsched_jax.core as lrs
 from lrsched_jax.core import Schedule, validate
+from lrsched_jax.core.validate import here, place
 from lrsched_torch._common import as_float, check_group, check_step
 from lrsched_torch.schedule_lr import ScheduleLR
 
@@ -32,25 +33,25 @@ def _name(s: Any) -> str:
     return type(s).__name__
 
 
-def _num(where: str, name: str, value: Any) -> float:
+def _num(name: str, value: Any) -> float:
     if isinstance(value, torch.Tensor):
         value = value.item()
-    return validate.number(where, name, value)
+    return validate.number(name, value)
 
 
-def _whole(where: str, name: str, value: Any, minimum: int) -> int:
-    return validate.whole(where, name, value.item() if isinstance(value, torch.Tensor) else value, minimum)
+def _whole(name: str, value: Any, minimum: int) -> int:
+    return validate.whole(name, value.item() if isinstance(value, torch.Tensor) else value, minimum)
 
 
-def _positive(where: str, name: str, value: Any) -> float:
-    v = _num(where, name, value)
+def _positive(name: str, value: Any) -> float:
+    v = _num(name, value)
     if v <= 0:
-        raise ValueError(f"{where}: {name} must be > 0, got {value!r}")
+        raise ValueError(f"{here()}: {name} must be > 0, got {value!r}")
     return v
 
 
-def _base(where: str, s: Any, g: int) -> float:
-    return as_float(where, f"base_lrs[{g}]", s.base_lrs[g])
+def _base(s: Any, g: int) -> float:
+    return as_float(f"base_lrs[{g}]", s.base_lrs[g])
 
 
 # --- the chainable (recursive, multiplicative) schedulers -------------------------------------
@@ -61,7 +62,7 @@ def _base(where: str, s: Any, g: int) -> float:
 # in edge cases, handled in the builders).
 
 
-def _growing(where: str, gamma: float, base: float, period: int) -> Schedule | None:
+def _growing(gamma: float, base: float, period: int) -> Schedule | None:
     """torch's ``StepLR``/``ExponentialLR`` with ``gamma > 1`` multiply the lr by ``gamma``
     every ``period`` steps: converted (``step_decay``) where every value up to step 2**63 stays
     a learning rate ``<= 1e30`` (``step_decay.gamma_limit``); refused naming ``gamma`` beyond.
@@ -75,22 +76,22 @@ def _growing(where: str, gamma: float, base: float, period: int) -> Schedule | N
         past = period * (math.floor(math.log(validate.MAX_LR / base) / math.log(gamma)) + 1)
         more = f"; with step_size={period} at most {limit!r}" if limit > 1 else ""
         raise ValueError(
-            f"{where}: gamma={gamma!r} > 1 grows the lr without bound: base_lr * gamma**(t // "
+            f"{here()}: gamma={gamma!r} > 1 grows the lr without bound: base_lr * gamma**(t // "
             f"{period}) passes {validate.MAX_LR:g} by step {past:,}, before step 2**63 (a schedule "
             f"must stay a finite learning rate at every step){more}"
         )
     return lrs.step_decay(base, period, gamma)
 
 
-def _step_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
-    size, gamma = _whole(where, "step_size", s.step_size, 1), _positive(where, "gamma", s.gamma)
-    grown = _growing(where, gamma, base, size)
+def _step_lr(s: Any, base: float, restart: bool) -> Schedule:
+    size, gamma = _whole("step_size", s.step_size, 1), _positive("gamma", s.gamma)
+    grown = _growing(gamma, base, size)
     return lrs.step_decay(base, size, gamma) if grown is None else grown
 
 
-def _multistep_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
-    gamma = _positive(where, "gamma", s.gamma)
-    ms = [_num(where, "milestones", m) for m in s.milestones.elements()]
+def _multistep_lr(s: Any, base: float, restart: bool) -> Schedule:
+    gamma = _positive("gamma", s.gamma)
+    ms = [_num("milestones", m) for m in s.milestones.elements()]
     # The recursion only fires at whole steps >= 1 (0 at the initial step); the closed form
     # a restart uses at step 0 counts every milestone <= 0.
     at0 = sum(1 for m in ms if (m <= 0 if restart else m == 0))
@@ -100,11 +101,11 @@ def _multistep_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
     return lrs.multistep(base, [0] * at0 + later, gamma)
 
 
-def _constant_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
-    factor = _num(where, "factor", s.factor)
+def _constant_lr(s: Any, base: float, restart: bool) -> Schedule:
+    factor = _num("factor", s.factor)
     if not 0 <= factor <= 1:
-        raise ValueError(f"{where}: factor must be in [0, 1], got {s.factor!r}")
-    total = _whole(where, "total_iters", s.total_iters, -(2**62))
+        raise ValueError(f"{here()}: factor must be in [0, 1], got {s.factor!r}")
+    total = _whole("total_iters", s.total_iters, -(2**62))
     if total <= 0:
         # Never undone by the recursion; the closed form at 0 already counts it as done.
         return lrs.constant(base * (factor + (1 - factor)) if restart else base * factor)
@@ -114,38 +115,38 @@ def _constant_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
     return lrs.piecewise_constant([total], [base * factor, after])
 
 
-def _linear_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
-    sf = _num(where, "start_factor", s.start_factor)
-    ef = _num(where, "end_factor", s.end_factor)
-    total = _whole(where, "total_iters", s.total_iters, 0)
+def _linear_lr(s: Any, base: float, restart: bool) -> Schedule:
+    sf = _num("start_factor", s.start_factor)
+    ef = _num("end_factor", s.end_factor)
+    total = _whole("total_iters", s.total_iters, 0)
     if total == 0:
         if restart:
-            raise ValueError(f"{where}: total_iters=0 makes torch divide by zero when restarted")
+            raise ValueError(f"{here()}: total_iters=0 makes torch divide by zero when restarted")
         return lrs.constant(base * sf)
     return lrs.linear(base * sf, base * ef, total)
 
 
-def _exponential_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
-    gamma = _positive(where, "gamma", s.gamma)
-    grown = _growing(where, gamma, base, 1)
+def _exponential_lr(s: Any, base: float, restart: bool) -> Schedule:
+    gamma = _positive("gamma", s.gamma)
+    grown = _growing(gamma, base, 1)
     return lrs.exponential(base, gamma) if grown is None else grown
 
 
-def _polynomial_lr(where: str, s: Any, base: float, restart: bool) -> Schedule:
-    total = _whole(where, "total_iters", s.total_iters, 0)
-    power = _num(where, "power", s.power)
+def _polynomial_lr(s: Any, base: float, restart: bool) -> Schedule:
+    total = _whole("total_iters", s.total_iters, 0)
+    power = _num("power", s.power)
     if power < 0:
-        raise ValueError(f"{where}: power must be >= 0 (torch divides by zero), got {power!r}")
+        raise ValueError(f"{here()}: power must be >= 0 (torch divides by zero), got {power!r}")
     if total == 0 and restart:
-        raise ValueError(f"{where}: total_iters=0 makes torch divide by zero when restarted")
+        raise ValueError(f"{here()}: total_iters=0 makes torch divide by zero when restarted")
     if total == 0 or power == 0:
         return lrs.constant(base)
     return lrs.polynomial(base, total, 0.0, power)
 
 
-def _cosine_lr(where: str, s: Any, base: float, restart: bool = False) -> Schedule:
-    T = _positive(where, "T_max", s.T_max)
-    eta = validate.at_least(where, "eta_min", s.eta_min)
+def _cosine_lr(s: Any, base: float, restart: bool = False) -> Schedule:
+    T = _positive("T_max", s.T_max)
+    eta = validate.at_least("eta_min", s.eta_min)
     return lrs.cosine(base, int(T) if T.is_integer() else T, eta, periodic=True)
 
 
@@ -182,16 +183,16 @@ def _settles_polynomial(s: Any) -> float | None:
 # SequentialLR, which re-runs the initial step or restarts it after construction).
 
 
-def _schedule_lr(where: str, s: Any, g: int, constructed: bool) -> Schedule:
+def _schedule_lr(s: Any, g: int, constructed: bool) -> Schedule:
     sched = s.schedules[g]
     if s.mode == "absolute":
         return sched
-    base = _base(where, s, g)
+    base = _base(s, g)
     return sched if base == 1.0 else lrs.scale(sched, base)
 
 
-def _lambda_lr(where: str, s: Any, g: int, constructed: bool) -> Schedule:
-    base = _base(where, s, g)
+def _lambda_lr(s: Any, g: int, constructed: bool) -> Schedule:
+    base = _base(s, g)
     fn = s.lr_lambdas[g]
     if not isinstance(fn, Schedule):
         hf = lrs.from_hf_lambda(fn, base)
@@ -212,44 +213,44 @@ def _lambda_readable(s: Any) -> None:
     )
 
 
-def _warm_restarts_lr(where: str, s: Any, g: int, constructed: bool) -> Schedule:
+def _warm_restarts_lr(s: Any, g: int, constructed: bool) -> Schedule:
     return lrs.warm_restarts(
-        _base(where, s, g),
-        _whole(where, "T_0", s.T_0, 1),
-        _whole(where, "T_mult", s.T_mult, 1),
-        _num(where, "eta_min", s.eta_min),
+        _base(s, g),
+        _whole("T_0", s.T_0, 1),
+        _whole("T_mult", s.T_mult, 1),
+        _num("eta_min", s.eta_min),
     )
 
 
-def _cyclic_lr(where: str, s: Any, g: int, constructed: bool) -> Schedule:
+def _cyclic_lr(s: Any, g: int, constructed: bool) -> Schedule:
     if s._scale_fn_custom is not None:
         raise TypeError(
-            f"{where}: a custom scale_fn is arbitrary Python code, which from_torch cannot read; use "
+            f"{here()}: a custom scale_fn is arbitrary Python code, which from_torch cannot read; use "
             "mode='triangular', 'triangular2' or 'exp_range', or write the curve as an lrsched schedule"
         )
-    base = _base(where, s, g)
-    top = as_float(where, f"max_lrs[{g}]", s.max_lrs[g])
-    cyc = _cyclic_wave(where, s, base, top)
+    base = _base(s, g)
+    top = as_float(f"max_lrs[{g}]", s.max_lrs[g])
+    cyc = _cyclic_wave(s, base, top)
     # CyclicLR's constructor takes its initial step before it sets its own base_lrs, so
     # step 0 gets the group's initial_lr when one was already there (an earlier scheduler).
-    first = as_float(where, "initial_lr", s.optimizer.param_groups[g].get("initial_lr", base))
+    first = as_float("initial_lr", s.optimizer.param_groups[g].get("initial_lr", base))
     if constructed and first != base:
         return lrs.sequence([lrs.constant(first), cyc], [1], restart=False)
     return cyc
 
 
-def _one_cycle_lr(where: str, s: Any, g: int, constructed: bool) -> Schedule:
+def _one_cycle_lr(s: Any, g: int, constructed: bool) -> Schedule:
     group = s.optimizer.param_groups[g]
     # torch reads these group entries at every step (it does not keep div factors).
-    initial = as_float(where, "initial_lr", group["initial_lr"])
-    peak = as_float(where, "max_lr", group["max_lr"])
-    final = as_float(where, "min_lr", group["min_lr"])
-    shape = _one_cycle_shape(where, s)
+    initial = as_float("initial_lr", group["initial_lr"])
+    peak = as_float("max_lr", group["max_lr"])
+    final = as_float("min_lr", group["min_lr"])
+    shape = _one_cycle_shape(s)
     if peak == 0.0 and initial == 0.0 and final == 0.0:
         return lrs.constant(0.0)
     if not (initial > 0 and final > 0):
         raise ValueError(
-            f"{where}: initial_lr={initial!r}, min_lr={final!r}: the div factors must be finite and > 0"
+            f"{here()}: initial_lr={initial!r}, min_lr={final!r}: the div factors must be finite and > 0"
         )
     return lrs.one_cycle(peak, div_factor=peak / initial, final_div_factor=initial / final, **shape)
 
@@ -266,9 +267,10 @@ class _TorchClass:
     """How ``from_torch`` reads one torch scheduler class: one entry of :data:`_CLASSES`.
 
     ``kind`` is how the composites treat it: ``multiplicative`` (chainable: multiplies the
-    current lr by per-step ratios; ``build(where, s, base, restart)``), ``cosine``
-    (CosineAnnealingLR's affine recursion; the same ``build``), ``absolute`` (overwrites
-    the lr from its own state; ``build(where, s, g, constructed)``), ``sequential`` /
+    current lr by per-step ratios; ``build(s, base, restart)``, run inside
+    ``place("from_torch(<class>)")``), ``cosine`` (CosineAnnealingLR's affine recursion; the
+    same ``build``), ``absolute`` (overwrites the lr from its own state;
+    ``build(s, g, constructed)``), ``sequential`` /
     ``chained`` (composites, converted by :func:`_sequential` / :func:`_chained`).
     ``check`` refuses what cannot be read (raising ``TypeError``); ``settles`` is the step
     from which a multiplicative one stops changing the lr with a factor of 1 (``None``:
@@ -360,11 +362,13 @@ def _multiplicative(s: Any, base: float, restart: bool) -> Schedule:
     """The curve of a multiplicative (or cosine) chainable scheduler started at lr ``base``."""
     build = _entry(s).build
     assert build is not None
-    return build(f"from_torch({_name(s)})", s, base, restart)
+    with place(f"from_torch({_name(s)})"):
+        return build(s, base, restart)
 
 
 def _cosine(s: Any, base: float) -> Schedule:
-    return _cosine_lr(f"from_torch({_name(s)})", s, base)
+    with place(f"from_torch({_name(s)})"):
+        return _cosine_lr(s, base)
 
 
 def _one_from(s: Any) -> float | None:
@@ -375,17 +379,18 @@ def _one_from(s: Any) -> float | None:
 def _absolute(s: Any, g: int, constructed: bool = True) -> Schedule:
     build = _entry(s).build
     assert build is not None
-    return build(f"from_torch({_name(s)})", s, g, constructed)
+    with place(f"from_torch({_name(s)})"):
+        return build(s, g, constructed)
 
 
-def _one_cycle_shape(where: str, s: Any) -> dict[str, Any]:
+def _one_cycle_shape(s: Any) -> dict[str, Any]:
     """OneCycleLR's phase structure (shared by its lr and momentum): the ``one_cycle``
     arguments ``total_steps``, ``pct_start``, ``anneal``, ``three_phase``."""
-    total = _whole(where, "total_steps", s.total_steps, 1)
+    total = _whole("total_steps", s.total_steps, 1)
     phases = s._schedule_phases
     anneal = getattr(s, "_anneal_func_type", None)
     if anneal not in ("cos", "linear"):
-        raise TypeError(f"{where}: unknown anneal strategy {anneal!r} (expected 'cos' or 'linear')")
+        raise TypeError(f"{here()}: unknown anneal strategy {anneal!r} (expected 'cos' or 'linear')")
     pct = (float(phases[0]["end_step"]) + 1) / total
     return {"total_steps": total, "pct_start": pct, "anneal": anneal, "three_phase": len(phases) == 3}
 
@@ -396,24 +401,24 @@ def _one_cycle_at_total(s: Any, g: int, field: str) -> float:
     ``get_lr``. No update of a OneCycleLR alone applies it (it is set after the last update,
     and the next ``step()`` raises), but inside a ``SequentialLR`` whose next milestone comes
     one step later the update at that step does."""
-    where = f"from_torch(SequentialLR: {_name(s)} at step total_steps)"
-    groups = s.optimizer.param_groups
-    saved_epoch = s.last_epoch
-    # get_lr writes the momentum (or betas) into the groups as it computes: put them back.
-    saved = [{k: gr[k] for k in ("momentum", "betas") if k in gr} for gr in groups]
-    try:
-        s.last_epoch = s.total_steps
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "called outside step()"
-            lrs_t = s.get_lr()
-        value = lrs_t[g] if field == "lr" else _momentum_of(groups[g])
-    except ZeroDivisionError:
-        raise ValueError(f"{where}: torch divides by zero there (an empty last phase)") from None
-    finally:
-        s.last_epoch = saved_epoch
-        for gr, kept in zip(groups, saved):
-            gr.update(kept)
-    return as_float(where, field, value)
+    with place(f"from_torch(SequentialLR: {_name(s)} at step total_steps)"):
+        groups = s.optimizer.param_groups
+        saved_epoch = s.last_epoch
+        # get_lr writes the momentum (or betas) into the groups as it computes: put them back.
+        saved = [{k: gr[k] for k in ("momentum", "betas") if k in gr} for gr in groups]
+        try:
+            s.last_epoch = s.total_steps
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "called outside step()"
+                lrs_t = s.get_lr()
+            value = lrs_t[g] if field == "lr" else _momentum_of(groups[g])
+        except ZeroDivisionError:
+            raise ValueError(f"{here()}: torch divides by zero there (an empty last phase)") from None
+        finally:
+            s.last_epoch = saved_epoch
+            for gr, kept in zip(groups, saved):
+                gr.update(kept)
+        return as_float(field, value)
 
 
 def _momentum_of(group: dict[str, Any]) -> Any:
@@ -438,9 +443,9 @@ def _through_total(part: Schedule, child: Any, g: int, field: str, length: float
     return lrs.sequence([part, lrs.constant(value)], [total])
 
 
-def _cyclic_wave(where: str, s: Any, start: float, turn: float) -> Schedule:
+def _cyclic_wave(s: Any, start: float, turn: float) -> Schedule:
     """CyclicLR's triangle wave from ``start`` (cycle start) to ``turn`` (after step_size_up)."""
-    total = _positive(where, "total_size", s.total_size)
+    total = _positive("total_size", s.total_size)
     up = total * float(s.step_ratio)
     # torch keeps total_size and step_ratio = up/total; recover the sizes it was given.
     if abs(up - round(up)) <= 1e-9 * total:
@@ -450,14 +455,14 @@ def _cyclic_wave(where: str, s: Any, start: float, turn: float) -> Schedule:
         down = float(round(down))
     if up <= 0:
         # torch divides 0 by 0 at the start of every cycle there
-        raise TypeError(f"{where}: step_size_up={up!r}: torch's CyclicLR divides by zero with an empty rise")
+        raise TypeError(f"{here()}: step_size_up={up!r}: torch's CyclicLR divides by zero with an empty rise")
     return lrs.cyclic(
         start,
         turn,
         int(up) if up.is_integer() else up,
         int(down) if down.is_integer() else down,
         mode=s.mode,
-        gamma=_num(where, "gamma", s.gamma),
+        gamma=_num("gamma", s.gamma),
     )
 
 
@@ -470,6 +475,7 @@ def _flatten(s: Any) -> list[Any]:
     return [s]
 
 
+@place("from_torch(ChainedScheduler)")
 def _chained(s: Any, g: int) -> Schedule:
     """``ChainedScheduler``: each step calls every child's ``step()`` in order on the same lr.
 
@@ -482,14 +488,13 @@ def _chained(s: Any, g: int) -> Schedule:
     (torch re-adds the cosine's base lr after each zero, dropping the other factors), or with
     ``eta_min > 0`` when they never change it.
     """
-    where = "from_torch(ChainedScheduler)"
     children = _flatten(s)
     kinds = []
     for c in children:
         k = _kind(c)
         if k == "sequential":
             raise _UnsupportedError(
-                f"{where}: a SequentialLR inside a ChainedScheduler resets the lr at its milestones "
+                f"{here()}: a SequentialLR inside a ChainedScheduler resets the lr at its milestones "
                 "(overwriting the other children's factors) — not expressible exactly"
             )
         kinds.append(k)
@@ -501,40 +506,40 @@ def _chained(s: Any, g: int) -> Schedule:
         if last != len(children) - 1:
             after = ", ".join(_name(c) for c in children[last + 1 :])
             raise _UnsupportedError(
-                f"{where}: {after} after the non-chainable {_name(children[last])} would multiply its "
+                f"{here()}: {after} after the non-chainable {_name(children[last])} would multiply its "
                 "freshly overwritten lr by per-step ratios, which no lrsched schedule expresses; put the "
                 "non-chainable scheduler last (it then defines the lr alone) or use SequentialLR"
             )
         return _absolute(children[last], g)
-    base = as_float(where, f"base_lrs[{g}]", children[0].base_lrs[g])
+    base = as_float(f"base_lrs[{g}]", children[0].base_lrs[g])
     cosines = [c for c in children if type(c) is tl.CosineAnnealingLR]
     others = [c for c in children if type(c) is not tl.CosineAnnealingLR]
     if len(cosines) > 1:
-        raise _UnsupportedError(f"{where}: two CosineAnnealingLR in one chain are not expressible exactly")
+        raise _UnsupportedError(f"{here()}: two CosineAnnealingLR in one chain are not expressible exactly")
     factors: list[Schedule] = []
     # The chain's base lr goes into the first factor; the others are pure multipliers.
     if cosines:
         c = cosines[0]
-        cbase = as_float(where, f"base_lrs[{g}]", c.base_lrs[g])
+        cbase = as_float(f"base_lrs[{g}]", c.base_lrs[g])
         if cbase != base:
             raise _UnsupportedError(
-                f"{where}: the CosineAnnealingLR's base lr ({cbase!r}) differs from the chain's ({base!r})"
+                f"{here()}: the CosineAnnealingLR's base lr ({cbase!r}) differs from the chain's ({base!r})"
             )
         T = float(c.T_max)
         settle = [_one_from(o) for o in others]
         if c.eta_min != 0:
             if any(x != 0 for x in settle):
                 raise _UnsupportedError(
-                    f"{where}: CosineAnnealingLR with eta_min > 0 steps lr -> eta_min + (lr - eta_min) * r, "
+                    f"{here()}: CosineAnnealingLR with eta_min > 0 steps lr -> eta_min + (lr - eta_min) * r, "
                     "which does not multiply with the other children's factors; chain it only with "
                     "schedulers that leave the lr unchanged, or use eta_min=0"
                 )
             return _cosine(c, base)
         if T.is_integer() and any(x is None or x > T for x in settle):
             raise _UnsupportedError(
-                f"{where}: after each zero of the CosineAnnealingLR (step T_max, 3*T_max, ...) torch re-adds "
-                "its base lr, dropping the other children's factors; that equals the product only when every "
-                "other child has stopped changing the lr (with a final factor of 1) by step T_max"
+                f"{here()}: after each zero of the CosineAnnealingLR (step T_max, 3*T_max, ...) torch "
+                "re-adds its base lr, dropping the other children's factors; that equals the product only "
+                "when every other child has stopped changing the lr (with a final factor of 1) by step T_max"
             )
         factors.append(_cosine(c, base))
     for o in others:
@@ -542,6 +547,7 @@ def _chained(s: Any, g: int) -> Schedule:
     return factors[0] if len(factors) == 1 else lrs.product(factors)
 
 
+@place("from_torch(SequentialLR)")
 def _sequential(s: Any, g: int) -> Schedule:
     """``SequentialLR``: scheduler ``i`` runs from milestone ``i-1`` in its own local time.
 
@@ -550,16 +556,15 @@ def _sequential(s: Any, g: int) -> Schedule:
     ``_update_lr(0)`` — its closed form at 0 from its own ``base_lrs`` — and then steps
     normally. Schedulers whose range is empty (repeated milestones) never run.
     """
-    where = "from_torch(SequentialLR)"
     children = list(s._schedulers)
-    ms = [_num(where, "milestones", m) for m in s._milestones]
+    ms = [_num("milestones", m) for m in s._milestones]
     for m in ms:
         if not m.is_integer():
-            raise ValueError(f"{where}: milestones must be whole steps (torch compares with ==), got {m!r}")
+            raise ValueError(f"{here()}: milestones must be whole steps (torch compares with ==), got {m!r}")
     if ms != sorted(ms):
-        raise ValueError(f"{where}: milestones must be sorted (torch bisects them), got {s._milestones!r}")
+        raise ValueError(f"{here()}: milestones must be sorted (torch bisects them), got {s._milestones!r}")
     group = s.optimizer.param_groups[g]
-    init = as_float(where, "initial_lr", group["initial_lr"])
+    init = as_float("initial_lr", group["initial_lr"])
     bounds = [-math.inf, *ms, math.inf]
     parts: list[Schedule] = []
     starts: list[int] = []
@@ -570,7 +575,7 @@ def _sequential(s: Any, g: int) -> Schedule:
         kind = _kind(child)
         if kind in ("sequential", "chained"):
             raise _UnsupportedError(
-                f"{where}: a {_name(child)} inside a SequentialLR is re-stepped at construction and "
+                f"{here()}: a {_name(child)} inside a SequentialLR is re-stepped at construction and "
                 "cannot be restarted at a milestone by torch (no closed form) — not expressible exactly; "
                 "flatten the schedulers into one SequentialLR"
             )
@@ -578,14 +583,14 @@ def _sequential(s: Any, g: int) -> Schedule:
         if kind == "absolute":
             part = _absolute(child, g, constructed=False)
         else:
-            cbase = as_float(where, f"base_lrs[{g}]", child.base_lrs[g])
+            cbase = as_float(f"base_lrs[{g}]", child.base_lrs[g])
             if restart:
                 base = cbase
             else:
                 base = init
                 if kind == "cosine" and cbase != init:
                     raise _UnsupportedError(
-                        f"{where}: the CosineAnnealingLR's base lr ({cbase!r}) differs from the group's "
+                        f"{here()}: the CosineAnnealingLR's base lr ({cbase!r}) differs from the group's "
                         f"initial_lr ({init!r}) that SequentialLR starts it from"
                     )
             part = _cosine(child, base) if kind == "cosine" else _multiplicative(child, base, restart)
@@ -603,7 +608,8 @@ def _convert(s: Any, g: int) -> Schedule:
         return _chained(s, g)
     if kind == "absolute":
         return _absolute(s, g)
-    base = as_float(f"from_torch({_name(s)})", f"base_lrs[{g}]", s.base_lrs[g])
+    with place(f"from_torch({_name(s)})"):
+        base = as_float(f"base_lrs[{g}]", s.base_lrs[g])
     if kind == "cosine":
         return _cosine(s, base)
     return _multiplicative(s, base, restart=False)
@@ -644,7 +650,7 @@ def _driven_fields(s: Any) -> list[str]:
     return names
 
 
-def _exact_div(where: str, peak: float, initial: float) -> float:
+def _exact_div(peak: float, initial: float) -> float:
     """A ``div_factor`` with ``peak / div_factor == initial`` exactly (``peak / initial`` is
     off by one ulp for about one pair in eight; a neighbouring float usually is not), so the
     converted momentum starts at torch's value exactly."""
@@ -658,36 +664,37 @@ def _exact_div(where: str, peak: float, initial: float) -> float:
 
 def _field_leaf(s: Any, g: int, field: str) -> Schedule:
     """The curve of ``field`` that one (non-combining) scheduler writes."""
-    where = f"from_torch({_name(s)}, field={field!r})"
-    if isinstance(s, ScheduleLR):
-        return s.fields[field][g]
-    if type(s) is tl.OneCycleLR:
-        # torch reads these group entries at every step, like the lr's.
-        group = s.optimizer.param_groups[g]
-        top = _num(where, "max_momentum", group["max_momentum"])
-        low = _num(where, "base_momentum", group["base_momentum"])
-        shape = _one_cycle_shape(where, s)
-        if top == low:
-            return lrs.constant(top)
-        if not (top > 0 and low > 0):
-            raise ValueError(
-                f"{where}: max_momentum={top!r}, base_momentum={low!r}: a zero momentum at one end of "
-                "the cycle has no exact one_cycle form"
-            )
-        # The momentum runs max -> base -> max (three-phase: max -> base -> max -> max): the lr's
-        # phases with initial = max_momentum, peak = base_momentum, final = initial.
-        return lrs.one_cycle(low, div_factor=_exact_div(where, low, top), final_div_factor=1.0, **shape)
-    if type(s) is tl.CyclicLR:
-        if s._scale_fn_custom is not None:
-            raise TypeError(
-                f"{where}: a custom scale_fn is arbitrary Python code, which from_torch cannot read; use "
-                "mode='triangular', 'triangular2' or 'exp_range', or write the curve as an lrsched schedule"
-            )
-        top = _num(where, f"max_momentums[{g}]", s.max_momentums[g])
-        low = _num(where, f"base_momentums[{g}]", s.base_momentums[g])
-        # torch: max_momentum - (max_momentum - base_momentum) * scale — the lr's wave, inverted.
-        return _cyclic_wave(where, s, top, low)
-    raise AssertionError(type(s))
+    with place(f"from_torch({_name(s)}, field={field!r})"):
+        if isinstance(s, ScheduleLR):
+            return s.fields[field][g]
+        if type(s) is tl.OneCycleLR:
+            # torch reads these group entries at every step, like the lr's.
+            group = s.optimizer.param_groups[g]
+            top = _num("max_momentum", group["max_momentum"])
+            low = _num("base_momentum", group["base_momentum"])
+            shape = _one_cycle_shape(s)
+            if top == low:
+                return lrs.constant(top)
+            if not (top > 0 and low > 0):
+                raise ValueError(
+                    f"{here()}: max_momentum={top!r}, base_momentum={low!r}: a zero momentum at one end of "
+                    "the cycle has no exact one_cycle form"
+                )
+            # The momentum runs max -> base -> max (three-phase: max -> base -> max -> max): the lr's
+            # phases with initial = max_momentum, peak = base_momentum, final = initial.
+            return lrs.one_cycle(low, div_factor=_exact_div(low, top), final_div_factor=1.0, **shape)
+        if type(s) is tl.CyclicLR:
+            if s._scale_fn_custom is not None:
+                raise TypeError(
+                    f"{here()}: a custom scale_fn is arbitrary Python code, which from_torch cannot read; "
+                    "use mode='triangular', 'triangular2' or 'exp_range', or write the curve as an lrsched "
+                    "schedule"
+                )
+            top = _num(f"max_momentums[{g}]", s.max_momentums[g])
+            low = _num(f"base_momentums[{g}]", s.base_momentums[g])
+            # torch: max_momentum - (max_momentum - base_momentum) * scale — the lr's wave, inverted.
+            return _cyclic_wave(s, top, low)
+        raise AssertionError(type(s))
 
 
 def _initial_field(s: Any, g: int, field: str) -> float:
@@ -695,54 +702,58 @@ def _initial_field(s: Any, g: int, field: str) -> float:
     the value the last-built writer set at its construction. torch's OneCycleLR and CyclicLR
     also record it as the group's ``max_momentum`` (their step-0 momentum), so it is known
     when every writer is one of them."""
-    where = f"from_torch(SequentialLR, field={field!r})"
-    writers = [c for c in _leaves(s) if _drives(c, field)]
-    group = s.optimizer.param_groups[g]
-    if field != "momentum" or any(isinstance(w, ScheduleLR) for w in writers) or "max_momentum" not in group:
-        raise ValueError(
-            f"{where}: the first scheduler does not write {field!r}, so it holds whatever the optimizer "
-            "had when the SequentialLR was built, which from_torch cannot read; put the scheduler that "
-            f"drives {field!r} first, or drive the whole recipe with ScheduleLR"
-        )
-    return _num(where, "max_momentum", group["max_momentum"])
+    with place(f"from_torch(SequentialLR, field={field!r})"):
+        writers = [c for c in _leaves(s) if _drives(c, field)]
+        group = s.optimizer.param_groups[g]
+        if (
+            field != "momentum"
+            or any(isinstance(w, ScheduleLR) for w in writers)
+            or "max_momentum" not in group
+        ):
+            raise ValueError(
+                f"{here()}: the first scheduler does not write {field!r}, so it holds whatever the optimizer "
+                "had when the SequentialLR was built, which from_torch cannot read; put the scheduler that "
+                f"drives {field!r} first, or drive the whole recipe with ScheduleLR"
+            )
+        return _num("max_momentum", group["max_momentum"])
 
 
 def _field_sequential(s: Any, g: int, field: str) -> Schedule:
     """A field through ``SequentialLR``: each writer's curve in its own local time (restarted
     at its milestone like the lr); a scheduler that does not write it leaves the value the
     previous one set at the step before its milestone."""
-    where = f"from_torch(SequentialLR, field={field!r})"
-    ms = [_num(where, "milestones", m) for m in s._milestones]
-    if any(not m.is_integer() for m in ms) or ms != sorted(ms):
-        raise ValueError(f"{where}: milestones must be sorted whole steps, got {s._milestones!r}")
-    bounds = [-math.inf, *ms, math.inf]
-    parts: list[Schedule] = []
-    starts: list[int] = []
-    held = False  # whether parts[-1] is a held constant
-    for i, child in enumerate(s._schedulers):
-        lo, hi = bounds[i], bounds[i + 1]
-        if hi <= max(lo, 0.0):
-            continue
-        if _kind(child) in ("sequential", "chained"):
-            raise _UnsupportedError(
-                f"{where}: a {_name(child)} inside a SequentialLR is re-stepped at construction and "
-                "cannot be restarted at a milestone by torch — not expressible exactly"
-            )
-        start = int(lo) if lo > 0 else 0
-        if _drives(child, field):
-            parts.append(_through_total(_field_leaf(child, g, field), child, g, field, hi - start))
-            held = False
-        elif held:
-            continue
-        else:
-            if parts:
-                value = float(parts[-1].curve(1, start - 1 - starts[-1])[0])
+    with place(f"from_torch(SequentialLR, field={field!r})"):
+        ms = [_num("milestones", m) for m in s._milestones]
+        if any(not m.is_integer() for m in ms) or ms != sorted(ms):
+            raise ValueError(f"{here()}: milestones must be sorted whole steps, got {s._milestones!r}")
+        bounds = [-math.inf, *ms, math.inf]
+        parts: list[Schedule] = []
+        starts: list[int] = []
+        held = False  # whether parts[-1] is a held constant
+        for i, child in enumerate(s._schedulers):
+            lo, hi = bounds[i], bounds[i + 1]
+            if hi <= max(lo, 0.0):
+                continue
+            if _kind(child) in ("sequential", "chained"):
+                raise _UnsupportedError(
+                    f"{here()}: a {_name(child)} inside a SequentialLR is re-stepped at construction and "
+                    "cannot be restarted at a milestone by torch — not expressible exactly"
+                )
+            start = int(lo) if lo > 0 else 0
+            if _drives(child, field):
+                parts.append(_through_total(_field_leaf(child, g, field), child, g, field, hi - start))
+                held = False
+            elif held:
+                continue
             else:
-                value = _initial_field(s, g, field)
-            parts.append(lrs.constant(value))
-            held = True
-        starts.append(start)
-    return parts[0] if len(parts) == 1 else lrs.sequence(parts, starts[1:])
+                if parts:
+                    value = float(parts[-1].curve(1, start - 1 - starts[-1])[0])
+                else:
+                    value = _initial_field(s, g, field)
+                parts.append(lrs.constant(value))
+                held = True
+            starts.append(start)
+        return parts[0] if len(parts) == 1 else lrs.sequence(parts, starts[1:])
 
 
 def _field_convert(s: Any, g: int, field: str) -> Schedule:
@@ -807,7 +818,8 @@ def _held_first(rest: Schedule, now: float) -> Schedule:
 def _resumed_chainable(s: Any, g: int, conv: Schedule, pos: float, now: float) -> Schedule:
     """A multiplicative scheduler from ``pos`` on: torch multiplies the lr it holds by the
     curve's ratios, so the future is ``now * c(pos + k) / c(pos)`` (``c`` the unit curve)."""
-    base = as_float(f"from_torch({_name(s)})", f"base_lrs[{g}]", s.base_lrs[g])
+    with place(f"from_torch({_name(s)})"):
+        base = as_float(f"base_lrs[{g}]", s.base_lrs[g])
     unit = _multiplicative(s, 1.0, restart=False)
     c = float(unit(pos))
     # a fresh run: the lr is the curve's own, up to the rounding of torch's recursion
@@ -817,8 +829,9 @@ def _resumed_chainable(s: Any, g: int, conv: Schedule, pos: float, now: float) -
     if t in (tl.LinearLR, tl.ConstantLR) and pos >= s.total_iters:
         return lrs.constant(now)  # done: torch keeps whatever the group holds
     if t is tl.ExponentialLR:
-        gamma = _positive(f"from_torch({_name(s)})", "gamma", s.gamma)
-        grown = _growing(f"from_torch({_name(s)})", gamma, now, 1)
+        with place(f"from_torch({_name(s)})"):
+            gamma = _positive("gamma", s.gamma)
+            grown = _growing(gamma, now, 1)
         return lrs.exponential(now, gamma) if grown is None else grown
     if t is tl.PolynomialLR:
         left = s.total_iters - pos
@@ -835,7 +848,8 @@ def _resumed_cosine(s: Any, g: int, conv: Schedule, pos: float, now: float) -> S
     of the cosine (an odd multiple of ``T_max``); the step after it adds its closed form's
     value to the lr held there (``eta_min`` once the recursion reached it), so from there on
     the curve is the closed form again."""
-    base = as_float(f"from_torch({_name(s)})", f"base_lrs[{g}]", s.base_lrs[g])
+    with place(f"from_torch({_name(s)})"):
+        base = as_float(f"base_lrs[{g}]", s.base_lrs[g])
     T, eta = float(s.T_max), float(s.eta_min)
     if abs(float(conv(pos)) - now) <= _FRESH * max(base, eta):
         return _shifted(conv, pos)
@@ -868,22 +882,22 @@ def _resumed_warm_restarts(s: Any, g: int, conv: Schedule, pos: float) -> Schedu
     the next ones ``T_mult`` times longer each. A scheduler built with ``last_epoch=N`` past a
     restart keeps ``T_i`` at the first cycle's length, so its state, not ``last_epoch``, says
     where it is."""
-    where = f"from_torch({_name(s)})"
-    T0 = _whole(where, "T_0", s.T_0, 1)
-    mult = _whole(where, "T_mult", s.T_mult, 1)
-    T_i = _whole(where, "T_i", s.T_i, 1)
-    cur = float(s.T_cur)
-    start, length = 0, T0
-    if mult > 1:
-        while length < T_i:
-            start, length = start + length, length * mult
-        fits = length == T_i and start == pos - cur
-    else:
-        fits = T_i == T0 and (pos - cur) % T0 == 0
-    if fits:
-        return _shifted(conv, pos)
-    base = as_float(where, f"base_lrs[{g}]", s.base_lrs[g])
-    return _shifted(lrs.warm_restarts(base, T_i, mult, _num(where, "eta_min", s.eta_min)), cur)
+    with place(f"from_torch({_name(s)})"):
+        T0 = _whole("T_0", s.T_0, 1)
+        mult = _whole("T_mult", s.T_mult, 1)
+        T_i = _whole("T_i", s.T_i, 1)
+        cur = float(s.T_cur)
+        start, length = 0, T0
+        if mult > 1:
+            while length < T_i:
+                start, length = start + length, length * mult
+            fits = length == T_i and start == pos - cur
+        else:
+            fits = T_i == T0 and (pos - cur) % T0 == 0
+        if fits:
+            return _shifted(conv, pos)
+        base = as_float(f"base_lrs[{g}]", s.base_lrs[g])
+        return _shifted(lrs.warm_restarts(base, T_i, mult, _num("eta_min", s.eta_min)), cur)
 
 
 def _resumed(s: Any, g: int, conv: Schedule, pos: float) -> Schedule:
@@ -894,17 +908,17 @@ def _resumed(s: Any, g: int, conv: Schedule, pos: float) -> Schedule:
     kind = _kind(s)
     if kind in ("sequential", "chained"):
         return _shifted(conv, pos)
-    where = f"from_torch({_name(s)})"
-    now = as_float(where, f"param_groups[{g}]['lr']", _owner(s).param_groups[g]["lr"])
-    if kind == "multiplicative":
-        return _resumed_chainable(s, g, conv, pos, now)
-    if kind == "cosine":
-        return _resumed_cosine(s, g, conv, pos, now)
-    # the others compute the lr from their own state; only the value held now may differ
-    # (CyclicLR's constructor sets it before its own base_lrs)
-    if type(s) is tl.CosineAnnealingWarmRestarts:
-        return _held_first(_resumed_warm_restarts(s, g, conv, pos), now)
-    return _held_first(_shifted(conv, pos), now)
+    with place(f"from_torch({_name(s)})"):
+        now = as_float(f"param_groups[{g}]['lr']", _owner(s).param_groups[g]["lr"])
+        if kind == "multiplicative":
+            return _resumed_chainable(s, g, conv, pos, now)
+        if kind == "cosine":
+            return _resumed_cosine(s, g, conv, pos, now)
+        # the others compute the lr from their own state; only the value held now may differ
+        # (CyclicLR's constructor sets it before its own base_lrs)
+        if type(s) is tl.CosineAnnealingWarmRestarts:
+            return _held_first(_resumed_warm_restarts(s, g, conv, pos), now)
+        return _held_first(_shifted(conv, pos), now)
 
 
 def _owner(s: Any) -> torch.optim.Optimizer:
@@ -916,6 +930,7 @@ def _owner(s: Any) -> torch.optim.Optimizer:
     return opt
 
 
+@place("from_torch")
 def from_torch(
     scheduler: Any,
     *,
@@ -1038,7 +1053,7 @@ def from_torch(
             "unless built with cycle_momentum=False; ScheduleLR drives the fields given to it)"
         )
     n = len(opt.param_groups)
-    check_group("from_torch", group, n)
+    check_group(group, n)
     if not isinstance(from_current_step, bool):
         raise TypeError(f"from_torch: from_current_step must be True or False, got {from_current_step!r}")
     indices = range(n) if group is None else (group,)
@@ -1048,7 +1063,7 @@ def from_torch(
         else:
             out = [_field_convert(scheduler, g, field) for g in indices]
         if from_current_step:
-            pos = check_step("from_torch", "scheduler", _position(scheduler))
+            pos = check_step("scheduler", _position(scheduler))
             if pos < 0:
                 raise ValueError(f"from_torch: the scheduler has not started (last_epoch={pos})")
             if field == "lr":

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from lrsched_jax.core import Schedule, from_config
+from lrsched_jax.core.validate import here, place
 from lrsched_torch._common import (
     Curve,
     Field,
@@ -75,7 +76,6 @@ def _record(
 
 
 def check_recorded(
-    where: str,
     groups: Sequence[dict[str, Any]],
     schedules: Sequence[Schedule],
     mode: str,
@@ -95,13 +95,13 @@ def check_recorded(
             theirs, their_mode = from_config(saved["schedule"]), saved["mode"]
             their_fields = {name: from_config(c) for name, c in saved.get("fields", {}).items()}
         except (TypeError, ValueError, KeyError, AttributeError) as e:
-            raise ValueError(f"{where}: param group {i}: unreadable {SCHEDULE_KEY!r}: {text!r}") from e
+            raise ValueError(f"{here()}: param group {i}: unreadable {SCHEDULE_KEY!r}: {text!r}") from e
         my_fields = _group_fields(fields, i)
         if theirs != mine or their_mode != mode or their_fields != my_fields:
             saved_f = f", fields {their_fields!r}" if their_fields else ""
             mine_f = f", fields {my_fields!r}" if my_fields else ""
             raise ValueError(
-                f"{where}: param group {i}: its update count ({group[COUNT_KEY]!r}) was saved under "
+                f"{here()}: param group {i}: its update count ({group[COUNT_KEY]!r}) was saved under "
                 f"another schedule.\n  saved: {theirs!r} (mode {their_mode!r}{saved_f})\n  attached: "
                 f"{mine!r} (mode {mode!r}{mine_f})\nAttach the saved schedules to resume that run, or "
                 f"remove {COUNT_KEY!r} from the param groups to start this schedule at update 0."
@@ -173,6 +173,7 @@ class AttachHandle:
             group[COUNT_KEY] = value
         self._apply(opt)
 
+    @place("attach")
     def _apply(self, opt: torch.optim.Optimizer) -> None:
         """Set every group's lr (and fields) for the update about to happen (its count)."""
         groups = opt.param_groups
@@ -186,7 +187,7 @@ class AttachHandle:
         ):
             k = self._checked_count(groups)
         if self._multiplier:
-            factors = [as_float("attach", "initial_lr", g["initial_lr"]) for g in groups]
+            factors = [as_float("initial_lr", g["initial_lr"]) for g in groups]
             self._curve.apply(groups, k, factors)
         else:
             self._curve.apply(groups, k)
@@ -208,10 +209,10 @@ class AttachHandle:
         # So that group["lr"] shows the lr of the next update, like after scheduler.step().
         self._apply(opt)
 
+    @place("optimizer.load_state_dict")
     def _check_loaded(self, opt: torch.optim.Optimizer, state_dict: dict[str, Any]) -> None:
         # A load_state_dict pre-hook: a state saved under another schedule is refused before
         # torch loads anything into the optimizer.
-        where = "optimizer.load_state_dict"
         groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
         if not isinstance(groups, list):
             return  # torch reports a malformed state itself
@@ -219,10 +220,10 @@ class AttachHandle:
             k = group.get(COUNT_KEY, 0) if isinstance(group, dict) else 0
             if isinstance(k, bool) or not isinstance(k, int) or k < 0:
                 raise ValueError(
-                    f"{where}: param group {i}: {COUNT_KEY!r} must be the number of updates done "
+                    f"{here()}: param group {i}: {COUNT_KEY!r} must be the number of updates done "
                     f"(an int >= 0), got {k!r}"
                 )
-        check_recorded(where, groups, self._schedules, self._mode, self._fields)
+        check_recorded(groups, self._schedules, self._mode, self._fields)
 
     def _load_hook(self, opt: torch.optim.Optimizer) -> None:
         # A loaded state without the count is reported by the next step's pre-hook.
@@ -249,6 +250,7 @@ class AttachHandle:
         return f"AttachHandle({state}, mode={self._mode!r}, schedules={self._schedules!r}{fields})"
 
 
+@place("attach")
 def attach(
     optimizer: torch.optim.Optimizer,
     schedule: Schedule | Sequence[Schedule],
@@ -316,20 +318,19 @@ def attach(
     ([0.1, 0.1, 0.05, 0.05], 4)
     >>> handle.detach()
     """
-    where = "attach"
-    check_optimizer(where, optimizer)
+    check_optimizer(optimizer)
     if optimizer in _ATTACHED:
         raise RuntimeError(
             "attach: this optimizer already has a schedule attached; call .detach() on its handle first"
         )
-    schedules = group_schedules(where, schedule, len(optimizer.param_groups))
-    mode = check_mode(where, mode)
-    resolved = group_fields(where, optimizer, momentum, fields)
+    schedules = group_schedules(schedule, len(optimizer.param_groups))
+    mode = check_mode(mode)
+    resolved = group_fields(optimizer, momentum, fields)
     for group in optimizer.param_groups:
         existing = group.get(COUNT_KEY, 0)
         if isinstance(existing, bool) or not isinstance(existing, int) or existing < 0:
             raise ValueError(f"attach: param group has an invalid {COUNT_KEY!r}: {existing!r}")
-    check_recorded(where, optimizer.param_groups, schedules, mode, resolved)
+    check_recorded(optimizer.param_groups, schedules, mode, resolved)
     for group in optimizer.param_groups:
         group[COUNT_KEY] = group.get(COUNT_KEY, 0)
         if mode == "multiplier":

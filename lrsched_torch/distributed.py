@@ -40,10 +40,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from lrsched_jax.core.validate import here
+
 __all__ = ["RankSync", "forward_buffers", "sync_group", "unwrap"]
 
 
-def sync_group(where: str, model: Any, process_group: Any) -> Any:
+def sync_group(model: Any, process_group: Any) -> Any:
     """The process group to agree over: ``process_group``; else the group of a
     ``DistributedDataParallel`` model; else ``None`` (local)."""
     if process_group is None:
@@ -53,7 +55,7 @@ def sync_group(where: str, model: Any, process_group: Any) -> Any:
         return None
     if not (dist.is_available() and dist.is_initialized()):
         raise ValueError(
-            f"{where}: process_group is given but torch.distributed is not initialised "
+            f"{here()}: process_group is given but torch.distributed is not initialised "
             "(call torch.distributed.init_process_group first)"
         )
     return process_group
@@ -85,8 +87,8 @@ class RankSync:
     announces it to every rank.
     """
 
-    def __init__(self, where: str, group: Any, device: torch.device | None = None) -> None:
-        self.where = where
+    def __init__(self, group: Any, device: torch.device | None = None) -> None:
+        self.where = here()
         self.group = group
         self.pending: Exception | None = None
         if group is None:

@@ -28,6 +28,7 @@ from lrsched_jax.core.finder import RUNNING, Cycle, FinderResult, build_result
 from lrsched_jax.core.finder.config import RunOptions, SweepConfig, SweepOptions, sweep_signature
 from lrsched_jax.core.finder.loop import host_loop, numpy_advance, numpy_tracker
 from lrsched_jax.core.losses import legacy_positional, resolve_loss
+from lrsched_jax.core.validate import place
 from lrsched_torch._common import CRITERION_MODULES, as_float, check_optimizer, cross_entropy
 from lrsched_torch.count_bound import AttachHandle
 from lrsched_torch.distributed import RankSync, forward_buffers, sync_group, unwrap
@@ -204,7 +205,7 @@ def _legacy_loss(data: Any, legacy: tuple[Any, ...], criterion: Any, loss_fn: An
     mapped as it was documented: a ``torch.nn.Module`` (or a function of ``torch``, such as
     ``F.cross_entropy``) is a criterion of ``(output, y)``, any other callable a function of
     ``(model, batch)`` (with a ``DeprecationWarning``)."""
-    data, old = legacy_positional(_WHERE, data, legacy, criterion, loss_fn, stacklevel=4)
+    data, old = legacy_positional(data, legacy, criterion, loss_fn, stacklevel=4)
     if old is None:
         return data, criterion, loss_fn
     module = getattr(old, "__module__", None) or ""
@@ -214,6 +215,7 @@ def _legacy_loss(data: Any, legacy: tuple[Any, ...], criterion: Any, loss_fn: An
 
 
 @sweep_signature
+@place(_WHERE)
 def find_lr(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -344,11 +346,11 @@ def find_lr(
     0.1
     """
     data, criterion, loss_fn = _legacy_loss(data, legacy, criterion, loss_fn)
-    options = RunOptions.make(_WHERE, sweep, progress, accumulation_steps, val_data)
-    loss = resolve_loss(_WHERE, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
+    options = RunOptions.make(sweep, progress, accumulation_steps, val_data)
+    loss = resolve_loss(criterion, loss_fn, cross_entropy, CRITERION_MODULES)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"{_WHERE}: model must be a torch.nn.Module, got {type(model).__name__}")
-    check_optimizer(_WHERE, optimizer)
+    check_optimizer(optimizer)
     if isinstance(data, (str, bytes)) or not isinstance(data, collections.abc.Iterable):
         raise TypeError(f"{_WHERE}: data must be an iterable of batches, got {type(data).__name__}")
     if not isinstance(amp, bool):
@@ -362,7 +364,7 @@ def find_lr(
     _check_trainable(model, optimizer)
     dev = _device(model, device)
     scales = _group_scales(optimizer)
-    sync = RankSync(_WHERE, sync_group(_WHERE, model, process_group), dev)
+    sync = RankSync(sync_group(model, process_group), dev)
     precision = _Precision(amp, amp_dtype, scaler, dev)
     closure = _needs_closure(optimizer)
     if closure:
@@ -444,8 +446,7 @@ def _device(model: torch.nn.Module, device: Any) -> torch.device:
 def _group_scales(optimizer: torch.optim.Optimizer) -> tuple[float, ...]:
     """Each param group's lr over the first group's: the groups are swept in proportion."""
     lrs0 = [
-        as_float(_WHERE, f"optimizer.param_groups[{i}]['lr']", g["lr"])
-        for i, g in enumerate(optimizer.param_groups)
+        as_float(f"optimizer.param_groups[{i}]['lr']", g["lr"]) for i, g in enumerate(optimizer.param_groups)
     ]
     if not lrs0[0] > 0:
         raise ValueError(
@@ -553,7 +554,7 @@ class _Sweep:
         self.step_batches: list[Any] = []
 
     def run(self, data: Iterable[Any]) -> FinderResult:
-        source = Cycle(_WHERE, "data", data)
+        source = Cycle("data", data)
         with self._session():
             raw, smoothed, code = self._on_host(source)
         return build_result(
@@ -601,7 +602,7 @@ class _Sweep:
             return code
 
         progress = self.options.progress and self.sync.rank == 0
-        _, code = host_loop(_WHERE, self.config.num_iter, step, int, progress)
+        _, code = host_loop(self.config.num_iter, step, int, progress)
         self.sync.check()  # the last update's errors; and every rank leaves the sweep together
         return np.asarray(raw, dtype=np.float64), np.asarray(smoothed, dtype=np.float64), code
 

@@ -12,6 +12,7 @@ import torch
 from torch.optim.lr_scheduler import LambdaLR
 
 from lrsched_jax.core import Schedule
+from lrsched_jax.core.validate import here, place
 from lrsched_torch._common import (
     Curve,
     Field,
@@ -140,6 +141,7 @@ class ScheduleLR(LambdaLR):
     0.85
     """
 
+    @place("ScheduleLR")
     def __init__(
         self,
         optimizer: torch.optim.Optimizer,
@@ -150,20 +152,19 @@ class ScheduleLR(LambdaLR):
         momentum: Schedule | Sequence[Schedule] | None = None,
         fields: Mapping[str, Schedule | Sequence[Schedule]] | None = None,
     ) -> None:
-        where = "ScheduleLR"
-        check_optimizer(where, optimizer)
-        schedules = group_schedules(where, schedule, len(optimizer.param_groups))
-        self._fields: tuple[Field, ...] = group_fields(where, optimizer, momentum, fields)
+        check_optimizer(optimizer)
+        schedules = group_schedules(schedule, len(optimizer.param_groups))
+        self._fields: tuple[Field, ...] = group_fields(optimizer, momentum, fields)
         # Which curves were given once for every group (a group added later follows those).
         given = {"momentum": momentum, **(fields or {})} if momentum is not None else dict(fields or {})
         self._shared = {"lr": isinstance(schedule, Schedule)} | {
             name: isinstance(value, Schedule) for name, value in given.items()
         }
-        self._mode = check_mode(where, mode)
+        self._mode = check_mode(mode)
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, int):
-            raise TypeError(f"{where}: last_epoch must be an int, got {last_epoch!r}")
+            raise TypeError(f"{here()}: last_epoch must be an int, got {last_epoch!r}")
         if last_epoch < -1:
-            raise ValueError(f"{where}: last_epoch must be -1 (start) or a step >= 0, got {last_epoch}")
+            raise ValueError(f"{here()}: last_epoch must be -1 (start) or a step >= 0, got {last_epoch}")
         self._schedules = schedules
         # A subclass overriding get_lr gets torch's own _update_lr, which calls it.
         self._fast = type(self).get_lr is ScheduleLR.get_lr
@@ -188,10 +189,10 @@ class ScheduleLR(LambdaLR):
 
         opt.add_param_group = add_param_group  # type: ignore[method-assign]
 
+    @place("ScheduleLR")
     def _sync_groups(self, strict: bool) -> None:
         """Extend the curves to param groups added since construction: each follows the
         curves given once for all groups. ``strict``: raise where that is not defined."""
-        where = "ScheduleLR"
         groups = self.optimizer.param_groups
         n, have = len(groups), len(self._schedules)
         if n == have:
@@ -211,7 +212,7 @@ class ScheduleLR(LambdaLR):
                     f"{', '.join(per_group)}, so which schedule they follow is not defined"
                 )
                 raise RuntimeError(
-                    f"{where}: the optimizer now has {n} param group(s), {what}; build a new "
+                    f"{here()}: the optimizer now has {n} param group(s), {what}; build a new "
                     f"ScheduleLR(optimizer, [one schedule per group], last_epoch={self.last_epoch}) "
                     "to continue at this step (or give one schedule for all groups, which added "
                     "groups then follow)"
@@ -219,7 +220,7 @@ class ScheduleLR(LambdaLR):
             return
         extra = n - have
         fields = {f.name: f.schedules[0] for f in self._fields}
-        self._fields = group_fields(where, self.optimizer, None, fields) if fields else ()
+        self._fields = group_fields(self.optimizer, None, fields) if fields else ()
         self._schedules = self._schedules + (self._schedules[0],) * extra
         self.lr_lambdas = list(self._schedules)
         self.base_lrs = [*self.base_lrs, *(g["initial_lr"] for g in added)]
@@ -231,7 +232,7 @@ class ScheduleLR(LambdaLR):
             # the added groups only: the others already hold this step's values
             scales = None
             if self._mode == "multiplier":
-                scales = [as_float(where, "initial_lr", g["initial_lr"]) for g in added]
+                scales = [as_float("initial_lr", g["initial_lr"]) for g in added]
             new = [f._replace(schedules=f.schedules[have:]) for f in self._fields]
             Curve(self._schedules[have:], scales, new).apply(added, self.last_epoch)
             self._last_lr = [
@@ -254,10 +255,11 @@ class ScheduleLR(LambdaLR):
         """``"absolute"`` or ``"multiplier"``."""
         return self._mode
 
+    @place("ScheduleLR")
     def _rebuild_curve(self) -> Curve:
         scales = None
         if self._mode == "multiplier":
-            scales = [as_float("ScheduleLR", f"base_lrs[{i}]", b) for i, b in enumerate(self.base_lrs)]
+            scales = [as_float(f"base_lrs[{i}]", b) for i, b in enumerate(self.base_lrs)]
         self._curve = Curve(self._schedules, scales, self._fields)
         return self._curve
 
@@ -279,6 +281,7 @@ class ScheduleLR(LambdaLR):
             curve = self._rebuild_curve()
         return curve.row(self.last_epoch)
 
+    @place("ScheduleLR.step")
     def step(self, epoch: Any = None) -> None:
         """torch's ``LRScheduler.step``: the next step (or step ``epoch``, torch's deprecated
         form; fractional epochs allowed), then every group's lr is that step's value.
@@ -288,7 +291,7 @@ class ScheduleLR(LambdaLR):
         write the NaN into the optimizer.
         """
         if epoch is not None:
-            epoch = check_step("ScheduleLR.step", "epoch", epoch)
+            epoch = check_step("epoch", epoch)
         super().step(epoch)
 
     def _update_lr(self, epoch: Any = None) -> None:
@@ -339,33 +342,34 @@ class ScheduleLR(LambdaLR):
         }
         return state
 
-    def _check_fields(self, where: str, saved: Any) -> None:
+    def _check_fields(self, saved: Any) -> None:
         mine = {f.name: f.schedules for f in self._fields}
         if not isinstance(saved, dict) or set(saved) != set(mine):
             names = sorted(saved) if isinstance(saved, dict) else saved
             raise ValueError(
-                f"{where}: the state was saved driving the fields {names!r} beside the lr, this "
+                f"{here()}: the state was saved driving the fields {names!r} beside the lr, this "
                 f"scheduler drives {sorted(mine)!r}"
             )
         for name, ours in mine.items():
             texts = saved[name]
             if not isinstance(texts, list) or len(texts) != len(ours):
                 raise ValueError(
-                    f"{where}: field {name!r}: the state holds {texts!r}, not one config per group"
+                    f"{here()}: field {name!r}: the state holds {texts!r}, not one config per group"
                 )
             for i, (text, schedule) in enumerate(zip(texts, ours)):
                 try:
                     theirs = from_json(text) if isinstance(text, str) else None
                 except (TypeError, ValueError) as e:
                     raise ValueError(
-                        f"{where}: field {name!r}, param group {i}: unreadable config: {e}"
+                        f"{here()}: field {name!r}, param group {i}: unreadable config: {e}"
                     ) from e
                 if theirs != schedule:
                     raise ValueError(
-                        f"{where}: field {name!r}, param group {i}: the state was saved for a different "
+                        f"{here()}: field {name!r}, param group {i}: the state was saved for a different "
                         f"schedule.\n  saved: {theirs!r}\n  this scheduler: {schedule!r}"
                     )
 
+    @place("ScheduleLR.load_state_dict")
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Resume from :meth:`state_dict` output: the curve continues exactly where it was saved.
 
@@ -379,47 +383,48 @@ class ScheduleLR(LambdaLR):
         (instead of silently following another curve), or is not a ``ScheduleLR`` state at
         all (e.g. a plain ``LambdaLR``'s). The dict is not modified.
         """
-        where = "ScheduleLR.load_state_dict"
         self._sync_groups(strict=False)
         if not isinstance(state_dict, dict):
-            raise TypeError(f"{where}: state_dict must be a dict, got {type(state_dict).__name__}")
+            raise TypeError(f"{here()}: state_dict must be a dict, got {type(state_dict).__name__}")
         meta = state_dict.get(STATE_KEY)
         if not isinstance(meta, dict) or "schedules" not in meta or "mode" not in meta:
             raise ValueError(
-                f"{where}: not a ScheduleLR state (no '{STATE_KEY}' entry); it was saved by another "
+                f"{here()}: not a ScheduleLR state (no '{STATE_KEY}' entry); it was saved by another "
                 "scheduler class"
             )
         if meta.get("format") != _FORMAT:
-            raise ValueError(f"{where}: unsupported state format {meta.get('format')!r} (expected {_FORMAT})")
+            raise ValueError(
+                f"{here()}: unsupported state format {meta.get('format')!r} (expected {_FORMAT})"
+            )
         if meta["mode"] != self._mode:
             raise ValueError(
-                f"{where}: the state was saved in mode {meta['mode']!r}, this scheduler uses "
+                f"{here()}: the state was saved in mode {meta['mode']!r}, this scheduler uses "
                 f"mode {self._mode!r}"
             )
         saved = meta["schedules"]
         if not isinstance(saved, list) or len(saved) != len(self._schedules):
             n = len(saved) if isinstance(saved, list) else "?"
             raise ValueError(
-                f"{where}: the state was saved for {n} param group(s), this scheduler has "
+                f"{here()}: the state was saved for {n} param group(s), this scheduler has "
                 f"{len(self._schedules)}"
             )
         for i, (text, mine) in enumerate(zip(saved, self._schedules)):
             try:
                 theirs = from_json(text) if isinstance(text, str) else None
             except (TypeError, ValueError) as e:
-                raise ValueError(f"{where}: param group {i}: unreadable schedule config: {e}") from e
+                raise ValueError(f"{here()}: param group {i}: unreadable schedule config: {e}") from e
             if theirs != mine:
                 raise ValueError(
-                    f"{where}: param group {i}: the state was saved for a different schedule.\n"
+                    f"{here()}: param group {i}: the state was saved for a different schedule.\n"
                     f"  saved: {theirs!r}\n  this scheduler: {mine!r}\n"
                     "Build the ScheduleLR with the saved schedule to resume that run."
                 )
-        self._check_fields(where, meta.get("fields", {}))
+        self._check_fields(meta.get("fields", {}))
         if "last_epoch" not in state_dict:
-            raise ValueError(f"{where}: the state has no 'last_epoch' (the step to resume at)")
-        step = check_step(where, "state_dict['last_epoch']", state_dict["last_epoch"])
+            raise ValueError(f"{here()}: the state has no 'last_epoch' (the step to resume at)")
+        step = check_step("state_dict['last_epoch']", state_dict["last_epoch"])
         if step < 0:
-            raise ValueError(f"{where}: state_dict['last_epoch'] must be >= 0, got {step!r}")
+            raise ValueError(f"{here()}: state_dict['last_epoch'] must be >= 0, got {step!r}")
         restored = {k: v for k, v in state_dict.items() if k != STATE_KEY and k not in _PRIVATE}
         restored["last_epoch"] = step
         self.__dict__.update(restored)

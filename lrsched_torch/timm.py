@@ -28,6 +28,7 @@ from typing import Any
 
 import lrsched_jax.core as lrs
 from lrsched_jax.core import Schedule, validate
+from lrsched_jax.core.validate import place
 from lrsched_torch._common import check_group
 
 __all__ = ["from_timm"]
@@ -63,7 +64,8 @@ def _refuse_noise(name: str, scheduler: Any) -> None:
 
 
 def _whole(name: str, attr: str, value: Any, minimum: int = 0) -> int:
-    return validate.whole(f"from_timm({name})", attr, value, minimum)
+    with place(f"from_timm({name})"):
+        return validate.whole(attr, value, minimum)
 
 
 def _held_cycles(name: str, s: Any, base: float) -> Schedule:
@@ -127,7 +129,8 @@ def _wsd(name: str, s: Any, base: float) -> Schedule:
 def _check_cycle_decay(name: str, s: Any, base: float, mult: float) -> None:
     """``cycle_decay > 1`` grows the cycle peaks (``base * cycle_decay**i``): converted where the
     last drawn peak before step 2**63 stays at most 1e30 (``decay_cycles.peak_decay_limit``)."""
-    decay = validate.number(f"from_timm({name})", "cycle_decay", s.cycle_decay)
+    with place(f"from_timm({name})"):
+        decay = validate.number("cycle_decay", s.cycle_decay)
     if decay <= 0:
         raise ValueError(
             f"from_timm({name}): cycle_decay must be > 0 (lrsched's peak_decay is a factor whose "
@@ -187,7 +190,8 @@ def _decay(name: str, s: Any, base: float) -> Schedule:
             **extra,
         )
     why = " (a negative one makes every other decayed lr negative)"
-    rate = validate.at_least(f"from_timm({name})", "decay_rate", s.decay_rate, why=why)
+    with place(f"from_timm({name})"):
+        rate = validate.at_least("decay_rate", s.decay_rate, why=why)
     if name == "StepLRScheduler":
         if rate > 1:
             limit = lrs.step_decay.gamma_limit(base, float(s.decay_t))
@@ -262,6 +266,7 @@ def _plateau(s: Any) -> lrs.reduce_on_plateau:
     )
 
 
+@place("from_timm")
 def from_timm(
     scheduler: Any, *, group: int | None = None, steps_per_epoch: int | None = None
 ) -> Schedule | tuple[Schedule, ...] | lrs.reduce_on_plateau:
@@ -331,7 +336,7 @@ def from_timm(
             raise ValueError("from_timm(PlateauLRScheduler): group and steps_per_epoch do not apply")
         return _plateau(scheduler)
     n = len(scheduler.base_values)
-    check_group("from_timm", group, n)
+    check_group(group, n)
     if steps_per_epoch is not None and not scheduler.t_in_epochs:
         raise ValueError(
             "from_timm: steps_per_epoch applies to a scheduler with t_in_epochs=True; this one "

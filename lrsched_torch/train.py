@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from lrsched_jax.core.losses import CriterionLoss, resolve_loss
+from lrsched_jax.core.validate import here, place
 from lrsched_torch._common import CRITERION_MODULES, cross_entropy
 from lrsched_torch.distributed import RankSync, sync_group, unwrap
 
@@ -38,36 +39,39 @@ Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 LossFn = Callable[[torch.nn.Module, Any], torch.Tensor]
 
 
-def _loss(where: str, criterion: Any, loss_fn: Any) -> LossFn:
+def _loss(criterion: Any, loss_fn: Any) -> LossFn:
     """The ``(model, batch)`` loss of ``criterion=`` / ``loss_fn=`` (default: cross-entropy)."""
-    return resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
+    return resolve_loss(criterion, loss_fn, cross_entropy, CRITERION_MODULES)
 
 
-def _check_batch_size(where: str, batch_size: Any) -> int | None:
+def _check_batch_size(batch_size: Any) -> int | None:
     """``batch_size`` as an int >= 1 (or None): ``TypeError`` for a bool, a float or any other
     non-integer (``2.5`` would otherwise fail inside slicing, ``True`` pass as 1)."""
     if batch_size is None:
         return None
     if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(f"{where}: batch_size must be an int or None, got {batch_size!r}")
+        raise TypeError(f"{here()}: batch_size must be an int or None, got {batch_size!r}")
     if batch_size < 1:
-        raise ValueError(f"{where}: batch_size must be >= 1, got {batch_size!r}")
+        raise ValueError(f"{here()}: batch_size must be >= 1, got {batch_size!r}")
     return int(batch_size)
 
 
+@place("batches")
 def batches(n: int, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Indices of ``n // batch_size`` full batches, shape ``(steps, batch_size)``; shuffled
     with ``generator`` if given. The remainder is dropped, as in :func:`lrsched_jax.train.batches`.
 
     ``batch_size`` must be an int in ``[1, n]`` (``TypeError``/``ValueError`` naming it)."""
-    return _indices("batches", n, batch_size, generator)
+    return _indices(n, batch_size, generator)
 
 
-def _indices(where: str, n: int, batch_size: Any, generator: torch.Generator | None) -> torch.Tensor:
-    if _check_batch_size(where, batch_size) is None:
-        raise TypeError(f"{where}: batch_size must be an int, got None")
+def _indices(n: int, batch_size: Any, generator: torch.Generator | None) -> torch.Tensor:
+    if _check_batch_size(batch_size) is None:
+        raise TypeError(f"{here()}: batch_size must be an int, got None")
     if batch_size > n:
-        raise ValueError(f"{where}: batch_size must be in [1, {n}] (the number of samples), got {batch_size}")
+        raise ValueError(
+            f"{here()}: batch_size must be in [1, {n}] (the number of samples), got {batch_size}"
+        )
     order = torch.arange(n) if generator is None else torch.randperm(n, generator=generator)
     steps = n // batch_size
     return order[: steps * batch_size].reshape(steps, batch_size)
@@ -78,7 +82,6 @@ def _is_pair(data: Any) -> bool:
 
 
 def _iterate(
-    where: str,
     data: Batch | Iterable[Batch],
     batch_size: int | None,
     generator: torch.Generator | None,
@@ -87,25 +90,25 @@ def _iterate(
     if _is_pair(data):
         x, y = data
         if batch_size is None:
-            raise ValueError(f"{where}: batch_size is required when data is an (x, y) pair of tensors")
+            raise ValueError(f"{here()}: batch_size is required when data is an (x, y) pair of tensors")
         if sync is None or not sync.distributed:
-            for idx in _indices(where, len(x), batch_size, generator):
+            for idx in _indices(len(x), batch_size, generator):
                 yield x[idx], y[idx]
             return
         # The global batch's contiguous share of this rank (checked to split evenly).
         share = batch_size // sync.world
         lo = sync.rank * share
-        for idx in _indices(where, len(x), batch_size, generator):
+        for idx in _indices(len(x), batch_size, generator):
             mine = idx[lo : lo + share]
             yield x[mine], y[mine]
     else:
         yield from cast(Iterable[Batch], data)
 
 
-def _check_split(where: str, sync: RankSync, data: Any, batch_size: int | None) -> None:
+def _check_split(sync: RankSync, data: Any, batch_size: int | None) -> None:
     if sync.distributed and _is_pair(data) and batch_size is not None and batch_size % sync.world:
         raise ValueError(
-            f"{where}: batch_size: a global batch of {batch_size} samples does not split evenly over "
+            f"{here()}: batch_size: a global batch of {batch_size} samples does not split evenly over "
             f"the {sync.world} ranks; use a multiple of {sync.world}"
         )
 
@@ -128,6 +131,7 @@ def _update(
     return loss.detach(), lr
 
 
+@place("train_step")
 def train_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -153,13 +157,14 @@ def train_step(
     >>> loss.shape, lr
     (torch.Size([]), 0.1)
     """
-    loss_of = _loss("train_step", criterion, loss_fn)
+    loss_of = _loss(criterion, loss_fn)
     if device is not None:
         x, y = x.to(device), y.to(device)
     model.train()
     return _update(model, optimizer, loss_of, (x, y), scheduler)
 
 
+@place("train_epoch")
 def train_epoch(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -199,16 +204,15 @@ def train_epoch(
     >>> lrs_applied.round(3).tolist()
     [0.1, 0.075, 0.05, 0.025]
     """
-    where = "train_epoch"
-    loss_of = _loss(where, criterion, loss_fn)
-    batch_size = _check_batch_size(where, batch_size)
+    loss_of = _loss(criterion, loss_fn)
+    batch_size = _check_batch_size(batch_size)
     dev = None if device is None else torch.device(device)
-    sync = RankSync(where, sync_group(where, model, process_group), dev)
-    _check_split(where, sync, data, batch_size)
+    sync = RankSync(sync_group(model, process_group), dev)
+    _check_split(sync, data, batch_size)
     model.train()
     losses: list[float] = []
     applied: list[float] = []
-    it = iter(_iterate(where, data, batch_size, generator, sync))
+    it = iter(_iterate(data, batch_size, generator, sync))
     if not sync.distributed:
         for xb, yb in it:
             if dev is not None:
@@ -240,7 +244,7 @@ def train_epoch(
             break
         if ended.any():
             raise ValueError(
-                f"{where}: data: rank(s) {np.flatnonzero(ended).tolist()} ran out of batches after "
+                f"{here()}: data: rank(s) {np.flatnonzero(ended).tolist()} ran out of batches after "
                 f"{len(losses)} step(s) while the others had more; give every rank the same number of "
                 "batches (a DistributedSampler does)"
             )
@@ -259,6 +263,7 @@ def train_epoch(
 
 
 @torch.no_grad()
+@place("evaluate")
 def evaluate(
     model: torch.nn.Module,
     data: Batch | Iterable[Batch],
@@ -283,15 +288,12 @@ def evaluate(
     model is evaluated through its inner module (same parameters on every rank), so ranks
     with different numbers of batches never meet inside DDP's collectives.
     """
-    where = "evaluate"
-    loss_of = _loss(where, criterion, loss_fn)
+    loss_of = _loss(criterion, loss_fn)
     if metric is not None and not callable(metric):
-        raise TypeError(f"{where}: metric must be callable, got {type(metric).__name__}")
+        raise TypeError(f"{here()}: metric must be callable, got {type(metric).__name__}")
     name = "accuracy" if metric is None else "metric"
-    batch_size = _check_batch_size(where, batch_size)
-    sync = RankSync(
-        where, sync_group(where, model, process_group), None if device is None else torch.device(device)
-    )
+    batch_size = _check_batch_size(batch_size)
+    sync = RankSync(sync_group(model, process_group), None if device is None else torch.device(device))
     net = unwrap(model) if sync.distributed else model
     if sync.distributed and _is_pair(data):
         x, y = cast(Batch, data)
@@ -301,7 +303,7 @@ def evaluate(
     def local() -> tuple[float, float, int]:
         total, loss_sum, correct = 0, 0.0, 0.0
         batches_ = [data] if isinstance(data, tuple) and batch_size is None else data
-        for xb, yb in _iterate(where, batches_, batch_size, None):
+        for xb, yb in _iterate(batches_, batch_size, None):
             if device is not None:
                 xb, yb = xb.to(device), yb.to(device)
             n = len(yb)
@@ -331,5 +333,5 @@ def evaluate(
     else:
         loss_sum, correct, total = sums
     if total == 0:
-        raise ValueError(f"{where}: data has no samples (no batch, or only empty ones); nothing to evaluate")
+        raise ValueError(f"{here()}: data has no samples (no batch, or only empty ones); nothing to evaluate")
     return {"loss": loss_sum / total, name: correct / total}

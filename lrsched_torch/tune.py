@@ -20,6 +20,7 @@ from lrsched_jax.core.arena import Mode
 from lrsched_jax.core.losses import resolve_loss
 from lrsched_jax.core.schedule import Schedule
 from lrsched_jax.core.tune import DEFAULT_POLICY, Policy, TuneResult, run_tuner, sweep_rows
+from lrsched_jax.core.validate import place
 from lrsched_torch._common import CRITERION_MODULES, cross_entropy
 from lrsched_torch.arena import accuracy, compare
 from lrsched_torch.finder import find_lr
@@ -53,6 +54,7 @@ def _sweep(
     return find_lr(net, optimizer(net.parameters()), batches, loss_fn=loss, device=device)
 
 
+@place("tune_lr")
 def tune_lr(
     *,
     model: Callable[[int], torch.nn.Module],
@@ -82,8 +84,7 @@ def tune_lr(
     :func:`lrsched_torch.compare` takes them); ``metric(output, y)`` (default
     accuracy); ``device``: where the models and data go. The rest: :func:`lrsched_jax.tune_lr`.
     """
-    where = "tune_lr"
-    finder_loss = resolve_loss(where, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
+    finder_loss = resolve_loss(criterion, loss_fn, cross_entropy, CRITERION_MODULES)
 
     def train_rung(named: dict[str, Schedule], ep: int, seed_list: list[int], steps: int, tick: Any) -> Any:
         return compare(
@@ -96,7 +97,7 @@ def tune_lr(
         return _sweep(model, optimizer, finder_loss, train, seed=seed, batch_size=batch_size, device=device)
 
     return run_tuner(
-        where, "torch", lrs=lrs, schedule=schedule, epochs=epochs, n_train=len(train[0]),
+        "torch", lrs=lrs, schedule=schedule, epochs=epochs, n_train=len(train[0]),
         batch_size=batch_size, seeds=seeds, budget=budget, mode=mode, metric=metric, policy=policy,
         progress=progress, train=train_rung, sweep=sweep,
     )  # fmt: skip

@@ -28,6 +28,7 @@ import numpy as np
 
 from lrsched_jax.core.arena import strict_json
 from lrsched_jax.core.schedule import Schedule
+from lrsched_jax.core.validate import place
 from lrtwin.demo.data import SIZES, Digits, load_digits
 from lrtwin.demo.outputs import OutputDir
 from lrtwin.models import Weights
@@ -191,6 +192,7 @@ def _run(framework: str, data: Digits, schedules: dict[str, Schedule], seeds: li
     )
 
 
+@place("lrtwin compare")
 def check_fits(n_schedules: int, seeds: int, epochs: int, eval_every: int, budget: int | None) -> int:
     """The digits run's memory estimate checked against ``budget`` bytes before anything is
     built or written (what :func:`lrsched_jax.compare` checks again): the members trained at
@@ -210,7 +212,7 @@ def check_fits(n_schedules: int, seeds: int, epochs: int, eval_every: int, budge
         n_schedules=n_schedules,
         itemsize=4,
     )
-    return fp.plan("lrtwin compare", n_schedules * seeds, budget)
+    return fp.plan(n_schedules * seeds, budget)
 
 
 def plot_arena(result: Any, path: Path) -> None:
@@ -436,7 +438,8 @@ def run_compare(
     check_device(device, (framework,))
     steps = 1437 // BATCH
     try:
-        every = check_eval_every("--eval-every", eval_every, steps, 359, BATCH)
+        with place("--eval-every"):
+            every = check_eval_every(eval_every, steps, 359, BATCH)
     except TypeError as e:
         raise ValueError(str(e)) from None
     schedules = _schedules(specs, lr, epochs * steps)

@@ -26,6 +26,7 @@ import numpy as np
 
 from lrsched_jax.core.arena import strict_json
 from lrsched_jax.core.schedule import Schedule
+from lrsched_jax.core.validate import place
 from lrtwin.compare import BATCH, OPTIMIZERS, _bar, _optimizers, flax_mlp, numpy_weights
 from lrtwin.demo.data import load_digits
 from lrtwin.demo.outputs import OutputDir
@@ -139,9 +140,11 @@ def run_tune(
 
     _check(framework, optimizer, schedule, budget, epochs, seeds)
     if lrs is not None:
-        lrs = check_candidates("--lrs", lrs)
+        with place("--lrs"):
+            lrs = check_candidates(lrs)
     check_device(device, (framework,))
-    check_room("lrtwin tune: --budget", float(budget), epochs, 1437 // BATCH, 0 if lrs else 100)
+    with place("lrtwin tune: --budget"):
+        check_room(float(budget), epochs, 1437 // BATCH, 0 if lrs else 100)
     seed_list = list(range(seeds))
     make = schedule_factory(schedule, epochs * (1437 // BATCH))
     folder = _Folder.open(out)

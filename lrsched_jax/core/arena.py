@@ -39,6 +39,7 @@ import numpy as np
 
 from lrsched_jax.core.plots import label
 from lrsched_jax.core.schedule import Schedule
+from lrsched_jax.core.validate import here
 
 __all__ = [
     "CompareResult",
@@ -64,47 +65,46 @@ Mode = Literal["max", "min"]
 Progress = Callable[[int, int], None]
 
 
-def _name_schedules(where: str, schedules: Any) -> list[tuple[str, Schedule]]:
+def _name_schedules(schedules: Any) -> list[tuple[str, Schedule]]:
     if isinstance(schedules, Mapping):
         pairs = list(schedules.items())
     elif isinstance(schedules, (str, bytes)) or not isinstance(schedules, Sequence):
         raise TypeError(
-            f"{where}: schedules must be a sequence of schedules or a mapping name -> schedule, "
+            f"{here()}: schedules must be a sequence of schedules or a mapping name -> schedule, "
             f"got {type(schedules).__name__}"
         )
     else:
         pairs = [(None, s) for s in schedules]
     if not pairs:
-        raise ValueError(f"{where}: schedules is empty; give at least one schedule")
+        raise ValueError(f"{here()}: schedules is empty; give at least one schedule")
     out: list[tuple[str, Schedule]] = []
     for name, s in pairs:
         if not isinstance(s, Schedule):
-            raise TypeError(f"{where}: schedules: every entry must be an lrsched schedule, got {s!r}")
+            raise TypeError(f"{here()}: schedules: every entry must be an lrsched schedule, got {s!r}")
         if name is not None and (not isinstance(name, str) or not name):
-            raise TypeError(f"{where}: schedules: names must be non-empty strings, got {name!r}")
+            raise TypeError(f"{here()}: schedules: names must be non-empty strings, got {name!r}")
         out.append((label(s, width=10**9) if name is None else name, s))
     names = [n for n, _ in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise ValueError(f"{where}: schedules: the names {dup} appear more than once (each schedule once)")
+        raise ValueError(f"{here()}: schedules: the names {dup} appear more than once (each schedule once)")
     return out
 
 
-def check_seeds(where: str, seeds: Any) -> list[int]:
+def check_seeds(seeds: Any) -> list[int]:
     """``seeds`` validated: a non-empty sequence of distinct ints >= 0."""
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
-        raise ValueError(f"{where}: seeds must be a non-empty sequence of ints >= 0, got {seeds!r}")
+        raise ValueError(f"{here()}: seeds must be a non-empty sequence of ints >= 0, got {seeds!r}")
     for s in seeds:
         if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 0:
-            raise ValueError(f"{where}: seeds must be ints >= 0, got {s!r}")
+            raise ValueError(f"{here()}: seeds must be ints >= 0, got {s!r}")
     out = [int(s) for s in seeds]
     if len(set(out)) != len(out):
-        raise ValueError(f"{where}: seeds must be distinct, got {out}")
+        raise ValueError(f"{here()}: seeds must be distinct, got {out}")
     return out
 
 
 def check_arena(
-    where: str,
     schedules: Any,
     seeds: Any,
     epochs: Any,
@@ -121,16 +121,16 @@ def check_arena(
     or None for the first constant schedule (none: no speed-ups). ``TypeError`` /
     ``ValueError`` name the argument.
     """
-    named = _name_schedules(where, schedules)
-    seed_list = check_seeds(where, seeds)
+    named = _name_schedules(schedules)
+    seed_list = check_seeds(seeds)
     if isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"{where}: epochs must be an int >= 1, got {epochs!r}")
+        raise ValueError(f"{here()}: epochs must be an int >= 1, got {epochs!r}")
     if target is not None and (
         isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target)
     ):
-        raise ValueError(f"{where}: target must be a finite number or None, got {target!r}")
+        raise ValueError(f"{here()}: target must be a finite number or None, got {target!r}")
     if mode not in ("max", "min"):
-        raise ValueError(f"{where}: mode must be 'max' (higher is better) or 'min', got {mode!r}")
+        raise ValueError(f"{here()}: mode must be 'max' (higher is better) or 'min', got {mode!r}")
     names = [n for n, _ in named]
     if baseline is None:
         from lrsched_jax.core.families import Constant
@@ -141,7 +141,7 @@ def check_arena(
 
         near = difflib.get_close_matches(str(baseline), names, n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise ValueError(f"{where}: baseline {baseline!r} is not one of the schedules' names {names}{hint}")
+        raise ValueError(f"{here()}: baseline {baseline!r} is not one of the schedules' names {names}{hint}")
     return named, seed_list, baseline
 
 
@@ -156,16 +156,16 @@ def default_eval_every(steps_per_epoch: int, n_val: int, batch_size: int) -> int
     return max(1, min(int(steps_per_epoch), math.ceil(int(n_val) / int(batch_size))))
 
 
-def check_eval_every(where: str, eval_every: Any, steps_per_epoch: int, n_val: int, batch_size: int) -> int:
+def check_eval_every(eval_every: Any, steps_per_epoch: int, n_val: int, batch_size: int) -> int:
     """``eval_every`` validated (an int >= 1; None: :func:`default_eval_every`), at most an epoch."""
     if eval_every is None:
         return default_eval_every(steps_per_epoch, n_val, batch_size)
     if isinstance(eval_every, (bool, np.bool_)) or not isinstance(eval_every, (int, np.integer)):
         raise TypeError(
-            f"{where}: eval_every must be an int (updates between evaluations), got {eval_every!r}"
+            f"{here()}: eval_every must be an int (updates between evaluations), got {eval_every!r}"
         )
     if eval_every < 1:
-        raise ValueError(f"{where}: eval_every must be >= 1 (updates between evaluations), got {eval_every}")
+        raise ValueError(f"{here()}: eval_every must be >= 1 (updates between evaluations), got {eval_every}")
     return min(int(eval_every), int(steps_per_epoch))
 
 
@@ -236,7 +236,7 @@ class Footprint:
         shared = data_bytes + n_schedules * n_updates * (itemsize + 4)
         return cls(state=int(state), records=int(records), shared=int(shared))
 
-    def plan(self, where: str, members: int, budget: int | None) -> int:
+    def plan(self, members: int, budget: int | None) -> int:
         """How many members to train at once so that the run fits ``budget`` bytes (None:
         :func:`default_memory_budget`): all of them where they fit, else the most that do;
         ``ValueError`` naming the sizes where even one member, or the records, do not."""
@@ -248,7 +248,7 @@ class Footprint:
         left = budget - fixed - 2 * self.state  # at least one member, with room for its temporaries
         if left < 0:
             raise ValueError(
-                f"{where}: this run needs about {_size(need)} ({members} members, each "
+                f"{here()}: this run needs about {_size(need)} ({members} members, each "
                 f"{_size(self.records)} of records and {_size(self.state)} to train, plus "
                 f"{_size(self.shared)} of data and lr table), more than the memory budget of "
                 f"{_size(budget)} (memory_budget; default half the available memory): train fewer "

@@ -17,25 +17,25 @@ from typing import TYPE_CHECKING, Any
 from lrsched_jax.core import _math, validate
 from lrsched_jax.core._math import Ctx
 from lrsched_jax.core.schedule import Schedule, factory_names, register
-from lrsched_jax.core.validate import arg
+from lrsched_jax.core.validate import arg, here
 
 
-def _schedules(where: str, name: str, value: Any, minimum: int = 1) -> tuple[Schedule, ...]:
-    items = validate.sequence(where, name, value)
+def _schedules(name: str, value: Any, minimum: int = 1) -> tuple[Schedule, ...]:
+    items = validate.sequence(name, value)
     if len(items) < minimum:
-        raise ValueError(f"{where}: {name} needs at least {minimum} schedule(s), got {len(items)}")
+        raise ValueError(f"{here()}: {name} needs at least {minimum} schedule(s), got {len(items)}")
     for i, s in enumerate(items):
         if not isinstance(s, Schedule):
             raise TypeError(
-                f"{where}: {name}[{i}] must be an lrsched schedule, got {type(s).__name__} "
+                f"{here()}: {name}[{i}] must be an lrsched schedule, got {type(s).__name__} "
                 "(wrap plain functions in a schedule from lrsched_jax)"
             )
     return items
 
 
-def _schedule(where: str, name: str, value: Any) -> Schedule:
+def _schedule(name: str, value: Any) -> Schedule:
     if not isinstance(value, Schedule):
-        raise TypeError(f"{where}: {name} must be an lrsched schedule, got {type(value).__name__}")
+        raise TypeError(f"{here()}: {name} must be an lrsched schedule, got {type(value).__name__}")
     return value
 
 
@@ -61,11 +61,11 @@ class Join(Schedule):
     boundaries: Sequence[float] = arg(validate.ordered_steps, strict=True, allow_empty=True)
     restart: bool = arg(validate.flag, default=True)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         need = len(self.boundaries) + 1
         if len(self.schedules) != need:
             got = len(self.schedules)
-            raise ValueError(f"{where}: needs len(boundaries) + 1 = {need} schedules, got {got}")
+            raise ValueError(f"{here()}: needs len(boundaries) + 1 = {need} schedules, got {got}")
 
     def upper_bound(self) -> float:
         return max(s.upper_bound() for s in self.schedules)
@@ -316,7 +316,7 @@ class Shift(Schedule):
     schedule: Schedule = arg(_schedule)
     steps: float = arg(validate.real, lo=0.0, hi=validate.MAX_STEPS)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         if self.steps.is_integer():
             self._set(steps=int(self.steps))
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from lrsched_jax.core import _math, validate
 from lrsched_jax.core._math import Ctx
 from lrsched_jax.core.schedule import Schedule, factory_names, multiples, register
-from lrsched_jax.core.validate import arg
+from lrsched_jax.core.validate import arg, here
 
 
 def _ramp(ctx: Ctx, t: Any, init: float, peak: float, steps: float) -> Any:
@@ -38,18 +38,18 @@ def _after_warmup(ctx: Ctx, t: Any, warmup: int, ramp: Callable[[], Any], rest: 
     return ctx.xp.where(t < ctx.const(warmup), ramp(), rest)
 
 
-def _warmup_before_total(where: str, obj: Schedule, warm_name: str, total_name: str) -> None:
+def _warmup_before_total(obj: Schedule, warm_name: str, total_name: str) -> None:
     """The rule ``warmup < total`` between two checked step counts of ``obj``."""
     warm, total = getattr(obj, warm_name), getattr(obj, total_name)
     if warm >= total:
-        raise ValueError(f"{where}: {warm_name} must be < {total_name} ({total}), got {warm!r}")
+        raise ValueError(f"{here()}: {warm_name} must be < {total_name} ({total}), got {warm!r}")
 
 
-def _lr_within(where: str, name: str, value: float, what: str) -> None:
+def _lr_within(name: str, value: float, what: str) -> None:
     """A derived lr (``max_lr / div_factor``) must be a finite lr <= MAX_LR, like the arguments."""
     if not value <= validate.MAX_LR:
         raise ValueError(
-            f"{where}: {name} makes {what} = {value:g}, more than {validate.MAX_LR:g}; raise {name}"
+            f"{here()}: {name} makes {what} = {value:g}, more than {validate.MAX_LR:g}; raise {name}"
         )
 
 
@@ -127,13 +127,13 @@ class StepDecay(Schedule):
     step_size: float = arg(validate.duration)
     gamma: float = arg(validate.positive, default=0.1)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         if self.gamma > 1:
             limit = self.gamma_limit(self.base_lr, self.step_size)
             if self.gamma > limit:
                 more = f", or at most {limit!r} with these base_lr and step_size" if limit > 1 else ""
                 raise ValueError(
-                    f"{where}: gamma must be in (0, 1]{more} (a factor > 1 grows the lr: base_lr * "
+                    f"{here()}: gamma must be in (0, 1]{more} (a factor > 1 grows the lr: base_lr * "
                     f"gamma**{math.floor(2.0**63 / self.step_size)} at step 2**63 would exceed "
                     f"{validate.MAX_LR:g}), got {self.gamma!r}"
                 )
@@ -182,7 +182,7 @@ class MultiStep(_HeldFromLastPoint):
     milestones: Sequence[int] = arg(validate.ordered_steps, strict=False, integer=True)
     gamma: float = arg(validate.positive, default=0.1)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         n = len(self.milestones)
         # gamma > 1 grows, but only len(milestones) times: check the largest value exactly.
         if self.gamma > 1 and (
@@ -190,7 +190,7 @@ class MultiStep(_HeldFromLastPoint):
             or self.base_lr * self.gamma**n > validate.MAX_LR
         ):
             raise ValueError(
-                f"{where}: gamma={self.gamma!r} > 1 makes base_lr * gamma**len(milestones) "
+                f"{here()}: gamma={self.gamma!r} > 1 makes base_lr * gamma**len(milestones) "
                 f"(gamma**{n}) exceed {validate.MAX_LR:g}; lower gamma or base_lr"
             )
 
@@ -245,20 +245,20 @@ class Exponential(Schedule):
     min_lr: float = arg(validate.lr, default=0.0)
     max_lr: float | None = arg(validate.lr, default=None, optional=True)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         if self.gamma > 1 and self.max_lr is None:
             raise ValueError(
-                f"{where}: gamma must be in (0, 1] (a factor > 1 grows without bound: no finite "
+                f"{here()}: gamma must be in (0, 1] (a factor > 1 grows without bound: no finite "
                 f"value at every step), or > 1 with max_lr, the cap it grows to; got {self.gamma!r}"
             )
         if self.gamma > 1 and self.base_lr < validate.MIN_POSITIVE_LR:
             # below it base_lr is 0 or subnormal in float32, and 0 * an overflowing power is NaN
             raise ValueError(
-                f"{where}: base_lr must be >= {validate.MIN_POSITIVE_LR:g} when gamma > 1 (growth from 0 "
+                f"{here()}: base_lr must be >= {validate.MIN_POSITIVE_LR:g} when gamma > 1 (growth from 0 "
                 f"stays 0: use constant(0.0)), got {self.base_lr!r}"
             )
         if self.max_lr is not None and self.min_lr > self.max_lr:
-            raise ValueError(f"{where}: min_lr must be <= max_lr ({self.max_lr!r}), got {self.min_lr!r}")
+            raise ValueError(f"{here()}: min_lr must be <= max_lr ({self.max_lr!r}), got {self.min_lr!r}")
 
     def _stop(self) -> int:
         """A whole step from which a growing curve is above ``max_lr`` (an exponent one
@@ -603,11 +603,11 @@ def _cycle_parts32(
     return (ch, cl - fl), (rh, rl)
 
 
-def _peak_factor(where: str, name: str, value: Any) -> float:
+def _peak_factor(name: str, value: Any) -> float:
     """``WarmRestarts.peak_decay``: ``> 0``; above 1 only where ``_check`` finds it bounded."""
-    v = validate.number(where, name, value)
+    v = validate.number(name, value)
     if v <= 0:
-        raise ValueError(f"{where}: {name} must be in (0, 1], or > 1 with period_mult > 1, got {value!r}")
+        raise ValueError(f"{here()}: {name} must be in (0, 1], or > 1 with period_mult > 1, got {value!r}")
     return v
 
 
@@ -650,11 +650,11 @@ class WarmRestarts(Schedule):
     min_lr: float = arg(validate.lr, default=0.0)
     peak_decay: float = arg(_peak_factor, default=1.0)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         mult = self.period_mult
         if 1 < mult < 1.001:
             # The restart table up to step 2**63 would exceed ~37,000 cycles.
-            raise ValueError(f"{where}: period_mult must be 1 or >= 1.001, got {mult!r}")
+            raise ValueError(f"{here()}: period_mult must be 1 or >= 1.001, got {mult!r}")
         self._set(period_mult=int(mult) if mult.is_integer() else mult)
         d = self.peak_decay
         if d <= 1.0:
@@ -663,11 +663,11 @@ class WarmRestarts(Schedule):
             why = "with period_mult == 1 (equal cycles: the peak grows without bound)"
             if mult != 1:
                 why = "when min_lr > base_lr (the peaks would fall below min_lr, then below 0)"
-            raise ValueError(f"{where}: peak_decay must be in (0, 1] {why}, got {d!r}")
+            raise ValueError(f"{here()}: peak_decay must be in (0, 1] {why}, got {d!r}")
         limit = self.peak_decay_limit(self.base_lr, self.first_period, mult, self.min_lr)
         if d > limit:
             raise ValueError(
-                f"{where}: peak_decay={d!r} makes the peak of the last cycle before step 2**63 "
+                f"{here()}: peak_decay={d!r} makes the peak of the last cycle before step 2**63 "
                 f"(cycle {len(self._table[0]) - 1}) exceed {validate.MAX_LR:g}; at most {limit!r} here"
             )
 
@@ -756,8 +756,8 @@ class WarmupCosine(_HeldFromLastPoint):
     min_lr: float = arg(validate.lr, default=0.0)
     init_lr: float = arg(validate.lr, default=0.0)
 
-    def _check(self, where: str) -> None:
-        _warmup_before_total(where, self, "warmup_steps", "total_steps")
+    def _check(self) -> None:
+        _warmup_before_total(self, "warmup_steps", "total_steps")
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         W, T = self.warmup_steps, self.total_steps
@@ -815,17 +815,17 @@ class OneCycle(Schedule):
     final_div_factor: float = arg(validate.positive, default=1e4)
     three_phase: bool = arg(validate.flag, default=False)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         initial = self.max_lr / self.div_factor
-        _lr_within(where, "div_factor", initial, "the initial lr max_lr / div_factor")
+        _lr_within("div_factor", initial, "the initial lr max_lr / div_factor")
         final = initial / self.final_div_factor
-        _lr_within(where, "final_div_factor", final, "the final lr max_lr / div_factor / final_div_factor")
+        _lr_within("final_div_factor", final, "the final lr max_lr / div_factor / final_div_factor")
         pct, total = self.pct_start, self.total_steps
         starts = [0.0] + [e for e, _, _ in self._phases()[:-1]]
         for (end, _, _), start in zip(self._phases(), starts):
             if end - start <= 0 and end >= 0:
                 raise ValueError(
-                    f"{where}: pct_start={pct!r} with total_steps={total} gives an empty phase "
+                    f"{here()}: pct_start={pct!r} with total_steps={total} gives an empty phase "
                     f"(ending at step {end:g}); torch's OneCycleLR divides by zero there. "
                     "Use pct_start*total_steps != 1."
                 )
@@ -913,7 +913,7 @@ class Cyclic(Schedule):
     mode: str = arg(validate.choice, default="triangular", options=("triangular", "triangular2", "exp_range"))
     gamma: float = arg(validate.decay_factor, default=1.0)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         if self.step_size_down is None:
             self._set(step_size_down=self.step_size_up)
 
@@ -972,10 +972,10 @@ class InverseSqrt(Schedule):
     timescale: float | None = arg(validate.duration, default=None, optional=True)
     init_lr: float = arg(validate.lr, default=0.0)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         if self.timescale is None:
             if self.warmup_steps == 0:
-                raise ValueError(f"{where}: timescale must be given (> 0) when warmup_steps is 0")
+                raise ValueError(f"{here()}: timescale must be given (> 0) when warmup_steps is 0")
             self._set(timescale=self.warmup_steps)
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
@@ -1057,11 +1057,11 @@ class WarmupStableDecay(_HeldFromLastPoint):
     decay_power: float = arg(validate.positive, default=0.5, maximum=_MAX_POWER)
     decay_ratio: float = arg(validate.real, default=0.1, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         warm, dec, total = self.warmup_steps, self.decay_steps, self.total_steps
         if warm + dec > total:
             raise ValueError(
-                f"{where}: warmup_steps + decay_steps must be <= total_steps ({total}), got {warm} + {dec}"
+                f"{here()}: warmup_steps + decay_steps must be <= total_steps ({total}), got {warm} + {dec}"
             )
         only = (
             ("stable_power", 0.5, self.stable == "power", "stable='power'"),
@@ -1070,17 +1070,17 @@ class WarmupStableDecay(_HeldFromLastPoint):
         )
         for name, default, used, what in only:
             if not used and getattr(self, name) != default:
-                raise ValueError(f"{where}: {name} applies to {what} only, got {getattr(self, name)!r}")
+                raise ValueError(f"{here()}: {name} applies to {what} only, got {getattr(self, name)!r}")
         if self.stable == "constant":
             if self.stable_timescale is not None:
                 raise ValueError(
-                    f"{where}: stable_timescale applies to stable='rsqrt' or 'power' only, "
+                    f"{here()}: stable_timescale applies to stable='rsqrt' or 'power' only, "
                     f"got {self.stable_timescale!r}"
                 )
         elif self.stable_timescale is None:
             if warm == 0:
                 raise ValueError(
-                    f"{where}: stable_timescale must be given (a length > 0) when stable="
+                    f"{here()}: stable_timescale must be given (a length > 0) when stable="
                     f"{self.stable!r} and warmup_steps is 0 (it defaults to warmup_steps)"
                 )
             self._set(stable_timescale=warm)
@@ -1199,11 +1199,11 @@ class PiecewiseConstant(_HeldFromLastPoint):
     boundaries: Sequence[float] = arg(validate.ordered_steps, strict=True, allow_empty=True)
     values: Sequence[float] = arg(validate.lr_list)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         need = len(self.boundaries) + 1
         if len(self.values) != need:
             got = len(self.values)
-            raise ValueError(f"{where}: values needs len(boundaries) + 1 = {need} entries, got {got}")
+            raise ValueError(f"{here()}: values needs len(boundaries) + 1 = {need} entries, got {got}")
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         return _math.step_lookup(ctx, t, self.boundaries, self.values)
@@ -1234,10 +1234,10 @@ class PiecewiseLinear(_HeldFromLastPoint):
     knots: Sequence[float] = arg(validate.ordered_steps, strict=True)
     values: Sequence[float] = arg(validate.lr_list)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         if len(self.values) != len(self.knots):
             need, got = len(self.knots), len(self.values)
-            raise ValueError(f"{where}: values needs one entry per knot ({need}), got {got}")
+            raise ValueError(f"{here()}: values needs one entry per knot ({need}), got {got}")
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp
@@ -1294,8 +1294,8 @@ class LrRange(_HeldFromLastPoint):
     num_steps: int = arg(validate.steps, default=100, minimum=2)
     mode: str = arg(validate.choice, default="exp", options=("exp", "linear"))
 
-    def _check(self, where: str) -> None:
-        validate.sweep_ends(where, self.start_lr, self.end_lr)
+    def _check(self) -> None:
+        validate.sweep_ends(self.start_lr, self.end_lr)
 
     def upper_bound(self) -> float:
         return self.end_lr
@@ -1337,8 +1337,8 @@ class ArticleWarmupCosine(_HeldFromLastPoint):
     total_epochs: int = arg(validate.steps, unit="epochs")
     min_lr: float = arg(validate.lr, default=0.0)
 
-    def _check(self, where: str) -> None:
-        _warmup_before_total(where, self, "warmup_epochs", "total_epochs")
+    def _check(self) -> None:
+        _warmup_before_total(self, "warmup_epochs", "total_epochs")
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         W, T = self.warmup_epochs, self.total_epochs
@@ -1387,10 +1387,10 @@ class ArticleOneCycle(_HeldFromLastPoint):
     div_factor: float = arg(validate.positive, default=25.0)
     final_div_factor: float = arg(validate.positive, default=1e4)
 
-    def _check(self, where: str) -> None:
-        _lr_within(where, "div_factor", self.max_lr / self.div_factor, "the start lr max_lr / div_factor")
+    def _check(self) -> None:
+        _lr_within("div_factor", self.max_lr / self.div_factor, "the start lr max_lr / div_factor")
         final = self.max_lr / self.final_div_factor
-        _lr_within(where, "final_div_factor", final, "the final lr max_lr / final_div_factor")
+        _lr_within("final_div_factor", final, "the final lr max_lr / final_div_factor")
 
     def upper_bound(self) -> float:
         return max(self.max_lr, self.max_lr / self.div_factor, self.max_lr / self.final_div_factor)
@@ -1619,31 +1619,31 @@ class DecayCycles(Schedule):
     lb: float = arg(validate.real, default=-7.0, lo=-_MAX_TANH_END, hi=_MAX_TANH_END)
     ub: float = arg(validate.real, default=3.0, lo=-_MAX_TANH_END, hi=_MAX_TANH_END)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         mult = self.period_mult
         if 1 < mult < 1.001:
             # The table of cycle starts up to step 2**63 would exceed ~37,000 cycles.
-            raise ValueError(f"{where}: period_mult must be 1 or >= 1.001, got {mult!r}")
+            raise ValueError(f"{here()}: period_mult must be 1 or >= 1.001, got {mult!r}")
         self._set(period_mult=int(mult) if mult.is_integer() else mult)
         if self.shape != "polynomial" and self.power != 1.0:
-            raise ValueError(f"{where}: power applies to shape='polynomial' only, got power={self.power!r}")
+            raise ValueError(f"{here()}: power applies to shape='polynomial' only, got power={self.power!r}")
         if self.shape != "tanh" and (self.lb, self.ub) != (-7.0, 3.0):
             raise ValueError(
-                f"{where}: lb and ub apply to shape='tanh' only, got lb={self.lb!r}, ub={self.ub!r}"
+                f"{here()}: lb and ub apply to shape='tanh' only, got lb={self.lb!r}, ub={self.ub!r}"
             )
         if not self.lb < self.ub:
-            raise ValueError(f"{where}: lb must be < ub, got lb={self.lb!r}, ub={self.ub!r}")
+            raise ValueError(f"{here()}: lb must be < ub, got lb={self.lb!r}, ub={self.ub!r}")
         if self.shape == "tanh" and self.k != 1.0:
             # timm's tanh has no k-decay, and a warped phase would carry its float32 rounding
             # into the tanh argument times |2x| (tens of ulps): not within the contract
-            raise ValueError(f"{where}: k applies to shape='cosine' or 'polynomial' only, got k={self.k!r}")
+            raise ValueError(f"{here()}: k applies to shape='cosine' or 'polynomial' only, got k={self.k!r}")
         limit = self.peak_decay_limit(self.base_lr, self.first_period, self.period_mult, self.cycles)
         if self.peak_decay > limit:
             more = ""
             if limit > 1:
                 more = f", or at most {limit!r} with these base_lr, first_period, period_mult and cycles"
             raise ValueError(
-                f"{where}: peak_decay must be in (0, 1]{more} (growing peaks: base_lr * peak_decay**"
+                f"{here()}: peak_decay must be in (0, 1]{more} (growing peaks: base_lr * peak_decay**"
                 f"{self._last_peak(self.first_period, self.period_mult, self.cycles)} at the last "
                 f"cycle before step 2**63 would exceed {validate.MAX_LR:g}), got {self.peak_decay!r}"
             )

@@ -48,6 +48,7 @@ from lrsched_jax.core import families, validate
 from lrsched_jax.core.combinators import Join, Scale, Shift
 from lrsched_jax.core.plateau import ReduceOnPlateau
 from lrsched_jax.core.schedule import Schedule
+from lrsched_jax.core.validate import here, place
 
 __all__ = ["from_hf", "from_hf_lambda", "HF_NAMES"]
 
@@ -72,13 +73,13 @@ MAX_RESTARTS = 1000
 _HF_MODULE = "transformers.optimization"
 
 
-def _count(where: str, name: str, value: Any) -> int:
-    return validate.whole(where, name, value, unit="steps")
+def _count(name: str, value: Any) -> int:
+    return validate.whole(name, value, unit="steps")
 
 
-def _nonneg(where: str, name: str, value: Any) -> float:
+def _nonneg(name: str, value: Any) -> float:
     why = " (Hugging Face clips the negative lr factor this gives to 0, a curve no lrsched family draws)"
-    return validate.at_least(where, name, value, why=why)
+    return validate.at_least(name, value, why=why)
 
 
 def _after_ramp(base: float, warm: int, rest: Schedule, ramp: Schedule | None = None) -> Schedule:
@@ -88,10 +89,10 @@ def _after_ramp(base: float, warm: int, rest: Schedule, ramp: Schedule | None = 
     return Join([ramp if ramp is not None else families.Linear(0.0, base, warm), rest], [warm])
 
 
-def _cos_factor(where: str, base: float, low: float, span: float, cycles: float) -> Schedule:
+def _cos_factor(base: float, low: float, span: float, cycles: float) -> Schedule:
     """``low + (base - low) * (1 + cos(2*pi*cycles*u/span)) / 2`` for every ``u >= 0``."""
     # cos is even: Hugging Face's cos(2*pi*num_cycles*progress) is the same for -num_cycles
-    cycles = abs(validate.number(where, "num_cycles", cycles))
+    cycles = abs(validate.number("num_cycles", cycles))
     if cycles == 0.0:
         return families.Constant(base)
     return families.Cosine(base, span / (2.0 * cycles), min_lr=low, periodic=True)
@@ -104,15 +105,16 @@ def _constant(base: float) -> Schedule:
     return families.Constant(base)
 
 
+@place("from_hf('constant_with_warmup')")
 def _constant_with_warmup(base: float, *, num_warmup_steps: int) -> Schedule:
-    W = _count("from_hf('constant_with_warmup')", "num_warmup_steps", num_warmup_steps)
+    W = _count("num_warmup_steps", num_warmup_steps)
     return _after_ramp(base, W, families.Constant(base))
 
 
+@place("from_hf('linear')")
 def _linear(base: float, *, num_warmup_steps: int, num_training_steps: int) -> Schedule:
-    where = "from_hf('linear')"
-    W = _count(where, "num_warmup_steps", num_warmup_steps)
-    T = _count(where, "num_training_steps", num_training_steps)
+    W = _count("num_warmup_steps", num_warmup_steps)
+    T = _count("num_training_steps", num_training_steps)
     if T <= W:
         # (T - t) / max(1, T - W) <= 0 from the first step after the warm-up: clipped to 0
         return _after_ramp(base, W, families.Constant(0.0))
@@ -129,14 +131,15 @@ def _cosine(
     num_cycles: float = 0.5,
     min_lr_rate: float = 0.0,
 ) -> Schedule:
-    where = "from_hf('cosine')" if not min_lr_rate else "from_hf('cosine_with_min_lr')"
-    W = _count(where, "num_warmup_steps", num_warmup_steps)
-    T = _count(where, "num_training_steps", num_training_steps)
-    rate = _nonneg(where, "min_lr_rate", min_lr_rate)
-    rest = _cos_factor(where, base, base * rate, max(1, T - W), num_cycles)
-    return _after_ramp(base, W, rest)
+    with place("from_hf('cosine')" if not min_lr_rate else "from_hf('cosine_with_min_lr')"):
+        W = _count("num_warmup_steps", num_warmup_steps)
+        T = _count("num_training_steps", num_training_steps)
+        rate = _nonneg("min_lr_rate", min_lr_rate)
+        rest = _cos_factor(base, base * rate, max(1, T - W), num_cycles)
+        return _after_ramp(base, W, rest)
 
 
+@place("from_hf('cosine_warmup_with_min_lr')")
 def _cosine_warmup_min_lr(
     base: float,
     *,
@@ -146,19 +149,18 @@ def _cosine_warmup_min_lr(
     min_lr_rate: float = 0.0,
     warmup_lr_rate: float | None = None,
 ) -> Schedule:
-    where = "from_hf('cosine_warmup_with_min_lr')"
-    W = _count(where, "num_warmup_steps", num_warmup_steps)
-    T = _count(where, "num_training_steps", num_training_steps)
-    rate = _nonneg(where, "min_lr_rate", min_lr_rate)
+    W = _count("num_warmup_steps", num_warmup_steps)
+    T = _count("num_training_steps", num_training_steps)
+    rate = _nonneg("min_lr_rate", min_lr_rate)
     # the cosine is one step ahead: progress = (t - W + 1) / max(1, T - W)
-    rest = Shift(_cos_factor(where, base, base * rate, max(1, T - W), num_cycles), 1)
+    rest = Shift(_cos_factor(base, base * rate, max(1, T - W), num_cycles), 1)
     if W == 0:
         return rest
     if warmup_lr_rate is None:
         # (t + 1) / max(1, W): base / W at step 0, base at step W - 1
         first = base / W
     else:
-        first = base * _nonneg(where, "warmup_lr_rate", warmup_lr_rate)
+        first = base * _nonneg("warmup_lr_rate", warmup_lr_rate)
     ramp = families.Constant(first) if W == 1 else families.PiecewiseLinear([0, W - 1], [first, base])
     return _after_ramp(base, W, rest, ramp)
 
@@ -168,24 +170,24 @@ def _hf_cycle(nc: float, m: int, D: int) -> int:
     return math.floor(nc * (float(m) / float(D)))
 
 
+@place("from_hf('cosine_with_restarts')")
 def _cosine_restarts(
     base: float, *, num_warmup_steps: int, num_training_steps: int, num_cycles: float = 1
 ) -> Schedule:
-    where = "from_hf('cosine_with_restarts')"
-    W = _count(where, "num_warmup_steps", num_warmup_steps)
-    T = _count(where, "num_training_steps", num_training_steps)
-    nc = validate.number(where, "num_cycles", num_cycles)
+    W = _count("num_warmup_steps", num_warmup_steps)
+    T = _count("num_training_steps", num_training_steps)
+    nc = validate.number("num_cycles", num_cycles)
     D = max(1, T - W)
     if nc < 0:
         if math.ceil(-nc) > MAX_RESTARTS:
-            raise ValueError(f"{where}: num_cycles must be at least -{MAX_RESTARTS}, got {num_cycles!r}")
+            raise ValueError(f"{here()}: num_cycles must be at least -{MAX_RESTARTS}, got {num_cycles!r}")
         return _after_ramp(base, W, _rising_restarts(base, -nc, D))
     if nc == 0.0:
         # (0 * progress) % 1 = 0: the factor is 1 until progress reaches 1
         return _after_ramp(base, W, Join([families.Constant(base), families.Constant(0.0)], [D]))
     n = math.ceil(nc)
     if n > MAX_RESTARTS:
-        raise ValueError(f"{where}: num_cycles must be at most {MAX_RESTARTS}, got {num_cycles!r}")
+        raise ValueError(f"{here()}: num_cycles must be at most {MAX_RESTARTS}, got {num_cycles!r}")
     length = D / nc
     # cycle j's window starts at the first step whose Hugging Face cycle index reaches j (the
     # index is monotone in the step); a cycle shorter than a step may share its first step
@@ -238,6 +240,7 @@ def _rising_restarts(base: float, nc: float, D: int) -> Schedule:
     return Join(parts, [*starts, D])
 
 
+@place("from_hf('polynomial')")
 def _polynomial(
     base: float,
     *,
@@ -247,25 +250,24 @@ def _polynomial(
     power: float = 1.0,
     lr_init: float,
 ) -> Schedule:
-    where = "from_hf('polynomial')"
-    W = _count(where, "num_warmup_steps", num_warmup_steps)
-    T = _count(where, "num_training_steps", num_training_steps)
-    end = _nonneg(where, "lr_end", lr_end)
-    init = validate.number(where, "lr_init", lr_init)
-    p = validate.number(where, "power", power)
+    W = _count("num_warmup_steps", num_warmup_steps)
+    T = _count("num_training_steps", num_training_steps)
+    end = _nonneg("lr_end", lr_end)
+    init = validate.number("lr_init", lr_init)
+    p = validate.number("power", power)
     if not init > end:
         raise ValueError(
-            f"{where}: lr_end ({end!r}) must be smaller than base_lr, the optimizer's lr ({init!r}), "
+            f"{here()}: lr_end ({end!r}) must be smaller than base_lr, the optimizer's lr ({init!r}), "
             "as Hugging Face requires"
         )
     if p < 0:
         raise ValueError(
-            f"{where}: power must be >= 0, got {power!r} (Hugging Face raises 0.0 to it at "
+            f"{here()}: power must be >= 0, got {power!r} (Hugging Face raises 0.0 to it at "
             "num_training_steps: ZeroDivisionError)"
         )
     if T == W:
         raise ValueError(
-            f"{where}: num_training_steps == num_warmup_steps ({T}) makes Hugging Face divide by zero "
+            f"{here()}: num_training_steps == num_warmup_steps ({T}) makes Hugging Face divide by zero "
             "at that step"
         )
     rest: Schedule
@@ -281,20 +283,21 @@ def _polynomial(
     return sched if base == init else Scale(sched, base / init)
 
 
+@place("from_hf('inverse_sqrt')")
 def _inverse_sqrt(base: float, *, num_warmup_steps: int, timescale: float | None = None) -> Schedule:
-    where = "from_hf('inverse_sqrt')"
-    W = _count(where, "num_warmup_steps", num_warmup_steps)
+    W = _count("num_warmup_steps", num_warmup_steps)
     if timescale is None:
-        raise ValueError(f"{where}: timescale must be given (get_inverse_sqrt_schedule sets it)")
-    ts = validate.number(where, "timescale", timescale)
+        raise ValueError(f"{here()}: timescale must be given (get_inverse_sqrt_schedule sets it)")
+    ts = validate.number("timescale", timescale)
     if ts <= 0:
-        raise ValueError(f"{where}: timescale must be > 0, got {timescale!r}")
+        raise ValueError(f"{here()}: timescale must be > 0, got {timescale!r}")
     return families.InverseSqrt(base, W, timescale=ts)
 
 
 _SHAPES = ("linear", "cosine", "1-sqrt")
 
 
+@place("from_hf('warmup_stable_decay')")
 def _wsd(
     base: float,
     *,
@@ -306,17 +309,16 @@ def _wsd(
     min_lr_ratio: float = 0.0,
     num_cycles: float = 0.5,
 ) -> Schedule:
-    where = "from_hf('warmup_stable_decay')"
-    W = _count(where, "num_warmup_steps", num_warmup_steps)
-    S = validate.number(where, "num_stable_steps", num_stable_steps)
+    W = _count("num_warmup_steps", num_warmup_steps)
+    S = validate.number("num_stable_steps", num_stable_steps)
     if not S.is_integer():
-        raise ValueError(f"{where}: num_stable_steps must be a whole number, got {num_stable_steps!r}")
+        raise ValueError(f"{here()}: num_stable_steps must be a whole number, got {num_stable_steps!r}")
     S = int(S)  # negative when num_warmup_steps + num_decay_steps exceed num_training_steps
-    Dd = _count(where, "num_decay_steps", num_decay_steps)
-    r = _nonneg(where, "min_lr_ratio", min_lr_ratio)
+    Dd = _count("num_decay_steps", num_decay_steps)
+    r = _nonneg("min_lr_ratio", min_lr_ratio)
     for name, kind in (("warmup_type", warmup_type), ("decay_type", decay_type)):
         if kind not in _SHAPES:
-            raise ValueError(f"{where}: {name} must be one of {_SHAPES}, got {kind!r}")
+            raise ValueError(f"{here()}: {name} must be one of {_SHAPES}, got {kind!r}")
     low = base * r
     phases: list[tuple[int, Schedule]] = []
     if W:
@@ -336,7 +338,7 @@ def _wsd(
         if decay_type == "linear":
             dec: Schedule = families.Linear(base, low, Dd)
         elif decay_type == "cosine":
-            dec = _cos_factor(where, base, low, Dd, num_cycles)
+            dec = _cos_factor(base, low, Dd, num_cycles)
         else:
             dec = families.WarmupStableDecay(base, Dd, 0, Dd, decay="1-sqrt", min_lr=low)
         phases.append((Dd - skipped, Shift(dec, skipped) if skipped else dec))
@@ -386,11 +388,11 @@ def from_hf_lambda(fn: Any, base_lr: float) -> Schedule | None:
         raise TypeError(f"from_hf_lambda: {name} with keywords {sorted(kwargs)}: {e}") from None
 
 
-def _kwargs(where: str, given: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+def _kwargs(given: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
     extra = sorted(set(given) - set(allowed))
     if extra:
         raise TypeError(
-            f"{where}: unexpected scheduler_specific_kwargs {extra} (accepted: {list(allowed) or 'none'})"
+            f"{here()}: unexpected scheduler_specific_kwargs {extra} (accepted: {list(allowed) or 'none'})"
         )
     return dict(given)
 
@@ -423,83 +425,85 @@ def from_hf(
     kind = getattr(name, "value", name)  # a SchedulerType is a str enum
     if not isinstance(kind, str):
         raise TypeError(f"from_hf: name must be a scheduler name (str), got {name!r}")
-    where = f"from_hf({kind!r})"
-    if kind == "greedy":
-        raise TypeError(
-            f"{where}: GreedyLR raises and lowers the lr from the metric passed to step(), with rules of "
-            "its own; it is no function of the step, and lrsched has no model of it"
-        )
-    if kind not in HF_NAMES:
-        raise ValueError(f"from_hf: unknown scheduler name {kind!r}; one of {HF_NAMES}")
-    base = validate.number(where, "base_lr", base_lr)
-    kw = scheduler_specific_kwargs
-    if kind == "constant":
-        return _constant(base)
-    if kind == "reduce_lr_on_plateau":
-        return ReduceOnPlateau(**kw)
-    if num_warmup_steps is None:
-        raise ValueError(f"{where} requires num_warmup_steps, as get_scheduler does")
-    W = num_warmup_steps
-    if kind == "constant_with_warmup":
-        return _constant_with_warmup(base, num_warmup_steps=W)  # get_scheduler passes no kwargs
-    if kind == "inverse_sqrt":
-        kw = _kwargs(where, kw, ("timescale",))
-        ts = kw.get("timescale")
-        if ts is None:
-            ts = _count(where, "num_warmup_steps", W) or 10_000
-        return _inverse_sqrt(base, num_warmup_steps=W, timescale=ts)
-    if kind == "warmup_stable_decay":
-        allowed = (
-            "num_decay_steps",
-            "num_stable_steps",
-            "warmup_type",
-            "decay_type",
-            "min_lr_ratio",
-            "num_cycles",
-        )
-        kw = _kwargs(where, kw, allowed)
-        if "num_decay_steps" not in kw:
-            raise TypeError(f"{where}: num_decay_steps is required (in scheduler_specific_kwargs)")
-        stable = kw.pop("num_stable_steps", None)
-        if stable is None:
-            if num_training_steps is None:
-                raise ValueError(f"{where}: either num_training_steps or num_stable_steps must be specified")
-            # negative when the warm-up and decay exceed num_training_steps: Hugging Face then
-            # starts the decay part-way (and may skip it), which _wsd follows
-            stable = (
-                _count(where, "num_training_steps", num_training_steps)
-                - _count(where, "num_warmup_steps", W)
-                - _count(where, "num_decay_steps", kw["num_decay_steps"])
+    with place(f"from_hf({kind!r})"):
+        if kind == "greedy":
+            raise TypeError(
+                f"{here()}: GreedyLR raises and lowers the lr from the metric passed to step(), with "
+                "rules of its own; it is no function of the step, and lrsched has no model of it"
             )
-        return _wsd(base, num_warmup_steps=W, num_stable_steps=stable, **kw)
-    if num_training_steps is None:
-        raise ValueError(f"{where} requires num_training_steps, as get_scheduler does")
-    T = num_training_steps
-    if kind == "linear":
-        _kwargs(where, kw, ())
-        return _linear(base, num_warmup_steps=W, num_training_steps=T)
-    if kind == "cosine":
-        kw = _kwargs(where, kw, ("num_cycles",))
-        return _cosine(base, num_warmup_steps=W, num_training_steps=T, **kw)
-    if kind == "cosine_with_restarts":
-        kw = _kwargs(where, kw, ("num_cycles",))
-        return _cosine_restarts(base, num_warmup_steps=W, num_training_steps=T, **kw)
-    if kind == "polynomial":
-        kw = _kwargs(where, kw, ("lr_end", "power"))
-        return _polynomial(base, num_warmup_steps=W, num_training_steps=T, lr_init=base, **kw)
-    # cosine_with_min_lr, cosine_warmup_with_min_lr: min_lr (absolute) or min_lr_rate
-    extra = ("warmup_lr_rate",) if kind == "cosine_warmup_with_min_lr" else ()
-    kw = _kwargs(where, kw, ("num_cycles", "min_lr", "min_lr_rate", *extra))
-    min_lr, rate = kw.pop("min_lr", None), kw.pop("min_lr_rate", None)
-    if min_lr is not None and rate is not None:
-        raise ValueError(f"{where}: only one of min_lr or min_lr_rate should be set")
-    if min_lr is not None:
-        if base == 0:
-            raise ValueError(f"{where}: min_lr needs base_lr > 0 (Hugging Face divides by it)")
-        rate = validate.number(where, "min_lr", min_lr) / base
-    elif rate is None:
-        raise ValueError(f"{where}: one of min_lr or min_lr_rate must be set")
-    if kind == "cosine_with_min_lr":
-        return _cosine(base, num_warmup_steps=W, num_training_steps=T, min_lr_rate=rate, **kw)
-    kw.setdefault("num_cycles", 0.5)
-    return _cosine_warmup_min_lr(base, num_warmup_steps=W, num_training_steps=T, min_lr_rate=rate, **kw)
+        if kind not in HF_NAMES:
+            raise ValueError(f"from_hf: unknown scheduler name {kind!r}; one of {HF_NAMES}")
+        base = validate.number("base_lr", base_lr)
+        kw = scheduler_specific_kwargs
+        if kind == "constant":
+            return _constant(base)
+        if kind == "reduce_lr_on_plateau":
+            return ReduceOnPlateau(**kw)
+        if num_warmup_steps is None:
+            raise ValueError(f"{here()} requires num_warmup_steps, as get_scheduler does")
+        W = num_warmup_steps
+        if kind == "constant_with_warmup":
+            return _constant_with_warmup(base, num_warmup_steps=W)  # get_scheduler passes no kwargs
+        if kind == "inverse_sqrt":
+            kw = _kwargs(kw, ("timescale",))
+            ts = kw.get("timescale")
+            if ts is None:
+                ts = _count("num_warmup_steps", W) or 10_000
+            return _inverse_sqrt(base, num_warmup_steps=W, timescale=ts)
+        if kind == "warmup_stable_decay":
+            allowed = (
+                "num_decay_steps",
+                "num_stable_steps",
+                "warmup_type",
+                "decay_type",
+                "min_lr_ratio",
+                "num_cycles",
+            )
+            kw = _kwargs(kw, allowed)
+            if "num_decay_steps" not in kw:
+                raise TypeError(f"{here()}: num_decay_steps is required (in scheduler_specific_kwargs)")
+            stable = kw.pop("num_stable_steps", None)
+            if stable is None:
+                if num_training_steps is None:
+                    raise ValueError(
+                        f"{here()}: either num_training_steps or num_stable_steps must be specified"
+                    )
+                # negative when the warm-up and decay exceed num_training_steps: Hugging Face then
+                # starts the decay part-way (and may skip it), which _wsd follows
+                stable = (
+                    _count("num_training_steps", num_training_steps)
+                    - _count("num_warmup_steps", W)
+                    - _count("num_decay_steps", kw["num_decay_steps"])
+                )
+            return _wsd(base, num_warmup_steps=W, num_stable_steps=stable, **kw)
+        if num_training_steps is None:
+            raise ValueError(f"{here()} requires num_training_steps, as get_scheduler does")
+        T = num_training_steps
+        if kind == "linear":
+            _kwargs(kw, ())
+            return _linear(base, num_warmup_steps=W, num_training_steps=T)
+        if kind == "cosine":
+            kw = _kwargs(kw, ("num_cycles",))
+            return _cosine(base, num_warmup_steps=W, num_training_steps=T, **kw)
+        if kind == "cosine_with_restarts":
+            kw = _kwargs(kw, ("num_cycles",))
+            return _cosine_restarts(base, num_warmup_steps=W, num_training_steps=T, **kw)
+        if kind == "polynomial":
+            kw = _kwargs(kw, ("lr_end", "power"))
+            return _polynomial(base, num_warmup_steps=W, num_training_steps=T, lr_init=base, **kw)
+        # cosine_with_min_lr, cosine_warmup_with_min_lr: min_lr (absolute) or min_lr_rate
+        extra = ("warmup_lr_rate",) if kind == "cosine_warmup_with_min_lr" else ()
+        kw = _kwargs(kw, ("num_cycles", "min_lr", "min_lr_rate", *extra))
+        min_lr, rate = kw.pop("min_lr", None), kw.pop("min_lr_rate", None)
+        if min_lr is not None and rate is not None:
+            raise ValueError(f"{here()}: only one of min_lr or min_lr_rate should be set")
+        if min_lr is not None:
+            if base == 0:
+                raise ValueError(f"{here()}: min_lr needs base_lr > 0 (Hugging Face divides by it)")
+            rate = validate.number("min_lr", min_lr) / base
+        elif rate is None:
+            raise ValueError(f"{here()}: one of min_lr or min_lr_rate must be set")
+        if kind == "cosine_with_min_lr":
+            return _cosine(base, num_warmup_steps=W, num_training_steps=T, min_lr_rate=rate, **kw)
+        kw.setdefault("num_cycles", 0.5)
+        return _cosine_warmup_min_lr(base, num_warmup_steps=W, num_training_steps=T, min_lr_rate=rate, **kw)

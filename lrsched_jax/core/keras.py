@@ -49,6 +49,7 @@ from typing import Any
 from lrsched_jax.core import families, validate
 from lrsched_jax.core.combinators import Join
 from lrsched_jax.core.schedule import Schedule
+from lrsched_jax.core.validate import here, place
 
 __all__ = ["from_keras", "KERAS_CLASSES"]
 
@@ -81,20 +82,18 @@ _KEYS = {
 }
 
 
-def _known_keys(where: str, name: str, cfg: Mapping[str, Any]) -> None:
+def _known_keys(name: str, cfg: Mapping[str, Any]) -> None:
     for key in cfg:
         if key not in _KEYS[name]:
             close = difflib.get_close_matches(str(key), _KEYS[name], n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(
-                f"{where}: unknown config key {key!r}{hint}; Keras' {name} takes {', '.join(_KEYS[name])} "
+                f"{here()}: unknown config key {key!r}{hint}; Keras' {name} takes {', '.join(_KEYS[name])} "
                 "(and its deserialize refuses any other)"
             )
 
 
-def _make(
-    where: str, family: Callable[..., Schedule], names: Mapping[str, str], *args: Any, **kwargs: Any
-) -> Schedule:
+def _make(family: Callable[..., Schedule], names: Mapping[str, str], *args: Any, **kwargs: Any) -> Schedule:
     """``family(*args, **kwargs)``, its ``ValueError`` reworded with the Keras argument names
     (``names``: lrsched's -> Keras') in place of the family's own."""
     try:
@@ -103,7 +102,7 @@ def _make(
         msg = re.sub(r"^\w+: ", "", str(e))
         for ours, theirs in names.items():
             msg = re.sub(rf"\b{ours}\b", theirs, msg)
-        raise ValueError(f"{where}: {msg}") from None
+        raise ValueError(f"{here()}: {msg}") from None
 
 
 _DECAY_NAMES = {
@@ -114,121 +113,119 @@ _DECAY_NAMES = {
 }
 
 
-def _num(where: str, cfg: Mapping[str, Any], name: str, default: Any = None) -> float:
+def _num(cfg: Mapping[str, Any], name: str, default: Any = None) -> float:
     value = cfg.get(name, default)
     if value is None:
-        raise ValueError(f"{where}: config needs {name!r}")
-    return validate.number(where, name, value)
+        raise ValueError(f"{here()}: config needs {name!r}")
+    return validate.number(name, value)
 
 
-def _unit(where: str, name: str, v: float) -> float:
+def _unit(name: str, v: float) -> float:
     if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{where}: {name} must be in [0, 1] (relative to initial_learning_rate), got {v!r}")
+        raise ValueError(f"{here()}: {name} must be in [0, 1] (relative to initial_learning_rate), got {v!r}")
     return v
 
 
-def _exponential(where: str, c: Mapping[str, Any]) -> Schedule:
-    rate = _num(where, c, "decay_rate")
+def _exponential(c: Mapping[str, Any]) -> Schedule:
+    rate = _num(c, "decay_rate")
     if not 0 < rate <= 1:
         raise ValueError(
-            f"{where}: decay_rate must be in (0, 1] (growth has no lrsched family), got {rate!r}"
+            f"{here()}: decay_rate must be in (0, 1] (growth has no lrsched family), got {rate!r}"
         )
     return _make(
-        where,
         families.Exponential,
         _DECAY_NAMES,
-        _num(where, c, "initial_learning_rate"),
+        _num(c, "initial_learning_rate"),
         rate,
-        every=_num(where, c, "decay_steps"),
+        every=_num(c, "decay_steps"),
         staircase=bool(c.get("staircase", False)),
     )
 
 
-def _piecewise(where: str, c: Mapping[str, Any]) -> Schedule:
+def _piecewise(c: Mapping[str, Any]) -> Schedule:
     bounds, values = list(c.get("boundaries", ())), list(c.get("values", ()))
     if len(values) != len(bounds) + 1:
         raise ValueError(
-            f"{where}: values needs len(boundaries) + 1 entries, got {len(values)} for {len(bounds)}"
+            f"{here()}: values needs len(boundaries) + 1 entries, got {len(values)} for {len(bounds)}"
         )
     if not bounds:
-        raise ValueError(f"{where}: boundaries must not be empty (Keras indexes boundaries[0])")
+        raise ValueError(f"{here()}: boundaries must not be empty (Keras indexes boundaries[0])")
     whole = []
     for b in bounds:
         if isinstance(b, bool) or not isinstance(b, numbers.Real) or not float(b).is_integer():
-            raise ValueError(f"{where}: boundaries must be whole steps, got {bounds!r}")
+            raise ValueError(f"{here()}: boundaries must be whole steps, got {bounds!r}")
         whole.append(int(float(b)))
     # Keras: values[i+1] once step > boundaries[i]; for whole steps that is step >= b + 1.
     # Boundaries below 0 are passed by step 0 already.
     shifted = [b + 1 for b in whole]
     if any(b1 <= b0 for b0, b1 in itertools.pairwise(shifted)):
-        raise ValueError(f"{where}: boundaries must be strictly increasing, got {bounds!r}")
+        raise ValueError(f"{here()}: boundaries must be strictly increasing, got {bounds!r}")
     while shifted and shifted[0] <= 0:
         shifted, values = shifted[1:], values[1:]
-    return _make(where, families.PiecewiseConstant, {}, shifted, [float(v) for v in values])
+    return _make(families.PiecewiseConstant, {}, shifted, [float(v) for v in values])
 
 
-def _polynomial(where: str, c: Mapping[str, Any]) -> Schedule:
-    init = _num(where, c, "initial_learning_rate")
-    T = _num(where, c, "decay_steps")
+def _polynomial(c: Mapping[str, Any]) -> Schedule:
+    init = _num(c, "initial_learning_rate")
+    T = _num(c, "decay_steps")
     if not T.is_integer():
-        raise ValueError(f"{where}: decay_steps must be a whole number of steps, got {T!r}")
-    end = _num(where, c, "end_learning_rate", 0.0001)
-    power = _num(where, c, "power", 1.0)
+        raise ValueError(f"{here()}: decay_steps must be a whole number of steps, got {T!r}")
+    end = _num(c, "end_learning_rate", 0.0001)
+    power = _num(c, "power", 1.0)
     family = families.PolynomialCycle if c.get("cycle", False) else families.Polynomial
     names = {"init_lr": "initial_learning_rate", "total_steps": "decay_steps", "end_lr": "end_learning_rate"}
-    return _make(where, family, names, init, T, end_lr=end, power=power)
+    return _make(family, names, init, T, end_lr=end, power=power)
 
 
-def _inverse_time(where: str, c: Mapping[str, Any]) -> Schedule:
+def _inverse_time(c: Mapping[str, Any]) -> Schedule:
     return _make(
-        where,
         families.InverseTime,
         _DECAY_NAMES,
-        _num(where, c, "initial_learning_rate"),
-        _num(where, c, "decay_rate"),
-        every=_num(where, c, "decay_steps"),
+        _num(c, "initial_learning_rate"),
+        _num(c, "decay_rate"),
+        every=_num(c, "decay_steps"),
         staircase=bool(c.get("staircase", False)),
     )
 
 
-def _cosine(where: str, c: Mapping[str, Any]) -> Schedule:
-    init = _num(where, c, "initial_learning_rate")
-    D = _num(where, c, "decay_steps")
-    alpha = _unit(where, "alpha", _num(where, c, "alpha", 0.0))
+def _cosine(c: Mapping[str, Any]) -> Schedule:
+    init = _num(c, "initial_learning_rate")
+    D = _num(c, "decay_steps")
+    alpha = _unit("alpha", _num(c, "alpha", 0.0))
     target = c.get("warmup_target")
     names = {"init_lr": "initial_learning_rate", "total_steps": "decay_steps", "min_lr": "alpha"}
     if target is None:
-        return _make(where, families.Cosine, names, init, D, min_lr=init * alpha)
-    peak = _num(where, c, "warmup_target")
-    W = _num(where, c, "warmup_steps", 0)
-    decay = _make(where, families.Cosine, names | {"init_lr": "warmup_target"}, peak, D, min_lr=peak * alpha)
+        return _make(families.Cosine, names, init, D, min_lr=init * alpha)
+    peak = _num(c, "warmup_target")
+    W = _num(c, "warmup_steps", 0)
+    decay = _make(families.Cosine, names | {"init_lr": "warmup_target"}, peak, D, min_lr=peak * alpha)
     if W == 0:
         return decay
     if not W.is_integer() or W < 0:
-        raise ValueError(f"{where}: warmup_steps must be a whole number of steps >= 0, got {W!r}")
+        raise ValueError(f"{here()}: warmup_steps must be a whole number of steps >= 0, got {W!r}")
     names = {"init_lr": "initial_learning_rate", "end_lr": "warmup_target", "total_steps": "warmup_steps"}
-    return Join([_make(where, families.Linear, names, init, peak, int(W)), decay], [int(W)])
+    return Join([_make(families.Linear, names, init, peak, int(W)), decay], [int(W)])
 
 
-def _restarts(where: str, c: Mapping[str, Any]) -> Schedule:
-    init = _num(where, c, "initial_learning_rate")
-    D = _num(where, c, "first_decay_steps")
-    alpha = _unit(where, "alpha", _num(where, c, "alpha", 0.0))
-    t_mul, m_mul = _num(where, c, "t_mul", 2.0), _num(where, c, "m_mul", 1.0)
+def _restarts(c: Mapping[str, Any]) -> Schedule:
+    init = _num(c, "initial_learning_rate")
+    D = _num(c, "first_decay_steps")
+    alpha = _unit("alpha", _num(c, "alpha", 0.0))
+    t_mul, m_mul = _num(c, "t_mul", 2.0), _num(c, "m_mul", 1.0)
     if t_mul < 1:
-        raise ValueError(f"{where}: t_mul must be >= 1 (shrinking periods are not supported), got {t_mul!r}")
+        raise ValueError(f"{here()}: t_mul must be >= 1 (shrinking periods are not supported), got {t_mul!r}")
     if m_mul < 0:
         raise ValueError(
-            f"{where}: m_mul must be >= 0 (a negative one makes every other cycle < 0), got {m_mul!r}"
+            f"{here()}: m_mul must be >= 0 (a negative one makes every other cycle < 0), got {m_mul!r}"
         )
     names = {"init_lr": "initial_learning_rate", "total_steps": "first_decay_steps", "min_lr": "alpha"}
     if m_mul == 0:
         # Keras' m_mul**0 = 1 for the first cycle, then 0: one cosine, holding init*alpha
-        return _make(where, families.Cosine, names, init, D, min_lr=init * alpha)
+        return _make(families.Cosine, names, init, D, min_lr=init * alpha)
     # Keras: init * ((1 - alpha) * m_mul**i * c + alpha), i.e. floor init*alpha, peak factor m_mul
     names = {"base_lr": "initial_learning_rate", "first_period": "first_decay_steps", "min_lr": "alpha"}
     names |= {"period_mult": "t_mul", "peak_decay": "m_mul"}
-    return _make(where, families.WarmRestarts, names, init, D, t_mul, min_lr=init * alpha, peak_decay=m_mul)
+    return _make(families.WarmRestarts, names, init, D, t_mul, min_lr=init * alpha, peak_decay=m_mul)
 
 
 _CONVERTERS = {
@@ -288,10 +285,10 @@ def from_keras(config: Mapping[str, Any]) -> Schedule:
     inner = config.get("config")
     if not isinstance(inner, Mapping):
         raise TypeError(f"from_keras({name}): config['config'] must be a dict, got {inner!r}")
-    where = f"from_keras({name})"
-    try:
-        _known_keys(where, name, inner)
-        return _CONVERTERS[name](where, inner)
-    except ValueError as e:
-        msg = str(e)
-        raise ValueError(msg if msg.startswith(where) else f"{where}: {msg}") from None
+    with place(f"from_keras({name})"):
+        try:
+            _known_keys(name, inner)
+            return _CONVERTERS[name](inner)
+        except ValueError as e:
+            msg = str(e)
+            raise ValueError(msg if msg.startswith(here()) else f"{here()}: {msg}") from None

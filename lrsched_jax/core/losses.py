@@ -21,6 +21,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from lrsched_jax.core.validate import here
+
 __all__ = [
     "CriterionLoss",
     "UnpackedLoss",
@@ -64,20 +66,19 @@ def _name(fn: Any) -> str:
     return getattr(fn, "__qualname__", None) or type(fn).__name__
 
 
-def check_not_criterion(where: str, loss_fn: Any, criterion_modules: tuple[str, ...]) -> None:
+def check_not_criterion(loss_fn: Any, criterion_modules: tuple[str, ...]) -> None:
     """Refuse, as ``loss_fn=``, a known criterion of ``(output, y)`` — a function of one of
     ``criterion_modules`` (``torch.nn.functional``, ``optax``) — which would be called with the
     model in place of the output: ``TypeError`` saying to pass it as ``criterion=``."""
     module = getattr(loss_fn, "__module__", None) or type(loss_fn).__module__ or ""
     if any(module == m or module.startswith(m + ".") for m in criterion_modules):
         raise TypeError(
-            f"{where}: loss_fn is called as loss_fn(model, batch), but {_name(loss_fn)} is a criterion of "
+            f"{here()}: loss_fn is called as loss_fn(model, batch), but {_name(loss_fn)} is a criterion of "
             "(output, y); pass it as criterion="
         )
 
 
 def resolve_loss(
-    where: str,
     criterion: Any,
     loss_fn: Any,
     default: Callable[[Any, Any], Any],
@@ -87,18 +88,18 @@ def resolve_loss(
     criterion, when neither is given). ``TypeError`` for both, for a non-callable, and for a
     known criterion given as ``loss_fn`` (:func:`check_not_criterion`)."""
     if criterion is not None and loss_fn is not None:
-        raise TypeError(f"{where}: {BOTH}")
+        raise TypeError(f"{here()}: {BOTH}")
     for name, fn in (("criterion", criterion), ("loss_fn", loss_fn)):
         if fn is not None and not callable(fn):
-            raise TypeError(f"{where}: {name} must be callable, got {type(fn).__name__}")
+            raise TypeError(f"{here()}: {name} must be callable, got {type(fn).__name__}")
     if loss_fn is not None:
-        check_not_criterion(where, loss_fn, criterion_modules)
+        check_not_criterion(loss_fn, criterion_modules)
         return loss_fn
-    return CriterionLoss(default if criterion is None else criterion, where)
+    return CriterionLoss(default if criterion is None else criterion, here())
 
 
 def legacy_positional(
-    where: str, data: Any, extra: tuple[Any, ...], criterion: Any, loss_fn: Any, stacklevel: int = 3
+    data: Any, extra: tuple[Any, ...], criterion: Any, loss_fn: Any, stacklevel: int = 3
 ) -> tuple[Any, Any]:
     """The old ``find_lr(model, optimizer, loss, data)``: ``(data, loss)`` with a
     ``DeprecationWarning`` when ``extra`` holds the data (``data`` then is the loss), else
@@ -108,13 +109,13 @@ def legacy_positional(
         return data, None
     if len(extra) != 1 or not callable(data):
         raise TypeError(
-            f"{where} takes (model, optimizer, data) positionally and the loss as criterion= or loss_fn=; "
+            f"{here()} takes (model, optimizer, data) positionally and the loss as criterion= or loss_fn=; "
             f"got {3 + len(extra)} positional arguments"
         )
     if criterion is not None or loss_fn is not None:
-        raise TypeError(f"{where}: the loss is given positionally and by keyword; {BOTH}")
+        raise TypeError(f"{here()}: the loss is given positionally and by keyword; {BOTH}")
     warnings.warn(
-        f"{where}(model, optimizer, loss, data) is deprecated and will be removed in the next release: pass "
+        f"{here()}(model, optimizer, loss, data) is deprecated and will be removed in the next release: pass "
         "the data third and the loss as loss_fn= (a function of (model, batch)) or criterion= (a function of "
         "(output, y))",
         DeprecationWarning,
@@ -124,7 +125,7 @@ def legacy_positional(
 
 
 def deprecated_loss(
-    where: str, loss: Any, criterion: Any, loss_fn: Any, *, takes_model: bool, stacklevel: int = 3
+    loss: Any, criterion: Any, loss_fn: Any, *, takes_model: bool, stacklevel: int = 3
 ) -> tuple[Any, Any]:
     """``(criterion, loss_fn)`` for ``compare``'s old ``loss=`` keyword, with a
     ``DeprecationWarning``: in JAX it was ``loss(model, x, y)`` (``takes_model``; now
@@ -133,15 +134,15 @@ def deprecated_loss(
     if loss is None:
         return criterion, loss_fn
     if criterion is not None or loss_fn is not None:
-        raise TypeError(f"{where}: loss= is the deprecated name of the loss; {BOTH}, and drop loss=")
+        raise TypeError(f"{here()}: loss= is the deprecated name of the loss; {BOTH}, and drop loss=")
     if not callable(loss):
-        raise TypeError(f"{where}: loss must be callable, got {type(loss).__name__}")
+        raise TypeError(f"{here()}: loss must be callable, got {type(loss).__name__}")
     if takes_model:
         new = "loss_fn=lambda model, batch: f(model, *batch), or criterion= (a function of (output, y))"
     else:
         new = "criterion= (the same function of (output, y))"
     warnings.warn(
-        f"{where}(loss=f) is deprecated and will be removed in the next release: pass {new}",
+        f"{here()}(loss=f) is deprecated and will be removed in the next release: pass {new}",
         DeprecationWarning,
         stacklevel=stacklevel,
     )

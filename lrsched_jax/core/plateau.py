@@ -21,7 +21,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from lrsched_jax.core import _math, validate
-from lrsched_jax.core.validate import arg
+from lrsched_jax.core.validate import arg, here, place
 from lrsched_jax.core.xp import namespace as _namespace
 
 __all__ = ["PlateauState", "ReduceOnPlateau", "reduce_on_plateau"]
@@ -45,15 +45,15 @@ class PlateauState(NamedTuple):
     last_epoch: Any
 
 
-def _min_lr(where: str, name: str, value: Any) -> float | tuple[float, ...]:
+def _min_lr(name: str, value: Any) -> float | tuple[float, ...]:
     """One lr for every group, or a non-empty list of them (one per group)."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return validate.lr(where, name, value)
+        return validate.lr(name, value)
     if isinstance(value, np.ndarray) and value.ndim > 0:
         value = value.tolist()
-    items = validate.lr_list(where, name, value)
+    items = validate.lr_list(name, value)
     if not items:
-        raise ValueError(f"{where}: {name} must be a number or a non-empty list (one per group), got []")
+        raise ValueError(f"{here()}: {name} must be a number or a non-empty list (one per group), got []")
     return items
 
 
@@ -198,7 +198,8 @@ class ReduceOnPlateau(validate.Checked):
             )
         if not _is_tracer(arr):
             for i, v in enumerate(np.asarray(arr).tolist()):
-                validate.lr(self._where, "lr" if groups == 1 else f"lr[{i}]", v)
+                with place(self._where):
+                    validate.lr("lr" if groups == 1 else f"lr[{i}]", v)
         count = xp.zeros((), dtype=xp.asarray(0).dtype)  # the namespace's default integer
         return PlateauState(
             lr=arr,

@@ -20,6 +20,7 @@ from typing_extensions import dataclass_transform
 
 from lrsched_jax.core import _math, validate
 from lrsched_jax.core._math import Ctx
+from lrsched_jax.core.validate import here
 
 __all__ = [
     "Schedule",
@@ -160,15 +161,15 @@ class Schedule(validate.Checked, abc.ABC):
                     inner = max(inner, v._depth)
         return 1 + inner
 
-    def _validate(self, where: str) -> None:
-        super()._validate(where)
+    def _validate(self) -> None:
+        super()._validate()
         if self._depth > MAX_DEPTH:
             raise ValueError(
-                f"{where}: schedules nest {self._depth} levels deep here; at most {MAX_DEPTH} are supported"
+                f"{here()}: schedules nest {self._depth} levels deep here; at most {MAX_DEPTH} are supported"
             )
         bound = self.upper_bound()
         if math.isfinite(bound) and bound > validate.MAX_LR:
-            raise ValueError(f"{where}: {self._over_bound(bound)}")
+            raise ValueError(f"{here()}: {self._over_bound(bound)}")
 
     def _over_bound(self, bound: float) -> str:
         """Why a bound above :data:`~lrsched_jax.core.validate.MAX_LR` is refused (a
@@ -186,7 +187,8 @@ def register(name: str) -> Callable[[S], S]:
 
     The class declares its hyperparameters as fields — checked at construction when
     declared with :func:`~lrsched_jax.core.validate.arg` (cross-field rules go in a
-    ``_check(self, where)`` method) — and computes the lr in ``_eval(ctx, t)``: ``t`` is an
+    ``_check(self)`` method, whose messages start with ``validate.here()``, the schedule's
+    name) — and computes the lr in ``_eval(ctx, t)``: ``t`` is an
     array of steps ``>= 0`` (integer or float) and ``ctx`` a :class:`~lrsched_jax.core.Ctx`
     whose ``xp`` is the array namespace to compute with (``jax.numpy`` when traced, NumPy
     on the host) and whose ``to_float(x)`` casts to the evaluation's float dtype. Write it
@@ -405,18 +407,18 @@ def _from_config(config: Any, depth: int) -> Schedule:
     cls = schedule_class(config["name"])
     types = {f.name: str(f.type) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
 
-    def convert(key: str, where: str, v: Any) -> Any:
+    def convert(key: str, path: str, v: Any) -> Any:
         if isinstance(v, Mapping):
             if "name" in v:
                 return _from_config(v, depth + 1)
             if "Schedule" in types[key]:
                 raise ValueError(
-                    f"{cls.config_name}: {where} is a schedule config without a 'name' field; valid "
+                    f"{cls.config_name}: {path} is a schedule config without a 'name' field; valid "
                     f"names: {', '.join(registered_names())}"
                 )
             return v  # not a schedule config: the field's own check names it and its expected type
         if isinstance(v, (list, tuple)):
-            return tuple(convert(key, f"{where}[{i}]", x) for i, x in enumerate(v))
+            return tuple(convert(key, f"{path}[{i}]", x) for i, x in enumerate(v))
         return v
 
     # Known fields are converted here, where their names are known (to name them in errors);

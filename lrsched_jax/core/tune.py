@@ -44,7 +44,7 @@ from lrsched_jax.core import validate as V
 from lrsched_jax.core._math import Ctx
 from lrsched_jax.core.arena import check_seeds, strict_json
 from lrsched_jax.core.schedule import Schedule, register
-from lrsched_jax.core.validate import arg
+from lrsched_jax.core.validate import arg, here, place
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -71,9 +71,9 @@ __all__ = [
 FINDER_STEPS = 100
 
 
-def _schedule_arg(where: str, name: str, value: Any) -> Schedule:
+def _schedule_arg(name: str, value: Any) -> Schedule:
     if not isinstance(value, Schedule):
-        raise TypeError(f"{where}: {name} must be an lrsched schedule, got {type(value).__name__}")
+        raise TypeError(f"{here()}: {name} must be an lrsched schedule, got {type(value).__name__}")
     return value
 
 
@@ -275,36 +275,38 @@ def anchor(lrs: Any, losses: Any, half_window: int = 5) -> float | None:
     return float(lr[h + int(np.argmin(level))])
 
 
-def check_candidates(where: str, lrs: Any) -> list[float]:
+def check_candidates(lrs: Any) -> list[float]:
     """``lrs=`` validated: a non-empty sequence of positive finite numbers, sorted, each once."""
     if isinstance(lrs, (str, bytes)) or not isinstance(lrs, Sequence | np.ndarray):
-        raise TypeError(f"{where}: lrs must be a sequence of candidate lrs, got {type(lrs).__name__}")
+        raise TypeError(f"{here()}: lrs must be a sequence of candidate lrs, got {type(lrs).__name__}")
     if len(lrs) == 0:
-        raise ValueError(f"{where}: lrs is empty; give at least one candidate lr (or leave lrs out: a sweep)")
+        raise ValueError(
+            f"{here()}: lrs is empty; give at least one candidate lr (or leave lrs out: a sweep)"
+        )
     out = []
     for v in lrs:
         if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not (0 < v < math.inf):
-            raise ValueError(f"{where}: lrs: every candidate must be a positive finite number, got {v!r}")
+            raise ValueError(f"{here()}: lrs: every candidate must be a positive finite number, got {v!r}")
         out.append(float(v))
     return sorted(set(out))
 
 
-def check_budget(where: str, budget: Any) -> float:
+def check_budget(budget: Any) -> float:
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not (0 < budget < math.inf):
-        raise ValueError(f"{where}: budget must be a positive number of full runs, got {budget!r}")
+        raise ValueError(f"{here()}: budget must be a positive number of full runs, got {budget!r}")
     return float(budget)
 
 
-def peak_schedules(where: str, schedule: Callable[[float], Any], lrs: Sequence[float]) -> list[Schedule]:
+def peak_schedules(schedule: Callable[[float], Any], lrs: Sequence[float]) -> list[Schedule]:
     """``schedule(lr)`` for every candidate, each checked to be an lrsched schedule."""
     if not callable(schedule):
-        raise TypeError(f"{where}: schedule must be a callable peak lr -> Schedule, got {schedule!r}")
+        raise TypeError(f"{here()}: schedule must be a callable peak lr -> Schedule, got {schedule!r}")
     out = []
     for lr in lrs:
         s = schedule(lr)
         if not isinstance(s, Schedule):
             raise TypeError(
-                f"{where}: schedule({lr:g}) must return an lrsched schedule (e.g. lambda peak: "
+                f"{here()}: schedule({lr:g}) must return an lrsched schedule (e.g. lambda peak: "
                 f"lrs.one_cycle(peak, total)), got {type(s).__name__}"
             )
         out.append(s)
@@ -324,9 +326,7 @@ class _Plan:
     full_rung: bool = True
 
 
-def _plan(
-    where: str, cands: list[float], epochs: int, left: float, policy: Policy, anchor_lr: float | None
-) -> _Plan:
+def _plan(cands: list[float], epochs: int, left: float, policy: Policy, anchor_lr: float | None) -> _Plan:
     """Rung lengths (whole epochs) and how many candidates fit ``left`` full runs: candidates
     are dropped farthest from the anchor first (from the ends where there is none); where the
     full-length rung does not fit two candidates of rung 0 beside it, rung 0 decides."""
@@ -341,7 +341,7 @@ def _plan(
         keep, fits = 0, int(left * epochs // first)
     if fits < 2:
         raise ValueError(
-            f"{where}: budget leaves {left:.2f} full runs after the sweep, below one rung of two "
+            f"{here()}: budget leaves {left:.2f} full runs after the sweep, below one rung of two "
             f"candidates ({2 * first / epochs:.2f} full runs: {first} epoch(s) each); raise budget, "
             "or train more epochs"
         )
@@ -353,7 +353,6 @@ def _plan(
 
 
 def check_room(
-    where: str,
     budget: float,
     epochs: int,
     steps_per_epoch: int,
@@ -367,7 +366,7 @@ def check_room(
     first = min(max(1, round(policy.final * epochs)), max(1, round(policy.first * epochs)))
     if left * epochs < 2 * first:
         raise ValueError(
-            f"{where}: budget leaves {left:.2f} full runs after the sweep ({sweep_updates} updates), "
+            f"{here()}: budget leaves {left:.2f} full runs after the sweep ({sweep_updates} updates), "
             f"below one rung of two candidates ({2 * first / epochs:.2f} full runs: {first} epoch(s) "
             "each); raise budget, or train more epochs"
         )
@@ -456,6 +455,7 @@ class _Book:
         ]
 
 
+@place("tune_lr")
 def _extend(
     book: _Book,
     scheds: list[Schedule],
@@ -481,7 +481,7 @@ def _extend(
         front = best == 0
         edge = math.log10(book.cands[0] if front else book.cands[-1]) / policy.spacing
         lr = float(10 ** ((round(edge) + (-1 if front else 1)) * policy.spacing))  # on the lattice
-        new = peak_schedules("tune_lr", schedule, [lr])[0]
+        new = peak_schedules(schedule, [lr])[0]
         metric, div = probe(_probe_schedules([new], epochs / ep0), ep0)
         book.grow(front, lr)
         scheds.insert(0 if front else len(scheds), new)
@@ -491,7 +491,6 @@ def _extend(
 
 
 def search(
-    where: str,
     *,
     framework: str,
     candidates: list[float],
@@ -517,9 +516,9 @@ def search(
     t0 = time.perf_counter()
     full = epochs * steps_per_epoch
     per_run = full * len(seeds)
-    plan = _plan(where, candidates, epochs, budget - sweep_updates / per_run, policy, anchor_lr)
+    plan = _plan(candidates, epochs, budget - sweep_updates / per_run, policy, anchor_lr)
     cands = plan.candidates
-    scheds = peak_schedules(where, schedule, cands)
+    scheds = peak_schedules(schedule, cands)
     two = plan.full_rung
     book = _Book(list(cands), seeds, 2 if two else 1)
     notes: list[str] = []
@@ -618,7 +617,6 @@ def sweep_rows(seed: int, n: int, batch_size: int) -> np.ndarray:
 
 
 def run_tuner(
-    where: str,
     framework: str,
     *,
     lrs: Any,
@@ -642,19 +640,19 @@ def run_tuner(
 
     t0 = time.perf_counter()
     if metric is not None and not callable(metric):
-        raise TypeError(f"{where}: metric must be callable, got {metric!r}")
-    cands = None if lrs is None else check_candidates(where, lrs)
-    budget = check_budget(where, budget)
+        raise TypeError(f"{here()}: metric must be callable, got {metric!r}")
+    cands = None if lrs is None else check_candidates(lrs)
+    budget = check_budget(budget)
     if mode not in ("max", "min"):
-        raise ValueError(f"{where}: mode must be 'max' (higher is better) or 'min', got {mode!r}")
+        raise ValueError(f"{here()}: mode must be 'max' (higher is better) or 'min', got {mode!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"{where}: epochs must be an int >= 1 (the full run), got {epochs!r}")
-    seed_list = check_seeds(where, seeds)
-    peak_schedules(where, schedule, [cands[0] if cands else 1e-2])
+        raise ValueError(f"{here()}: epochs must be an int >= 1 (the full run), got {epochs!r}")
+    seed_list = check_seeds(seeds)
+    peak_schedules(schedule, [cands[0] if cands else 1e-2])
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n_train:
-        raise ValueError(f"{where}: batch_size must be an int in [1, {n_train}], got {batch_size!r}")
+        raise ValueError(f"{here()}: batch_size must be an int in [1, {n_train}], got {batch_size!r}")
     steps = n_train // batch_size
-    check_room(where, budget, int(epochs), steps, 0 if cands is not None else FINDER_STEPS, policy)
+    check_room(budget, int(epochs), steps, 0 if cands is not None else FINDER_STEPS, policy)
     found, used, anchor_lr = None, 0, None
     if cands is None:
         if progress is not None:
@@ -671,7 +669,7 @@ def run_tuner(
         return from_compare(train(named, ep, seed_list, steps, tick), len(scheds), len(seed_list))
 
     result = search(
-        where, framework=framework, candidates=cands, schedule=schedule, epochs=int(epochs),
+        framework=framework, candidates=cands, schedule=schedule, epochs=int(epochs),
         steps_per_epoch=steps, seeds=seed_list, budget=budget, mode=mode, probe=probe, sweep=found,
         sweep_updates=used, anchor_lr=anchor_lr, policy=policy, extend=found is not None,
     )  # fmt: skip

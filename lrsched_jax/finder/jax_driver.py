@@ -56,6 +56,7 @@ from lrsched_jax.core.finder import (
 )
 from lrsched_jax.core.finder.loop import host_loop
 from lrsched_jax.core.losses import legacy_positional, resolve_loss
+from lrsched_jax.core.validate import here, place
 from lrsched_jax.optax_glue import INJECT_STATE_TYPES
 from lrsched_jax.parallel import DataParallel, infer, resolve
 
@@ -67,7 +68,7 @@ _WHERE = "find_lr"
 # The optimizer: a factory ``lr -> GradientTransformation`` or an injected transformation.
 
 
-def _visit_lrs(where: str, state: Any, fn: Callable[[int, Any], Any]) -> Any:
+def _visit_lrs(state: Any, fn: Callable[[int, Any], Any]) -> Any:
     """``state`` with injected ``learning_rate`` number ``g`` replaced by ``fn(g, value)``.
 
     The injected lrs are numbered in JAX's pytree order (dict keys sorted: for an
@@ -80,7 +81,7 @@ def _visit_lrs(where: str, state: Any, fn: Callable[[int, Any], Any]) -> Any:
             injected: Any = node
             if "learning_rate" in getattr(node, "hyperparams_states", {}):
                 raise TypeError(
-                    f"{where}: optimizer: its injected learning_rate is a schedule, which would override "
+                    f"{here()}: optimizer: its injected learning_rate is a schedule, which would override "
                     "the sweep; build it with a number (optax.inject_hyperparams(optax.adam)(learning_rate="
                     "1e-3)) or pass a factory such as `lambda lr: optax.adam(lr)`"
                 )
@@ -99,13 +100,13 @@ def _visit_lrs(where: str, state: Any, fn: Callable[[int, Any], Any]) -> Any:
     out = visit(state)
     if not count:
         raise TypeError(
-            f"{where}: optimizer: its state has no injected learning_rate to sweep; pass a factory such as "
+            f"{here()}: optimizer: its state has no injected learning_rate to sweep; pass a factory such as "
             "`lambda lr: optax.adamw(lr)`, or build the transformation with optax.inject_hyperparams"
         )
     return out
 
 
-def _set_lr(where: str, state: Any, lr: Any, scales: tuple[float, ...] = (1.0,)) -> Any:
+def _set_lr(state: Any, lr: Any, scales: tuple[float, ...] = (1.0,)) -> Any:
     """``state`` with injected lr ``g`` set to ``lr * scales[g]`` (in its own dtype; one
     scale: every injected lr follows the sweep)."""
 
@@ -113,17 +114,17 @@ def _set_lr(where: str, state: Any, lr: Any, scales: tuple[float, ...] = (1.0,))
         value = lr if len(scales) == 1 else lr * scales[g]
         return jnp.asarray(value, dtype=jnp.result_type(old))
 
-    return _visit_lrs(where, state, put)
+    return _visit_lrs(state, put)
 
 
-def _injected_lrs(where: str, state: Any) -> list[Any]:
+def _injected_lrs(state: Any) -> list[Any]:
     found: list[Any] = []
 
     def keep(g: int, old: Any) -> Any:
         found.append(old)
         return old
 
-    _visit_lrs(where, state, keep)
+    _visit_lrs(state, keep)
     return found
 
 
@@ -159,29 +160,29 @@ class _Tx:
         return optax.inject_hyperparams(inner)(learning_rate=lr0)
 
     def update(self, tx: optax.GradientTransformation, grads: Any, opt_state: Any, params: Any, lr: Any):
-        opt_state = _set_lr(_WHERE, opt_state, lr, self.scales)
+        opt_state = _set_lr(opt_state, lr, self.scales)
         return tx.update(grads, opt_state, params)
 
-    def with_scales(self, where: str, params: Any) -> _Tx:
+    def with_scales(self, params: Any) -> _Tx:
         """This optimizer with its group scales: for a transformation, its injected lrs at
         ``init`` over the first (computed once, jitted: only the lrs are kept), as torch's
         ``lr_g / lr_0``; a factory has one group."""
         if self.transformation is None:
             return self
         tx = self.transformation
-        values = jax.jit(lambda p: _injected_lrs(where, tx.init(p)))(params)
+        values = jax.jit(lambda p: _injected_lrs(tx.init(p)))(params)
         lrs0 = [float(v) for v in jax.device_get(values)]
         if len(lrs0) == 1:
             return self
         if not lrs0[0] > 0:
             raise ValueError(
-                f"{where}: optimizer: the first param group's injected learning_rate must be > 0 (the other "
+                f"{here()}: optimizer: the first param group's injected learning_rate must be > 0 (the other "
                 f"groups are swept in proportion to it), got {lrs0[0]!r}"
             )
         return dataclasses.replace(self, scales=tuple(lr / lrs0[0] for lr in lrs0))
 
 
-def _as_tx(where: str, optimizer: Any) -> _Tx:
+def _as_tx(optimizer: Any) -> _Tx:
     if isinstance(optimizer, nnx.Optimizer):
         optimizer = optimizer.tx
     if isinstance(optimizer, optax.GradientTransformation):
@@ -189,7 +190,7 @@ def _as_tx(where: str, optimizer: Any) -> _Tx:
     if callable(optimizer):
         return _Tx(optimizer, None)
     raise TypeError(
-        f"{where}: optimizer must be a factory `lr -> optax.GradientTransformation` (e.g. `lambda lr: "
+        f"{here()}: optimizer must be a factory `lr -> optax.GradientTransformation` (e.g. `lambda lr: "
         f"optax.sgd(lr)`), a transformation built with optax.inject_hyperparams, or an nnx.Optimizer "
         f"over one; got {type(optimizer).__name__}"
     )
@@ -199,14 +200,14 @@ def _as_tx(where: str, optimizer: Any) -> _Tx:
 # Steppers: ``init(model_state, lr0) -> state`` and ``step(state, batch, lr) -> (state, loss)``.
 
 
-def _check_loss(where: str, loss: Any) -> Any:
+def _check_loss(loss: Any) -> Any:
     loss = jnp.asarray(loss)
     if loss.shape != ():
         raise ValueError(
-            f"{where}: the loss must be a scalar, got shape {loss.shape} (reduce it, e.g. with .mean())"
+            f"{here()}: the loss must be a scalar, got shape {loss.shape} (reduce it, e.g. with .mean())"
         )
     if not jnp.issubdtype(loss.dtype, jnp.floating):
-        raise TypeError(f"{where}: the loss must be floating-point, got dtype {loss.dtype}")
+        raise TypeError(f"{here()}: the loss must be floating-point, got dtype {loss.dtype}")
     return loss
 
 
@@ -271,10 +272,10 @@ class _ModelStep:
 
         def objective(p: Any, rest: Any, batch: Any) -> tuple[Any, Any]:
             if self.graphdef is None:
-                loss = _check_loss(_WHERE, self.loss_fn(p, batch))
+                loss = _check_loss(self.loss_fn(p, batch))
                 return (loss / acc if acc > 1 else loss), (loss, rest)
             model = self._model(p, rest)
-            loss = _check_loss(_WHERE, self.loss_fn(model, batch))
+            loss = _check_loss(self.loss_fn(model, batch))
             # Batch statistics, RNG counters and other non-Param state the call updated.
             parts: tuple[Any, ...] = nnx.split(model, nnx.Param, ...)
             return (loss / acc if acc > 1 else loss), (loss, parts[2])
@@ -296,10 +297,10 @@ class _ModelStep:
     def _eval_loss(self, params: Any, rest: Any, batch: Any) -> Any:
         """One validation batch's loss in eval mode; no state kept."""
         if self.graphdef is None:
-            return _check_loss(_WHERE, self.loss_fn(params, batch))
+            return _check_loss(self.loss_fn(params, batch))
         model = self._model(params, rest)
         model.eval()
-        return _check_loss(_WHERE, self.loss_fn(model, batch))
+        return _check_loss(self.loss_fn(model, batch))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,7 +312,6 @@ class _PureStep:
 
     train_step: Callable[[Any, Any, Any], tuple[Any, Any]]
     loss_fn: Callable[[Any, Any], Any] | None = None
-    where: str = "find_lr_pure"
 
     def init(self, model_state: Any, lr0: Any) -> Any:
         return model_state
@@ -319,13 +319,13 @@ class _PureStep:
     def step(self, state: Any, batches: tuple[Any, ...], lr: Any, val: Any = None) -> tuple[Any, Any]:
         out = self.train_step(state, batches[0] if len(batches) == 1 else batches, lr)
         if not (isinstance(out, tuple) and len(out) == 2):
-            raise TypeError(f"{self.where}: train_step must return (state, loss), got {type(out).__name__}")
+            raise TypeError(f"{here()}: train_step must return (state, loss), got {type(out).__name__}")
         new_state, loss = out
-        loss = _check_loss(self.where, loss)
+        loss = _check_loss(loss)
         if val is not None:
             assert self.loss_fn is not None  # checked by find_lr_pure
             fn = self.loss_fn
-            loss = _validation_mean(val, lambda batch: _check_loss(self.where, fn(new_state, batch)))
+            loss = _validation_mean(val, lambda batch: _check_loss(fn(new_state, batch)))
         return new_state, loss
 
 
@@ -551,7 +551,6 @@ def _host_step(spec: _Spec, tree: Any) -> Callable[..., Any]:
 class _Run:
     """One call's checked arguments, as the runners take them."""
 
-    where: str
     stepper: Any
     model_state: Any
     options: RunOptions
@@ -566,7 +565,7 @@ class _Run:
 
     @functools.cached_property
     def val(self) -> Any:
-        return _val_groups(self.where, self.options.val_data)
+        return _val_groups(self.options.val_data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -583,13 +582,13 @@ class _Source:
 
 def _in_program(run: _Run, source: _Source) -> tuple[np.ndarray, np.ndarray, int]:
     """The in-memory sweep: one jitted while-loop; returns ``(raw, smoothed, stop code)``."""
-    where, model_state, val, data = run.where, run.model_state, run.val, source.data
+    model_state, val, data = run.model_state, run.val, source.data
     # With mesh=None: data already sharded over a mesh brings its mesh.
-    dp = resolve(where, source.mesh, source.data_axis, data)
-    bs, nb = _check_arrays(where, data, source.batch_size)
-    key = _check_key(where, source.shuffle_key)
+    dp = resolve(source.mesh, source.data_axis, data)
+    bs, nb = _check_arrays(data, source.batch_size)
+    key = _check_key(source.shuffle_key)
     if dp is not None:
-        dp.check(where, "batch_size", bs)
+        dp.check("batch_size", bs)
         data = dp.replicate_data(data) if key is not None else dp.prebatch(data, nb, bs)
         model_state = dp.place_state(model_state)
         val = None if val is None else dp.replicate_data(val)
@@ -597,7 +596,7 @@ def _in_program(run: _Run, source: _Source) -> tuple[np.ndarray, np.ndarray, int
     every = max(1, run.options.sweep.num_iter // 50) if progress else 0
     spec = run.spec(batch_size=bs, n_batches=nb, shuffle=key is not None, progress_every=every, dp=dp)
     inputs = _Inputs(model_state, data, run.tables, key, val)
-    bar = progress_bar(progress, spec.config.num_iter, where)
+    bar = progress_bar(progress, spec.config.num_iter, here())
     with _BAR_LOCK if bar is not None else contextlib.nullcontext():
         if bar is not None:
             _BAR["bar"] = bar
@@ -622,8 +621,8 @@ class _HostLoop:
         self.run, self.given = run, given
         self.spec = run.spec()
         # The mesh: given, or the first batch's (mesh=None).
-        self.dp = resolve(run.where, given.mesh, given.data_axis, None)
-        self.source = Cycle(run.where, "data", given.data)
+        self.dp = resolve(given.mesh, given.data_axis, None)
+        self.source = Cycle("data", given.data)
         self.step: Any = None
         self.carry: Any = None
         self.tree: Any = None
@@ -632,7 +631,7 @@ class _HostLoop:
     def sweep(self) -> tuple[np.ndarray, np.ndarray, int]:
         """Returns ``(raw, smoothed, stop code)``."""
         options = self.run.options
-        stop, code = host_loop(self.run.where, options.sweep.num_iter, self.one, int, options.progress, lag=1)
+        stop, code = host_loop(options.sweep.num_iter, self.one, int, options.progress, lag=1)
         *_, raw, smoothed = jax.tree.unflatten(self.tree, self.carry)
         raw, smoothed = jax.device_get((raw, smoothed))
         return np.asarray(raw[: stop + 1], np.float64), np.asarray(smoothed[: stop + 1], np.float64), code
@@ -642,7 +641,7 @@ class _HostLoop:
         if k == 0:
             self.start(batches)
         if self.dp is not None:
-            batches = tuple(self.dp.place_batch(self.run.where, "data", b) for b in batches)
+            batches = tuple(self.dp.place_batch("data", b) for b in batches)
         self.carry, code = self.step(self.carry, batches, self.run.tables, self.val)
         return code
 
@@ -682,34 +681,34 @@ def _in_memory(data: Any) -> bool:
     return isinstance(data, dict) and bool(data) and all(_is_array(a) for a in data.values())
 
 
-def _check_arrays(where: str, data: Any, batch_size: Any) -> tuple[int, int]:
+def _check_arrays(data: Any, batch_size: Any) -> tuple[int, int]:
     """``(batch_size, n_batches)`` for in-memory ``data``."""
     sizes: set[int | None] = {a.shape[0] if a.ndim else None for a in jax.tree.leaves(data)}
     if None in sizes or len(sizes) != 1:
         raise ValueError(
-            f"{where}: data arrays must share their leading (sample) dimension, got sizes {sizes}"
+            f"{here()}: data arrays must share their leading (sample) dimension, got sizes {sizes}"
         )
     n = int(sizes.pop())  # type: ignore[arg-type]  # not None: checked above
     if n == 0:
-        raise ValueError(f"{where}: data is empty (0 samples)")
+        raise ValueError(f"{here()}: data is empty (0 samples)")
     if batch_size is None:
         return n, 1
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(f"{where}: batch_size must be an int or None, got {batch_size!r}")
+        raise TypeError(f"{here()}: batch_size must be an int or None, got {batch_size!r}")
     bs = int(batch_size)
     if not 1 <= bs <= n:
         raise ValueError(
-            f"{where}: batch_size must be in [1, {n}] (the number of samples), got {batch_size!r}"
+            f"{here()}: batch_size must be in [1, {n}] (the number of samples), got {batch_size!r}"
         )
     return bs, n // bs
 
 
-def _check_key(where: str, key: Any) -> Any:
+def _check_key(key: Any) -> Any:
     if key is None:
         return None
     if not isinstance(key, (jax.Array, np.ndarray)):
         raise TypeError(
-            f"{where}: shuffle_key must be a JAX PRNG key (jax.random.key(0)) or None, got {key!r}"
+            f"{here()}: shuffle_key must be a JAX PRNG key (jax.random.key(0)) or None, got {key!r}"
         )
     return key
 
@@ -734,7 +733,7 @@ def _sweep(run: _Run, source: _Source) -> FinderResult:
     else:
         if source.batch_size is not None or source.shuffle_key is not None:
             raise ValueError(
-                f"{run.where}: batch_size and shuffle_key apply to in-memory arrays; an iterable of batches "
+                f"{here()}: batch_size and shuffle_key apply to in-memory arrays; an iterable of batches "
                 "is used as it comes"
             )
         raw, smoothed, code = _HostLoop(run, source).sweep()
@@ -743,26 +742,26 @@ def _sweep(run: _Run, source: _Source) -> FinderResult:
     )
 
 
-def _val_groups(where: str, val_data: Any) -> tuple[Any, ...] | None:
+def _val_groups(val_data: Any) -> tuple[Any, ...] | None:
     """``val_data`` as groups of consecutive, equally shaped batches, each group stacked
     along a new leading axis (the program scans over it), in order."""
     if val_data is None:
         return None
     if _in_memory(val_data):
         raise TypeError(
-            f"{where}: val_data must be a re-iterable collection of batches (a list such as "
+            f"{here()}: val_data must be a re-iterable collection of batches (a list such as "
             f"[(x_val, y_val)], a data loader), got {type(val_data).__name__}"
         )
     batches = list(val_data)
     if not batches:
-        raise ValueError(f"{where}: val_data yielded no batches")
+        raise ValueError(f"{here()}: val_data yielded no batches")
     groups: list[list[Any]] = []
     sig_prev: Any = None
     for b in batches:
         leaves, tree = jax.tree.flatten(b)
         if not leaves or not all(_is_array(a) or isinstance(a, (int, float)) for a in leaves):
             raise TypeError(
-                f"{where}: val_data batches must be arrays or pytrees of arrays, got {type(b).__name__}"
+                f"{here()}: val_data batches must be arrays or pytrees of arrays, got {type(b).__name__}"
             )
         sig = (tree, tuple((np.shape(a), np.result_type(a)) for a in leaves))
         if sig != sig_prev:
@@ -808,6 +807,7 @@ CRITERION_MODULES = ("optax", "jax.nn", "jax.numpy")
 
 
 @sweep_signature
+@place(_WHERE)
 def find_lr(
     model: Any,
     optimizer: Any,
@@ -921,19 +921,20 @@ def find_lr(
     >>> 1e-4 < res.suggestion < 1.0
     True
     """
-    data, legacy_loss = legacy_positional(_WHERE, data, legacy, criterion, loss_fn)
+    data, legacy_loss = legacy_positional(data, legacy, criterion, loss_fn)
     if legacy_loss is not None:
         loss_fn = legacy_loss
-    options = RunOptions.make(_WHERE, sweep, progress, accumulation_steps, val_data)
-    loss = resolve_loss(_WHERE, criterion, loss_fn, cross_entropy, CRITERION_MODULES)
-    tx = _as_tx(_WHERE, optimizer)
+    options = RunOptions.make(sweep, progress, accumulation_steps, val_data)
+    loss = resolve_loss(criterion, loss_fn, cross_entropy, CRITERION_MODULES)
+    tx = _as_tx(optimizer)
     graphdef, model_state = _model_state(model)
-    tx = tx.with_scales(_WHERE, model_state[0])
-    run = _Run(_WHERE, _ModelStep(graphdef, loss, tx), model_state, options, tx.scales)
+    tx = tx.with_scales(model_state[0])
+    run = _Run(_ModelStep(graphdef, loss, tx), model_state, options, tx.scales)
     return _sweep(run, _Source(data, batch_size, shuffle_key, mesh, data_axis))
 
 
 @sweep_signature
+@place("find_lr_pure")
 def find_lr_pure(
     train_step: Callable[[Any, Any, Any], tuple[Any, Any]],
     state: Any,
@@ -981,16 +982,15 @@ def find_lr_pure(
     >>> res.stop_reason
     'diverged'
     """
-    where = "find_lr_pure"
-    options = RunOptions.make(where, sweep, progress, accumulation_steps, val_data)
+    options = RunOptions.make(sweep, progress, accumulation_steps, val_data)
     if not callable(train_step):
-        raise TypeError(f"{where}: train_step must be callable, got {type(train_step).__name__}")
+        raise TypeError(f"{here()}: train_step must be callable, got {type(train_step).__name__}")
     if (loss_fn is None) != (val_data is None):
         raise TypeError(
-            f"{where}: loss_fn (a function of (state, batch)) computes the validation loss: give it with "
+            f"{here()}: loss_fn (a function of (state, batch)) computes the validation loss: give it with "
             "val_data, and only then"
         )
     if loss_fn is not None and not callable(loss_fn):
-        raise TypeError(f"{where}: loss_fn must be callable, got {type(loss_fn).__name__}")
-    run = _Run(where, _PureStep(train_step, loss_fn), state, options)
+        raise TypeError(f"{here()}: loss_fn must be callable, got {type(loss_fn).__name__}")
+    run = _Run(_PureStep(train_step, loss_fn), state, options)
     return _sweep(run, _Source(data, batch_size, shuffle_key, mesh, data_axis))

@@ -17,6 +17,7 @@ import pytest
 
 from lrsched_jax.core.finder import Cycle, FinderResult, SweepConfig, build_result
 from lrsched_jax.core.finder import sweep as C
+from lrsched_jax.core.validate import place
 
 matplotlib.use("Agg")
 
@@ -280,7 +281,8 @@ def test_rules_on_a_clean_curve():
 
 def test_rules_with_too_few_points_give_none():
     raw = np.r_[np.linspace(2.0, 1.0, 8), np.nan, np.ones(31)]  # non-finite at step 8
-    config = SweepConfig.make("t", **{**GOOD, "num_iter": 40, "smooth": 0.0})
+    with place("t"):
+        config = SweepConfig.make(**{**GOOD, "num_iter": 40, "smooth": 0.0})
     s, stop, code = C.scan(raw, None, 4.0)
     res = build_result(config, raw, s, int(stop), int(code))
     lrs = config.lr_table()
@@ -294,7 +296,8 @@ def test_rules_with_too_few_points_give_none():
 
 
 def sample_result(kind="noisy", seed=0) -> FinderResult:
-    config = SweepConfig.make("t", **{**GOOD, "num_iter": N, "skip_start": 6, "skip_end": 3})
+    with place("t"):
+        config = SweepConfig.make(**{**GOOD, "num_iter": N, "skip_start": 6, "skip_end": 3})
     raw = make_sequence(kind, seed)
     s, stop, code = C.scan(raw, config.divisors(), 4.0)
     return build_result(config, raw, s, int(stop), int(code), group_scales=(1.0, 0.1), framework="torch")
@@ -361,16 +364,19 @@ def test_plot_marks_suggestion_and_stop():
 
 
 def test_cycle_reiterates_and_replays():
-    c = Cycle("f", "data", [1, 2, 3])
+    c = Cycle("data", [1, 2, 3])
     assert [next(c) for _ in range(7)] == [1, 2, 3, 1, 2, 3, 1]
-    c = Cycle("f", "data", iter([1, 2]))
+    c = Cycle("data", iter([1, 2]))
     assert [next(c) for _ in range(5)] == [1, 2, 1, 2, 1]
-    with pytest.raises(ValueError, match="data yielded no batches"):
-        next(Cycle("f", "data", []))
-    with pytest.raises(ValueError, match="data yielded no batches"):
-        next(Cycle("f", "data", iter([])))
+    # the place it was built in names its errors, also when it is read later
+    with place("f"):
+        empty, empty_iter = Cycle("data", []), Cycle("data", iter([]))
+    with pytest.raises(ValueError, match=r"^f: data yielded no batches"):
+        next(empty)
+    with pytest.raises(ValueError, match=r"^f: data yielded no batches"):
+        next(empty_iter)
     with pytest.raises(TypeError, match="data must be an iterable"):
-        Cycle("f", "data", 3)
+        Cycle("data", 3)
 
 
 # --- argument checks (shared by both drivers) ---------------------------------------------
@@ -400,11 +406,13 @@ def test_cycle_reiterates_and_replays():
 )
 def test_config_rejects_bad_arguments(change, exc, name):
     with pytest.raises(exc, match=name):
-        SweepConfig.make("find_lr", **{**GOOD, **change})
+        with place("find_lr"):
+            SweepConfig.make(**{**GOOD, **change})
 
 
 def test_config_minimum_num_iter_and_tables():
-    c = SweepConfig.make("find_lr", **{**GOOD, "num_iter": 18})
+    with place("find_lr"):
+        c = SweepConfig.make(**{**GOOD, "num_iter": 18})
     assert c.lr_table()[0] == 1e-7 and c.lr_table()[-1] == pytest.approx(10.0, rel=1e-15)
     assert c.divisors()[0] == 1.0
     assert SweepConfig(**c.to_dict()) == c
@@ -417,9 +425,10 @@ def test_a_candidate_past_the_minimum_is_replaced_and_noted():
     # The longest decreasing run lies after the minimum (the curve dips, climbs, then falls
     # slowly while diverging): valley's own candidate is past the minimum.
     raw = np.r_[np.linspace(2.0, 0.5, 8), np.linspace(0.6, 1.9, 6), np.linspace(1.8, 1.0, 26)]
-    config = SweepConfig.make(
-        "t", start_lr=1e-3, end_lr=1e4, num_iter=40, smooth=0.0, skip_start=2, skip_end=1
-    )
+    with place("t"):
+        config = SweepConfig.make(
+            start_lr=1e-3, end_lr=1e4, num_iter=40, smooth=0.0, skip_start=2, skip_end=1
+        )
     lrs = config.lr_table()
     s, stop, code = C.scan(raw, None, 1e9)
     count = int(C.valid_count(stop, code))
@@ -447,7 +456,8 @@ def test_a_lucky_first_loss_does_not_cap_every_rule():
     descent = np.r_[np.full(40, 1.3), np.linspace(1.3, 0.7, 45), np.linspace(0.7, 3.0, 15)]
     raw = descent * np.exp(rng.normal(0, 0.15, 100))
     raw[0] = 0.5  # below everything the smoothed curve reaches later
-    config = SweepConfig.make("t", start_lr=1e-7, end_lr=10.0, num_iter=100)
+    with place("t"):
+        config = SweepConfig.make(start_lr=1e-7, end_lr=10.0, num_iter=100)
     s, stop, code = C.scan(raw, C.ema_divisors(100, config.smooth), config.diverge_factor)
     assert int(np.argmin(s[: int(stop) + 1])) == 0  # the lucky first loss is the minimum
     res = build_result(config, raw, s, int(stop), int(code))
@@ -474,7 +484,8 @@ def never_fell(res: FinderResult) -> bool:
 
 
 def swept(raw: np.ndarray, **settings) -> FinderResult:
-    config = SweepConfig.make("t", **{"num_iter": len(raw), **settings})
+    with place("t"):
+        config = SweepConfig.make(**{"num_iter": len(raw), **settings})
     raw = np.asarray(raw, dtype=np.float64)
     s, stop, code = C.scan(raw, config.divisors(), config.diverge_factor)
     return build_result(config, raw, s, int(stop), int(code))
@@ -515,7 +526,8 @@ def test_pure_noise_never_fell_for_every_seed(noise, num_iter, smooth):
 def test_the_pre_fix_rules_did_read_noise():
     # The regression: on pure noise every rule's own candidate is a number.
     raw = 2.0 + np.random.default_rng(0).normal(0.0, 0.1, 100)
-    config = SweepConfig.make("t")
+    with place("t"):
+        config = SweepConfig.make()
     s, stop, _ = C.scan(raw, config.divisors(), config.diverge_factor)
     lrs = config.lr_table()
     own = C.rule_values(lrs, C.rule_indices(raw, s, np.log(lrs), int(stop) + 1, 10, 5))
@@ -619,9 +631,10 @@ def test_legend_marks_a_capped_rule():
     import matplotlib.pyplot as plt
 
     raw = np.r_[np.linspace(2.0, 0.5, 8), np.linspace(0.6, 1.9, 6), np.linspace(1.8, 1.0, 26)]
-    config = SweepConfig.make(
-        "t", start_lr=1e-3, end_lr=1e4, num_iter=40, smooth=0.0, skip_start=2, skip_end=1
-    )
+    with place("t"):
+        config = SweepConfig.make(
+            start_lr=1e-3, end_lr=1e4, num_iter=40, smooth=0.0, skip_start=2, skip_end=1
+        )
     s, stop, code = C.scan(raw, None, 1e9)
     res = build_result(config, raw, s, int(stop), int(code))
     assert any(n.startswith("valley:") for n in res.notes)

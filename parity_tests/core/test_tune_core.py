@@ -28,6 +28,7 @@ from lrsched_jax.core.tune import (
     search,
     sweep_order,
 )
+from lrsched_jax.core.validate import place
 
 matplotlib.use("Agg")
 
@@ -56,10 +57,11 @@ def make_probe(best_short: float, best_full: float, calls: list, diverge_above: 
 
 def run(cands, probe, budget=3.0, **kw):
     kw.setdefault("schedule", core.constant)
-    return search(
-        "tune_lr", framework="test", candidates=cands, epochs=EPOCHS, steps_per_epoch=STEPS, seeds=[0],
-        budget=budget, mode="max", probe=probe, **kw,
-    )  # fmt: skip
+    with place("tune_lr"):
+        return search(
+            framework="test", candidates=cands, epochs=EPOCHS, steps_per_epoch=STEPS, seeds=[0],
+            budget=budget, mode="max", probe=probe, **kw,
+        )  # fmt: skip
 
 
 CANDS = lattice(1e-3, 1.0, 0.5)  # 1e-3, 3.16e-3, ..., 1
@@ -156,11 +158,11 @@ def test_budget_below_one_rung_is_refused_with_the_sizes():
 
 
 def test_bad_candidates_and_schedule_factories():
-    with pytest.raises(ValueError, match="lrs is empty"):
-        check_candidates("tune_lr", [])
-    with pytest.raises(ValueError, match="positive finite"):
-        check_candidates("tune_lr", [0.1, -1.0])
-    assert check_candidates("tune_lr", [0.1, 0.01, 0.1]) == [0.01, 0.1]
+    with pytest.raises(ValueError, match=r"^tune_lr: lrs is empty"), place("tune_lr"):
+        check_candidates([])
+    with pytest.raises(ValueError, match="positive finite"), place("tune_lr"):
+        check_candidates([0.1, -1.0])
+    assert check_candidates([0.1, 0.01, 0.1]) == [0.01, 0.1]
     with pytest.raises(TypeError, match=r"schedule\(0.001\) must return an lrsched schedule"):
         run(CANDS, make_probe(0.1, 0.1, []), schedule=lambda p: p)
     # Too little for a full-length rung: one rung of short probes decides, and says so.

@@ -18,9 +18,11 @@ class UserHalving(lrs.Schedule):
     half_life: float = arg(validate.duration, default=100)
     min_lr: float = arg(validate.lr, default=0.0)
 
-    def _check(self, where: str) -> None:
+    def _check(self) -> None:
         if self.min_lr > self.base_lr:
-            raise ValueError(f"{where}: min_lr must be <= base_lr ({self.base_lr!r}), got {self.min_lr!r}")
+            raise ValueError(
+                f"{validate.here()}: min_lr must be <= base_lr ({self.base_lr!r}), got {self.min_lr!r}"
+            )
 
     def _eval(self, ctx: Ctx, t: Any) -> Any:
         xp = ctx.xp

@@ -14,6 +14,7 @@ from conftest import assert_never_fell
 from flax import nnx
 
 import lrsched_jax as lrs
+from lrsched_jax.core.validate import place
 from lrsched_jax.finder import FinderResult
 
 X = np.random.default_rng(0).normal(size=(256, 8)).astype(np.float32)
@@ -482,7 +483,8 @@ def test_a_pure_noise_loss_never_fell_and_suggests_nothing(seed):
     from lrsched_jax.core.finder import SweepConfig, build_result
     from lrsched_jax.core.finder.sweep import scan
 
-    config = SweepConfig.make("find_lr", **KW)
+    with place("find_lr"):
+        config = SweepConfig.make(**KW)
     raw = np.asarray([b[2] for b in _noise_batches(seed)], dtype=np.float32)
     s, stop, code = scan(raw, config.divisors().astype(np.float32), 4.0)
     assert build_result(config, raw.astype(np.float64), s, int(stop), int(code)).notes == res.notes

@@ -15,6 +15,7 @@ import torch
 from conftest import assert_never_fell
 
 import lrsched_jax as lrs
+from lrsched_jax.core.validate import place
 from lrsched_torch import ScheduleLR, attach, find_lr
 
 KW = dict(num_iter=40, skip_start=4, skip_end=2)
@@ -333,26 +334,27 @@ def test_never_imports_jax():
 # --- bad input ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "exc", "match"),
-    [
-        ({"start_lr": 1.0, "end_lr": 1.0}, ValueError, "end_lr"),
-        ({"start_lr": -1.0}, ValueError, "start_lr"),
-        ({"end_lr": 0.0}, ValueError, "end_lr"),
-        ({"num_iter": 12}, ValueError, "num_iter"),
-        ({"mode": "log"}, ValueError, "mode"),
-        ({"smooth": 1.0}, ValueError, "smooth"),
-        ({"diverge_factor": 1.0}, ValueError, "diverge_factor"),
-        ({"suggestion": "max"}, ValueError, "suggestion"),
-        ({"accumulation_steps": 0}, ValueError, "accumulation_steps"),
-        ({"accumulation_steps": 1.0}, TypeError, "accumulation_steps"),
-        ({"val_data": iter([])}, TypeError, "val_data"),
-        ({"amp": 1}, TypeError, "amp"),
-        ({"amp_dtype": "float16"}, TypeError, "amp_dtype"),
-        ({"scaler": object()}, TypeError, "scaler"),
-        ({"device": 3.5}, TypeError, "device"),
-    ],
-)
+#: Arguments find_lr refuses before anything is touched: id -> (arguments, error, match).
+BAD_ARGUMENTS = {
+    "start_lr=1.0,end_lr=1.0": ({"start_lr": 1.0, "end_lr": 1.0}, ValueError, "end_lr"),
+    "start_lr=-1.0": ({"start_lr": -1.0}, ValueError, "start_lr"),
+    "end_lr=0.0": ({"end_lr": 0.0}, ValueError, "end_lr"),
+    "num_iter=12": ({"num_iter": 12}, ValueError, "num_iter"),
+    "mode='log'": ({"mode": "log"}, ValueError, "mode"),
+    "smooth=1.0": ({"smooth": 1.0}, ValueError, "smooth"),
+    "diverge_factor=1.0": ({"diverge_factor": 1.0}, ValueError, "diverge_factor"),
+    "suggestion='max'": ({"suggestion": "max"}, ValueError, "suggestion"),
+    "accumulation_steps=0": ({"accumulation_steps": 0}, ValueError, "accumulation_steps"),
+    "accumulation_steps=1.0": ({"accumulation_steps": 1.0}, TypeError, "accumulation_steps"),
+    "val_data=iter([])": ({"val_data": iter([])}, TypeError, "val_data"),
+    "amp=1": ({"amp": 1}, TypeError, "amp"),
+    "amp_dtype='float16'": ({"amp_dtype": "float16"}, TypeError, "amp_dtype"),
+    "scaler=object()": ({"scaler": object()}, TypeError, "scaler"),
+    "device=3.5": ({"device": 3.5}, TypeError, "device"),
+}
+
+
+@pytest.mark.parametrize(("kwargs", "exc", "match"), BAD_ARGUMENTS.values(), ids=BAD_ARGUMENTS)
 def test_bad_arguments(kwargs, exc, match):
     model = net(0)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -427,7 +429,8 @@ def test_a_pure_noise_loss_never_fell_and_suggests_nothing(seed):
     from lrsched_jax.core.finder import SweepConfig, build_result
     from lrsched_jax.core.finder.sweep import scan
 
-    config = SweepConfig.make("find_lr", **KW)
+    with place("find_lr"):
+        config = SweepConfig.make(**KW)
     raw = np.asarray([float(b[2]) for b in noise_batches(seed)], dtype=np.float32).astype(np.float64)
     s, stop, code = scan(raw.astype(np.float32), config.divisors().astype(np.float32), 4.0)
     assert build_result(config, raw, s, int(stop), int(code)).notes == res.notes

@@ -13,7 +13,7 @@ import numpy as np
 from lrsched_jax.core import validate as V
 from lrsched_jax.core.families import LrRange
 from lrsched_jax.core.finder.sweep import RULES, ema_divisors
-from lrsched_jax.core.validate import arg
+from lrsched_jax.core.validate import arg, here
 
 __all__ = ["SweepConfig", "SweepOptions", "RunOptions", "MIN_WINDOW", "DEFAULTS", "sweep_signature"]
 
@@ -70,28 +70,24 @@ class SweepConfig(V.Checked):
     skip_start: int = arg(V.steps, default=10, minimum=0)
     skip_end: int = arg(V.steps, default=5, minimum=0)
     suggestion: str = arg(V.choice, default="halfway", options=RULES)
-    #: The caller's name in error messages (not a setting: not stored, compared or shown).
-    where: dataclasses.InitVar[str] = "find_lr"
 
-    def __post_init__(self, where: str = "find_lr") -> None:
-        self._validate(where)
-
-    def _check(self, where: str) -> None:
-        V.sweep_ends(where, self.start_lr, self.end_lr)
+    def _check(self) -> None:
+        V.sweep_ends(self.start_lr, self.end_lr)
         need = self.skip_start + self.skip_end + MIN_WINDOW
         if self.num_iter < need:
             raise ValueError(
-                f"{where}: num_iter must be >= skip_start + skip_end + {MIN_WINDOW} = {need} for the "
+                f"{here()}: num_iter must be >= skip_start + skip_end + {MIN_WINDOW} = {need} for the "
                 f"suggestion rules, got {self.num_iter!r} (raise num_iter or lower skip_start/skip_end)"
             )
 
     @classmethod
-    def make(cls, where: str, **settings: Any) -> SweepConfig:
-        """The checked settings; errors read ``"<where>: <argument> must ..."``."""
+    def make(cls, **settings: Any) -> SweepConfig:
+        """The checked settings; errors name the entry point running them
+        (:func:`~lrsched_jax.core.validate.place`): ``"find_lr: <argument> must ..."``."""
         unknown = sorted(set(settings) - set(DEFAULTS))
         if unknown:
-            raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r}")
-        return cls(**settings, where=where)
+            raise TypeError(f"{here()}() got an unexpected keyword argument {unknown[0]!r}")
+        return cls(**settings)
 
     def sweep(self) -> LrRange:
         """The sweep as a schedule: ``start_lr`` at step 0 to ``end_lr`` at step ``num_iter - 1``."""
@@ -148,11 +144,11 @@ def sweep_signature(fn: _F) -> _F:
     return fn
 
 
-def _count(where: str, name: str, value: Any) -> int:
+def _count(name: str, value: Any) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
+        raise TypeError(f"{here()}: {name} must be an int, got {value!r}")
     if value < 1:
-        raise ValueError(f"{where}: {name} must be >= 1, got {value!r}")
+        raise ValueError(f"{here()}: {name} must be >= 1, got {value!r}")
     return int(value)
 
 
@@ -170,22 +166,21 @@ class RunOptions:
     @classmethod
     def make(
         cls,
-        where: str,
         sweep: SweepOptions,
         progress: Any = False,
         accumulation_steps: Any = 1,
         val_data: Any = None,
     ) -> RunOptions:
-        config = SweepConfig.make(where, **sweep)
+        config = SweepConfig.make(**sweep)
         if not isinstance(progress, bool):
-            raise TypeError(f"{where}: progress must be True or False, got {progress!r}")
-        acc = _count(where, "accumulation_steps", accumulation_steps)
+            raise TypeError(f"{here()}: progress must be True or False, got {progress!r}")
+        acc = _count("accumulation_steps", accumulation_steps)
         if val_data is not None and (
             isinstance(val_data, (str, bytes, collections.abc.Iterator))
             or not isinstance(val_data, collections.abc.Iterable)
         ):
             raise TypeError(
-                f"{where}: val_data must be a re-iterable collection of batches (a list such as "
+                f"{here()}: val_data must be a re-iterable collection of batches (a list such as "
                 f"[(x_val, y_val)], a data loader), got {type(val_data).__name__}"
             )
         return cls(config, progress, acc, val_data)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import collections.abc
 from typing import Any
 
+from lrsched_jax.core.validate import here
+
 __all__ = ["Cycle", "progress_bar"]
 
 
@@ -17,10 +19,10 @@ class Cycle:
     ``TypeError`` when ``data`` is not iterable.
     """
 
-    def __init__(self, where: str, name: str, data: Any) -> None:
+    def __init__(self, name: str, data: Any) -> None:
         if isinstance(data, (str, bytes)) or not isinstance(data, collections.abc.Iterable):
-            raise TypeError(f"{where}: {name} must be an iterable of batches, got {type(data).__name__}")
-        self._where = where
+            raise TypeError(f"{here()}: {name} must be an iterable of batches, got {type(data).__name__}")
+        self._where = here()  # kept: the batches are read later, in the same entry point
         self._name = name
         self._data = data
         self._one_shot = isinstance(data, collections.abc.Iterator)

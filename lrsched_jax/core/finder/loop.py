@@ -9,6 +9,7 @@ import numpy as np
 
 from lrsched_jax.core.finder.data import progress_bar
 from lrsched_jax.core.finder.sweep import RUNNING, Tracker, tracker_init, tracker_step
+from lrsched_jax.core.validate import here
 
 __all__ = ["host_loop", "numpy_advance", "numpy_tracker"]
 
@@ -31,7 +32,6 @@ def numpy_advance(
 
 
 def host_loop(
-    where: str,
     num_iter: int,
     step: Callable[[int], Any],
     read: Callable[[Any], int],
@@ -49,7 +49,7 @@ def host_loop(
     """
     codes: list[Any] = []
     stop = num_iter - 1
-    bar = progress_bar(progress, num_iter, where)
+    bar = progress_bar(progress, num_iter, here())
     try:
         for k in range(num_iter):
             codes.append(step(k))
