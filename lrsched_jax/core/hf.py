@@ -397,6 +397,49 @@ def _kwargs(given: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
     return dict(given)
 
 
+def _wsd_of(base: float, W: int, num_training_steps: int | None, kw: dict[str, Any]) -> Schedule:
+    """``warmup_stable_decay`` from ``get_scheduler``'s arguments: ``num_stable_steps``, or
+    what ``num_training_steps`` leaves after the warm-up and the decay."""
+    allowed = (
+        "num_decay_steps",
+        "num_stable_steps",
+        "warmup_type",
+        "decay_type",
+        "min_lr_ratio",
+        "num_cycles",
+    )
+    kw = _kwargs(kw, allowed)
+    if "num_decay_steps" not in kw:
+        raise TypeError(f"{here()}: num_decay_steps is required (in scheduler_specific_kwargs)")
+    stable = kw.pop("num_stable_steps", None)
+    if stable is None:
+        if num_training_steps is None:
+            raise ValueError(f"{here()}: either num_training_steps or num_stable_steps must be specified")
+        # negative when the warm-up and decay exceed num_training_steps: Hugging Face then
+        # starts the decay part-way (and may skip it), which _wsd follows
+        stable = (
+            _count("num_training_steps", num_training_steps)
+            - _count("num_warmup_steps", W)
+            - _count("num_decay_steps", kw["num_decay_steps"])
+        )
+    return _wsd(base, num_warmup_steps=W, num_stable_steps=stable, **kw)
+
+
+def _min_lr_rate(base: float, kw: dict[str, Any]) -> float:
+    """The cosines' floor relative to ``base``: ``min_lr / base`` or ``min_lr_rate``, exactly
+    one of them (taken out of ``kw``)."""
+    min_lr, rate = kw.pop("min_lr", None), kw.pop("min_lr_rate", None)
+    if min_lr is not None and rate is not None:
+        raise ValueError(f"{here()}: only one of min_lr or min_lr_rate should be set")
+    if min_lr is not None:
+        if base == 0:
+            raise ValueError(f"{here()}: min_lr needs base_lr > 0 (Hugging Face divides by it)")
+        return validate.number("min_lr", min_lr) / base
+    if rate is None:
+        raise ValueError(f"{here()}: one of min_lr or min_lr_rate must be set")
+    return rate
+
+
 def from_hf(
     name: str,
     *,
@@ -451,31 +494,7 @@ def from_hf(
                 ts = _count("num_warmup_steps", W) or 10_000
             return _inverse_sqrt(base, num_warmup_steps=W, timescale=ts)
         if kind == "warmup_stable_decay":
-            allowed = (
-                "num_decay_steps",
-                "num_stable_steps",
-                "warmup_type",
-                "decay_type",
-                "min_lr_ratio",
-                "num_cycles",
-            )
-            kw = _kwargs(kw, allowed)
-            if "num_decay_steps" not in kw:
-                raise TypeError(f"{here()}: num_decay_steps is required (in scheduler_specific_kwargs)")
-            stable = kw.pop("num_stable_steps", None)
-            if stable is None:
-                if num_training_steps is None:
-                    raise ValueError(
-                        f"{here()}: either num_training_steps or num_stable_steps must be specified"
-                    )
-                # negative when the warm-up and decay exceed num_training_steps: Hugging Face then
-                # starts the decay part-way (and may skip it), which _wsd follows
-                stable = (
-                    _count("num_training_steps", num_training_steps)
-                    - _count("num_warmup_steps", W)
-                    - _count("num_decay_steps", kw["num_decay_steps"])
-                )
-            return _wsd(base, num_warmup_steps=W, num_stable_steps=stable, **kw)
+            return _wsd_of(base, W, num_training_steps, kw)
         if num_training_steps is None:
             raise ValueError(f"{here()} requires num_training_steps, as get_scheduler does")
         T = num_training_steps
@@ -494,15 +513,7 @@ def from_hf(
         # cosine_with_min_lr, cosine_warmup_with_min_lr: min_lr (absolute) or min_lr_rate
         extra = ("warmup_lr_rate",) if kind == "cosine_warmup_with_min_lr" else ()
         kw = _kwargs(kw, ("num_cycles", "min_lr", "min_lr_rate", *extra))
-        min_lr, rate = kw.pop("min_lr", None), kw.pop("min_lr_rate", None)
-        if min_lr is not None and rate is not None:
-            raise ValueError(f"{here()}: only one of min_lr or min_lr_rate should be set")
-        if min_lr is not None:
-            if base == 0:
-                raise ValueError(f"{here()}: min_lr needs base_lr > 0 (Hugging Face divides by it)")
-            rate = validate.number("min_lr", min_lr) / base
-        elif rate is None:
-            raise ValueError(f"{here()}: one of min_lr or min_lr_rate must be set")
+        rate = _min_lr_rate(base, kw)
         if kind == "cosine_with_min_lr":
             return _cosine(base, num_warmup_steps=W, num_training_steps=T, min_lr_rate=rate, **kw)
         kw.setdefault("num_cycles", 0.5)
