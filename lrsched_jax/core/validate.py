@@ -114,7 +114,7 @@ def here() -> str:
 
 @contextlib.contextmanager
 def place(name: str) -> Iterator[None]:
-    """Name ``place`` in every message of the checks run inside: a context manager, or a
+    """Name ``name`` in every message of the checks run inside: a context manager, or a
     decorator of a public entry point (``@place("find_lr")``). Nested places replace the outer one
     until they end; each thread and task has its own (a :class:`contextvars.ContextVar`)."""
     token = _PLACE.set(name)

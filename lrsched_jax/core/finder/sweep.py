@@ -3,7 +3,10 @@ r"""The LR finder's shared logic, written once in the array-namespace style.
 Everything here computes with the namespace of its array arguments (NumPy on the host,
 ``jax.numpy`` inside ``jit``) and never branches in Python on array values, so the torch
 driver (NumPy, per step on the host) and the JAX driver (traced, inside its jitted
-while-loop) run *the same code*. Nothing here imports JAX at module level; the two loop
+while-loop) run *the same code* — with three host shortcuts, each held bitwise equal to the
+traced form by ``parity_tests/jax_glue/test_finder_core_jitted.py``: the tracker's minimum
+and stop code on NumPy scalars (comparisons instead of ufuncs) and the valley's run lengths
+(patience sorting instead of the ``O(n**2)`` loop). Nothing here imports JAX at module level; the two loop
 helpers (:func:`lrsched_jax.core.xp.fori_loop`, :func:`~lrsched_jax.core.xp.put`) reach for
 ``jax.lax`` / ``.at[]`` only when they are handed JAX values, i.e. only in a process that already uses JAX.
 
@@ -238,9 +241,9 @@ def tracker_step(state: Tracker, loss: Any, divisor: Any, diverge_factor: float)
 
 
 # The torch driver runs tracker_step once per training step on NumPy scalars, where a ufunc
-# call costs about a microsecond and NumPy's bool arithmetic several (12 us a step in all,
-# 2.5 % of a small MLP's step): for scalars these two helpers compute the same values with
-# comparisons and Python logic (under 3 us); arrays and traced values take the ufuncs.
+# call costs about a microsecond and NumPy's bool arithmetic several (docs/benchmarks.md has
+# the finder's cost): for scalars these two helpers compute the same values with comparisons
+# and Python logic; arrays and traced values take the ufuncs.
 
 
 def _minimum(xp: Any, a: Any, b: Any) -> Any:
@@ -381,11 +384,11 @@ def valley_index(smoothed: Any, count: Any, skip_start: int, skip_end: int) -> t
 
 def _decreasing_run_lengths(smoothed: np.ndarray, start: int, end: int) -> np.ndarray:
     """:func:`valley_index`'s ``lds`` on the host, in ``O(n log n)`` instead of the traced
-    ``O(n**2)`` loop (3 ms for a 200-step sweep, a per-sweep cost the torch driver adds to every
-    run): patience sorting of the negated losses, where the number of piles a loss lands
-    after is the length of the longest strictly decreasing subsequence ending at it. A NaN
-    is above nothing and nothing is above it: its length is 1 and it opens no pile.
-    ``parity_tests`` hold it equal to the traced loop's."""
+    ``O(n**2)`` loop (a per-sweep cost the torch driver adds to every run): patience sorting
+    of the negated losses, where the number of piles a loss lands after is the length of the
+    longest strictly decreasing subsequence ending at it. A NaN is above nothing and nothing
+    is above it: its length is 1 and it opens no pile. ``parity_tests`` hold it equal to the
+    traced loop's."""
     lds = np.zeros(smoothed.shape[0], dtype=np.int32)
     tails: list[float] = []  # tails[k]: the smallest negated last loss of a run of k + 1
     for i in range(start, end):
