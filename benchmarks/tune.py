@@ -19,8 +19,8 @@ compilation included), both measured in this process. A diverged run scores what
 nothing scores (as in the suggestions benchmark).
 
 Alternatives to the default search, scored on the same runs: rung 0 at ¼ of the run instead
-of ⅛ (trained here too), and the survivors of rung 0 — the best probe and the one below it
-(the default), the two best probes, or the best probe alone (no full-length rung) — whose
+of ⅛ (trained here too), and the survivors of rung 0 — the best probe and the one below it,
+the two best probes (the default), or the best probe alone (no full-length rung) — whose
 full runs are the grid's members (the same seeds, batches and schedule).
 
 Targets per cell: regret ≤ 1 point of accuracy (≤ 5 % relative loss), cost ≤ 3 runs, wall ≤ 4×

@@ -413,7 +413,7 @@ def _add_tune(sub: argparse._SubParsersAction) -> None:
         description=(
             "Choose the lr of the digits MLP by training: a finder sweep sets the candidates (half a "
             "decade apart), each is trained for an eighth of the run (the schedule compressed in time), "
-            "the best and the one below it for the whole run; the better of those is the choice. Prints "
+            "the two best for the whole run; the better of those is the choice. Prints "
             "the choice, its cost in full runs and every trial; --grid also trains the half-decade grid "
             "to the full run and prints the regret. Writes tune.json and tune.png to --out."
         ),
