@@ -173,7 +173,6 @@ class AttachHandle:
             group[COUNT_KEY] = value
         self._apply(opt)
 
-    @place("attach")
     def _apply(self, opt: torch.optim.Optimizer) -> None:
         """Set every group's lr (and fields) for the update about to happen (its count)."""
         groups = opt.param_groups
@@ -187,7 +186,8 @@ class AttachHandle:
         ):
             k = self._checked_count(groups)
         if self._multiplier:
-            factors = [as_float("initial_lr", g["initial_lr"]) for g in groups]
+            with place("attach"):  # only here: the hook runs before every update
+                factors = [as_float("initial_lr", g["initial_lr"]) for g in groups]
             self._curve.apply(groups, k, factors)
         else:
             self._curve.apply(groups, k)

@@ -281,7 +281,6 @@ class ScheduleLR(LambdaLR):
             curve = self._rebuild_curve()
         return curve.row(self.last_epoch)
 
-    @place("ScheduleLR.step")
     def step(self, epoch: Any = None) -> None:
         """torch's ``LRScheduler.step``: the next step (or step ``epoch``, torch's deprecated
         form; fractional epochs allowed), then every group's lr is that step's value.
@@ -291,7 +290,8 @@ class ScheduleLR(LambdaLR):
         write the NaN into the optimizer.
         """
         if epoch is not None:
-            epoch = check_step("epoch", epoch)
+            with place("ScheduleLR.step"):  # not around the whole step: it is on every update's path
+                epoch = check_step("epoch", epoch)
         super().step(epoch)
 
     def _update_lr(self, epoch: Any = None) -> None:
