@@ -818,8 +818,7 @@ def _held_first(rest: Schedule, now: float) -> Schedule:
 def _resumed_chainable(s: Any, g: int, conv: Schedule, pos: float, now: float) -> Schedule:
     """A multiplicative scheduler from ``pos`` on: torch multiplies the lr it holds by the
     curve's ratios, so the future is ``now * c(pos + k) / c(pos)`` (``c`` the unit curve)."""
-    with place(f"from_torch({_name(s)})"):
-        base = as_float(f"base_lrs[{g}]", s.base_lrs[g])
+    base = as_float(f"base_lrs[{g}]", s.base_lrs[g])
     unit = _multiplicative(s, 1.0, restart=False)
     c = float(unit(pos))
     # a fresh run: the lr is the curve's own, up to the rounding of torch's recursion
@@ -829,9 +828,8 @@ def _resumed_chainable(s: Any, g: int, conv: Schedule, pos: float, now: float) -
     if t in (tl.LinearLR, tl.ConstantLR) and pos >= s.total_iters:
         return lrs.constant(now)  # done: torch keeps whatever the group holds
     if t is tl.ExponentialLR:
-        with place(f"from_torch({_name(s)})"):
-            gamma = _positive("gamma", s.gamma)
-            grown = _growing(gamma, now, 1)
+        gamma = _positive("gamma", s.gamma)
+        grown = _growing(gamma, now, 1)
         return lrs.exponential(now, gamma) if grown is None else grown
     if t is tl.PolynomialLR:
         left = s.total_iters - pos
@@ -848,8 +846,7 @@ def _resumed_cosine(s: Any, g: int, conv: Schedule, pos: float, now: float) -> S
     of the cosine (an odd multiple of ``T_max``); the step after it adds its closed form's
     value to the lr held there (``eta_min`` once the recursion reached it), so from there on
     the curve is the closed form again."""
-    with place(f"from_torch({_name(s)})"):
-        base = as_float(f"base_lrs[{g}]", s.base_lrs[g])
+    base = as_float(f"base_lrs[{g}]", s.base_lrs[g])
     T, eta = float(s.T_max), float(s.eta_min)
     if abs(float(conv(pos)) - now) <= _FRESH * max(base, eta):
         return _shifted(conv, pos)
@@ -882,29 +879,28 @@ def _resumed_warm_restarts(s: Any, g: int, conv: Schedule, pos: float) -> Schedu
     the next ones ``T_mult`` times longer each. A scheduler built with ``last_epoch=N`` past a
     restart keeps ``T_i`` at the first cycle's length, so its state, not ``last_epoch``, says
     where it is."""
-    with place(f"from_torch({_name(s)})"):
-        T0 = _whole("T_0", s.T_0, 1)
-        mult = _whole("T_mult", s.T_mult, 1)
-        T_i = _whole("T_i", s.T_i, 1)
-        cur = float(s.T_cur)
-        start, length = 0, T0
-        if mult > 1:
-            while length < T_i:
-                start, length = start + length, length * mult
-            fits = length == T_i and start == pos - cur
-        else:
-            fits = T_i == T0 and (pos - cur) % T0 == 0
-        if fits:
-            return _shifted(conv, pos)
-        base = as_float(f"base_lrs[{g}]", s.base_lrs[g])
-        return _shifted(lrs.warm_restarts(base, T_i, mult, _num("eta_min", s.eta_min)), cur)
+    T0 = _whole("T_0", s.T_0, 1)
+    mult = _whole("T_mult", s.T_mult, 1)
+    T_i = _whole("T_i", s.T_i, 1)
+    cur = float(s.T_cur)
+    start, length = 0, T0
+    if mult > 1:
+        while length < T_i:
+            start, length = start + length, length * mult
+        fits = length == T_i and start == pos - cur
+    else:
+        fits = T_i == T0 and (pos - cur) % T0 == 0
+    if fits:
+        return _shifted(conv, pos)
+    base = as_float(f"base_lrs[{g}]", s.base_lrs[g])
+    return _shifted(lrs.warm_restarts(base, T_i, mult, _num("eta_min", s.eta_min)), cur)
 
 
 def _resumed(s: Any, g: int, conv: Schedule, pos: float) -> Schedule:
     """``conv`` continued from step ``pos`` as torch continues it: update 0 uses the lr the
     optimizer holds now. For a scheduler built with ``last_epoch=N`` (torch's resume idiom)
     that lr is the group's own, not the curve's value at ``N + 1``, and the chainable
-    schedulers go on from it."""
+    schedulers go on from it. Its ``_resumed_*`` helpers run inside its place."""
     kind = _kind(s)
     if kind in ("sequential", "chained"):
         return _shifted(conv, pos)

@@ -456,7 +456,6 @@ class _Book:
         ]
 
 
-@place("tune_lr")
 def _extend(
     book: _Book,
     scheds: list[Schedule],
@@ -617,6 +616,7 @@ def sweep_rows(seed: int, n: int, batch_size: int) -> np.ndarray:
     return sweep_order(seed, n, batch_size, FINDER_STEPS)
 
 
+@place("tune_lr")  # the front ends are tune_lr too; here for a direct call of the core
 def run_tuner(
     framework: str,
     *,
