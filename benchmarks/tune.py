@@ -19,9 +19,11 @@ compilation included), both measured in this process. A diverged run scores what
 nothing scores (as in the suggestions benchmark).
 
 Alternatives to the default search, scored on the same runs: rung 0 at ¼ of the run instead
-of ⅛ (trained here too), and the survivors of rung 0 — the best probe and the one below it,
-the two best probes (the default), or the best probe alone (no full-length rung) — whose
-full runs are the grid's members (the same seeds, batches and schedule).
+of ⅛ (trained here too), and the survivors of rung 0 — the best probe and then, by what its
+full run did, the second-best probe or the lr lower by the probe's share of the run (the
+default, ``adaptive``), the best probe and the one below it, the two best probes, or the best
+probe alone (no full-length rung) — whose full runs are the grid's members (the same seeds,
+batches and schedule; a step below the grid's range counts as not run).
 
 Targets per cell: regret ≤ 1 point of accuracy (≤ 5 % relative loss), cost ≤ 3 runs, wall ≤ 4×
 one full run. ``--quick``: cancer-logreg, SGD-momentum, a fixed lr, 1 seed, no ¼ alternative
@@ -121,21 +123,37 @@ def _alternatives(
     """Regret-free scores (the mean full-run metric) of other survivor rules, from rung 0's
     probes (⅛; ``probe2``: ¼ of the run) and the grid's full runs of the same lrs."""
     sign = 1.0 if task.kind == "accuracy" else -1.0
+    epochs = EPOCHS[task.name]
     out: dict[str, float | None] = {}
-    for name, probes in (("1/8", {c: res.score(c, 0) for c in res.candidates}), ("1/4", probe2 or {})):
+    for name, frac, probes in (
+        ("1/8", 8, {c: res.score(c, 0) for c in res.candidates}),
+        ("1/4", 4, probe2 or {}),
+    ):
         ok = {c: v for c, v in probes.items() if v is not None and math.isfinite(v)}
         if not ok:
             continue
         ranked = sorted(ok, key=lambda c: -sign * ok[c])
         best = ranked[0]
         below = [c for c in sorted(ok) if c < best][-1:]
-        rules = {"best+below": [best, *below], "top-2": ranked[:2], "top-1": [best]}
+        # adaptive: the best probe's full run decides the second survivor (lrsched_jax.core.tune).
+        full = grid_of.get(_key(best))
+        if full is None or sign * (full - ok[best]) < 0:
+            share = max(1, round(epochs / frac)) / epochs
+            second = [10 ** (_key(best) - max(1, round(-math.log10(share) / 0.5)) / 2)]
+        else:
+            second = ranked[1:2]
+        rules = {
+            "best+below": [best, *below],
+            "top-2": ranked[:2],
+            "top-1": [best],
+            "adaptive": [best, *second],
+        }
         for rule, keep in rules.items():
-            full = [grid_of.get(_key(c)) for c in keep]
-            if any(v is None for v in full):
+            full_runs = [grid_of.get(_key(c)) for c in keep]
+            known = [float(v) for v in full_runs if v is not None]
+            if len(known) < len(keep) and rule != "adaptive":
                 out[f"{name} {rule}"] = None
                 continue
-            known = [float(v) for v in full if v is not None]
             out[f"{name} {rule}"] = max(known) if sign > 0 else min(known)
     return out
 

@@ -30,9 +30,11 @@ program, not a constant in it): the reference the one-program run is checked aga
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import jax
@@ -66,6 +68,22 @@ Criterion = Callable[[Any, Any], jax.Array]
 LossFn = Callable[[nnx.Module, Any], jax.Array]
 ModelMetric = Callable[[nnx.Module, jax.Array, jax.Array], jax.Array]
 Schedules = Sequence[Schedule] | Mapping[str, Schedule]
+
+_PROGRAMS: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar("programs", default=None)
+
+
+@contextlib.contextmanager
+def shared_programs() -> Iterator[None]:
+    """Within the block, :func:`compare` calls that would compile the same one-program run —
+    the same model structure, optimizer factory, loss and metric objects, data shapes, member
+    count, epochs and evaluation points — reuse the first call's compiled programs (the lr
+    table is an argument of the programs, so the schedules may differ). The tuner's rungs of
+    the same shape (its last rung's two halves, its edge probes) compile once."""
+    token = _PROGRAMS.set({})
+    try:
+        yield
+    finally:
+        _PROGRAMS.reset(token)
 
 
 def accuracy(output: jax.Array, y: jax.Array) -> jax.Array:
@@ -165,6 +183,8 @@ class _Arena:
     done: int = 0
     compile_s: float = 0.0
     program: Any = None
+    #: what the compiled programs depend on besides the member count (:func:`shared_programs`)
+    key: tuple[Any, ...] | None = None
 
     @property
     def n_updates(self) -> int:
@@ -302,9 +322,9 @@ class _Arena:
         rest = jax.tree.map(put, _stack([self.per_seed[s][1] for s in self.seeds], which))
         t0 = time.perf_counter()
         if self.program is None or self.program[0] != len(padded):
-            self.program = (
-                len(padded),
-                *self._compile(True, (params, rest, sched), put(self.orders(seeds, 0)), data),
+            idx0 = put(self.orders(seeds, 0))
+            self.program = self._shared(
+                len(padded), lambda: self._compile(True, (params, rest, sched), idx0, data)
             )
         init_c, prog_c, ev_c = self.program[1:]
         state = (params, rest, init_c(params, sched, data))
@@ -316,6 +336,17 @@ class _Arena:
             out = [_host(v)[: len(rows)] for v in out]
             self.record(rows, e, tuple(out), t0, time.perf_counter() - start)
         return time.perf_counter() - start
+
+    def _shared(self, members: int, build: Callable[[], tuple[Any, Any, Any]]) -> tuple[Any, ...]:
+        """``(members, *programs)``: compiled by ``build``, or, inside :func:`shared_programs`,
+        the programs an earlier run with the same key compiled."""
+        cache = _PROGRAMS.get()
+        if cache is None or self.key is None:
+            return (members, *build())
+        key = (*self.key, members)
+        if key not in cache:
+            cache[key] = (members, *build())
+        return cache[key]
 
     def sequential(self, grid: list[tuple[int, int]], data: Any) -> float:
         """Train the members one at a time with one compiled single-member program."""
@@ -499,6 +530,10 @@ def compare(
         loss=member_loss, metric=model_metric, path=path, n=n, batch_size=int(batch_size), steps=steps,
         epochs=int(epochs), eval_every=every, progress=progress,
     )  # fmt: skip
+    run.key = _program_key(
+        first[0], optimizer, (criterion, loss_fn, metric), (xt, yt, xv, yv, *jax.tree.leaves(first[1:])),
+        (path, n, int(batch_size), steps, int(epochs), every, len(named), str(ftype), tuple(devs)),
+    )  # fmt: skip
     run.start(len(grid), int(epochs) * len(run.within))
     t0 = time.perf_counter()
     counts = jnp.arange(run.n_updates, dtype=jnp.int32)  # Optax's update count is an int32
@@ -526,6 +561,19 @@ def compare(
         chunks=1 if sequential else -(-len(grid) // chunk), devices=max(1, len(devs)),
         processes=max(1, len({d.process_index for d in devs})),
     )  # fmt: skip
+
+
+def _program_key(
+    graphdef: Any, optimizer: Any, fns: tuple[Any, ...], arrays: tuple[Any, ...], sizes: tuple[Any, ...]
+) -> tuple[Any, ...] | None:
+    """What a run's compiled programs depend on besides the member count; None (no reuse) where
+    a part cannot be hashed. The callables count by identity, as the programs trace them."""
+    key = (graphdef, optimizer, fns, tuple((a.shape, str(a.dtype)) for a in arrays), sizes)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _check_callables(model: Any, optimizer: Any) -> None:

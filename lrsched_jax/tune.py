@@ -79,7 +79,7 @@ def tune_lr(
     loses; when all do, ``lr`` is None and ``notes`` says so. ``TypeError`` / ``ValueError``
     name a bad argument before anything is trained.
     """
-    from lrsched_jax.arena import compare
+    from lrsched_jax.arena import compare, shared_programs
     from lrsched_jax.finder.jax_driver import find_lr
 
     finder_loss = resolve_loss(criterion, loss_fn, cross_entropy, CRITERION_MODULES)
@@ -95,8 +95,9 @@ def tune_lr(
         data = _sweep_data(train, seed, batch_size)
         return find_lr(model(seed), optimizer, data, loss_fn=finder_loss, batch_size=batch_size)
 
-    return run_tuner(
-        "jax", lrs=lrs, schedule=schedule, epochs=epochs, n_train=int(np.shape(train[0])[0]),
-        batch_size=batch_size, seeds=seeds, budget=budget, mode=mode, metric=metric, policy=policy,
-        progress=progress, train=train_rung, sweep=sweep,
-    )  # fmt: skip
+    with shared_programs():  # the last rung's halves, and the edge probes, compile once
+        return run_tuner(
+            "jax", lrs=lrs, schedule=schedule, epochs=epochs, n_train=int(np.shape(train[0])[0]),
+            batch_size=batch_size, seeds=seeds, budget=budget, mode=mode, metric=metric, policy=policy,
+            progress=progress, train=train_rung, sweep=sweep,
+        )  # fmt: skip

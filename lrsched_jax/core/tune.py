@@ -21,11 +21,15 @@ The default search (measured on the suggestions benchmark, docs/tune.md has the 
 * **The edges.** Where rung 0's best probe is the highest (lowest) candidate, the next lr of
   the lattice above (below) is probed too, up to twice: the sweep's anchor moves with the
   order of the data, and the best lr can lie just outside a range read off one sweep.
-* **The last rung** trains the survivors for the full run, so the choice is made on what the
-  user will train, not on a short probe: short probes at a fixed lr favour lrs 3–10× too high.
-  The survivors are the two best probes (``pick="top"``); keeping the best probe and the
-  candidate just below it (``pick="below"``, a correction for the short probes' upward bias)
-  measured worse: 21 of 28 benchmark cells within the regret target against 23.
+* **The last rung** trains two survivors for the full run, so the choice is made on what the
+  user will train, not on a short probe (short probes at a fixed lr favour lrs 3–10× too
+  high). The first is the best probe; what its full run does picks the second
+  (``pick="adaptive"``): where the full run ends *worse* than the probe did — the lr is too
+  high for a run that long: it overfits or does not settle — the lr lower by the probe's
+  share of the run (⅛: a decade), at which the full run travels as far as the probe did;
+  otherwise the second-best probe. ``pick="top"`` (the two best probes) and ``pick="below"``
+  (the best probe and the candidate just below it) measured worse; docs/tune.md has the
+  figures.
 
 Costs are counted in member-updates (every seed of every candidate, the sweep's steps
 included) and reported in full runs: ``cost = member-updates / (full-run updates × seeds)``.
@@ -33,6 +37,7 @@ included) and reported in full runs: ``cost = member-updates / (full-run updates
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -126,8 +131,10 @@ class Policy:
     ``spacing``: decades between candidates; ``below`` / ``above``: decades of the candidate
     range under / over the sweep's anchor; ``first``: rung 0's length as a fraction of the
     full run; ``final``: the last rung's length (1: the full run); ``keep``: survivors of rung
-    0; ``pick``: ``"below"`` (the best probe and the candidates just below it) or ``"top"``
-    (the best probes); ``extend``: how many candidates rung 0 may add, one ``spacing`` beyond
+    0; ``pick``: ``"adaptive"`` (the best probe, then the second-best probe or — where the
+    best probe's full run ended worse than its probe — the lr lower by the probes' share of
+    the run), ``"top"`` (the best probes) or ``"below"`` (the best probe and the candidates
+    just below it); ``extend``: how many candidates rung 0 may add, one ``spacing`` beyond
     the range, while its best probe lies at an edge of the range (candidates read off a
     sweep only)."""
 
@@ -137,7 +144,7 @@ class Policy:
     first: float = 0.125
     final: float = 1.0
     keep: int = 2
-    pick: Literal["below", "top"] = "top"
+    pick: Literal["adaptive", "below", "top"] = "adaptive"
     extend: int = 2
 
 
@@ -434,13 +441,14 @@ class _Book:
             self.diverged[i] = np.where(div[j] & (self.diverged[i] < 0), rung, self.diverged[i])
         self.spent += updates * len(rows) * len(self.seeds)
 
-    def grow(self, front: bool, lr: float) -> None:
-        """A new candidate below (``front``) or above the others, untrained."""
-        i = 0 if front else len(self.cands)
+    def insert(self, lr: float) -> int:
+        """A new candidate in its place among the others (sorted), untrained; its index."""
+        i = bisect.bisect(self.cands, lr)
         self.cands.insert(i, lr)
         self.metrics = np.insert(self.metrics, i, np.nan, axis=0)
         self.updates = np.insert(self.updates, i, 0, axis=0)
         self.diverged = np.insert(self.diverged, i, -1, axis=0)
+        return i
 
     def trials(self) -> list[Trial]:
         return [
@@ -456,22 +464,48 @@ class _Book:
         ]
 
 
-def _extend(
-    book: _Book,
-    scheds: list[Schedule],
-    schedule: Callable[[float], Any],
-    probe: Probe,
-    run: tuple[int, int, int, str, Policy],
-    room: int,
-) -> int:
+@dataclass
+class _Rungs:
+    """What the rungs share: the records, the candidates' schedules (in the records' order), the
+    user's ``peak -> Schedule``, the trainer, rung 0's epochs, the run's sizes and the policy."""
+
+    book: _Book
+    scheds: list[Schedule]
+    schedule: Callable[[float], Any]
+    probe: Probe
+    ep0: int
+    steps: int
+    epochs: int
+    mode: str
+    policy: Policy
+
+    def scores(self, rung: int, rows: Any = slice(None)) -> np.ndarray:
+        """The candidates' (``rows``) scores at the end of ``rung`` (higher is better)."""
+        book = self.book
+        return _scores(book.metrics[rows, :, rung], book.diverged[rows] >= 0, self.mode)
+
+    def insert(self, lr: float) -> None:
+        """A new candidate in its place, untrained, with its schedule."""
+        new = peak_schedules(self.schedule, [lr])[0]
+        self.scheds.insert(self.book.insert(lr), new)
+
+    def train(self, lrs: list[float], ep: int, rung: int) -> None:
+        """The candidates ``lrs`` trained for ``ep`` epochs (compressed below the full run) and
+        recorded as ``rung``."""
+        rows = [self.book.cands.index(lr) for lr in lrs]
+        metric, div = self.probe(_probe_schedules([self.scheds[i] for i in rows], self.epochs / ep), ep)
+        self.book.add(rung, rows, metric, div, ep * self.steps)
+
+
+def _extend(r: _Rungs, room: int) -> int:
     """While rung 0's best probe lies at an edge of the candidates, probe the lattice's next lr
     beyond it (the sweep's range can miss the best: its anchor moves with the data's order),
     at most ``policy.extend`` times and within ``room`` member-updates; returns the
     member-updates spent."""
-    ep0, steps, epochs, mode, policy = run
-    cost, spent = ep0 * steps * len(book.seeds), 0
-    for _ in range(policy.extend):
-        scores = _scores(book.metrics[..., 0], book.diverged >= 0, mode)
+    cands, spacing = r.book.cands, r.policy.spacing
+    cost, spent = r.ep0 * r.steps * len(r.book.seeds), 0
+    for _ in range(r.policy.extend):
+        scores = r.scores(0)
         ok = np.flatnonzero(np.isfinite(scores))
         if len(ok) == 0 or spent + cost > room:
             break
@@ -479,15 +513,68 @@ def _extend(
         if best not in (0, len(scores) - 1):
             break
         front = best == 0
-        edge = math.log10(book.cands[0] if front else book.cands[-1]) / policy.spacing
-        lr = float(10 ** ((round(edge) + (-1 if front else 1)) * policy.spacing))  # on the lattice
-        new = peak_schedules(schedule, [lr])[0]
-        metric, div = probe(_probe_schedules([new], epochs / ep0), ep0)
-        book.grow(front, lr)
-        scheds.insert(0 if front else len(scheds), new)
-        book.add(0, [0 if front else len(book.cands) - 1], metric, div, ep0 * steps)
+        edge = math.log10(cands[0] if front else cands[-1]) / spacing
+        lr = float(10 ** ((round(edge) + (-1 if front else 1)) * spacing))  # on the lattice
+        r.insert(lr)
+        r.train([lr], r.ep0, 0)
         spent += cost
     return spent
+
+
+def _step_down(cands: list[float], best: float, steps: int, spacing: float, extend: bool) -> float | None:
+    """The lr ``steps`` lattice steps below ``best``: on the lattice where the candidates came
+    from a sweep (``extend``), else the user's candidate below ``best`` nearest to it (None:
+    none below)."""
+    k = math.log10(best) / spacing
+    if extend:
+        on = abs(k - round(k)) < 1e-9
+        return float(10 ** ((round(k) - steps) * spacing)) if on else best * 10 ** (-steps * spacing)
+    below = [c for c in cands if c < best]
+    return min(below, key=lambda c: abs(math.log10(c) / spacing - (k - steps))) if below else None
+
+
+def _last_rung(r: _Rungs, plan: _Plan, extend: bool, notes: list[str]) -> tuple[float, dict[str, Any]]:
+    """Rung 0's survivors (``plan.keep``) trained for ``plan.final_epochs``; returns the choice
+    and the rung's record.
+
+    ``pick="adaptive"``: the best probe first, then the others in one program: the next best
+    probes, or — where the best probe's run ended worse than its own short probe (the lr is
+    too high for a run that long) — first the lr lower by the probes' share of the run
+    (``ep0 / ep1``, on the lattice: a decade for ⅛), where a full-length run has travelled as
+    far as the short probe did."""
+    cands, policy, ep1, keep = r.book.cands, r.policy, plan.final_epochs, plan.keep
+    scores = r.scores(0)
+    ok = np.flatnonzero(np.isfinite(scores))
+    ranked = [cands[i] for i in ok[np.argsort(-scores[ok], kind="stable")]]
+    if policy.pick != "adaptive":
+        alive = [cands[i] for i in _survivors(scores, keep, policy.pick)]
+        r.train(alive, ep1, 1)
+    else:
+        best, others = ranked[0], ranked[1:keep]
+        r.train([best], ep1, 1)
+        i = cands.index(best)
+        steps = max(1, round(math.log10(ep1 / r.ep0) / policy.spacing))
+        worse = not r.scores(1, [i])[0] >= scores[i]  # diverged (NaN) counts as worse
+        down = _step_down(cands, best, steps, policy.spacing, extend) if keep > 1 and worse else None
+        if down is not None:
+            if down not in cands:
+                r.insert(down)
+            others = [down, *[lr for lr in others if lr != down]][: keep - 1]
+            notes.append(
+                f"the best probe ({best:.3g}) ended its full run worse than its short probe: the "
+                f"second survivor is {down:.3g}, lower by the probe's share of the run"
+            )
+        if others:
+            r.train(others, ep1, 1)
+        alive = [best, *others]
+    alive.sort()
+    last = r.scores(1, [cands.index(lr) for lr in alive])
+    if np.isfinite(last).any():
+        choice = alive[int(np.nanargmax(last))]
+    else:
+        choice = ranked[0]
+        notes.append("every survivor diverged in the last rung: the choice is rung 0's best")
+    return choice, {"epochs": ep1, "updates": ep1 * r.steps, "lrs": alive}
 
 
 def search(
@@ -528,28 +615,19 @@ def search(
         choice: float | None = cands[0]
     else:
         ep0 = plan.first_epochs
-        metric, div = probe(_probe_schedules(scheds, epochs / ep0), ep0)
-        book.add(0, list(range(len(cands))), metric, div, ep0 * steps_per_epoch)
+        r = _Rungs(book, scheds, schedule, probe, ep0, steps_per_epoch, epochs, mode, policy)
+        r.train(list(cands), ep0, 0)
         if extend:
             last_rung = plan.keep * plan.final_epochs * steps_per_epoch * len(seeds) if two else 0
             room = int(budget * per_run) - sweep_updates - book.spent - last_rung
-            if _extend(book, scheds, schedule, probe, (ep0, steps_per_epoch, epochs, mode, policy), room):
+            if _extend(r, room):
                 notes.append("rung 0's best probe lay at an edge of the range: probed the lattice beyond it")
         cands = book.cands
         rungs.append({"epochs": ep0, "updates": ep0 * steps_per_epoch, "lrs": list(cands)})
-        scores = _scores(book.metrics[..., 0], book.diverged >= 0, mode)
-        alive = _survivors(scores, plan.keep, policy.pick) if two else []
-        if two and alive:
-            ep1 = plan.final_epochs
-            metric, div = probe(_probe_schedules([scheds[i] for i in alive], epochs / ep1), ep1)
-            book.add(1, alive, metric, div, ep1 * steps_per_epoch)
-            rungs.append({"epochs": ep1, "updates": ep1 * steps_per_epoch, "lrs": [cands[i] for i in alive]})
-            last = _scores(book.metrics[alive, :, 1], book.diverged[alive] >= 0, mode)
-            if np.isfinite(last).any():
-                choice = cands[alive[int(np.nanargmax(last))]]
-            else:
-                choice = cands[alive[int(np.nanargmax(scores[alive]))]]
-                notes.append("every survivor diverged in the last rung: the choice is rung 0's best")
+        scores = r.scores(0)
+        if two and np.isfinite(scores).any():
+            choice, last = _last_rung(r, plan, extend, notes)
+            rungs.append(last)
         elif np.isfinite(scores).any():
             choice = cands[int(np.nanargmax(scores))]
             if plan.first_epochs < epochs:

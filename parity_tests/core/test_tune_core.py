@@ -40,15 +40,16 @@ def _peak(s: core.Schedule) -> float:
     return float(np.max(s.curve(EPOCHS * STEPS)))
 
 
-def make_probe(best_short: float, best_full: float, calls: list, diverge_above: float = math.inf):
-    """A probe whose metric peaks (at 1) at ``best_short`` in short rungs and at ``best_full`` in
-    the full run; lrs above ``diverge_above`` diverge. Records each call's (peaks, epochs)."""
+def make_probe(best_short: float, best_full: float, calls: list, diverge_above: float = math.inf, gain=0.0):
+    """A probe whose metric peaks (at 1) at ``best_short`` in short rungs and (at ``1 + gain``)
+    at ``best_full`` in the full run; lrs above ``diverge_above`` diverge. Records each call's
+    (peaks, epochs)."""
 
     def probe(scheds, ep):
         peaks = [_peak(s) for s in scheds]
         calls.append((peaks, ep))
-        best = best_full if ep == EPOCHS else best_short
-        metric = np.array([[1 - abs(math.log10(p / best)) / 10] for p in peaks])
+        best, top = (best_full, 1 + gain) if ep == EPOCHS else (best_short, 1.0)
+        metric = np.array([[top - abs(math.log10(p / best)) / 10] for p in peaks])
         div = np.array([[p > diverge_above] for p in peaks])
         return np.where(div, np.nan, metric), div
 
@@ -80,21 +81,65 @@ def test_lattice_and_anchor():
     assert anchor(lrs, np.full(60, np.nan)) is None
 
 
-def test_short_probe_bias_is_corrected_by_the_full_rung():
-    # Short probes prefer 0.1; the full run prefers 0.0316, the candidate below: the default
-    # keeps it ("below") and the full rung picks it.
+def test_a_best_probe_that_ends_worse_at_full_length_steps_down_by_the_probes_share():
+    # Short probes prefer 0.1; the full run (8x longer) prefers 0.01. The best probe's full run
+    # ends worse than its probe, so the second survivor is a decade below it (log10 8 = 0.9
+    # decades, two half-decade steps), not the second-best probe.
     calls = []
-    res = run(CANDS, make_probe(0.1, 10**-1.5, calls))
-    assert res.lr == pytest.approx(10**-1.5)
-    (_, e0), (p1, e1) = calls
-    assert e0 == 1 and e1 == EPOCHS  # rung 0: an eighth of the run; the last: the full run
-    assert p1 == pytest.approx([10**-1.5, 0.1])
+    res = run(CANDS, make_probe(0.1, 0.01, calls))
+    assert res.lr == pytest.approx(0.01)
+    (_, e0), (p1, e1), (p2, e2) = calls
+    assert e0 == 1 and e1 == e2 == EPOCHS  # rung 0: an eighth of the run; the last: the full run
+    assert p1 == pytest.approx([0.1]) and p2 == pytest.approx([0.01])
+    assert "lower by the probe's share" in res.notes[0]
+    assert res.rungs[1]["lrs"] == pytest.approx([0.01, 0.1])
     # Each (candidate, seed) is a trial; the updates and the cost are counted.
     assert len(res.trials) == len(CANDS)
     trained = {t.lr: t.updates for t in res.trials}
     assert trained[0.1] == 10 + 80 and trained[1e-3] == 10
     assert res.cost == pytest.approx((7 * 10 + 2 * 80) / 80)
     assert [r["epochs"] for r in res.rungs] == [1, EPOCHS]
+    # The two best probes (0.1 and 0.0316) cannot reach 0.01.
+    top = run(CANDS, make_probe(0.1, 0.01, []), policy=Policy(pick="top"))
+    assert top.lr == pytest.approx(10**-1.5)
+
+
+def test_a_best_probe_that_gains_at_full_length_keeps_the_second_best_probe():
+    calls = []
+    res = run(CANDS, make_probe(0.1, 0.1, calls, gain=0.1))
+    assert [p for p, _ in calls[1:]] == [pytest.approx([0.1]), pytest.approx([10**-1.5])]
+    assert res.lr == pytest.approx(0.1) and res.notes == []
+
+
+def test_a_best_probe_that_diverges_at_full_length_steps_down():
+    def probe(scheds, ep):
+        peaks = [_peak(s) for s in scheds]
+        metric = np.array([[1 - abs(math.log10(p / 0.1)) / 10] for p in peaks])
+        div = np.array([[ep == EPOCHS and p > 0.05] for p in peaks])
+        return np.where(div, np.nan, metric), div
+
+    res = run(CANDS, probe)
+    assert res.lr == pytest.approx(0.01) and "lower by the probe's share" in res.notes[0]
+    assert next(t for t in res.trials if t.lr == 0.1).diverged == 1
+
+
+def test_the_step_down_stays_among_the_users_candidates():
+    # lrs= given (no sweep, extend=False): the step lands on the user's candidate nearest a
+    # decade below the best probe, and no candidate is added.
+    cands = [1e-3, 0.02, 0.05, 0.1]
+    calls = []
+    res = run(cands, make_probe(0.1, 0.005, calls))
+    assert res.candidates == cands and calls[2][0] == pytest.approx([0.02]) and res.lr == 0.02
+    # With a sweep's lattice (extend=True) it is the lattice lr, added where it was not probed.
+    res = run(lattice(0.03, 1.0, 0.5), make_probe(0.1, 0.01, []), extend=True)
+    assert 0.01 in res.candidates and res.lr == pytest.approx(0.01)
+    assert res.score(0.01, 0) is None and res.score(0.01, 1) is not None
+
+
+def test_below_keeps_the_best_probe_and_the_one_under_it():
+    calls = []
+    res = run(CANDS, make_probe(0.1, 10**-1.5, calls), policy=Policy(pick="below"))
+    assert calls[1][0] == pytest.approx([10**-1.5, 0.1]) and res.lr == pytest.approx(10**-1.5)
 
 
 def test_top_two_keeps_the_best_probes():
@@ -204,7 +249,7 @@ def test_a_last_rung_shorter_than_the_run_is_compressed_too():
         seen.append((scheds, ep))
         return make_probe(0.1, 0.1, [])(scheds, ep)
 
-    policy = Policy(final=0.5, keep=3)
+    policy = Policy(final=0.5, keep=3, pick="top")
     res = run(CANDS, probe, schedule=lambda p: core.one_cycle(p, EPOCHS * STEPS), policy=policy)
     (_, e0), (last, e1) = seen
     assert (e0, e1) == (1, 4) and len(last) == 3
@@ -221,7 +266,7 @@ def test_a_best_probe_at_the_edge_probes_beyond_it():
     res = run(cands, make_probe(0.1, 0.1, calls), extend=True, budget=6.0)
     added = [c for c in res.candidates if c not in cands]
     assert added == pytest.approx([10**-1.5, 0.1]) and res.lr == pytest.approx(0.1)
-    assert [len(p) for p, _ in calls] == [5, 1, 1, 2] and "edge" in res.notes[0]
+    assert [len(p) for p, _ in calls] == [5, 1, 1, 1, 1] and "edge" in res.notes[0]
     assert res.rungs[0]["lrs"] == res.candidates
     # Without extend (the user's own lrs=) the range is kept.
     res = run(cands, make_probe(0.1, 0.1, []), budget=6.0)

@@ -376,3 +376,27 @@ def test_members_sharded_over_two_hosts_are_the_same_members(one_program, tmp_pa
     ref = one_program.members[: 3 * len(SEEDS)]
     np.testing.assert_allclose(h0["losses"], one_program.step_losses[: len(ref)], rtol=2e-5, atol=1e-6)
     assert h0["steps"] == [m.steps_to_target for m in ref]
+
+
+def test_shared_programs_compile_a_run_of_the_same_shape_once(monkeypatch):
+    from lrsched_jax import arena
+
+    compiled = []
+    real = arena._Arena._compile
+    monkeypatch.setattr(arena._Arena, "_compile", lambda self, *a: compiled.append(1) or real(self, *a))
+    train, val = data()
+    pair = lambda scheds, epochs=EPOCHS: compare(  # noqa: E731
+        model, momentum, train, val, scheds, SEEDS, epochs, batch_size=BATCH
+    )
+    fresh = pair({"b": lrs.cosine(0.1, T)})
+    assert len(compiled) == 1
+    with arena.shared_programs():
+        pair({"a": lrs.constant(0.05)})
+        shared = pair({"b": lrs.cosine(0.1, T)})  # another schedule: the lr table is an argument
+        assert len(compiled) == 2
+        pair({"a": lrs.constant(0.05)}, epochs=1)  # another shape compiles its own
+        pair({"a": lrs.constant(0.05)}, epochs=1)
+        assert len(compiled) == 3
+    np.testing.assert_array_equal(shared.step_losses, fresh.step_losses)
+    pair({"a": lrs.constant(0.05)})  # outside the block nothing is shared
+    assert len(compiled) == 4
