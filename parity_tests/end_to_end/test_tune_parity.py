@@ -28,20 +28,20 @@ def _data():
     return (x[:128], y[:128]), (x[128:], y[128:])
 
 
-def run_both(**kw):
+def run_both(epochs=EPOCHS, **kw):
     (xt, yt), (xv, yv) = _data()
     rt = lt.tune_lr(
         model=lambda s: torch_mlp_from(numpy_weights(s, SIZES), dtype=torch.float64),
         optimizer=lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
         train=(torch.from_numpy(xt), torch.from_numpy(yt)), val=(torch.from_numpy(xv), torch.from_numpy(yv)),
-        epochs=EPOCHS, batch_size=BATCH, metric=lambda o, y: torch.nn.functional.cross_entropy(o, y),
+        epochs=epochs, batch_size=BATCH, metric=lambda o, y: torch.nn.functional.cross_entropy(o, y),
         mode="min", **kw,
     )  # fmt: skip
     with jax.enable_x64(True):
         rj = lrs.tune_lr(
             model=lambda s: flax_mlp_from(numpy_weights(s, SIZES), dtype=jnp.float64),
             optimizer=lambda lr: optax.sgd(lr, momentum=0.9),
-            train=(xt, yt.astype(np.int32)), val=(xv, yv.astype(np.int32)), epochs=EPOCHS, batch_size=BATCH,
+            train=(xt, yt.astype(np.int32)), val=(xv, yv.astype(np.int32)), epochs=epochs, batch_size=BATCH,
             metric=lambda o, y: optax.softmax_cross_entropy_with_integer_labels(o, y).mean(), mode="min",
             **kw,
         )  # fmt: skip
@@ -63,6 +63,15 @@ def test_float64_same_choice_from_the_same_candidates():
     rt, rj = run_both(lrs=[0.01, 0.1, 1.0], seeds=(0, 1), schedule=lambda p: lrs.one_cycle(p, TOTAL))
     _same(rt, rj)
     assert len(rt.rungs) == 2
+
+
+def test_float64_same_step_down():
+    # 0.5 is the best one-epoch probe and ends its 8 epochs worse than its probe: both
+    # frameworks step down to the user's candidate a decade below it, and choose it.
+    rt, rj = run_both(lrs=[0.05, 0.5, 1.0], epochs=8)
+    _same(rt, rj)
+    assert rt.lr == 0.05 and "the second survivor is 0.05" in rt.notes[0]
+    assert rt.rungs[1]["lrs"] == [0.05, 0.5]
 
 
 @pytest.mark.slow
