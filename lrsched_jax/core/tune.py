@@ -480,9 +480,10 @@ class _Rungs:
     policy: Policy
 
     def scores(self, rung: int, rows: Any = slice(None)) -> np.ndarray:
-        """The candidates' (``rows``) scores at the end of ``rung`` (higher is better)."""
+        """The candidates' (``rows``) scores at the end of ``rung`` (higher is better; NaN where a
+        seed diverged in that rung: a lower lr that diverged in rung 0 may still train in full)."""
         book = self.book
-        return _scores(book.metrics[rows, :, rung], book.diverged[rows] >= 0, self.mode)
+        return _scores(book.metrics[rows, :, rung], book.diverged[rows] == rung, self.mode)
 
     def insert(self, lr: float) -> None:
         """A new candidate in its place, untrained, with its schedule."""

@@ -123,6 +123,18 @@ def test_a_best_probe_that_diverges_at_full_length_steps_down():
     assert next(t for t in res.trials if t.lr == 0.1).diverged == 1
 
 
+def test_a_step_down_to_an_lr_whose_probe_diverged_is_judged_by_its_full_run():
+    def probe(scheds, ep):
+        peaks = [_peak(s) for s in scheds]
+        best = 0.01 if ep == EPOCHS else 0.1
+        metric = np.array([[1 - abs(math.log10(p / best)) / 10] for p in peaks])
+        div = np.array([[ep < EPOCHS and p == pytest.approx(0.01)] for p in peaks])
+        return np.where(div, np.nan, metric), div
+
+    res = run(CANDS, probe)
+    assert res.lr == pytest.approx(0.01) and res.score(0.01, 1) == pytest.approx(1.0)
+
+
 def test_the_step_down_stays_among_the_users_candidates():
     # lrs= given (no sweep, extend=False): the step lands on the user's candidate nearest a
     # decade below the best probe, and no candidate is added.
