@@ -147,6 +147,22 @@ class Policy:
     pick: Literal["adaptive", "below", "top"] = "adaptive"
     extend: int = 2
 
+    def __post_init__(self) -> None:
+        if self.pick not in ("adaptive", "below", "top"):
+            raise ValueError(f"Policy: pick must be 'adaptive', 'below' or 'top', got {self.pick!r}")
+        for name in ("spacing", "below", "above", "first", "final"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+                raise ValueError(f"Policy: {name} must be a positive number, got {v!r}")
+        if self.first > 1 or self.final > 1:
+            raise ValueError(
+                f"Policy: first and final are fractions of the run (<= 1), got {self.first}, {self.final}"
+            )
+        for name, lo in (("keep", 1), ("extend", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ValueError(f"Policy: {name} must be an int >= {lo}, got {v!r}")
+
 
 DEFAULT_POLICY = Policy()
 

@@ -154,6 +154,21 @@ def test_below_keeps_the_best_probe_and_the_one_under_it():
     assert calls[1][0] == pytest.approx([10**-1.5, 0.1]) and res.lr == pytest.approx(10**-1.5)
 
 
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"pick": "adaptve"}, "pick must be"),
+        ({"spacing": 0.0}, "spacing must be a positive"),
+        ({"first": 2.0}, "fractions of the run"),
+        ({"keep": 0}, "keep must be an int >= 1"),
+        ({"extend": -1}, "extend must be an int >= 0"),
+    ],
+)
+def test_a_bad_policy_is_refused_naming_the_field(bad, match):
+    with pytest.raises(ValueError, match=match):
+        Policy(**bad)
+
+
 def test_top_two_keeps_the_best_probes():
     calls = []
     res = run(CANDS, make_probe(0.1, 10**-1.5, calls), policy=Policy(pick="top"))
