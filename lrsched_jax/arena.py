@@ -519,12 +519,7 @@ def compare(
     chunk = 1 if sequential else fp.plan(len(grid), memory_budget)
     if int(epochs) * steps >= 2**31:
         raise ValueError(f"{here()}: epochs × updates per epoch must stay below 2**31 (Optax's int32 count)")
-    per_seed = {seed_list[0]: first[1:]}
-    for s in seed_list[1:]:
-        g, params, rest = _build(model, s)
-        if g != first[0]:
-            raise ValueError(f"{here()}: model({s}) has another structure than model({seed_list[0]})")
-        per_seed[s] = (params, rest)
+    per_seed = _per_seed(model, seed_list, first)
     run = _Arena(
         named=named, seeds=seed_list, graphdef=first[0], per_seed=per_seed, optimizer=optimizer,
         loss=member_loss, metric=model_metric, path=path, n=n, batch_size=int(batch_size), steps=steps,
@@ -581,6 +576,20 @@ def _check_callables(model: Any, optimizer: Any) -> None:
         raise TypeError(f"{here()}: model must be a callable seed -> nnx.Module, got {model!r}")
     if not callable(optimizer):
         raise TypeError(f"{here()}: optimizer must be a callable lr -> optax.GradientTransformation")
+
+
+def _per_seed(
+    model: Callable[[int], nnx.Module], seeds: list[int], first: tuple[Any, Any, Any]
+) -> dict[int, tuple[Any, Any]]:
+    """Every seed's ``(params, rest)``, ``first`` being seed ``seeds[0]``'s build; every seed's
+    model must have the first one's structure."""
+    per_seed = {seeds[0]: first[1:]}
+    for s in seeds[1:]:
+        g, params, rest = _build(model, s)
+        if g != first[0]:
+            raise ValueError(f"{here()}: model({s}) has another structure than model({seeds[0]})")
+        per_seed[s] = (params, rest)
+    return per_seed
 
 
 def _build(model: Callable[[int], nnx.Module], seed: int) -> tuple[Any, Any, Any]:
