@@ -69,19 +69,32 @@ LossFn = Callable[[nnx.Module, Any], jax.Array]
 ModelMetric = Callable[[nnx.Module, jax.Array, jax.Array], jax.Array]
 Schedules = Sequence[Schedule] | Mapping[str, Schedule]
 
-_PROGRAMS: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar("programs", default=None)
+
+@dataclasses.dataclass
+class _Shared:
+    """:func:`shared_programs`' state: the lr tables' length, and the compiled programs by key."""
+
+    updates: int
+    cache: dict[Any, Any] = dataclasses.field(default_factory=dict)
+
+
+_PROGRAMS: contextvars.ContextVar[_Shared | None] = contextvars.ContextVar("programs", default=None)
 
 
 @contextlib.contextmanager
-def shared_programs() -> Iterator[None]:
+def shared_programs(updates: int = 0) -> Iterator[_Shared]:
     """Within the block, :func:`compare` calls that would compile the same one-program run —
     the same model structure, optimizer factory, loss and metric objects, data shapes, member
-    count, epochs and evaluation points — reuse the first call's compiled programs (the lr
-    table is an argument of the programs, so the schedules may differ). The tuner's rungs of
-    the same shape (its last rung's two halves, its edge probes) compile once."""
-    token = _PROGRAMS.set({})
+    count and evaluation points — reuse the first call's compiled programs (the lr table is an
+    argument of the programs, so the schedules may differ). Runs of at most ``updates``
+    updates pad their lr table to that many columns (past a run's end, never read), so runs of
+    different lengths share one program too. The tuner's rungs of one member count (its edge
+    probes and both halves of its last rung) compile once. Yields the state: its ``updates``
+    may be raised inside the block, before the runs it should pad."""
+    shared = _Shared(int(updates))
+    token = _PROGRAMS.set(shared)
     try:
-        yield
+        yield shared
     finally:
         _PROGRAMS.reset(token)
 
@@ -195,7 +208,7 @@ class _Arena:
         return eval_points(self.steps, self.eval_every)
 
     def lr_of(self, sched_idx: jax.Array, table: jax.Array) -> Callable[[Any], jax.Array]:
-        last = self.n_updates - 1
+        last = table.shape[1] - 1  # the run's last update, or past it in a padded table
 
         def lr(count: Any) -> jax.Array:
             # The member's schedule at the member's count, read from the table: one program
@@ -340,13 +353,13 @@ class _Arena:
     def _shared(self, members: int, build: Callable[[], tuple[Any, Any, Any]]) -> tuple[Any, ...]:
         """``(members, *programs)``: compiled by ``build``, or, inside :func:`shared_programs`,
         the programs an earlier run with the same key compiled."""
-        cache = _PROGRAMS.get()
-        if cache is None or self.key is None:
+        shared = _PROGRAMS.get()
+        if shared is None or self.key is None:
             return (members, *build())
         key = (*self.key, members)
-        if key not in cache:
-            cache[key] = (members, *build())
-        return cache[key]
+        if key not in shared.cache:
+            shared.cache[key] = (members, *build())
+        return shared.cache[key]
 
     def sequential(self, grid: list[tuple[int, int]], data: Any) -> float:
         """Train the members one at a time with one compiled single-member program."""
@@ -525,13 +538,15 @@ def compare(
         loss=member_loss, metric=model_metric, path=path, n=n, batch_size=int(batch_size), steps=steps,
         epochs=int(epochs), eval_every=every, progress=progress,
     )  # fmt: skip
+    shared = _PROGRAMS.get()
+    columns = max(run.n_updates, shared.updates if shared is not None else 0)
     run.key = _program_key(
         first[0], optimizer, (criterion, loss_fn, metric), (xt, yt, xv, yv, *jax.tree.leaves(first[1:])),
-        (path, n, int(batch_size), steps, int(epochs), every, len(named), str(ftype), tuple(devs)),
+        (path, n, int(batch_size), steps, columns, every, len(named), str(ftype), tuple(devs)),
     )  # fmt: skip
     run.start(len(grid), int(epochs) * len(run.within))
     t0 = time.perf_counter()
-    counts = jnp.arange(run.n_updates, dtype=jnp.int32)  # Optax's update count is an int32
+    counts = jnp.arange(columns, dtype=jnp.int32)  # Optax's update count is an int32
 
     def lr_table(t: jax.Array) -> jax.Array:
         """Every schedule at every update of the budget, ``(schedules, updates)``, in-graph."""

@@ -85,6 +85,7 @@ def tune_lr(
     finder_loss = resolve_loss(criterion, loss_fn, cross_entropy, CRITERION_MODULES)
 
     def train_rung(named: dict[str, Schedule], ep: int, seed_list: list[int], steps: int, tick: Any) -> Any:
+        shared.updates = int(epochs) * steps  # every rung's lr table as long as the full run's
         return compare(
             model, optimizer, train, val, named, seed_list, ep,
             criterion=criterion, loss_fn=loss_fn, metric=metric, batch_size=batch_size, mode=mode,
@@ -95,7 +96,7 @@ def tune_lr(
         data = _sweep_data(train, seed, batch_size)
         return find_lr(model(seed), optimizer, data, loss_fn=finder_loss, batch_size=batch_size)
 
-    with shared_programs():  # the last rung's halves, and the edge probes, compile once
+    with shared_programs() as shared:  # rungs of one member count compile once
         return run_tuner(
             "jax", lrs=lrs, schedule=schedule, epochs=epochs, n_train=int(np.shape(train[0])[0]),
             batch_size=batch_size, seeds=seeds, budget=budget, mode=mode, metric=metric, policy=policy,

@@ -400,3 +400,23 @@ def test_shared_programs_compile_a_run_of_the_same_shape_once(monkeypatch):
     np.testing.assert_array_equal(shared.step_losses, fresh.step_losses)
     pair({"a": lrs.constant(0.05)})  # outside the block nothing is shared
     assert len(compiled) == 4
+
+
+def test_padded_lr_tables_let_runs_of_different_lengths_share_a_program(monkeypatch):
+    from lrsched_jax import arena
+
+    compiled = []
+    real = arena._Arena._compile
+    monkeypatch.setattr(arena._Arena, "_compile", lambda self, *a: compiled.append(1) or real(self, *a))
+    train, val = data()
+    run = lambda scheds, epochs: compare(  # noqa: E731
+        model, momentum, train, val, scheds, SEEDS, epochs, batch_size=BATCH
+    )
+    fresh = run({"c": lrs.cosine(0.1, STEPS)}, 1)
+    with arena.shared_programs(updates=T) as shared:
+        assert shared.updates == T
+        long = run({"a": lrs.constant(0.05)}, EPOCHS)
+        short = run({"c": lrs.cosine(0.1, STEPS)}, 1)  # its table padded to T columns
+    assert len(compiled) == 2  # the fresh run's, and one for both runs in the block
+    np.testing.assert_array_equal(short.step_losses, fresh.step_losses)
+    assert long.step_losses.shape == (len(SEEDS), T)
