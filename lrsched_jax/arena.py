@@ -91,6 +91,8 @@ def shared_programs(updates: int = 0) -> Iterator[_Shared]:
     different lengths share one program too. The tuner's rungs of one member count (its edge
     probes and both halves of its last rung) compile once. Yields the state: its ``updates``
     may be raised inside the block, before the runs it should pad."""
+    if isinstance(updates, bool) or not isinstance(updates, (int, np.integer)) or updates < 0:
+        raise ValueError(f"shared_programs: updates must be an int >= 0, got {updates!r}")
     shared = _Shared(int(updates))
     token = _PROGRAMS.set(shared)
     try:

@@ -418,5 +418,7 @@ def test_padded_lr_tables_let_runs_of_different_lengths_share_a_program(monkeypa
         long = run({"a": lrs.constant(0.05)}, EPOCHS)
         short = run({"c": lrs.cosine(0.1, STEPS)}, 1)  # its table padded to T columns
     assert len(compiled) == 2  # the fresh run's, and one for both runs in the block
+    with pytest.raises(ValueError, match="updates must be an int >= 0"), arena.shared_programs(updates=-1):
+        pass
     np.testing.assert_array_equal(short.step_losses, fresh.step_losses)
     assert long.step_losses.shape == (len(SEEDS), T)
