@@ -45,7 +45,7 @@ import optax
 import lrsched_jax as lrs
 from benchmarks import suggestions as S
 from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, section_command, spread, timed
-from lrsched_jax.core.tune import DEFAULT_POLICY, Policy, compress
+from lrsched_jax.core.tune import DEFAULT_POLICY, Policy, compress, step_down
 
 #: Whole epochs of each task's full run (and char-lm's training windows kept).
 EPOCHS = {
@@ -138,8 +138,7 @@ def _alternatives(
         # adaptive: the best probe's full run decides the second survivor (lrsched_jax.core.tune).
         full = grid_of.get(_key(best))
         if full is None or sign * (full - ok[best]) < 0:
-            share = max(1, round(epochs / frac)) / epochs
-            second = [10 ** (_key(best) - max(1, round(-math.log10(share) / 0.5)) / 2)]
+            second = [step_down(best, max(1, round(epochs / frac)), epochs, DEFAULT_POLICY.spacing)]
         else:
             second = ranked[1:2]
         rules = {

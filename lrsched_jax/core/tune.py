@@ -67,6 +67,7 @@ __all__ = [
     "lattice",
     "peak_schedules",
     "search",
+    "step_down",
     "sweep_candidates",
     "sweep_order",
 ]
@@ -538,16 +539,22 @@ def _extend(r: _Rungs, room: int) -> int:
     return spent
 
 
-def _step_down(cands: list[float], best: float, steps: int, spacing: float, extend: bool) -> float | None:
-    """The lr ``steps`` lattice steps below ``best``: on the lattice where the candidates came
-    from a sweep (``extend``), else the user's candidate below ``best`` nearest to it (None:
-    none below)."""
+def step_down(best: float, first: int, final: int, spacing: float) -> float:
+    """The lr below ``best`` by the probes' share of the run (``first`` of ``final`` epochs) in
+    whole lattice steps, at least one (⅛ of the run: 0.9 decades, two half-decade steps): where
+    a run ``final / first`` times longer travels as far as the probe did. On the lattice where
+    ``best`` is."""
+    steps = max(1, round(math.log10(final / first) / spacing))
     k = math.log10(best) / spacing
-    if extend:
-        on = abs(k - round(k)) < 1e-9
-        return float(10 ** ((round(k) - steps) * spacing)) if on else best * 10 ** (-steps * spacing)
+    if abs(k - round(k)) < 1e-9:
+        return float(10 ** ((round(k) - steps) * spacing))
+    return best * 10 ** (-steps * spacing)
+
+
+def _users_below(cands: list[float], best: float, target: float) -> float | None:
+    """The candidate below ``best`` nearest ``target`` on a log scale (None: none below)."""
     below = [c for c in cands if c < best]
-    return min(below, key=lambda c: abs(math.log10(c) / spacing - (k - steps))) if below else None
+    return min(below, key=lambda c: abs(math.log10(c / target))) if below else None
 
 
 def _last_rung(r: _Rungs, plan: _Plan, extend: bool, notes: list[str]) -> tuple[float, dict[str, Any]]:
@@ -570,9 +577,10 @@ def _last_rung(r: _Rungs, plan: _Plan, extend: bool, notes: list[str]) -> tuple[
         best, others = ranked[0], ranked[1:keep]
         r.train([best], ep1, 1)
         i = cands.index(best)
-        steps = max(1, round(math.log10(ep1 / r.ep0) / policy.spacing))
         worse = not r.scores(1, [i])[0] >= scores[i]  # diverged (NaN) counts as worse
-        down = _step_down(cands, best, steps, policy.spacing, extend) if keep > 1 and worse else None
+        target = step_down(best, r.ep0, ep1, policy.spacing)
+        # A sweep's lattice gains the lr; the user's lrs= keep to their own candidates.
+        down = (target if extend else _users_below(cands, best, target)) if keep > 1 and worse else None
         if down is not None:
             if down not in cands:
                 r.insert(down)
