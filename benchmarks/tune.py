@@ -19,11 +19,13 @@ compilation included), both measured in this process. A diverged run scores what
 nothing scores (as in the suggestions benchmark).
 
 Alternatives to the default search, scored on the same runs: rung 0 at ¼ of the run instead
-of ⅛ (trained here too), and the survivors of rung 0 — the best probe and then, by what its
-full run did, the second-best probe or the lr lower by the probe's share of the run (the
-default, ``adaptive``), the best probe and the one below it, the two best probes, or the best
-probe alone (no full-length rung) — whose full runs are the grid's members (the same seeds,
-batches and schedule; a step below the grid's range counts as not run).
+of ⅛ (trained here too), and the survivors of rung 0 — the lowest lr whose probes lie within
+one standard error (over the seeds) of the best probe's and then, by what its full run did,
+the next best probe or the lr lower by the probe's share of the run (the default,
+``adaptive``); the same from the best probe itself (``adaptive se=0``, the default before);
+the best probe and the one below it; the two best probes; or the best probe alone (no
+full-length rung) — whose full runs are the grid's members (the same seeds, batches and
+schedule; a step below the grid's range counts as not run).
 
 Targets per cell: regret ≤ 1 point of accuracy (≤ 5 % relative loss), cost ≤ 3 runs, wall ≤ 4×
 one full run. ``--quick``: cancer-logreg, SGD-momentum, a fixed lr, 1 seed, no ¼ alternative
@@ -45,7 +47,7 @@ import optax
 import lrsched_jax as lrs
 from benchmarks import suggestions as S
 from benchmarks._common import fmt_ratio, fmt_time, interleaved, paired_ratio, section_command, spread, timed
-from lrsched_jax.core.tune import DEFAULT_POLICY, Policy, compress, step_down
+from lrsched_jax.core.tune import DEFAULT_POLICY, Policy, compress, lowest_within_se, step_down
 
 #: Whole epochs of each task's full run (and char-lm's training windows kept).
 EPOCHS = {
@@ -118,39 +120,43 @@ def _arena(task: S.Task, opt: Any, data: tuple[np.ndarray, ...], seeds: list[int
 
 
 def _alternatives(
-    task: S.Task, res: Any, grid_of: dict[float, float], probe2: dict[float, float | None] | None
+    task: S.Task, res: Any, grid_of: dict[float, float], probe2: dict[float, list[float] | None] | None
 ) -> dict[str, float | None]:
     """Regret-free scores (the mean full-run metric) of other survivor rules, from rung 0's
-    probes (⅛; ``probe2``: ¼ of the run) and the grid's full runs of the same lrs."""
+    probes per seed (⅛; ``probe2``: ¼ of the run) and the grid's full runs of the same lrs."""
     sign = 1.0 if task.kind == "accuracy" else -1.0
     epochs = EPOCHS[task.name]
+    rung0: dict[float, list[Any]] = {}
+    for t in res.trials:
+        rung0.setdefault(t.lr, []).append(t.metrics[0])
     out: dict[str, float | None] = {}
-    for name, frac, probes in (
-        ("1/8", 8, {c: res.score(c, 0) for c in res.candidates}),
-        ("1/4", 4, probe2 or {}),
-    ):
-        ok = {c: v for c, v in probes.items() if v is not None and math.isfinite(v)}
+    for name, frac, probes in (("1/8", 8, rung0), ("1/4", 4, probe2 or {})):
+        ok = {
+            c: sign * np.asarray(v, dtype=float)
+            for c, v in probes.items()
+            if v is not None and all(x is not None and math.isfinite(x) for x in v)
+        }
         if not ok:
             continue
-        ranked = sorted(ok, key=lambda c: -sign * ok[c])
-        best = ranked[0]
-        below = [c for c in sorted(ok) if c < best][-1:]
-        # adaptive: the best probe's full run decides the second survivor (lrsched_jax.core.tune).
-        full = grid_of.get(_key(best))
-        if full is None or sign * (full - ok[best]) < 0:
-            second = [step_down(best, max(1, round(epochs / frac)), epochs, DEFAULT_POLICY.spacing)]
-        else:
-            second = ranked[1:2]
-        rules = {
-            "best+below": [best, *below],
-            "top-2": ranked[:2],
-            "top-1": [best],
-            "adaptive": [best, *second],
-        }
+        ranked = sorted(ok, key=lambda c: -ok[c].mean())
+        best, lrs_up = ranked[0], sorted(ok)
+        below = [c for c in lrs_up if c < best][-1:]
+
+        # adaptive (lrsched_jax.core.tune): the lowest lr within one standard error of the best
+        # probe (se=0: the best probe) trains first; its full run picks the second survivor.
+        row = lowest_within_se(np.stack([ok[c] for c in lrs_up]), DEFAULT_POLICY.se)
+        rules = {"best+below": [best, *below], "top-2": ranked[:2], "top-1": [best]}
+        for rule, first in (("adaptive", best if row is None else lrs_up[row]), ("adaptive se=0", best)):
+            full = grid_of.get(_key(first))
+            if full is None or sign * full < ok[first].mean():
+                second = [step_down(first, max(1, round(epochs / frac)), epochs, DEFAULT_POLICY.spacing)]
+            else:
+                second = [c for c in ranked if c != first][:1]
+            rules[rule] = [first, *second]
         for rule, keep in rules.items():
             full_runs = [grid_of.get(_key(c)) for c in keep]
             known = [float(v) for v in full_runs if v is not None]
-            if len(known) < len(keep) and rule != "adaptive":
+            if len(known) < len(keep) and not rule.startswith("adaptive"):
                 out[f"{name} {rule}"] = None
                 continue
             out[f"{name} {rule}"] = max(known) if sign > 0 else min(known)
@@ -205,7 +211,7 @@ def run_cell(
         ep = max(1, round(epochs / frac))
         got_p, _ = arena([compress(make(c), epochs / ep) for c in res.candidates], ep)
         probes[f"1/{frac}"] = {
-            c: float(np.mean(p)) if np.isfinite(p).all() else None for c, p in zip(res.candidates, got_p)
+            c: [float(v) for v in p] if np.isfinite(p).all() else None for c, p in zip(res.candidates, got_p)
         }
     probe2 = probes.get("1/4")
     alts = {
@@ -228,7 +234,10 @@ def run_cell(
         "anchor": res.anchor,
         "candidates": res.candidates,
         "alternatives": alts,
-        "probes": {k: [[c, v] for c, v in d.items()] for k, d in probes.items()},
+        "probes": {
+            k: [[c, None if v is None else float(np.mean(v))] for c, v in d.items()]
+            for k, d in probes.items()
+        },
         "result": res.to_dict(),
     }
 

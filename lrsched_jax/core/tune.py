@@ -23,13 +23,15 @@ The default search (measured on the suggestions benchmark, docs/tune.md has the 
   order of the data, and the best lr can lie just outside a range read off one sweep.
 * **The last rung** trains two survivors for the full run, so the choice is made on what the
   user will train, not on a short probe (short probes at a fixed lr favour lrs 3–10× too
-  high). The first is the best probe; what its full run does picks the second
-  (``pick="adaptive"``): where the full run ends *worse* than the probe did — the lr is too
-  high for a run that long: it overfits or does not settle — the lr lower by the probe's
-  share of the run (⅛: a decade), at which the full run travels as far as the probe did;
-  otherwise the second-best probe. ``pick="top"`` (the two best probes) and ``pick="below"``
-  (the best probe and the candidate just below it) measured worse; docs/tune.md has the
-  figures.
+  high). The first is the best probe — with two or more seeds, the lowest lr whose probes
+  lie within one standard error of the best probe's (:func:`lowest_within_se`: where the
+  seeds cannot tell them apart, the lower, because short probes lean high); what its full
+  run does picks the second (``pick="adaptive"``): where the full run ends *worse* than the
+  probe did — the lr is too high for a run that long: it overfits or does not settle — the
+  lr lower by the probe's share of the run (⅛: a decade), at which the full run travels as
+  far as the probe did; otherwise the next best probe. ``pick="top"`` (the two best probes)
+  and ``pick="below"`` (the best probe and the candidate just below it) measured worse;
+  docs/tune.md has the figures.
 
 Costs are counted in member-updates (every seed of every candidate, the sweep's steps
 included) and reported in full runs: ``cost = member-updates / (full-run updates × seeds)``.
@@ -65,6 +67,7 @@ __all__ = [
     "compress",
     "from_compare",
     "lattice",
+    "lowest_within_se",
     "peak_schedules",
     "search",
     "step_down",
@@ -137,7 +140,9 @@ class Policy:
     the run), ``"top"`` (the best probes) or ``"below"`` (the best probe and the candidates
     just below it); ``extend``: how many candidates rung 0 may add, one ``spacing`` beyond
     the range, while its best probe lies at an edge of the range (candidates read off a
-    sweep only)."""
+    sweep only); ``se``: with ``pick="adaptive"`` and two or more seeds, the last rung starts
+    from the lowest candidate whose probe is within ``se`` standard errors of the best probe's
+    (the difference paired by seed; 0: from the best probe itself)."""
 
     spacing: float = 0.5
     below: float = 1.5
@@ -147,6 +152,7 @@ class Policy:
     keep: int = 2
     pick: Literal["adaptive", "below", "top"] = "adaptive"
     extend: int = 2
+    se: float = 1.0
 
     def __post_init__(self) -> None:
         if self.pick not in ("adaptive", "below", "top"):
@@ -159,6 +165,8 @@ class Policy:
             raise ValueError(
                 f"Policy: first and final are fractions of the run (<= 1), got {self.first}, {self.final}"
             )
+        if isinstance(self.se, bool) or not isinstance(self.se, (int, float)) or not 0 <= self.se < math.inf:
+            raise ValueError(f"Policy: se must be a number >= 0, got {self.se!r}")
         for name, lo in (("keep", 1), ("extend", 0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
@@ -551,21 +559,63 @@ def step_down(best: float, first: int, final: int, spacing: float) -> float:
     return best * 10 ** (-steps * spacing)
 
 
+def lowest_within_se(probes: np.ndarray, se: float) -> int | None:
+    """The row of the lowest lr whose probes are within ``se`` standard errors of the best
+    mean probe's — the one-standard-error rule (Breiman et al., 1984), leaning to the lower
+    lr because short probes favour high ones. ``probes``: ``(candidates by increasing lr,
+    seeds)``, higher is better, NaN for a diverged seed (such a row never counts). The error
+    is that of the mean difference, paired by seed (a seed is one initialisation and one
+    order of batches for every candidate). With one seed or ``se=0``: the best row. None:
+    no row is finite.
+
+    >>> lowest_within_se(np.array([[0.50, 0.70], [0.61, 0.79], [0.60, 0.80]]), 1.0)
+    1
+    """
+    probes = np.asarray(probes, dtype=float)
+    ok = np.flatnonzero(np.isfinite(probes).all(axis=1))
+    if len(ok) == 0:
+        return None
+    top = int(ok[np.argmax(probes[ok].mean(axis=1))])
+    n = probes.shape[1]
+    if n < 2 or se == 0:
+        return top
+    for i in ok[ok < top]:
+        d = probes[top] - probes[i]
+        if d.mean() <= se * d.std(ddof=1) / math.sqrt(n):
+            return int(i)
+    return top
+
+
 def _users_below(cands: list[float], best: float, target: float) -> float | None:
     """The candidate below ``best`` nearest ``target`` on a log scale (None: none below)."""
     below = [c for c in cands if c < best]
     return min(below, key=lambda c: abs(math.log10(c / target))) if below else None
 
 
+def _first_survivor(r: _Rungs, ranked: list[float], notes: list[str]) -> float:
+    """The adaptive last rung's first survivor: the best probe, or the lowest lr whose probes
+    are within ``policy.se`` standard errors of its (:func:`lowest_within_se`)."""
+    sign = 1.0 if r.mode == "max" else -1.0
+    row = lowest_within_se(sign * r.book.metrics[:, :, 0], r.policy.se)
+    first = ranked[0] if row is None else r.book.cands[row]
+    if first != ranked[0]:
+        notes.append(
+            f"the probes of {first:.3g} lie within {r.policy.se:g} standard error(s) over the seeds "
+            f"of the best probe's ({ranked[0]:.3g}): the last rung starts from the lower lr"
+        )
+    return first
+
+
 def _last_rung(r: _Rungs, plan: _Plan, extend: bool, notes: list[str]) -> tuple[float, dict[str, Any]]:
     """Rung 0's survivors (``plan.keep``) trained for ``plan.final_epochs``; returns the choice
     and the rung's record.
 
-    ``pick="adaptive"``: the best probe first, then the others in one program: the next best
-    probes, or — where the best probe's run ended worse than its own short probe (the lr is
-    too high for a run that long) — first the lr lower by the probes' share of the run
-    (``ep0 / ep1``, on the lattice: a decade for ⅛), where a full-length run has travelled as
-    far as the short probe did."""
+    ``pick="adaptive"``: the first survivor alone — the best probe, or the lowest lr
+    indistinguishable from it over the seeds (:func:`_first_survivor`) — then the others in
+    one program: the next best probes, or — where the first survivor's run ended worse than
+    its own short probe (the lr is too high for a run that long) — first the lr lower by the
+    probes' share of the run (``ep0 / ep1``, on the lattice: a decade for ⅛), where a
+    full-length run has travelled as far as the short probe did."""
     cands, policy, ep1, keep = r.book.cands, r.policy, plan.final_epochs, plan.keep
     scores = r.scores(0)
     ok = np.flatnonzero(np.isfinite(scores))
@@ -574,7 +624,8 @@ def _last_rung(r: _Rungs, plan: _Plan, extend: bool, notes: list[str]) -> tuple[
         alive = [cands[i] for i in _survivors(scores, keep, policy.pick)]
         r.train(alive, ep1, 1)
     else:
-        best, others = ranked[0], ranked[1:keep]
+        best = _first_survivor(r, ranked, notes)
+        others = [lr for lr in ranked if lr != best][: keep - 1]
         r.train([best], ep1, 1)
         i = cands.index(best)
         worse = not r.scores(1, [i])[0] >= scores[i]  # diverged (NaN) counts as worse
@@ -586,8 +637,8 @@ def _last_rung(r: _Rungs, plan: _Plan, extend: bool, notes: list[str]) -> tuple[
                 r.insert(down)
             others = [down, *[lr for lr in others if lr != down]][: keep - 1]
             notes.append(
-                f"the best probe ({best:.3g}) ended its full run worse than its short probe: the "
-                f"second survivor is {down:.3g}, lower by the probe's share of the run"
+                f"the first survivor ({best:.3g}) ended its full run worse than its short probe: "
+                f"the second survivor is {down:.3g}, lower by the probe's share of the run"
             )
         if others:
             r.train(others, ep1, 1)

@@ -25,6 +25,7 @@ from lrsched_jax.core.tune import (
     check_candidates,
     compress,
     lattice,
+    lowest_within_se,
     search,
     sweep_order,
 )
@@ -58,9 +59,10 @@ def make_probe(best_short: float, best_full: float, calls: list, diverge_above: 
 
 def run(cands, probe, budget=3.0, **kw):
     kw.setdefault("schedule", core.constant)
+    kw.setdefault("seeds", [0])
     with place("tune_lr"):
         return search(
-            framework="test", candidates=cands, epochs=EPOCHS, steps_per_epoch=STEPS, seeds=[0],
+            framework="test", candidates=cands, epochs=EPOCHS, steps_per_epoch=STEPS,
             budget=budget, mode="max", probe=probe, **kw,
         )  # fmt: skip
 
@@ -102,6 +104,43 @@ def test_a_best_probe_that_ends_worse_at_full_length_steps_down_by_the_probes_sh
     # The two best probes (0.1 and 0.0316) cannot reach 0.01.
     top = run(CANDS, make_probe(0.1, 0.01, []), policy=Policy(pick="top"))
     assert top.lr == pytest.approx(10**-1.5)
+
+
+def test_lowest_within_se_is_the_one_standard_error_rule_paired_by_seed():
+    # rows: lrs in increasing order; columns: seeds. Row 2 is best (mean 0.70).
+    probes = np.array([[0.40, 0.50, 0.45], [0.71, 0.60, 0.73], [0.70, 0.75, 0.65]])
+    # row 1 - row 2 per seed: +0.01, -0.15, +0.08; mean -0.02, well within one error (0.068)
+    assert lowest_within_se(probes, 1.0) == 1
+    assert lowest_within_se(probes, 0.0) == 2  # the rule off: the best
+    assert lowest_within_se(probes[:, 1:2], 1.0) == 2  # one seed: no error to measure
+    # A consistent gap, even a small one, is not noise: paired by seed it has no spread.
+    steady = np.array([[0.69, 0.74, 0.64], [0.70, 0.75, 0.65]])
+    assert lowest_within_se(steady, 1.0) == 1
+    # A row with a diverged seed never counts; nothing finite: None.
+    assert lowest_within_se(np.array([[0.7, np.nan, 0.7], [0.70, 0.75, 0.65]]), 1.0) == 1
+    assert lowest_within_se(np.full((2, 3), np.nan), 1.0) is None
+
+
+def test_the_last_rung_starts_from_the_lowest_lr_within_one_standard_error():
+    # Three seeds; the probes of 0.0316 and 0.1 differ by less than their noise, so the last
+    # rung starts from 0.0316 (short probes favour high lrs); with se=0 it starts from 0.1.
+    noise = {-1.5: [0.03, -0.04, 0.0]}  # by log10(lr): 0.0316 as good as 0.1 within the noise
+
+    def probe(scheds, ep):
+        peaks = [_peak(s) for s in scheds]
+        calls.append((peaks, ep))
+        best, slope = (10**-1.5, 10) if ep == EPOCHS else (0.1, 50)  # at full length 0.0316 wins
+        jitter = [noise.get(round(math.log10(p), 3), [0.0] * 3) for p in peaks]
+        rows = [[1 - abs(math.log10(p / best)) / slope + n for n in j] for p, j in zip(peaks, jitter)]
+        return np.array(rows), np.zeros((len(peaks), 3), bool)
+
+    calls = []
+    res = run(CANDS, probe, seeds=[0, 1, 2])
+    assert calls[1][0] == pytest.approx([10**-1.5]) and res.lr == pytest.approx(10**-1.5)
+    assert "standard error" in res.notes[0]
+    calls = []
+    off = run(CANDS, probe, seeds=[0, 1, 2], policy=Policy(se=0))
+    assert calls[1][0] == pytest.approx([0.1]) and not any("standard error" in n for n in off.notes)
 
 
 def test_a_best_probe_that_gains_at_full_length_keeps_the_second_best_probe():
