@@ -26,7 +26,7 @@ import torch
 
 from lrsched_jax.core.finder import RUNNING, Cycle, FinderResult, build_result
 from lrsched_jax.core.finder.config import RunOptions, SweepConfig, SweepOptions, sweep_signature
-from lrsched_jax.core.finder.loop import host_loop, numpy_advance, numpy_tracker
+from lrsched_jax.core.finder.loop import HostTracker, host_loop
 from lrsched_jax.core.losses import legacy_positional, resolve_loss
 from lrsched_jax.core.validate import place
 from lrsched_torch._common import CRITERION_MODULES, as_float, check_optimizer, cross_entropy
@@ -495,7 +495,7 @@ class _Sweep:
     :meth:`_on_host` runs the host loop both drivers share
     (:func:`lrsched_jax.core.finder.loop.host_loop`: the progress bar and the stop) over this
     driver's step: the step's batch(es) and loss, the tracker started at step 0, the step's
-    divisor, smoothing and the stop rule (:func:`~lrsched_jax.core.finder.loop.numpy_advance`),
+    divisor, smoothing and the stop rule (:class:`~lrsched_jax.core.finder.loop.HostTracker`),
     the curve recorded — then the update (the stopping step's update is not needed). The
     modes are small pieces: :class:`_Precision` (AMP), :meth:`_agreed_micro_step` (accumulation,
     the rank agreements), and the two recording modes chosen once — the training loss before the update
@@ -584,19 +584,14 @@ class _Sweep:
         driver's step; returns ``(raw, smoothed, stop code)``."""
         divisors = self.config.divisors()
         divs = None if divisors is None else divisors.tolist()
-        factor = self.config.diverge_factor
-        raw: list[Any] = []
-        smoothed: list[Any] = []
         tracker: Any = None
 
         def step(k: int) -> int:
             nonlocal tracker
             loss, dtype = self.measure(source)
             if k == 0:
-                tracker = numpy_tracker(dtype == torch.float64)
-            tracker, loss, code = numpy_advance(tracker, loss, None if divs is None else divs[k], factor)
-            raw.append(loss)
-            smoothed.append(tracker.smoothed)
+                tracker = HostTracker(dtype == torch.float64, divs, self.config.diverge_factor)
+            code = tracker.advance(loss)
             if code == RUNNING:  # the stopping step's update is not needed
                 self.sync.attempt(self.update)
             return code
@@ -604,7 +599,8 @@ class _Sweep:
         progress = self.options.progress and self.sync.rank == 0
         _, code = host_loop(self.config.num_iter, step, int, progress)
         self.sync.check()  # the last update's errors; and every rank leaves the sweep together
-        return np.asarray(raw, dtype=np.float64), np.asarray(smoothed, dtype=np.float64), code
+        raw, smoothed = tracker.curves()
+        return raw, smoothed, code
 
     # --- the step's loss: two recording modes -------------------------------------------
 

@@ -14,9 +14,12 @@ import math
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lrsched_jax.core.finder import Cycle, FinderResult, SweepConfig, build_result
 from lrsched_jax.core.finder import sweep as C
+from lrsched_jax.core.finder.loop import HostTracker
 from lrsched_jax.core.validate import place
 
 matplotlib.use("Agg")
@@ -150,6 +153,62 @@ def test_per_step_host_loop_equals_scan():
             if int(c) != C.RUNNING:
                 assert (k, int(c)) == (int(stop), int(code))
                 break
+
+
+def _reference(values, float64, divisors, factor):
+    """Every step's code, loss and smoothed loss from tracker_step on NumPy scalars."""
+    dt = np.float64 if float64 else np.float32
+    tr, out = C.tracker_init(np, dt), []
+    with np.errstate(all="ignore"):
+        for k, v in enumerate(values):
+            tr, c = C.tracker_step(tr, dt(v), None if divisors is None else dt(divisors[k]), factor)
+            out.append((int(c), dt(v), tr.smoothed))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from((*KINDS, "spiky")),
+    seed=st.integers(0, 10**6),
+    beta=st.sampled_from([0.0, 0.5, 0.98, 0.999]),
+    factor=st.sampled_from([1.0, 1.0001, 1.5, 4.0, 1e30, 5e38, 1e300]),
+    scale=st.sampled_from([1e-30, 1.0, 1e33, 1e38]),
+    float64=st.booleans(),
+    rounded=st.booleans(),
+    n=st.sampled_from([N, 2000]),
+)
+def test_host_tracker_gives_the_numpy_trackers_codes_and_curves(
+    kind, seed, beta, factor, scale, float64, rounded, n
+):
+    # The shadow decides only where its error bound allows; every code must be the exact one,
+    # at every step (also past a stop), including losses that float32 cannot hold exactly
+    # (a mean over micro-batches in float64), near float32's overflow, and factors that
+    # overflow float32 alone.
+    rng = np.random.default_rng(seed)
+    x = make_sequence("noisy" if kind == "spiky" else kind, seed, n)
+    if kind == "spiky":
+        x = x * np.where(rng.random(n) < 0.05, 50.0, 1.0)
+    with np.errstate(over="ignore"):
+        values = [float(v) for v in (x * scale if rounded else (x * scale).astype(np.float32))]
+    table = C.ema_divisors(n, beta)
+    divisors = None if table is None else table.tolist()
+    ref = _reference(values, float64, divisors, factor)
+    tracker = HostTracker(float64, divisors, factor)
+    codes = [tracker.advance(v) for v in values]
+    assert codes == [c for c, _, _ in ref]
+    losses, smoothed = tracker.curves()
+    np.testing.assert_array_equal(losses, np.array([v for _, v, _ in ref], dtype=np.float64))
+    np.testing.assert_array_equal(smoothed, np.array([s for _, _, s in ref], dtype=np.float64))
+
+
+def test_host_tracker_leaves_a_clear_descent_to_its_shadow():
+    # What the shadow is for: on a sweep far from its stop the exact tracker runs once, at the
+    # end, over the whole curve — and the codes are still the exact ones (above).
+    x = make_sequence("noisy", 3).astype(np.float32)
+    tracker = HostTracker(False, C.ema_divisors(N, 0.98).tolist(), 1e30)
+    assert all(tracker.advance(float(v)) == C.RUNNING for v in x)
+    assert tracker._done == 0
+    assert len(tracker.curves()[0]) == N and tracker._done == N
 
 
 # --- smoothing ----------------------------------------------------------------------------

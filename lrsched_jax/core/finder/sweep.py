@@ -575,7 +575,7 @@ def capped_values(
     return out, tuple(notes)
 
 
-def _block_drop(x: np.ndarray, count: int, a: int, w: int, blocks: int) -> tuple[bool, str]:
+def _block_drop(x: np.ndarray, count: int, a: int, w: int, blocks: int) -> tuple[bool, tuple[Any, ...]]:
     """One scale of :func:`descent`: ``(fell, the numbers for the note)``."""
     size = -(-w // blocks)
     # Each block summed on its own (no running sum): equal losses give bitwise equal means,
@@ -587,9 +587,13 @@ def _block_drop(x: np.ndarray, count: int, a: int, w: int, blocks: int) -> tuple
     with np.errstate(all="ignore"):
         sigma = float(np.std(np.diff(x[:end]))) / math.sqrt(2.0)
         threshold = DESCENT_NOISE * sigma * math.sqrt(2.0 / size)
-    return drop > threshold, (
-        f"the lowest mean of {size} consecutive losses ({means[p]:.4g}, from step {a + p}) is not below "
-        f"the mean of the first {size} ({means[0]:.4g}) by more than {DESCENT_NOISE:g} noise units "
+    return drop > threshold, (size, means[p], a + p, means[0], threshold, sigma)
+
+
+def _drop_note(size: int, low: float, at: int, first: float, threshold: float, sigma: float) -> str:
+    return (
+        f"the lowest mean of {size} consecutive losses ({low:.4g}, from step {at}) is not below "
+        f"the mean of the first {size} ({first:.4g}) by more than {DESCENT_NOISE:g} noise units "
         f"({threshold:.3g}; noise: the std of the losses' first differences / sqrt(2) = {sigma:.3g})"
     )
 
@@ -613,11 +617,15 @@ def descent(raw: np.ndarray, count: int, skip_start: int, skip_end: int) -> tupl
     w = count - int(skip_end) - a
     if w < 2:
         return True, None
-    scales = [_block_drop(x, count, a, w, b) for b in DESCENT_BLOCKS]
-    if any(fell for fell, _ in scales):
-        return True, None
+    first: tuple[Any, ...] = ()
+    for b in DESCENT_BLOCKS:
+        fell, numbers = _block_drop(x, count, a, w, b)
+        if fell:
+            return True, None
+        first = first or numbers
     return False, (
-        f"the loss never fell: in the rules' window (steps {a}-{a + w - 1}) {scales[0][1]}; no suggestion. "
+        f"the loss never fell: in the rules' window (steps {a}-{a + w - 1}) {_drop_note(*first)}; "
+        "no suggestion. "
         "The sweep may start past the useful lrs (lower start_lr) or end before them (raise end_lr), or "
         "the model may not be training (frozen parameters, a loss that does not depend on them)"
     )
