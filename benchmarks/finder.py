@@ -11,6 +11,10 @@ per repeat, so a slow spell hits both sides alike):
   host-loop path, given the same list of device batches as an iterable — target ≤ 1.1×.
 * torch finder vs a bare torch loop (``zero_grad``/forward/``backward``/``step`` over the
   same loader) — target ≤ 1.02×.
+* torch finder vs itself with the tracker it had before
+  (:class:`~lrsched_jax.core.finder.loop.HostTracker` replaced by
+  :func:`~lrsched_jax.core.finder.sweep.tracker_step` on NumPy scalars every step) — no
+  target: what the float64 shadow saves, measured side by side.
 * torch finder vs ``torch-lr-finder`` (``LRFinder(...)``, ``range_test``, ``reset()``: its
   snapshot, sweep and restore, like ours) on the same model and loader — target ≤ 1×.
   ``torch-lr-finder`` is not a dependency (``pip install "lrtwin[bench]"`` or
@@ -44,7 +48,9 @@ from flax import nnx
 
 import lrsched_jax as lrs
 import lrsched_torch
+import lrsched_torch.finder as torch_finder
 from benchmarks._common import section_command
+from lrsched_jax.core.finder.sweep import tracker_init, tracker_step
 from lrtwin.models import flax_mlp, torch_mlp
 
 N_SAMPLES, BATCH, SIZES = 4096, 64, (784, 256, 256, 10)
@@ -169,6 +175,29 @@ def _torch_lr_finder() -> Any:
     return LRFinder
 
 
+class _NumpyTracker:
+    """The torch finder's tracker before :class:`HostTracker`: :func:`tracker_step` on NumPy
+    scalars at every step (the same codes and curves)."""
+
+    def __init__(self, float64: bool, divisors: list[float] | None, factor: float) -> None:
+        self.dt = np.float64 if float64 else np.float32
+        self.state, self.divisors, self.factor = tracker_init(np, self.dt), divisors, factor
+        self.losses: list[Any] = []
+        self.smoothed: list[Any] = []
+
+    def advance(self, value: float) -> int:
+        dt, k = self.dt, len(self.losses)
+        loss = dt(value)
+        div = None if self.divisors is None else dt(self.divisors[k])
+        self.state, code = tracker_step(self.state, loss, div, self.factor)
+        self.losses.append(loss)
+        self.smoothed.append(self.state.smoothed)
+        return int(code)
+
+    def curves(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(self.losses, dtype=np.float64), np.asarray(self.smoothed, dtype=np.float64)
+
+
 def _torch_contenders(num_iter: int) -> tuple[dict[str, Callable[[], float]], str | None]:
     x, y = _data()
     loader = torch_loader(x, y)
@@ -198,7 +227,19 @@ def _torch_contenders(num_iter: int) -> tuple[dict[str, Callable[[], float]], st
         )
         return (time.perf_counter() - t0) / (res.stop_step + 1)
 
-    contenders: dict[str, Callable[[], float]] = {"torch_bare_loop": bare, "torch_finder": finder}
+    def finder_numpy_tracker() -> float:
+        ours = torch_finder.HostTracker
+        torch_finder.HostTracker = _NumpyTracker  # type: ignore[misc,assignment]
+        try:
+            return finder()
+        finally:
+            torch_finder.HostTracker = ours  # type: ignore[misc]
+
+    contenders: dict[str, Callable[[], float]] = {
+        "torch_bare_loop": bare,
+        "torch_finder": finder,
+        "torch_finder_numpy_tracker": finder_numpy_tracker,
+    }
     LRFinder = _torch_lr_finder()
     if LRFinder is None:
         return (
@@ -246,6 +287,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         "jax_host_loop_vs_bare_step": _ratio(times, "jax_finder_host_loop", "jax_bare_step"),
         "torch_vs_bare_loop": _ratio(times, "torch_finder", "torch_bare_loop"),
     }
+    ratios["torch_host_tracker_vs_numpy_tracker"] = _ratio(
+        times, "torch_finder", "torch_finder_numpy_tracker"
+    )
     if "torch_lr_finder" in times:
         ratios["torch_vs_torch_lr_finder"] = _ratio(times, "torch_finder", "torch_lr_finder")
     return {
@@ -292,7 +336,19 @@ def table(result: dict[str, Any]) -> str:
         "| finder | per iteration | baseline | baseline per iteration | finder / baseline |",
         "| --- | ---: | --- | ---: | ---: |",
     ]
-    base_key = {"bare jitted step": "jax_bare_step", "bare torch loop": "torch_bare_loop"}
+    rows.append(
+        (
+            "torch finder",
+            "torch_finder",
+            "torch finder, NumPy tracker every step",
+            "torch_host_tracker_vs_numpy_tracker",
+        )
+    )
+    base_key = {
+        "bare jitted step": "jax_bare_step",
+        "bare torch loop": "torch_bare_loop",
+        "torch finder, NumPy tracker every step": "torch_finder_numpy_tracker",
+    }
     for name, key, base, rkey in rows:
         lines.append(f"| {name} | {us(key)} | {base} | {us(base_key[base])} | {ratio(rkey)} |")
     if "torch_vs_torch_lr_finder" in result["ratios"]:
