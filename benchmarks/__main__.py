@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "sections": {},
     }
     md = [
-        "# lrsched benchmarks",
+        "# lrtwin benchmarks",
         "",
         f"`python -m benchmarks{' --quick' if args.quick else ''}"
         f"{f' --device {args.device}' if args.device != 'cpu' else ''}"
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{info.get('cpu', info['processor'])} "
         f"({info['cpu_count']} cores), {info['date']}; Python {info['python']}, JAX {info['jax']} "
         f"({', '.join(info['jax_devices'])}), Optax {info['optax']}, torch {info['torch']}, "
-        f"NumPy {info['numpy']}, lrsched {info['lrsched']}. Every comparison is measured side by side "
+        f"NumPy {info['numpy']}, lrtwin {info['lrtwin']}. Every comparison is measured side by side "
         "in this one run (interleaved repeats, ratios per repeat; median with min–max).",
     ]
     for name, title, what in chosen:

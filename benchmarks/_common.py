@@ -99,7 +99,7 @@ def machine() -> dict[str, Any]:
         torch=torch.__version__,
         torch_cuda=torch.cuda.is_available(),
         torch_threads=torch.get_num_threads(),
-        lrsched=lrsched_jax.__version__,
+        lrtwin=lrsched_jax.__version__,
     )
     return info
 

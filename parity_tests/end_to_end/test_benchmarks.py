@@ -66,7 +66,7 @@ def test_quick_benchmarks_write_every_section_with_finite_numbers(tmp_path):
         numbers = _numbers(section)
         assert numbers, name
         assert all(math.isfinite(x) for x in numbers), name
-    for key in ("date", "cpu_count", "jax", "torch", "optax", "numpy", "lrsched"):
+    for key in ("date", "cpu_count", "jax", "torch", "optax", "numpy", "lrtwin"):
         assert key in results["machine"]
     rows = results["sections"]["precision"]["result"]["rows"]
     assert max(r["ours_ulps"] for r in rows) <= 8
