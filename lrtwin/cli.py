@@ -412,8 +412,10 @@ def _add_tune(sub: argparse._SubParsersAction) -> None:
         help="which lr? short probes of candidate lrs, the survivors trained to the full run, on the digits",
         description=(
             "Choose the lr of the digits MLP by training: a finder sweep sets the candidates (half a "
-            "decade apart), each is trained for an eighth of the run (the schedule compressed in time), "
-            "the two best for the whole run; the better of those is the choice. Prints "
+            "decade apart), each is trained for an eighth of the run (the schedule compressed in time); "
+            "two survivors train the whole run — the best probe (with --seeds above 1: the lowest lr the "
+            "seeds cannot tell from it), then the next best, or an lr a decade lower where the first "
+            "ended its run worse than its probe — and the better of those is the choice. Prints "
             "the choice, its cost in full runs and every trial; --grid also trains the half-decade grid "
             "to the full run and prints the regret. Writes tune.json and tune.png to --out."
         ),
