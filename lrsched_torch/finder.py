@@ -494,9 +494,10 @@ class _Sweep:
 
     :meth:`_on_host` runs the host loop both drivers share
     (:func:`lrsched_jax.core.finder.loop.host_loop`: the progress bar and the stop) over this
-    driver's step: the step's batch(es) and loss, the tracker started at step 0, the step's
-    divisor, smoothing and the stop rule (:class:`~lrsched_jax.core.finder.loop.HostTracker`),
-    the curve recorded — then the update (the stopping step's update is not needed). The
+    driver's step: the step's batch(es) and loss, the tracker started at step 0, its
+    smoothing and stop rule (:class:`~lrsched_jax.core.finder.loop.HostTracker`, which gives
+    the recorded curves after the sweep) — then the update (the stopping step's update is not
+    needed). The
     modes are small pieces: :class:`_Precision` (AMP), :meth:`_agreed_micro_step` (accumulation,
     the rank agreements), and the two recording modes chosen once — the training loss before the update
     (:meth:`_training_loss`, :meth:`_train_and_schedule`) or the validation loss after it
