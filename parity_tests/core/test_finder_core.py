@@ -168,11 +168,11 @@ def _reference(values, float64, divisors, factor):
 
 @settings(max_examples=300, deadline=None)
 @given(
-    kind=st.sampled_from((*KINDS, "spiky")),
+    kind=st.sampled_from((*KINDS, "spiky", "creep")),
     seed=st.integers(0, 10**6),
     beta=st.sampled_from([0.0, 0.5, 0.98, 0.999]),
     factor=st.sampled_from([1.0, 1.0001, 1.5, 4.0, 1e30, 5e38, 1e300]),
-    scale=st.sampled_from([1e-30, 1.0, 1e33, 1e38]),
+    scale=st.sampled_from([1e-310, 1e-40, 1e-30, 1.0, 1e33, 1e38]),
     float64=st.booleans(),
     rounded=st.booleans(),
     n=st.sampled_from([N, 2000]),
@@ -180,14 +180,19 @@ def _reference(values, float64, divisors, factor):
 def test_host_tracker_gives_the_numpy_trackers_codes_and_curves(
     kind, seed, beta, factor, scale, float64, rounded, n
 ):
-    # The shadow decides only where its error bound allows; every code must be the exact one,
+    # The band and the shadow decide only where their error bounds allow; every code must be the exact one,
     # at every step (also past a stop), including losses that float32 cannot hold exactly
-    # (a mean over micro-batches in float64), near float32's overflow, and factors that
-    # overflow float32 alone.
+    # (a mean over micro-batches in float64), subnormal ones, near float32's overflow, and
+    # factors that overflow float32 alone.
     rng = np.random.default_rng(seed)
-    x = make_sequence("noisy" if kind == "spiky" else kind, seed, n)
+    x = make_sequence("noisy" if kind in ("spiky", "creep") else kind, seed, n)
     if kind == "spiky":
         x = x * np.where(rng.random(n) < 0.05, 50.0, 1.0)
+    if kind == "creep":  # a slow rise to the stop threshold, then a long stay within 1e-6 of it
+        g = min(factor, 8.0)
+        x = np.minimum(1.0 + (g - 1.0) * np.linspace(0.0, 1.0, n) / 0.8, g) * (
+            1.0 + 1e-6 * rng.normal(size=n)
+        )
     with np.errstate(over="ignore"):
         values = [float(v) for v in (x * scale if rounded else (x * scale).astype(np.float32))]
     table = C.ema_divisors(n, beta)
@@ -201,14 +206,40 @@ def test_host_tracker_gives_the_numpy_trackers_codes_and_curves(
     np.testing.assert_array_equal(smoothed, np.array([s for _, _, s in ref], dtype=np.float64))
 
 
-def test_host_tracker_leaves_a_clear_descent_to_its_shadow():
-    # What the shadow is for: on a sweep far from its stop the exact tracker runs once, at the
-    # end, over the whole curve — and the codes are still the exact ones (above).
-    x = make_sequence("noisy", 3).astype(np.float32)
-    tracker = HostTracker(False, C.ema_divisors(N, 0.98).tolist(), 1e30)
-    assert all(tracker.advance(float(v)) == C.RUNNING for v in x)
-    assert tracker._done == 0
-    assert len(tracker.curves()[0]) == N and tracker._done == N
+def test_host_tracker_leaves_a_sweep_far_from_its_stop_to_its_band(monkeypatch):
+    # What the band is for: far from the stop most steps cost a comparison — the shadow
+    # decides a few, the exact tracker none, and the curves complete the smoothing afterwards;
+    # the values are still the exact ones (curves read mid-sweep, then more steps).
+    from lrsched_jax.core.finder import loop
+
+    calls = {"exact": 0, "shadow": 0}
+    exact, shadow = loop.tracker_step, HostTracker._shadow_step
+
+    def counted_exact(*a):
+        calls["exact"] += 1
+        return exact(*a)
+
+    def counted_shadow(self, value):
+        calls["shadow"] += 1
+        return shadow(self, value)
+
+    monkeypatch.setattr(loop, "tracker_step", counted_exact)
+    monkeypatch.setattr(HostTracker, "_shadow_step", counted_shadow)
+    n = 2000
+    values = [float(v) for v in make_sequence("noisy", 3, n).astype(np.float32)]
+    divisors = C.ema_divisors(n, 0.98).tolist()
+    tracker = HostTracker(False, divisors, 1e30)
+    half = n // 2
+    assert all(tracker.advance(v) == C.RUNNING for v in values[:half])
+    mid = tracker.curves()
+    assert all(tracker.advance(v) == C.RUNNING for v in values[half:])
+    losses, smoothed = tracker.curves()
+    assert calls["exact"] == 0 and 0 < calls["shadow"] < n // 20
+    monkeypatch.undo()
+    ref = _reference(values, False, divisors, 1e30)
+    np.testing.assert_array_equal(losses, np.array([v for _, v, _ in ref], dtype=np.float64))
+    np.testing.assert_array_equal(smoothed, np.array([s for _, _, s in ref], dtype=np.float64))
+    np.testing.assert_array_equal(mid[1], smoothed[:half])
 
 
 # --- smoothing ----------------------------------------------------------------------------

@@ -133,6 +133,7 @@ __all__ = [
     "Rule",
     "Tracker",
     "ema_divisors",
+    "ema_step",
     "tracker_init",
     "tracker_step",
     "scan",
@@ -203,6 +204,15 @@ def tracker_init(xp: Any, dtype: Any) -> Tracker:
     return Tracker(xp.asarray(0.0, dtype=dtype)[()], xp.asarray(math.inf, dtype=dtype)[()])
 
 
+def ema_step(prev: Any, loss: Any, divisor: Any) -> Any:
+    """The smoothed loss after ``loss``: ``prev + (loss - prev) / divisor`` (``divisor``: the
+    step's :func:`ema_divisors` entry), or ``loss`` itself without smoothing (``None``) — in
+    the operands' precision. :func:`tracker_step`'s smoothing, on its own for the host
+    tracker's curves."""
+    # Division, never a product feeding an addition (module docstring: FMA contraction).
+    return loss if divisor is None else prev + (loss - prev) / divisor
+
+
 def tracker_step(state: Tracker, loss: Any, divisor: Any, diverge_factor: float) -> tuple[Tracker, Any]:
     """One step of smoothing and the stop rule: ``(new_state, code)``.
 
@@ -227,9 +237,7 @@ def tracker_step(state: Tracker, loss: Any, divisor: Any, diverge_factor: float)
     ([0, 0, 1], 1.0)
     """
     xp = _ns(loss)
-    prev = state.smoothed
-    # Division, never a product feeding an addition (module docstring: FMA contraction).
-    s = loss if divisor is None else prev + (loss - prev) / divisor
+    s = ema_step(state.smoothed, loss, divisor)
     best = _minimum(xp, state.best, s)
     # best + (factor - 1) * |best| as one product per sign of best: factor * best (exactly
     # the multiplicative rule) for best >= 0, (2 - factor) * best below zero. An overflowing
