@@ -175,6 +175,9 @@ def _suspend_attach_hooks(optimizer: torch.optim.Optimizer) -> None:
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:
+    kind = type(batch)
+    if kind is tuple or kind is list:  # the usual batch, first: isinstance(x, torch.Tensor) is slow
+        return kind([_to_device(b, device) for b in batch])
     if isinstance(batch, torch.Tensor):
         return batch if batch.device == device else batch.to(device, non_blocking=True)
     if isinstance(batch, tuple) and hasattr(batch, "_fields"):
@@ -469,6 +472,11 @@ class _Precision:
                 scaler = torch.amp.GradScaler(device.type)
         self.scaler = scaler
 
+    @property
+    def active(self) -> bool:
+        """Whether the forward passes or the updates go through AMP (autocast or a scaler)."""
+        return self.dtype is not None or self.scaler is not None
+
     def autocast(self) -> Any:
         if self.dtype is None:
             return contextlib.nullcontext()
@@ -501,7 +509,8 @@ class _Sweep:
     modes are small pieces: :class:`_Precision` (AMP), :meth:`_agreed_micro_step` (accumulation,
     the rank agreements), and the two recording modes chosen once — the training loss before the update
     (:meth:`_training_loss`, :meth:`_train_and_schedule`) or the validation loss after it
-    (:meth:`_validation_loss`, :meth:`_schedule`).
+    (:meth:`_validation_loss`, :meth:`_schedule`). Where none of the modes is asked for, each
+    step runs as one frame instead (:meth:`_plain_step`: the same work, without the dispatch).
 
     **Distributed** (:mod:`lrsched_torch.distributed`): the ranks agree after fetching each
     batch and after each loss — before the model's own collectives in the forward and
@@ -546,13 +555,17 @@ class _Sweep:
         self.measure = self._training_loss if val_data is None else self._validation_loss
         self.micro_step = self._agreed_micro_step if sync.distributed else self._local_micro_step
         self.update = self._train_and_schedule if val_data is None else self._schedule
-        # Every group's lr at every step: scale * table[k], the product ScheduleLR's
-        # multiplier mode forms (a plain write per group and step, no scheduler machinery).
-        self.lr_rows = [[scale * v for scale in scales] for v in self.config.lr_table().tolist()]
+        # Group g's lr at step k: scales[g] * table[k], the product ScheduleLR's multiplier
+        # mode forms (a plain write per group and step, no scheduler machinery).
+        self.table = self.config.lr_table().tolist()
         self.k = 0
         # A closure optimizer (LBFGS) re-evaluates the step's loss on the step's own batches.
         self.closure = self._closure if closure else None
         self.step_batches: list[Any] = []
+        self.plain = not (sync.distributed or closure or acc > 1 or val_data is not None or precision.active)
+        divisors = self.config.divisors()
+        self.divisors = None if divisors is None else divisors.tolist()
+        self.tracker: HostTracker | None = None
 
     def run(self, data: Iterable[Any]) -> FinderResult:
         source = Cycle("data", data)
@@ -583,25 +596,60 @@ class _Sweep:
     def _on_host(self, source: Cycle) -> tuple[np.ndarray, np.ndarray, int]:
         """The shared host loop (:func:`~lrsched_jax.core.finder.loop.host_loop`) over this
         driver's step; returns ``(raw, smoothed, stop code)``."""
-        divisors = self.config.divisors()
-        divs = None if divisors is None else divisors.tolist()
-        tracker: Any = None
-
-        def step(k: int) -> int:
-            nonlocal tracker
-            loss, dtype = self.measure(source)
-            if k == 0:
-                tracker = HostTracker(dtype == torch.float64, divs, self.config.diverge_factor)
-            code = tracker.advance(loss)
-            if code == RUNNING:  # the stopping step's update is not needed
-                self.sync.attempt(self.update)
-            return code
-
+        step = self._plain_step(source) if self.plain else self._step(source)
         progress = self.options.progress and self.sync.rank == 0
         _, code = host_loop(self.config.num_iter, step, int, progress)
         self.sync.check()  # the last update's errors; and every rank leaves the sweep together
-        raw, smoothed = tracker.curves()
+        assert self.tracker is not None
+        raw, smoothed = self.tracker.curves()
         return raw, smoothed, code
+
+    def _step(self, source: Cycle) -> Callable[[int], int]:
+        """Step ``k`` in every mode: the step's loss (:attr:`measure`), the tracker, and the
+        update unless the step stops the sweep (the stopping step's update is not needed)."""
+
+        def step(k: int) -> int:
+            loss, dtype = self.measure(source)
+            if k == 0:
+                self._start_tracker(dtype)
+            assert self.tracker is not None
+            code = self.tracker.advance(loss)
+            if code == RUNNING:
+                self.sync.attempt(self.update)
+            return code
+
+        return step
+
+    def _plain_step(self, source: Cycle) -> Callable[[int], int]:
+        """:meth:`_step` where nothing but the sweep is asked for — one process, one
+        micro-batch a step, no closure, no AMP, the training loss: the same work in one frame,
+        without the modes' dispatch (between two steps' kernels each call costs several times
+        what it costs alone; the benchmark measures the difference to a bare loop)."""
+        optimizer, model, loss_fn, device = self.optimizer, self.model, self.loss_fn, self.device
+        set_lr, steps = self._set_lr, len(self.table)
+        advance: Callable[[float], int] | None = None
+
+        def step(k: int) -> int:
+            nonlocal advance
+            optimizer.zero_grad(set_to_none=True)
+            loss = _compute_loss(loss_fn, model, _to_device(next(source), device))
+            value = loss.item()
+            loss.backward()
+            if advance is None:
+                advance = self._start_tracker(loss.dtype).advance
+            code = advance(value)
+            if code == RUNNING:
+                optimizer.step()
+                if k + 1 < steps:
+                    set_lr(k + 1)
+            return code
+
+        return step
+
+    def _start_tracker(self, dtype: torch.dtype) -> HostTracker:
+        """The tracker, started at step 0 in the loss's precision."""
+        self.tracker = HostTracker(dtype == torch.float64, self.divisors, self.config.diverge_factor)
+        return self.tracker
 
     # --- the step's loss: two recording modes -------------------------------------------
 
@@ -609,7 +657,7 @@ class _Sweep:
         """The step's loss before its update: the mean of its micro-batches' losses (each
         the mean over the ranks), their gradients accumulated; and the loss dtype."""
         self.step_batches = []
-        if self.acc == 1:  # the common case, without the lists (the per-step cost is the benchmark's)
+        if self.acc == 1:  # without the lists
             loss, mean = self.micro_step(source, 0)
             return mean, loss.dtype
         micro = [self.micro_step(source, i) for i in range(self.acc)]
@@ -633,12 +681,13 @@ class _Sweep:
 
     def _schedule(self) -> None:
         self.k += 1
-        if self.k < len(self.lr_rows):
+        if self.k < len(self.table):
             self._set_lr(self.k)
 
     def _set_lr(self, k: int) -> None:
-        for group, lr in zip(self.optimizer.param_groups, self.lr_rows[k]):
-            old = group["lr"]
+        v = self.table[k]
+        for group, scale in zip(self.optimizer.param_groups, self.scales):
+            lr, old = scale * v, group["lr"]
             # type() first: isinstance(x, torch.Tensor) goes through torch's metaclass (slow).
             if type(old) is not float and isinstance(old, torch.Tensor):
                 old.fill_(lr)  # a tensor lr stays the tensor object the optimizer holds

@@ -258,6 +258,30 @@ def test_criterion_and_loss_fn_agree_and_data_is_cycled():
     assert r1.stop_step + 1 > len(loader())
 
 
+@pytest.mark.parametrize("stop", ["diverged", "non-finite"])
+def test_the_plain_step_and_the_general_step_sweep_alike(stop):
+    # A sweep with nothing but the sweep asked for runs the one-frame step; a disabled scaler
+    # (the same arithmetic: scale(loss) is the loss, step(opt) is opt.step()) takes the step
+    # of every mode. Both see the same losses, lrs, stop and state afterwards.
+    def criterion(out, y):  # "non-finite": inf once the outputs pass 100
+        loss = torch.nn.functional.mse_loss(out, y)
+        return loss / (out.abs().max() < 100) if stop == "non-finite" else loss
+
+    kw = dict(KW, end_lr=10.0, diverge_factor=1e30 if stop == "non-finite" else 4.0)
+    results, states = [], []
+    for scaler in (None, torch.amp.GradScaler("cpu", enabled=False)):
+        model = net(3)
+        model, opt = trained(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+        torch.manual_seed(5)  # the same dropout draws in both sweeps
+        before = full_state(model, opt)
+        results.append(find_lr(model, opt, loader(), criterion=criterion, scaler=scaler, **kw))
+        assert_same_state(before, full_state(model, opt))
+        states.append(before)
+    assert results[0].stop_reason == stop
+    assert results[0] == results[1]
+    assert_same_state(*states)
+
+
 def test_gradient_accumulation_matches_larger_batches():
     model = net(9, torch.float64).eval()  # no dropout/BN batch effects: micro-batches add up exactly
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
