@@ -276,7 +276,7 @@ def _torch_contenders(num_iter: int) -> tuple[dict[str, Callable[[], float]], st
 
 def run(quick: bool = False) -> dict[str, Any]:
     """Measure every row; returns per-iteration times, ratios and the targets."""
-    num_iter, repeats = (40, 3) if quick else (200, 15)
+    num_iter, repeats = (40, 3) if quick else (200, 25)
     jax_side = _jax_contenders(num_iter)
     torch_side, skipped = _torch_contenders(num_iter)
     for fn in torch_side.values():
@@ -362,7 +362,7 @@ def table(result: dict[str, Any]) -> str:
 
 
 #: ``python -m benchmarks.finder``: this section alone.
-main = section_command(__doc__, run, table, quick_help="60 iterations, 5 repeats (else 200, 15)")
+main = section_command(__doc__, run, table, quick_help="40 iterations, 3 repeats (else 200, 25)")
 
 
 if __name__ == "__main__":
