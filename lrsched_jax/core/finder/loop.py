@@ -17,7 +17,9 @@ __all__ = ["HostTracker", "host_loop"]
 
 #: float32's largest finite value, and its unit roundoff (half an ulp of 1).
 _F32_MAX, _F32_U = float(np.finfo(np.float32).max), 2.0**-24
-#: float32's subnormal range lies below 2**-126: results there round by an absolute step.
+#: Below 2**-126 (float32's subnormals) results round by an absolute step, which relative
+#: bounds do not cover: the shadow and the band leave losses under this floor, well above
+#: that range, to the exact tracker.
 _F32_TINY = 2.0**-100
 #: Steps a band of :class:`HostTracker` holds for (its rounding bound grows with them).
 BAND_STEPS = 1024
